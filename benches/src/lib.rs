@@ -1,0 +1,1 @@
+//! engram-benches: criterion benchmarks; see `benches/` and the side-by-side scripts.

@@ -1,0 +1,65 @@
+//! The contexts handlers run in: `ApplyCtx` (writes, on the apply thread, deterministic),
+//! `ReadCtx` (reads, under the keyspace read guard) and `SessionCtx` (connection and
+//! server commands, no keyspace guard held).
+
+use std::sync::Arc;
+
+use crate::keyspace::{Db, DbMut, Keyspace};
+use crate::rng::Rng;
+use crate::session::Session;
+use crate::state::Shared;
+
+/// What a write's `apply` may touch. Everything here is the same on every replica.
+pub struct ApplyCtx<'a> {
+    /// All databases.
+    pub ks: &'a mut Keyspace,
+    /// The database the client had selected when it proposed the write.
+    pub db: usize,
+    /// The leader's clock at proposal time: the only "now" apply may use.
+    pub now_ms: u64,
+    /// Seed for the only randomness apply may use (derived from the log index).
+    pub seed: u64,
+    /// The entry's log index.
+    pub index: u64,
+    /// `proto-max-bulk-len`, the largest string a command may build.
+    pub max_bulk_len: u64,
+}
+
+impl ApplyCtx<'_> {
+    /// The selected database, for writing.
+    pub fn db(&mut self) -> DbMut<'_> {
+        self.ks.db_mut(self.db)
+    }
+
+    /// A generator whose sequence depends only on the entry.
+    pub fn rng(&self) -> Rng {
+        Rng::new(self.seed)
+    }
+}
+
+/// What a read may touch.
+pub struct ReadCtx<'a> {
+    /// All databases (read guard held by the caller).
+    pub ks: &'a Keyspace,
+    /// The selected database.
+    pub db: usize,
+    /// The reader's clock, used to hide expired keys.
+    pub now_ms: u64,
+    /// Server-wide state (config, stats).
+    pub shared: &'a Arc<Shared>,
+}
+
+impl ReadCtx<'_> {
+    /// The selected database.
+    pub fn db(&self) -> &Db {
+        self.ks.db(self.db)
+    }
+}
+
+/// What a connection/server command may touch.
+pub struct SessionCtx<'a> {
+    /// This connection's state.
+    pub session: &'a mut Session,
+    /// Server-wide state.
+    pub shared: &'a Arc<Shared>,
+}

@@ -1,0 +1,250 @@
+//! The command table: every family's `COMMANDS` slice, the name lookup, and the registry
+//! invariants (tests below). Adding a command = one `CommandSpec` entry in its family
+//! file; adding a family = one line in [`FAMILIES`].
+
+pub mod args;
+pub mod ctx;
+pub mod spec;
+
+pub mod connection;
+pub mod generic;
+pub mod server;
+pub mod string;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+
+pub use args::Args;
+pub use ctx::{ApplyCtx, ReadCtx, SessionCtx};
+pub use spec::{CmdResult, CommandSpec, Exec, Flags, Group, KeyFlags, KeySpec};
+
+use crate::error::CmdError;
+
+/// Every command family.
+pub static FAMILIES: &[&[CommandSpec]] =
+    &[string::COMMANDS, generic::COMMANDS, connection::COMMANDS, server::COMMANDS];
+
+/// Name -> spec lookup, built once. Ids index per-command statistics.
+pub struct Table {
+    by_name: HashMap<String, usize>,
+    /// (full name as `config|get`, spec), in id order.
+    specs: Vec<(String, &'static CommandSpec)>,
+}
+
+impl Table {
+    fn build() -> Self {
+        let mut t = Table { by_name: HashMap::new(), specs: Vec::new() };
+        for family in FAMILIES {
+            for spec in family.iter() {
+                t.insert(spec.name.to_string(), spec);
+                for sub in spec.subcommands {
+                    t.insert(format!("{}|{}", spec.name, sub.name), sub);
+                }
+            }
+        }
+        t
+    }
+
+    fn insert(&mut self, name: String, spec: &'static CommandSpec) {
+        self.by_name.insert(name.clone(), self.specs.len());
+        self.specs.push((name, spec));
+    }
+
+    /// The id of a full name (`get`, `config|get`).
+    pub fn id(&self, full_name: &str) -> Option<usize> {
+        self.by_name.get(full_name).copied()
+    }
+
+    /// Number of specs (commands plus subcommands).
+    pub fn len(&self) -> usize {
+        self.specs.len()
+    }
+
+    /// Always false: the table has commands.
+    pub fn is_empty(&self) -> bool {
+        self.specs.is_empty()
+    }
+
+    /// (full name, spec) by id.
+    pub fn get(&self, id: usize) -> Option<(&str, &'static CommandSpec)> {
+        self.specs.get(id).map(|(n, s)| (n.as_str(), *s))
+    }
+
+    /// Top-level commands (no subcommands), in table order.
+    pub fn top_level(&self) -> impl Iterator<Item = &'static CommandSpec> + '_ {
+        self.specs.iter().filter(|(n, _)| !n.contains('|')).map(|(_, s)| *s)
+    }
+}
+
+/// The command table.
+pub fn table() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
+    TABLE.get_or_init(Table::build)
+}
+
+/// Looks up a top-level command by name (any case).
+pub fn lookup(name: &[u8]) -> Option<(&'static CommandSpec, usize)> {
+    let lower = name.to_ascii_lowercase();
+    let name = std::str::from_utf8(&lower).ok()?;
+    let id = table().id(name)?;
+    table().get(id).map(|(_, s)| (s, id))
+}
+
+/// Resolves `argv` to (spec, stats id, number of name args to skip), following
+/// subcommands and checking arity — the errors are Redis's.
+pub fn resolve(argv: &[Bytes]) -> Result<(&'static CommandSpec, usize, usize), CmdError> {
+    let Some(name) = argv.first() else { return Err(CmdError::unknown_command(argv)) };
+    let Some((spec, id)) = lookup(name) else { return Err(CmdError::unknown_command(argv)) };
+    if spec.subcommands.is_empty() {
+        if !spec.arity_ok(argv.len()) {
+            return Err(CmdError::WrongArity(spec.name.to_string()));
+        }
+        return Ok((spec, id, 1));
+    }
+    let Some(sub_name) = argv.get(1) else {
+        return Err(CmdError::WrongArity(spec.name.to_string()));
+    };
+    let lower = String::from_utf8_lossy(sub_name).to_ascii_lowercase();
+    let full = format!("{}|{}", spec.name, lower);
+    let Some(sub_id) = table().id(&full) else {
+        return Err(CmdError::UnknownSubcommand {
+            sub: String::from_utf8_lossy(&sub_name[..sub_name.len().min(128)]).into_owned(),
+            container: spec.name.to_ascii_uppercase(),
+        });
+    };
+    let (_, sub) = table().get(sub_id).ok_or(CmdError::Internal)?;
+    if !sub.arity_ok(argv.len()) {
+        return Err(CmdError::WrongArity(full));
+    }
+    Ok((sub, sub_id, 2))
+}
+
+/// The keys of `argv` according to `spec`'s key specs (ACL, cluster slots, GETKEYS).
+pub fn keys_of<'a>(spec: &CommandSpec, argv: &'a [Bytes]) -> Vec<&'a Bytes> {
+    let mut keys = Vec::new();
+    for ks in spec.keys {
+        let begin = match ks.begin {
+            spec::BeginSearch::Index(i) => i,
+            spec::BeginSearch::Keyword { keyword, start } => {
+                let found = if start >= 0 {
+                    (start as usize..argv.len())
+                        .find(|&i| argv[i].eq_ignore_ascii_case(keyword.as_bytes()))
+                } else {
+                    let from = argv.len() as i64 + i64::from(start);
+                    (1..=from.max(0) as usize).rev().find(|&i| {
+                        argv.get(i).is_some_and(|a| a.eq_ignore_ascii_case(keyword.as_bytes()))
+                    })
+                };
+                match found {
+                    Some(i) => i + 1,
+                    None => continue,
+                }
+            }
+        };
+        match ks.find {
+            spec::FindKeys::Range { last, step, limit } => {
+                let end = if last >= 0 {
+                    begin + last as usize
+                } else if limit > 1 {
+                    begin + (argv.len().saturating_sub(begin)) / limit - 1
+                } else {
+                    (argv.len() as i64 + i64::from(last)).max(0) as usize
+                };
+                let mut i = begin;
+                while i <= end && i < argv.len() {
+                    keys.push(&argv[i]);
+                    i += step.max(1);
+                }
+            }
+            spec::FindKeys::Keynum { key_num_idx, first_key, step } => {
+                let n = argv
+                    .get(begin + key_num_idx)
+                    .and_then(|a| crate::resp::decode::parse_i64(a))
+                    .unwrap_or(0)
+                    .max(0) as usize;
+                let mut i = begin + first_key;
+                for _ in 0..n {
+                    if let Some(k) = argv.get(i) {
+                        keys.push(k);
+                    }
+                    i += step.max(1);
+                }
+            }
+        }
+    }
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all() -> impl Iterator<Item = (&'static str, &'static CommandSpec)> {
+        (0..table().len()).filter_map(|i| table().get(i)).map(|(n, s)| {
+            let n: &'static str = Box::leak(n.to_string().into_boxed_str());
+            (n, s)
+        })
+    }
+
+    #[test]
+    fn names_are_unique_and_lowercase() {
+        let mut seen = std::collections::HashSet::new();
+        for family in FAMILIES {
+            for spec in family.iter() {
+                assert_eq!(spec.name, spec.name.to_ascii_lowercase(), "{}", spec.name);
+                assert!(seen.insert(spec.name), "duplicate command {}", spec.name);
+            }
+        }
+    }
+
+    #[test]
+    fn write_flag_if_and_only_if_write_exec() {
+        for (name, spec) in all() {
+            if matches!(spec.exec, Exec::Container) {
+                continue;
+            }
+            assert_eq!(spec.flags.has(Flags::WRITE), spec.is_write(), "{name}");
+            if !spec.keys.is_empty() {
+                assert!(
+                    spec.flags.has(Flags::WRITE) != spec.flags.has(Flags::READONLY),
+                    "{name}: a command with keys is exactly one of WRITE or READONLY"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn key_positions_fit_the_arity() {
+        for (name, spec) in all() {
+            for ks in spec.keys {
+                if let spec::BeginSearch::Index(i) = ks.begin {
+                    assert!(i as i32 <= spec.arity.abs(), "{name}: key at {i} beyond arity");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fast_commands_never_block() {
+        // Redis marks some O(N) commands FAST (EXISTS, MGET), so complexity text is not
+        // checked; a FAST command must never be BLOCKING, though.
+        for (name, spec) in all() {
+            assert!(!(spec.flags.has(Flags::FAST) && spec.flags.has(Flags::BLOCKING)), "{name}");
+        }
+    }
+
+    #[test]
+    fn resolve_reports_redis_errors() {
+        let argv = |s: &[&str]| s.iter().map(|a| Bytes::from(a.to_string())).collect::<Vec<_>>();
+        assert_eq!(
+            resolve(&argv(&["nosuch", "a"])).err().unwrap().to_string(),
+            "ERR unknown command 'nosuch', with args beginning with: 'a' "
+        );
+        assert_eq!(
+            resolve(&argv(&["GET"])).err().unwrap().to_string(),
+            "ERR wrong number of arguments for 'get' command"
+        );
+    }
+}

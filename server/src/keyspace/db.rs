@@ -1,0 +1,363 @@
+//! One database: keys split by cluster hash slot, expiry times, and an expiry index.
+//!
+//! Reads go through [`Db`] and hide keys whose deadline has passed (by the reader's
+//! clock). Writes go through [`DbMut`], which removes such keys first (recording
+//! `expired`, deterministically: the clock is the log entry's) and records an event for
+//! every change.
+
+use std::collections::BTreeSet;
+
+use bytes::Bytes;
+use hashbrown::HashMap;
+
+use super::{KeyEvent, Value};
+use crate::cluster::key_slot;
+
+/// Number of hash slots (as Redis Cluster).
+pub const SLOTS: usize = 16384;
+
+/// A value with its absolute deadline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// The value.
+    pub value: Value,
+    /// Absolute expiry time in Unix milliseconds, if any.
+    pub expire_at_ms: Option<u64>,
+}
+
+impl Entry {
+    fn is_expired(&self, now_ms: u64) -> bool {
+        self.expire_at_ms.is_some_and(|at| at <= now_ms)
+    }
+}
+
+type Table = HashMap<Bytes, Entry>;
+
+/// One database.
+#[derive(Debug, Default)]
+pub struct Db {
+    /// Allocated on first write; `SLOTS` tables.
+    slots: Vec<Option<Box<Table>>>,
+    len: usize,
+    /// (deadline, key) for every key with a TTL, for active expiry.
+    deadlines: BTreeSet<(u64, Bytes)>,
+}
+
+impl Db {
+    fn table(&self, key: &[u8]) -> Option<&Table> {
+        self.slots.get(key_slot(key) as usize)?.as_deref()
+    }
+
+    /// The live entry for `key` at `now_ms`.
+    pub fn get_entry(&self, key: &[u8], now_ms: u64) -> Option<&Entry> {
+        self.table(key)?.get(key).filter(|e| !e.is_expired(now_ms))
+    }
+
+    /// The live value for `key` at `now_ms`.
+    pub fn get(&self, key: &[u8], now_ms: u64) -> Option<&Value> {
+        self.get_entry(key, now_ms).map(|e| &e.value)
+    }
+
+    /// Whether `key` exists (and is not expired) at `now_ms`.
+    pub fn contains(&self, key: &[u8], now_ms: u64) -> bool {
+        self.get_entry(key, now_ms).is_some()
+    }
+
+    /// Number of keys, including expired ones not yet deleted (as Redis's DBSIZE).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the database holds no keys.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Number of keys with a deadline.
+    pub fn volatile_len(&self) -> usize {
+        self.deadlines.len()
+    }
+
+    /// Every (key, entry), expired or not, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Entry)> {
+        self.slots.iter().flatten().flat_map(|t| t.iter())
+    }
+
+    /// Keys in slot `slot` (expired ones included; callers filter by their clock).
+    pub fn slot_keys(&self, slot: usize) -> impl Iterator<Item = (&Bytes, &Entry)> {
+        self.slots.get(slot).and_then(|t| t.as_deref()).into_iter().flat_map(|t| t.iter())
+    }
+
+    /// Number of keys in `slot`.
+    pub fn slot_len(&self, slot: usize) -> usize {
+        self.slots.get(slot).and_then(|t| t.as_deref()).map_or(0, |t| t.len())
+    }
+
+    /// Up to `limit` keys whose deadline is at or before `now_ms`, earliest first.
+    pub fn expired_keys(&self, now_ms: u64, limit: usize) -> Vec<Bytes> {
+        self.deadlines
+            .iter()
+            .take_while(|(at, _)| *at <= now_ms)
+            .take(limit)
+            .map(|(_, k)| k.clone())
+            .collect()
+    }
+
+    /// A key chosen from `seed` among live keys, or `None` if there are none.
+    pub fn random_key(&self, seed: u64, now_ms: u64) -> Option<Bytes> {
+        if self.len == 0 {
+            return None;
+        }
+        let mut rng = crate::rng::Rng::new(seed);
+        // Pick a random non-empty slot a few times, then fall back to a full walk so an
+        // almost-all-expired database still terminates.
+        for _ in 0..64 {
+            let slot = rng.below(SLOTS as u64) as usize;
+            let Some(t) = self.slots.get(slot).and_then(|t| t.as_deref()) else { continue };
+            let live: Vec<&Bytes> =
+                t.iter().filter(|(_, e)| !e.is_expired(now_ms)).map(|(k, _)| k).collect();
+            if !live.is_empty() {
+                return Some(live[rng.below(live.len() as u64) as usize].clone());
+            }
+        }
+        let live: Vec<&Bytes> =
+            self.iter().filter(|(_, e)| !e.is_expired(now_ms)).map(|(k, _)| k).collect();
+        (!live.is_empty()).then(|| live[rng.below(live.len() as u64) as usize].clone())
+    }
+
+    fn table_mut(&mut self, key: &[u8]) -> &mut Table {
+        if self.slots.is_empty() {
+            self.slots.resize_with(SLOTS, || None);
+        }
+        let slot = key_slot(key) as usize;
+        self.slots[slot].get_or_insert_with(Default::default)
+    }
+
+    fn remove_raw(&mut self, key: &[u8]) -> Option<Entry> {
+        let slot = key_slot(key) as usize;
+        let table = self.slots.get_mut(slot)?.as_deref_mut()?;
+        let (k, entry) = table.remove_entry(key)?;
+        if table.is_empty() {
+            self.slots[slot] = None;
+        }
+        self.len -= 1;
+        if let Some(at) = entry.expire_at_ms {
+            self.deadlines.remove(&(at, k));
+        }
+        Some(entry)
+    }
+
+    fn insert_raw(&mut self, key: Bytes, entry: Entry) -> Option<Entry> {
+        if let Some(at) = entry.expire_at_ms {
+            self.deadlines.insert((at, key.clone()));
+        }
+        let old = self.table_mut(&key).insert(key.clone(), entry);
+        match &old {
+            Some(old) => {
+                if let Some(at) = old.expire_at_ms {
+                    self.deadlines.remove(&(at, key));
+                }
+            }
+            None => self.len += 1,
+        }
+        old
+    }
+}
+
+/// Write access to one database. Every change records a [`KeyEvent`].
+pub struct DbMut<'a> {
+    pub(super) db: &'a mut Db,
+    pub(super) events: &'a mut Vec<KeyEvent>,
+    pub(super) index: usize,
+}
+
+impl DbMut<'_> {
+    /// The database index.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Read view of the same database.
+    pub fn read(&self) -> &Db {
+        self.db
+    }
+
+    /// Records `event` for `key` (for in-place changes made through [`DbMut::value_mut`]).
+    pub fn event(&mut self, key: &Bytes, event: &'static str) {
+        self.events.push(KeyEvent { db: self.index, key: key.clone(), event });
+    }
+
+    /// Removes `key` if its deadline passed, recording `expired`. Apply code calls this
+    /// (through every accessor below) so writes never see a stale value.
+    fn purge_if_expired(&mut self, key: &[u8], now_ms: u64) {
+        let expired =
+            self.db.table(key).and_then(|t| t.get(key)).is_some_and(|e| e.is_expired(now_ms));
+        if expired {
+            if let Some((k, _)) = self
+                .db
+                .slots
+                .get(key_slot(key) as usize)
+                .and_then(|t| t.as_deref())
+                .and_then(|t| t.get_key_value(key))
+                .map(|(k, e)| (k.clone(), e.clone()))
+            {
+                self.db.remove_raw(&k);
+                self.events.push(KeyEvent { db: self.index, key: k, event: "expired" });
+            }
+        }
+    }
+
+    /// The live entry for `key`.
+    pub fn get_entry(&mut self, key: &[u8], now_ms: u64) -> Option<&Entry> {
+        self.purge_if_expired(key, now_ms);
+        self.db.table(key)?.get(key)
+    }
+
+    /// The live value for `key`.
+    pub fn get(&mut self, key: &[u8], now_ms: u64) -> Option<&Value> {
+        self.get_entry(key, now_ms).map(|e| &e.value)
+    }
+
+    /// Mutable access to the live value for `key`, recording `event` for it. Call only
+    /// once every check has passed: the event is recorded now.
+    pub fn value_mut(
+        &mut self,
+        key: &Bytes,
+        now_ms: u64,
+        event: &'static str,
+    ) -> Option<&mut Value> {
+        self.purge_if_expired(key, now_ms);
+        let slot = key_slot(key) as usize;
+        let exists =
+            self.db.slots.get(slot).and_then(|t| t.as_deref()).is_some_and(|t| t.contains_key(key));
+        if !exists {
+            return None;
+        }
+        self.events.push(KeyEvent { db: self.index, key: key.clone(), event });
+        self.db.slots[slot].as_deref_mut()?.get_mut(key).map(|e| &mut e.value)
+    }
+
+    /// Sets `key` to `value` with deadline `expire_at_ms` (replacing any TTL).
+    pub fn set(
+        &mut self,
+        key: Bytes,
+        value: Value,
+        expire_at_ms: Option<u64>,
+        event: &'static str,
+    ) {
+        self.events.push(KeyEvent { db: self.index, key: key.clone(), event });
+        self.db.insert_raw(key, Entry { value, expire_at_ms });
+    }
+
+    /// Sets `key` to `value`, keeping its current deadline if it exists.
+    pub fn set_keep_ttl(&mut self, key: Bytes, value: Value, now_ms: u64, event: &'static str) {
+        let ttl = self.get_entry(&key, now_ms).and_then(|e| e.expire_at_ms);
+        self.set(key, value, ttl, event);
+    }
+
+    /// Deletes `key`; returns its entry if it was live.
+    pub fn remove(&mut self, key: &[u8], now_ms: u64, event: &'static str) -> Option<Entry> {
+        self.purge_if_expired(key, now_ms);
+        let slot = key_slot(key) as usize;
+        let k = self
+            .db
+            .slots
+            .get(slot)
+            .and_then(|t| t.as_deref())
+            .and_then(|t| t.get_key_value(key))
+            .map(|(k, _)| k.clone())?;
+        let entry = self.db.remove_raw(&k)?;
+        self.events.push(KeyEvent { db: self.index, key: k, event });
+        Some(entry)
+    }
+
+    /// Deletes `key` because its deadline passed (the leader's expiry entry). Returns
+    /// whether it was deleted: a key whose TTL changed meanwhile is left alone.
+    pub fn expire_now(&mut self, key: &[u8], now_ms: u64) -> bool {
+        let expired =
+            self.db.table(key).and_then(|t| t.get(key)).is_some_and(|e| e.is_expired(now_ms));
+        if expired {
+            self.purge_if_expired(key, now_ms);
+        }
+        expired
+    }
+
+    /// Sets or clears the deadline of a live key; returns false if the key is absent.
+    pub fn set_expiry(
+        &mut self,
+        key: &[u8],
+        now_ms: u64,
+        expire_at_ms: Option<u64>,
+        event: &'static str,
+    ) -> bool {
+        self.purge_if_expired(key, now_ms);
+        let slot = key_slot(key) as usize;
+        let Some(table) = self.db.slots.get_mut(slot).and_then(|t| t.as_deref_mut()) else {
+            return false;
+        };
+        let Some((k, entry)) = table.get_key_value_mut(key) else { return false };
+        let k = k.clone();
+        let old = std::mem::replace(&mut entry.expire_at_ms, expire_at_ms);
+        if let Some(at) = old {
+            self.db.deadlines.remove(&(at, k.clone()));
+        }
+        if let Some(at) = expire_at_ms {
+            self.db.deadlines.insert((at, k.clone()));
+        }
+        self.events.push(KeyEvent { db: self.index, key: k, event });
+        true
+    }
+
+    /// Removes every key (FLUSHDB). Records no per-key events, as Redis.
+    pub fn flush(&mut self) {
+        *self.db = Db::default();
+    }
+
+    /// Inserts a whole entry (RENAME, MOVE, COPY): the deadline travels with it.
+    pub fn insert_entry(&mut self, key: Bytes, entry: Entry, event: &'static str) {
+        self.events.push(KeyEvent { db: self.index, key: key.clone(), event });
+        self.db.insert_raw(key, entry);
+    }
+}
+
+/// Raw insert into a database without an event (the caller records one through
+/// `Keyspace::record`), for the second database of a two-database command.
+pub fn insert_into(db: &mut Db, key: Bytes, entry: Entry) {
+    db.insert_raw(key, entry);
+}
+
+/// Raw removal of an expired-or-live key from a second database, without an event.
+pub fn remove_from(db: &mut Db, key: &[u8]) -> Option<Entry> {
+    db.remove_raw(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Keyspace;
+    use super::*;
+
+    #[test]
+    fn expired_keys_are_hidden_from_reads_and_purged_by_writes() {
+        let mut ks = Keyspace::new(16);
+        let key = Bytes::from("k");
+        ks.db_mut(0).set(key.clone(), Value::Str(Bytes::from("v")), Some(100), "set");
+        assert!(ks.db(0).get(b"k", 99).is_some());
+        assert!(ks.db(0).get(b"k", 100).is_none());
+        assert_eq!(ks.db(0).len(), 1);
+        ks.take_events();
+        assert!(ks.db_mut(0).get(b"k", 100).is_none());
+        assert_eq!(ks.db(0).len(), 0);
+        assert_eq!(ks.take_events()[0].event, "expired");
+        assert_eq!(ks.db(0).volatile_len(), 0);
+    }
+
+    #[test]
+    fn overwriting_clears_the_old_deadline_from_the_index() {
+        let mut ks = Keyspace::new(1);
+        let key = Bytes::from("k");
+        ks.db_mut(0).set(key.clone(), Value::Str(Bytes::from("v")), Some(100), "set");
+        ks.db_mut(0).set(key.clone(), Value::Str(Bytes::from("w")), None, "set");
+        assert_eq!(ks.db(0).volatile_len(), 0);
+        assert!(ks.db(0).expired_keys(1000, 10).is_empty());
+    }
+}

@@ -1,0 +1,130 @@
+//! The keyspace: 16 (configurable) databases of keys, their values and expiry times.
+//!
+//! `DbMut` is the only way to change a key, and every change records a [`KeyEvent`]
+//! (named as Redis's keyspace notifications name them). Observers (search indexes,
+//! notifications, WATCH, blocked clients) consume the events after each command; no
+//! command calls them directly.
+//!
+//! Each database is split into the 16384 cluster hash slots. That gives `SCAN` Redis's
+//! guarantee (a key present for the whole scan is returned: the cursor is a slot, and a
+//! slot is returned whole), bounds rehash pauses to one slot's table, and makes per-slot
+//! operations (`CLUSTER COUNTKEYSINSLOT`, slot migration) direct.
+
+pub mod db;
+pub mod value;
+
+pub use db::{Db, DbMut, Entry};
+pub use value::Value;
+
+use bytes::Bytes;
+
+/// One key change, in apply order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyEvent {
+    /// The database index.
+    pub db: usize,
+    /// The key that changed.
+    pub key: Bytes,
+    /// Redis's keyspace-notification event name (`set`, `del`, `expired`, `rename_to`, ...).
+    pub event: &'static str,
+}
+
+/// All databases plus the events recorded since the last [`Keyspace::take_events`].
+#[derive(Debug)]
+pub struct Keyspace {
+    dbs: Vec<Db>,
+    events: Vec<KeyEvent>,
+}
+
+impl Keyspace {
+    /// An empty keyspace with `databases` databases.
+    pub fn new(databases: usize) -> Self {
+        Self { dbs: (0..databases.max(1)).map(|_| Db::default()).collect(), events: Vec::new() }
+    }
+
+    /// Number of databases.
+    pub fn len(&self) -> usize {
+        self.dbs.len()
+    }
+
+    /// Always false: there is at least one database.
+    pub fn is_empty(&self) -> bool {
+        self.dbs.is_empty()
+    }
+
+    /// Read access to database `index` (callers validate the index when the session
+    /// selects it).
+    pub fn db(&self, index: usize) -> &Db {
+        &self.dbs[index.min(self.dbs.len() - 1)]
+    }
+
+    /// Write access to database `index`; changes record events.
+    pub fn db_mut(&mut self, index: usize) -> DbMut<'_> {
+        let index = index.min(self.dbs.len() - 1);
+        DbMut { db: &mut self.dbs[index], events: &mut self.events, index }
+    }
+
+    /// Two databases at once (MOVE, COPY ... DB). `a != b`.
+    pub fn two_dbs_mut(&mut self, a: usize, b: usize) -> (DbMut<'_>, &mut Db) {
+        debug_assert_ne!(a, b);
+        let (low, high) = (a.min(b), a.max(b));
+        let (left, right) = self.dbs.split_at_mut(high);
+        let (db_low, db_high) = (&mut left[low], &mut right[0]);
+        let (first, second) = if a < b { (db_low, db_high) } else { (db_high, db_low) };
+        (DbMut { db: first, events: &mut self.events, index: a }, second)
+    }
+
+    /// Records an event for a key in another database (the `second` side of
+    /// [`Keyspace::two_dbs_mut`]) once the caller has changed it.
+    pub fn record(&mut self, db: usize, key: Bytes, event: &'static str) {
+        self.events.push(KeyEvent { db, key, event });
+    }
+
+    /// Swaps two databases (SWAPDB).
+    pub fn swap(&mut self, a: usize, b: usize) {
+        self.dbs.swap(a, b);
+    }
+
+    /// Empties every database (FLUSHALL).
+    pub fn flush_all(&mut self) {
+        for i in 0..self.dbs.len() {
+            self.db_mut(i).flush();
+        }
+    }
+
+    /// Takes the events recorded since the last call.
+    pub fn take_events(&mut self) -> Vec<KeyEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Iterates databases with their index.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &Db)> {
+        self.dbs.iter().enumerate()
+    }
+
+    /// An order-independent digest of the whole keyspace (for replay tests and DEBUG
+    /// DIGEST): equal keyspaces give equal digests.
+    pub fn digest(&self) -> [u8; 20] {
+        const CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
+        let mut acc = [0u8; 20];
+        for (i, db) in self.iter() {
+            for (key, entry) in db.iter() {
+                let mut h = CRC64.digest();
+                h.update(&(i as u64).to_le_bytes());
+                h.update(key);
+                h.update(&entry.expire_at_ms.unwrap_or(0).to_le_bytes());
+                h.update(entry.value.type_name().as_bytes());
+                match &entry.value {
+                    Value::Str(s) => h.update(s),
+                }
+                let v = h.finalize().to_le_bytes();
+                // XOR makes the digest independent of iteration order.
+                for (j, b) in v.iter().enumerate() {
+                    acc[j] ^= b;
+                    acc[j + 8] ^= b.rotate_left(3);
+                }
+            }
+        }
+        acc
+    }
+}

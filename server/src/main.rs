@@ -1,0 +1,76 @@
+//! The `engram-server` binary: `engram-server [config-file] [--name value ...]`, like
+//! redis-server. With no arguments: one node, port 6379, data in `./data`.
+
+use tikv_jemallocator::Jemalloc;
+
+#[global_allocator]
+static GLOBAL: Jemalloc = Jemalloc;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--version" || a == "-v") {
+        println!(
+            "engram-server v={} (redis compatibility {})",
+            engram_server::ENGRAM_VERSION,
+            engram_server::REDIS_VERSION
+        );
+        return;
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let config = match engram_server::config::from_args(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("*** FATAL CONFIG ERROR: {e}");
+            std::process::exit(1);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    runtime.block_on(async move {
+        let server = match engram_server::start(config).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("cannot start: {e}");
+                std::process::exit(1);
+            }
+        };
+        let shared = server.shared.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("received a stop signal, shutting down");
+            shared.request_shutdown();
+        });
+        server.wait().await;
+        tracing::info!("engram-server stopped");
+    });
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) =
+            (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+        else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,215 @@
+//! One client connection: reads whatever arrived, parses every complete command, and
+//! replies in request order.
+//!
+//! Pipelined writes are proposed back to back without waiting for each other (so a
+//! durable log can commit them with one fsync); a read or session command that follows
+//! in-flight writes waits for them first, which gives read-your-writes per connection.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+
+use crate::dispatch::{self, Outcome};
+use crate::reply::Reply;
+use crate::resp::{self, Decoder, Limits};
+use crate::session::{After, ClientInfo, ClientView, ReplyMode, Session};
+use crate::state::Shared;
+
+/// A reply slot, kept in request order.
+struct Slot {
+    reply: SlotReply,
+    id: Option<usize>,
+    started: std::time::Instant,
+    /// Suppressed by CLIENT REPLY OFF/SKIP.
+    silent: bool,
+}
+
+enum SlotReply {
+    Ready(Reply),
+    Pending(oneshot::Receiver<Reply>),
+}
+
+/// Serves `socket` until the client leaves, is killed, or the server stops.
+pub async fn run(socket: TcpStream, addr: SocketAddr, shared: Arc<Shared>) {
+    let laddr = socket.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let info = Arc::new(ClientInfo {
+        id: shared.clients.next_id(),
+        addr: addr.to_string(),
+        laddr,
+        created_ms: crate::clock::now_ms(),
+        view: parking_lot::Mutex::new(ClientView {
+            resp: 2,
+            user: "default".into(),
+            ..Default::default()
+        }),
+        killed: Default::default(),
+        kill_notify: Default::default(),
+        last_interaction_ms: crate::clock::now_ms().into(),
+    });
+    shared.clients.add(info.clone());
+    let needs_auth = shared.config.get("requirepass").is_some_and(|p| !p.is_empty());
+    let mut session = Session::new(info.clone(), !needs_auth);
+    if let Err(e) = serve(socket, &shared, &mut session).await {
+        tracing::debug!(client = info.id, error = %e, "connection ended");
+    }
+    shared.clients.remove(info.id);
+}
+
+async fn serve(
+    mut socket: TcpStream,
+    shared: &Arc<Shared>,
+    session: &mut Session,
+) -> std::io::Result<()> {
+    let mut decoder = Decoder::new(limits(shared));
+    let mut input = BytesMut::with_capacity(16 * 1024);
+    let mut output = BytesMut::with_capacity(16 * 1024);
+    let mut slots: VecDeque<Slot> = VecDeque::new();
+    let mut shutdown = shared.shutdown.subscribe();
+    let info = session.info.clone();
+    loop {
+        if info.is_killed() {
+            return Ok(());
+        }
+        let want = decoder.wanted(input.len()).max(4096);
+        input.reserve(want);
+        let n = tokio::select! {
+            r = socket.read_buf(&mut input) => r?,
+            _ = info.kill_notify.notified() => return Ok(()),
+            _ = shutdown.changed() => return Ok(()),
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        shared.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+        let limit = shared.config.client_query_buffer_limit.load(Ordering::Relaxed) as usize;
+        if input.len() > limit {
+            tracing::warn!(
+                client = info.id,
+                "closing client that exceeded client-query-buffer-limit"
+            );
+            return Ok(());
+        }
+        decoder.set_limits(limits(shared));
+        let mut close = false;
+        loop {
+            let argv = match decoder.next(&mut input) {
+                Ok(Some(argv)) => argv,
+                Ok(None) => break,
+                Err(e) => {
+                    drain(&mut slots, session, shared, &mut output).await;
+                    resp::encode(
+                        &Reply::Error(crate::error::CmdError::Custom(format!("ERR {}", e.0))),
+                        session.proto,
+                        &mut output,
+                    );
+                    socket.write_all(&output).await?;
+                    return Ok(());
+                }
+            };
+            let routed = dispatch::route(&argv);
+            if !routed.is_write && !slots.is_empty() {
+                drain(&mut slots, session, shared, &mut output).await;
+            }
+            // A SKIP set by the previous command silences this one.
+            let skip_this = session.reply_mode == ReplyMode::Skip;
+            if skip_this {
+                session.reply_mode = ReplyMode::On;
+            }
+            if let Some(id) = routed.id {
+                if let Some((name, _)) = crate::cmd::table().get(id) {
+                    let mut view = info.view.lock();
+                    if view.last_cmd != name {
+                        view.last_cmd = name.to_string();
+                    }
+                }
+            }
+            info.last_interaction_ms.store(crate::clock::now_ms(), Ordering::Relaxed);
+            let started = crate::clock::monotonic();
+            let outcome = dispatch::dispatch(shared, session, argv).await;
+            // The command that turned replies OFF (or SKIP) is itself silent; CLIENT
+            // REPLY ON is answered.
+            let silent = skip_this || session.reply_mode != ReplyMode::On;
+            let reply = match outcome {
+                Outcome::Ready(r) => SlotReply::Ready(r),
+                Outcome::Pending(rx) => SlotReply::Pending(rx),
+            };
+            slots.push_back(Slot { reply, id: routed.id, started, silent });
+            if let Some(after) = session.after.take() {
+                drain(&mut slots, session, shared, &mut output).await;
+                match after {
+                    After::Sleep(d) => {
+                        socket.write_all(&output).await?;
+                        output.clear();
+                        tokio::time::sleep(d).await;
+                    }
+                    After::Close => close = true,
+                    After::Shutdown => {
+                        close = true;
+                        shared.request_shutdown();
+                    }
+                }
+                if close {
+                    break;
+                }
+            }
+        }
+        drain(&mut slots, session, shared, &mut output).await;
+        if !output.is_empty() {
+            shared.stats.net_output_bytes.fetch_add(output.len() as u64, Ordering::Relaxed);
+            socket.write_all(&output).await?;
+            output.clear();
+        }
+        if close {
+            return Ok(());
+        }
+    }
+}
+
+fn limits(shared: &Shared) -> Limits {
+    Limits {
+        max_bulk_len: shared.config.proto_max_bulk_len.load(Ordering::Relaxed).min(i64::MAX as u64)
+            as i64,
+    }
+}
+
+/// Waits for every slot in order, records stats, and encodes the replies.
+async fn drain(
+    slots: &mut VecDeque<Slot>,
+    session: &mut Session,
+    shared: &Shared,
+    out: &mut BytesMut,
+) {
+    while let Some(slot) = slots.pop_front() {
+        let reply = match slot.reply {
+            SlotReply::Ready(r) => r,
+            SlotReply::Pending(rx) => rx.await.unwrap_or_else(|_| {
+                tracing::error!("log dropped a proposal");
+                Reply::Error(crate::error::CmdError::Internal)
+            }),
+        };
+        record(shared, &slot.id, slot.started, &reply);
+        if !slot.silent {
+            resp::encode(&reply, session.proto, out);
+        }
+    }
+}
+
+fn record(shared: &Shared, id: &Option<usize>, started: std::time::Instant, reply: &Reply) {
+    let stats = &shared.stats;
+    stats.total_commands_processed.fetch_add(1, Ordering::Relaxed);
+    if let Reply::Error(e) = reply {
+        stats.error(e.code());
+    }
+    let Some(cmd) = id.and_then(|id| stats.commands.get(id)) else { return };
+    cmd.calls.fetch_add(1, Ordering::Relaxed);
+    cmd.usec.fetch_add(crate::clock::since(started).as_micros() as u64, Ordering::Relaxed);
+    if reply.is_error() {
+        cmd.failed_calls.fetch_add(1, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,176 @@
+//! Server-wide shared state: configuration, the keyspace guard, the log handle, the
+//! client registry and statistics. One `Arc<Shared>` per server.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::watch;
+
+use crate::config::ConfigStore;
+use crate::fsm::Fsm;
+use crate::keyspace::Keyspace;
+use crate::session::ClientInfo;
+
+/// The log the server proposes writes to.
+pub type Log = engram_log::MemLog<Fsm>;
+
+/// Per-command counters (`INFO commandstats`).
+#[derive(Debug, Default)]
+pub struct CommandStats {
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub rejected_calls: AtomicU64,
+    pub failed_calls: AtomicU64,
+}
+
+/// Server counters (`INFO stats`).
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub total_connections_received: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub total_commands_processed: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    pub expired_keys: AtomicU64,
+    pub keyspace_hits: AtomicU64,
+    pub keyspace_misses: AtomicU64,
+    pub total_error_replies: AtomicU64,
+    /// Indexed by command id (`cmd::Table` order).
+    pub commands: Vec<CommandStats>,
+    /// Error code -> count (`INFO errorstats`).
+    pub errors: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Stats {
+    fn new(commands: usize) -> Self {
+        Self {
+            commands: (0..commands).map(|_| CommandStats::default()).collect(),
+            ..Default::default()
+        }
+    }
+
+    /// Counts an error reply under its code.
+    pub fn error(&self, code: String) {
+        self.total_error_replies.fetch_add(1, Ordering::Relaxed);
+        *self.errors.lock().entry(code).or_default() += 1;
+    }
+
+    /// Zeroes what CONFIG RESETSTAT resets.
+    pub fn reset(&self) {
+        for c in &self.commands {
+            c.calls.store(0, Ordering::Relaxed);
+            c.usec.store(0, Ordering::Relaxed);
+            c.rejected_calls.store(0, Ordering::Relaxed);
+            c.failed_calls.store(0, Ordering::Relaxed);
+        }
+        self.errors.lock().clear();
+        for a in [
+            &self.total_connections_received,
+            &self.rejected_connections,
+            &self.total_commands_processed,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+            &self.expired_keys,
+            &self.keyspace_hits,
+            &self.keyspace_misses,
+            &self.total_error_replies,
+        ] {
+            a.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Connected clients by id.
+#[derive(Debug, Default)]
+pub struct Clients {
+    by_id: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    next_id: AtomicU64,
+}
+
+impl Clients {
+    /// A fresh client id (ids start at 1 and never repeat).
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Registers a connected client.
+    pub fn add(&self, info: Arc<ClientInfo>) {
+        self.by_id.lock().insert(info.id, info);
+    }
+
+    /// Unregisters a client.
+    pub fn remove(&self, id: u64) {
+        self.by_id.lock().remove(&id);
+    }
+
+    /// Number of connected clients.
+    pub fn len(&self) -> usize {
+        self.by_id.lock().len()
+    }
+
+    /// Whether no client is connected.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// All connected clients, by id.
+    pub fn all(&self) -> Vec<Arc<ClientInfo>> {
+        self.by_id.lock().values().cloned().collect()
+    }
+}
+
+/// Everything connections share.
+pub struct Shared {
+    pub config: ConfigStore,
+    pub keyspace: Arc<RwLock<Keyspace>>,
+    pub log: Log,
+    pub clients: Clients,
+    pub stats: Arc<Stats>,
+    /// Unix ms at start.
+    pub started_ms: u64,
+    pub started: std::time::Instant,
+    /// 40 hex chars, new at every start (INFO run_id).
+    pub run_id: String,
+    /// The port actually bound (0 in config means "pick one").
+    pub port: AtomicU64,
+    /// Flips to true when the server should stop.
+    pub shutdown: watch::Sender<bool>,
+}
+
+impl Shared {
+    /// Builds shared state around an already-started log.
+    pub fn new(
+        config: ConfigStore,
+        keyspace: Arc<RwLock<Keyspace>>,
+        log: Log,
+        stats: Arc<Stats>,
+    ) -> Self {
+        let started_ms = crate::clock::now_ms();
+        let mut rng = crate::rng::Rng::new(crate::clock::now_us() ^ u64::from(std::process::id()));
+        let run_id = (0..5).map(|_| format!("{:08x}", rng.next_u64() as u32)).collect();
+        Self {
+            config,
+            keyspace,
+            log,
+            clients: Clients::default(),
+            stats,
+            started_ms,
+            started: crate::clock::monotonic(),
+            run_id,
+            port: AtomicU64::new(0),
+            shutdown: watch::channel(false).0,
+        }
+    }
+
+    /// Builds the stats block sized for the command table.
+    pub fn new_stats() -> Arc<Stats> {
+        Arc::new(Stats::new(crate::cmd::table().len()))
+    }
+
+    /// Asks every task to stop.
+    pub fn request_shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}

@@ -1,0 +1,2 @@
+//! Black-box tests: each starts a real `engram-server` process and talks to it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the assertion

@@ -1,0 +1,1 @@
+//! engram-tests: black-box tests live in `it/`; this library is empty.
