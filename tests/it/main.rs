@@ -1,2 +1,6 @@
-//! Black-box tests: each starts a real `engram-server` process and talks to it.
+//! Black-box tests: each starts a real `engram-server` process and talks to it with the
+//! `redis` crate or raw sockets.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the assertion
+
+mod harness;
+mod protocol;

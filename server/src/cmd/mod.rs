@@ -6,8 +6,10 @@ pub mod args;
 pub mod ctx;
 pub mod spec;
 
+pub mod bitmap;
 pub mod connection;
 pub mod generic;
+pub mod hyperloglog;
 pub mod server;
 pub mod string;
 
@@ -23,8 +25,14 @@ pub use spec::{CmdResult, CommandSpec, Exec, Flags, Group, KeyFlags, KeySpec};
 use crate::error::CmdError;
 
 /// Every command family.
-pub static FAMILIES: &[&[CommandSpec]] =
-    &[string::COMMANDS, generic::COMMANDS, connection::COMMANDS, server::COMMANDS];
+pub static FAMILIES: &[&[CommandSpec]] = &[
+    string::COMMANDS,
+    bitmap::COMMANDS,
+    hyperloglog::COMMANDS,
+    generic::COMMANDS,
+    connection::COMMANDS,
+    server::COMMANDS,
+];
 
 /// Name -> spec lookup, built once. Ids index per-command statistics.
 pub struct Table {

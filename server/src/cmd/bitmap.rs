@@ -1,0 +1,5 @@
+//! Bitmap commands.
+
+use crate::cmd::spec::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,5 @@
+//! Hyperloglog commands.
+
+use crate::cmd::spec::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];
