@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use crate::cmd::{self, Args, Exec, Flags, ReadCtx, SessionCtx};
+use crate::cmd::{self, Args, CommandSpec, Exec, Flags, ReadCtx, SessionCtx};
 use crate::entry::Request;
 use crate::error::CmdError;
 use crate::reply::Reply;
@@ -22,26 +22,42 @@ pub enum Outcome {
     Pending(oneshot::Receiver<Reply>),
 }
 
-/// What `route` found out about a command before running it.
+/// A command looked up once, before it runs: connections use `is_write` to order reads
+/// after in-flight writes, and the lookup result is reused by [`dispatch`].
 pub struct Routed {
-    /// Stats id (`cmd::table()`), if the command was found.
-    pub id: Option<usize>,
-    /// Whether it goes through the log.
-    pub is_write: bool,
+    /// The spec, stats id and number of name arguments, or the lookup/arity error.
+    pub resolved: Result<(&'static CommandSpec, usize, usize), CmdError>,
 }
 
-/// Looks the command up and reports whether it is a write (connections use this to
-/// order reads after in-flight writes).
-pub fn route(argv: &[Bytes]) -> Routed {
-    match cmd::resolve(argv) {
-        Ok((spec, id, _)) => Routed { id: Some(id), is_write: spec.is_write() },
-        Err(_) => Routed { id: None, is_write: false },
+impl Routed {
+    /// Stats id, if the command was found.
+    pub fn id(&self) -> Option<usize> {
+        self.resolved.as_ref().ok().map(|(_, id, _)| *id)
+    }
+
+    /// Whether the command goes through the log.
+    pub fn is_write(&self) -> bool {
+        self.resolved.as_ref().is_ok_and(|(spec, _, _)| spec.is_write())
     }
 }
 
+/// Looks the command up (name, subcommand, arity).
+pub fn route(argv: &[Bytes]) -> Routed {
+    Routed { resolved: cmd::resolve(argv) }
+}
+
 /// Runs the gate and the command.
-pub async fn dispatch(shared: &Arc<Shared>, session: &mut Session, argv: Vec<Bytes>) -> Outcome {
-    match gate(shared, session, argv).await {
+pub async fn dispatch(
+    shared: &Arc<Shared>,
+    session: &mut Session,
+    argv: Vec<Bytes>,
+    routed: Routed,
+) -> Outcome {
+    let resolved = match routed.resolved {
+        Ok(r) => r,
+        Err(e) => return Outcome::Ready(Reply::Error(e)),
+    };
+    match gate(shared, session, argv, resolved).await {
         Ok(outcome) => outcome,
         Err(e) => Outcome::Ready(Reply::Error(e)),
     }
@@ -51,8 +67,8 @@ async fn gate(
     shared: &Arc<Shared>,
     session: &mut Session,
     argv: Vec<Bytes>,
+    (spec, _, skip): (&'static CommandSpec, usize, usize),
 ) -> Result<Outcome, CmdError> {
-    let (spec, _, skip) = cmd::resolve(&argv)?;
     if !session.authenticated && !spec.flags.has(Flags::NO_AUTH) {
         return Err(CmdError::NoAuth);
     }

@@ -113,7 +113,7 @@ async fn serve(
                 }
             };
             let routed = dispatch::route(&argv);
-            if !routed.is_write && !slots.is_empty() {
+            if !routed.is_write() && !slots.is_empty() {
                 drain(&mut slots, session, shared, &mut output).await;
             }
             // A SKIP set by the previous command silences this one.
@@ -121,7 +121,8 @@ async fn serve(
             if skip_this {
                 session.reply_mode = ReplyMode::On;
             }
-            if let Some(id) = routed.id {
+            let id = routed.id();
+            if let Some(id) = id {
                 if let Some((name, _)) = crate::cmd::table().get(id) {
                     let mut view = info.view.lock();
                     if view.last_cmd != name {
@@ -131,7 +132,7 @@ async fn serve(
             }
             info.last_interaction_ms.store(crate::clock::now_ms(), Ordering::Relaxed);
             let started = crate::clock::monotonic();
-            let outcome = dispatch::dispatch(shared, session, argv).await;
+            let outcome = dispatch::dispatch(shared, session, argv, routed).await;
             // The command that turned replies OFF (or SKIP) is itself silent; CLIENT
             // REPLY ON is answered.
             let silent = skip_this || session.reply_mode != ReplyMode::On;
@@ -139,7 +140,7 @@ async fn serve(
                 Outcome::Ready(r) => SlotReply::Ready(r),
                 Outcome::Pending(rx) => SlotReply::Pending(rx),
             };
-            slots.push_back(Slot { reply, id: routed.id, started, silent });
+            slots.push_back(Slot { reply, id, started, silent });
             if let Some(after) = session.after.take() {
                 drain(&mut slots, session, shared, &mut output).await;
                 match after {
