@@ -58,9 +58,17 @@ pub struct LogOptions {
     pub max_batch: usize,
 }
 
+/// Where the responses of one proposal go.
+enum ReplyTo<S> {
+    One(oneshot::Sender<S>),
+    Many(oneshot::Sender<Vec<S>>),
+    Nobody,
+}
+
+/// One channel message: a single request or a connection's whole pipeline of writes.
 struct Proposal<R, S> {
-    request: R,
-    reply: Option<oneshot::Sender<S>>,
+    requests: Vec<R>,
+    reply: ReplyTo<S>,
 }
 
 /// A handle to the log: cheap to clone, shared by all connections.
@@ -103,25 +111,35 @@ where
                         Err(_) => break,
                     }
                 }
-                let mut batch = Vec::with_capacity(proposals.len());
+                let mut batch = Vec::new();
                 let mut replies = Vec::with_capacity(proposals.len());
                 for p in proposals.drain(..) {
-                    batch.push((next_index, p.request));
-                    replies.push(p.reply);
-                    next_index += 1;
+                    replies.push((p.reply, p.requests.len()));
+                    for request in p.requests {
+                        batch.push((next_index, request));
+                        next_index += 1;
+                    }
                 }
                 if let Some(r) = &thread_retained {
                     if let Ok(mut kept) = r.0.lock() {
                         kept.extend(batch.iter().map(|(i, req)| (*i, req.clone())));
                     }
                 }
-                let responses = sm.apply_batch(batch);
+                let mut responses = sm.apply_batch(batch).into_iter();
                 thread_applied.store(next_index - 1, Ordering::Release);
-                for (reply, response) in replies.into_iter().zip(responses) {
-                    if let Some(reply) = reply {
-                        // The proposer may have gone (client disconnected); the entry is
-                        // applied regardless, as it would be on every replica.
-                        let _ = reply.send(response);
+                // The proposer may have gone (client disconnected); its entries are
+                // applied regardless, as they would be on every replica.
+                for (reply, count) in replies {
+                    match reply {
+                        ReplyTo::One(tx) => {
+                            if let Some(r) = responses.next() {
+                                let _ = tx.send(r);
+                            }
+                        }
+                        ReplyTo::Many(tx) => {
+                            let _ = tx.send(responses.by_ref().take(count).collect());
+                        }
+                        ReplyTo::Nobody => responses.by_ref().take(count).for_each(drop),
                     }
                 }
             }
@@ -140,7 +158,21 @@ where
     ) -> Result<oneshot::Receiver<SM::Response>, LogError> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Proposal { request, reply: Some(reply) })
+            .send(Proposal { requests: vec![request], reply: ReplyTo::One(reply) })
+            .await
+            .map_err(|_| LogError::Shutdown)?;
+        Ok(rx)
+    }
+
+    /// Appends `requests` (consecutive in the log) and returns a receiver for their
+    /// responses, in order. One channel message for a connection's whole pipeline.
+    pub async fn propose_batch(
+        &self,
+        requests: Vec<SM::Request>,
+    ) -> Result<oneshot::Receiver<Vec<SM::Response>>, LogError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Proposal { requests, reply: ReplyTo::Many(reply) })
             .await
             .map_err(|_| LogError::Shutdown)?;
         Ok(rx)
@@ -148,7 +180,10 @@ where
 
     /// Appends `request` whose response nobody waits for (e.g. expiry deletions).
     pub async fn propose_detached(&self, request: SM::Request) -> Result<(), LogError> {
-        self.tx.send(Proposal { request, reply: None }).await.map_err(|_| LogError::Shutdown)
+        self.tx
+            .send(Proposal { requests: vec![request], reply: ReplyTo::Nobody })
+            .await
+            .map_err(|_| LogError::Shutdown)
     }
 
     /// The index of the last applied entry (0 before the first).
@@ -200,6 +235,8 @@ mod tests {
             assert_eq!(sum, total);
         }
         assert_eq!(log.applied_index(), 100);
-        assert_eq!(log.retained_entries().len(), 100);
+        let batch = log.propose_batch(vec![1, 2, 3]).await.unwrap().await.unwrap();
+        assert_eq!(batch, vec![(101, total + 1), (102, total + 3), (103, total + 6)]);
+        assert_eq!(log.retained_entries().len(), 103);
     }
 }

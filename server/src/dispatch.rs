@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::sync::oneshot;
 
 use crate::cmd::{self, Args, CommandSpec, Exec, Flags, ReadCtx, SessionCtx};
 use crate::entry::Request;
@@ -18,8 +17,9 @@ use crate::state::Shared;
 pub enum Outcome {
     /// The reply is ready.
     Ready(Reply),
-    /// A proposed write: the reply comes when its entry is applied.
-    Pending(oneshot::Receiver<Reply>),
+    /// A checked write for the caller to propose (connections batch a pipeline's writes
+    /// into one proposal); the reply comes when its entry is applied.
+    Write(Request),
 }
 
 /// A command looked up once, before it runs: connections use `is_write` to order reads
@@ -85,13 +85,8 @@ async fn gate(
         Exec::Write(fns) => {
             // Syntax errors never reach the log.
             (fns.check)(&mut Args::new(&argv[skip..]))?;
-            let request =
-                Request::Write { db: session.db as u32, now_ms: crate::clock::now_ms(), argv };
-            let rx = shared.log.propose(request).await.map_err(|e| {
-                tracing::error!(error = %e, "proposal failed");
-                CmdError::Internal
-            })?;
-            Ok(Outcome::Pending(rx))
+            let now_ms = crate::clock::now_ms();
+            Ok(Outcome::Write(Request::Write { db: session.db as u32, now_ms, argv }))
         }
         Exec::Container => Err(CmdError::Internal),
     }

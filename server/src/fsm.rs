@@ -88,6 +88,7 @@ impl Fsm {
                 o.on_events(&events, ks, now_ms);
             }
         }
+        ks.recycle_events(events);
         reply
     }
 }

@@ -14,6 +14,7 @@ pub mod server;
 pub mod string;
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use bytes::Bytes;
@@ -36,14 +37,14 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
 
 /// Name -> spec lookup, built once. Ids index per-command statistics.
 pub struct Table {
-    by_name: HashMap<String, usize>,
+    by_name: HashMap<String, usize, BuildHasherDefault<Fnv>>,
     /// (full name as `config|get`, spec), in id order.
     specs: Vec<(String, &'static CommandSpec)>,
 }
 
 impl Table {
     fn build() -> Self {
-        let mut t = Table { by_name: HashMap::new(), specs: Vec::new() };
+        let mut t = Table { by_name: HashMap::default(), specs: Vec::new() };
         for family in FAMILIES {
             for spec in family.iter() {
                 t.insert(spec.name.to_string(), spec);
@@ -86,6 +87,25 @@ impl Table {
     }
 }
 
+/// FNV-1a: command names are short, trusted (our own table) and looked up per request,
+/// so a keyed SipHash buys nothing here.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
 /// The command table.
 pub fn table() -> &'static Table {
     static TABLE: OnceLock<Table> = OnceLock::new();
@@ -94,8 +114,13 @@ pub fn table() -> &'static Table {
 
 /// Looks up a top-level command by name (any case).
 pub fn lookup(name: &[u8]) -> Option<(&'static CommandSpec, usize)> {
-    let lower = name.to_ascii_lowercase();
-    let name = std::str::from_utf8(&lower).ok()?;
+    // Every request does this: lowercase on the stack, no allocation.
+    let mut buf = [0u8; 32];
+    let lower = buf.get_mut(..name.len())?;
+    for (dst, src) in lower.iter_mut().zip(name) {
+        *dst = src.to_ascii_lowercase();
+    }
+    let name = std::str::from_utf8(lower).ok()?;
     let id = table().id(name)?;
     table().get(id).map(|(_, s)| (s, id))
 }
@@ -112,6 +137,10 @@ pub fn resolve(argv: &[Bytes]) -> Result<(&'static CommandSpec, usize, usize), C
         return Ok((spec, id, 1));
     }
     let Some(sub_name) = argv.get(1) else {
+        // A container with its own handler (COMMAND) runs bare.
+        if !matches!(spec.exec, Exec::Container) && spec.arity_ok(argv.len()) {
+            return Ok((spec, id, 1));
+        }
         return Err(CmdError::WrongArity(spec.name.to_string()));
     };
     let lower = String::from_utf8_lossy(sub_name).to_ascii_lowercase();

@@ -97,6 +97,14 @@ impl Keyspace {
         std::mem::take(&mut self.events)
     }
 
+    /// Gives back a drained event buffer so the next command reuses its allocation.
+    pub fn recycle_events(&mut self, mut buffer: Vec<KeyEvent>) {
+        buffer.clear();
+        if self.events.is_empty() && self.events.capacity() < buffer.capacity() {
+            self.events = buffer;
+        }
+    }
+
     /// Iterates databases with their index.
     pub fn iter(&self) -> impl Iterator<Item = (usize, &Db)> {
         self.dbs.iter().enumerate()

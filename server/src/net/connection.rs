@@ -16,6 +16,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 use crate::dispatch::{self, Outcome};
+use crate::entry::Request;
 use crate::reply::Reply;
 use crate::resp::{self, Decoder, Limits};
 use crate::session::{After, ClientInfo, ClientView, ReplyMode, Session};
@@ -26,13 +27,64 @@ struct Slot {
     reply: SlotReply,
     id: Option<usize>,
     started: std::time::Instant,
+    /// The command, for SLOWLOG.
+    argv: Vec<bytes::Bytes>,
     /// Suppressed by CLIENT REPLY OFF/SKIP.
     silent: bool,
 }
 
 enum SlotReply {
     Ready(Reply),
-    Pending(oneshot::Receiver<Reply>),
+    /// The next reply of the oldest unfinished write batch.
+    Write,
+}
+
+/// Writes parsed from the input but not yet proposed, and proposed batches whose replies
+/// have not arrived. A pipeline's consecutive writes go to the log as one proposal.
+#[derive(Default)]
+struct Writes {
+    staged: Vec<Request>,
+    in_flight: VecDeque<oneshot::Receiver<Vec<Reply>>>,
+    current: std::vec::IntoIter<Reply>,
+}
+
+impl Writes {
+    /// Proposes the staged writes as one batch.
+    async fn flush(&mut self, shared: &Shared) {
+        if self.staged.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.staged);
+        match shared.log.propose_batch(batch).await {
+            Ok(rx) => self.in_flight.push_back(rx),
+            Err(e) => {
+                // Drain will answer each of these writes with an internal error.
+                tracing::error!(error = %e, "proposal failed");
+                let (tx, rx) = oneshot::channel();
+                drop(tx);
+                self.in_flight.push_back(rx);
+            }
+        }
+    }
+
+    /// The reply of the oldest write not yet answered.
+    async fn next_reply(&mut self) -> Reply {
+        loop {
+            if let Some(r) = self.current.next() {
+                return r;
+            }
+            let Some(rx) = self.in_flight.pop_front() else {
+                return Reply::Error(crate::error::CmdError::Internal);
+            };
+            match rx.await {
+                Ok(replies) => self.current = replies.into_iter(),
+                Err(_) => {
+                    tracing::error!("log dropped a proposal");
+                    return Reply::Error(crate::error::CmdError::Internal);
+                }
+            }
+        }
+    }
 }
 
 /// Serves `socket` until the client leaves, is killed, or the server stops.
@@ -70,6 +122,7 @@ async fn serve(
     let mut input = BytesMut::with_capacity(16 * 1024);
     let mut output = BytesMut::with_capacity(16 * 1024);
     let mut slots: VecDeque<Slot> = VecDeque::new();
+    let mut writes = Writes::default();
     let mut shutdown = shared.shutdown.subscribe();
     let info = session.info.clone();
     loop {
@@ -102,7 +155,7 @@ async fn serve(
                 Ok(Some(argv)) => argv,
                 Ok(None) => break,
                 Err(e) => {
-                    drain(&mut slots, session, shared, &mut output).await;
+                    drain(&mut slots, &mut writes, session, shared, &mut output).await;
                     resp::encode(
                         &Reply::Error(crate::error::CmdError::Custom(format!("ERR {}", e.0))),
                         session.proto,
@@ -114,7 +167,7 @@ async fn serve(
             };
             let routed = dispatch::route(&argv);
             if !routed.is_write() && !slots.is_empty() {
-                drain(&mut slots, session, shared, &mut output).await;
+                drain(&mut slots, &mut writes, session, shared, &mut output).await;
             }
             // A SKIP set by the previous command silences this one.
             let skip_this = session.reply_mode == ReplyMode::Skip;
@@ -132,17 +185,21 @@ async fn serve(
             }
             info.last_interaction_ms.store(crate::clock::now_ms(), Ordering::Relaxed);
             let started = crate::clock::monotonic();
+            let argv_kept = argv.clone();
             let outcome = dispatch::dispatch(shared, session, argv, routed).await;
             // The command that turned replies OFF (or SKIP) is itself silent; CLIENT
             // REPLY ON is answered.
             let silent = skip_this || session.reply_mode != ReplyMode::On;
             let reply = match outcome {
                 Outcome::Ready(r) => SlotReply::Ready(r),
-                Outcome::Pending(rx) => SlotReply::Pending(rx),
+                Outcome::Write(request) => {
+                    writes.staged.push(request);
+                    SlotReply::Write
+                }
             };
-            slots.push_back(Slot { reply, id, started, silent });
+            slots.push_back(Slot { reply, id, started, argv: argv_kept, silent });
             if let Some(after) = session.after.take() {
-                drain(&mut slots, session, shared, &mut output).await;
+                drain(&mut slots, &mut writes, session, shared, &mut output).await;
                 match after {
                     After::Sleep(d) => {
                         socket.write_all(&output).await?;
@@ -160,7 +217,7 @@ async fn serve(
                 }
             }
         }
-        drain(&mut slots, session, shared, &mut output).await;
+        drain(&mut slots, &mut writes, session, shared, &mut output).await;
         if !output.is_empty() {
             shared.stats.net_output_bytes.fetch_add(output.len() as u64, Ordering::Relaxed);
             socket.write_all(&output).await?;
@@ -182,19 +239,25 @@ fn limits(shared: &Shared) -> Limits {
 /// Waits for every slot in order, records stats, and encodes the replies.
 async fn drain(
     slots: &mut VecDeque<Slot>,
+    writes: &mut Writes,
     session: &mut Session,
     shared: &Shared,
     out: &mut BytesMut,
 ) {
+    writes.flush(shared).await;
     while let Some(slot) = slots.pop_front() {
         let reply = match slot.reply {
             SlotReply::Ready(r) => r,
-            SlotReply::Pending(rx) => rx.await.unwrap_or_else(|_| {
-                tracing::error!("log dropped a proposal");
-                Reply::Error(crate::error::CmdError::Internal)
-            }),
+            SlotReply::Write => writes.next_reply().await,
         };
         record(shared, &slot.id, slot.started, &reply);
+        shared.slowlog.record(
+            &slot.argv,
+            crate::clock::since(slot.started).as_micros() as u64,
+            shared.config.get_i64("slowlog-log-slower-than"),
+            shared.config.get_i64("slowlog-max-len").max(0) as usize,
+            &session.info,
+        );
         if !slot.silent {
             resp::encode(&reply, session.proto, out);
         }
@@ -206,6 +269,16 @@ fn record(shared: &Shared, id: &Option<usize>, started: std::time::Instant, repl
     stats.total_commands_processed.fetch_add(1, Ordering::Relaxed);
     if let Reply::Error(e) = reply {
         stats.error(e.code());
+    }
+    // Refused before running (arity, auth): Redis counts these as rejected, not calls.
+    let rejected = match reply {
+        Reply::Error(crate::error::CmdError::WrongArity(name)) => crate::cmd::table().id(name),
+        Reply::Error(crate::error::CmdError::NoAuth) => *id,
+        _ => None,
+    };
+    if let Some(cmd) = rejected.and_then(|id| stats.commands.get(id)) {
+        cmd.rejected_calls.fetch_add(1, Ordering::Relaxed);
+        return;
     }
     let Some(cmd) = id.and_then(|id| stats.commands.get(id)) else { return };
     cmd.calls.fetch_add(1, Ordering::Relaxed);
