@@ -2,35 +2,30 @@
 //!
 //! The server proposes requests; the log orders them, makes them durable (in the durable
 //! log issue: fsynced WAL, then raft quorum) and hands them, in log order and in batches, to
-//! a [`StateMachine`] running on one dedicated apply thread. The reply to each proposal is
-//! whatever the state machine returned for it.
+//! a [`StateMachine`]. The reply to each proposal is whatever the state machine returned
+//! for it.
 //!
 //! This crate knows nothing of Redis: requests and responses are type parameters.
 //!
 //! Today the log is in memory ([`MemLog`]): ordering and batching are real, durability is
-//! not. Batching is already the shape group commit needs: the apply thread takes everything
-//! queued since its last turn as one batch, so a durable log will pay one fsync per batch.
+//! not. It applies by *combining*: a proposer queues its requests, and whoever gets the
+//! state machine lock applies everything queued, in queue order, for everyone. Without a
+//! disk to wait for, this avoids a thread hop per write; the log order is the order in
+//! which requests entered the queue, and the state machine is only ever driven by one
+//! caller at a time. A durable log keeps the same interface and batches into one fsync.
 #![warn(missing_docs)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use parking_lot_free::Retained;
-use tokio::sync::{mpsc, oneshot};
-
-mod parking_lot_free {
-    //! A tiny mutex-protected vector, kept here so the crate needs no lock crate.
-    use std::sync::Mutex;
-
-    /// Entries kept for inspection (tests replay them into a fresh state machine).
-    pub struct Retained<R>(pub Mutex<Vec<(u64, R)>>);
-}
+use parking_lot::Mutex;
+use tokio::sync::oneshot;
 
 /// The deterministic state machine fed by the log.
 ///
-/// `apply_batch` is called on one thread, in log order. It must be a pure function of its
-/// state and the entries (no clock, no randomness but what the entries carry), so every
-/// replica and every replay reaches the same state.
+/// `apply_batch` is called by one caller at a time, in log order. It must be a pure
+/// function of its state and the entries (no clock, no randomness but what the entries
+/// carry), so every replica and every replay reaches the same state.
 pub trait StateMachine: Send + 'static {
     /// What is proposed and stored in the log.
     type Request: Send + 'static;
@@ -44,7 +39,7 @@ pub trait StateMachine: Send + 'static {
 /// Why a proposal was not accepted.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum LogError {
-    /// The log is shutting down (or its apply thread died); nothing was appended.
+    /// The log is shutting down; nothing was appended.
     #[error("log is shut down")]
     Shutdown,
 }
@@ -65,22 +60,33 @@ enum ReplyTo<S> {
     Nobody,
 }
 
-/// One channel message: a single request or a connection's whole pipeline of writes.
+/// One queued proposal: a single request or a connection's whole pipeline of writes.
 struct Proposal<R, S> {
     requests: Vec<R>,
     reply: ReplyTo<S>,
 }
 
+struct Applier<SM> {
+    sm: SM,
+    next_index: u64,
+}
+
+struct Inner<SM: StateMachine> {
+    queue: Mutex<Vec<Proposal<SM::Request, SM::Response>>>,
+    applier: Mutex<Applier<SM>>,
+    applied: AtomicU64,
+    retained: Option<Mutex<Vec<(u64, SM::Request)>>>,
+    max_batch: usize,
+}
+
 /// A handle to the log: cheap to clone, shared by all connections.
 pub struct MemLog<SM: StateMachine> {
-    tx: mpsc::Sender<Proposal<SM::Request, SM::Response>>,
-    applied: Arc<AtomicU64>,
-    retained: Option<Arc<Retained<SM::Request>>>,
+    inner: Arc<Inner<SM>>,
 }
 
 impl<SM: StateMachine> Clone for MemLog<SM> {
     fn clone(&self) -> Self {
-        Self { tx: self.tx.clone(), applied: self.applied.clone(), retained: self.retained.clone() }
+        Self { inner: self.inner.clone() }
     }
 }
 
@@ -89,66 +95,21 @@ where
     SM: StateMachine,
     SM::Request: Clone,
 {
-    /// Starts the apply thread that owns `sm` and returns the handle proposals go through.
-    ///
-    /// The thread stops when every handle is dropped.
-    pub fn start(mut sm: SM, options: LogOptions) -> std::io::Result<Self> {
-        let (tx, mut rx) = mpsc::channel::<Proposal<SM::Request, SM::Response>>(16 * 1024);
-        let applied = Arc::new(AtomicU64::new(0));
-        let retained =
-            options.retain_entries.then(|| Arc::new(Retained(std::sync::Mutex::new(Vec::new()))));
+    /// A log that applies to `sm`.
+    pub fn start(sm: SM, options: LogOptions) -> std::io::Result<Self> {
         let max_batch = if options.max_batch == 0 { 4096 } else { options.max_batch };
-        let thread_applied = applied.clone();
-        let thread_retained = retained.clone();
-        std::thread::Builder::new().name("engram-apply".into()).spawn(move || {
-            let mut next_index = 1u64;
-            let mut proposals = Vec::with_capacity(max_batch);
-            while let Some(first) = rx.blocking_recv() {
-                proposals.push(first);
-                while proposals.len() < max_batch {
-                    match rx.try_recv() {
-                        Ok(p) => proposals.push(p),
-                        Err(_) => break,
-                    }
-                }
-                let mut batch = Vec::new();
-                let mut replies = Vec::with_capacity(proposals.len());
-                for p in proposals.drain(..) {
-                    replies.push((p.reply, p.requests.len()));
-                    for request in p.requests {
-                        batch.push((next_index, request));
-                        next_index += 1;
-                    }
-                }
-                if let Some(r) = &thread_retained {
-                    if let Ok(mut kept) = r.0.lock() {
-                        kept.extend(batch.iter().map(|(i, req)| (*i, req.clone())));
-                    }
-                }
-                let mut responses = sm.apply_batch(batch).into_iter();
-                thread_applied.store(next_index - 1, Ordering::Release);
-                // The proposer may have gone (client disconnected); its entries are
-                // applied regardless, as they would be on every replica.
-                for (reply, count) in replies {
-                    match reply {
-                        ReplyTo::One(tx) => {
-                            if let Some(r) = responses.next() {
-                                let _ = tx.send(r);
-                            }
-                        }
-                        ReplyTo::Many(tx) => {
-                            let _ = tx.send(responses.by_ref().take(count).collect());
-                        }
-                        ReplyTo::Nobody => responses.by_ref().take(count).for_each(drop),
-                    }
-                }
-            }
-            tracing::debug!("apply thread stopped");
-        })?;
-        Ok(Self { tx, applied, retained })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                queue: Mutex::new(Vec::new()),
+                applier: Mutex::new(Applier { sm, next_index: 1 }),
+                applied: AtomicU64::new(0),
+                retained: options.retain_entries.then(|| Mutex::new(Vec::new())),
+                max_batch,
+            }),
+        })
     }
 
-    /// Appends `request` and returns a receiver for its response, without waiting for it.
+    /// Appends `request` and returns a receiver for its response.
     ///
     /// Callers keep several proposals in flight (a pipeline) and await the receivers in
     /// order; the log batches whatever is queued together.
@@ -157,47 +118,107 @@ where
         request: SM::Request,
     ) -> Result<oneshot::Receiver<SM::Response>, LogError> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Proposal { requests: vec![request], reply: ReplyTo::One(reply) })
-            .await
-            .map_err(|_| LogError::Shutdown)?;
+        self.submit(Proposal { requests: vec![request], reply: ReplyTo::One(reply) });
         Ok(rx)
     }
 
     /// Appends `requests` (consecutive in the log) and returns a receiver for their
-    /// responses, in order. One channel message for a connection's whole pipeline.
+    /// responses, in order. One proposal for a connection's whole pipeline.
     pub async fn propose_batch(
         &self,
         requests: Vec<SM::Request>,
     ) -> Result<oneshot::Receiver<Vec<SM::Response>>, LogError> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Proposal { requests, reply: ReplyTo::Many(reply) })
-            .await
-            .map_err(|_| LogError::Shutdown)?;
+        self.submit(Proposal { requests, reply: ReplyTo::Many(reply) });
         Ok(rx)
     }
 
     /// Appends `request` whose response nobody waits for (e.g. expiry deletions).
     pub async fn propose_detached(&self, request: SM::Request) -> Result<(), LogError> {
-        self.tx
-            .send(Proposal { requests: vec![request], reply: ReplyTo::Nobody })
-            .await
-            .map_err(|_| LogError::Shutdown)
+        self.submit(Proposal { requests: vec![request], reply: ReplyTo::Nobody });
+        Ok(())
     }
 
     /// The index of the last applied entry (0 before the first).
     pub fn applied_index(&self) -> u64 {
-        self.applied.load(Ordering::Acquire)
+        self.inner.applied.load(Ordering::Acquire)
     }
 
     /// Entries applied so far, if the log was started with `retain_entries`.
     pub fn retained_entries(&self) -> Vec<(u64, SM::Request)> {
-        match &self.retained {
-            Some(r) => r.0.lock().map(|kept| kept.clone()).unwrap_or_default(),
-            None => Vec::new(),
+        self.inner.retained.as_ref().map(|r| r.lock().clone()).unwrap_or_default()
+    }
+
+    fn submit(&self, proposal: Proposal<SM::Request, SM::Response>) {
+        self.inner.queue.lock().push(proposal);
+        // Whoever holds the applier drains the queue until it is empty, and checks again
+        // after letting go: a proposal queued while the lock was held is seen either by
+        // the holder's re-check or by its own proposer's next try_lock.
+        loop {
+            let Some(mut applier) = self.inner.applier.try_lock() else { return };
+            loop {
+                let proposals = {
+                    let mut queue = self.inner.queue.lock();
+                    if queue.is_empty() {
+                        break;
+                    }
+                    let take = count_prefix(&queue, self.inner.max_batch);
+                    queue.drain(..take).collect::<Vec<_>>()
+                };
+                self.apply(&mut applier, proposals);
+            }
+            drop(applier);
+            if self.inner.queue.lock().is_empty() {
+                return;
+            }
         }
     }
+
+    fn apply(&self, applier: &mut Applier<SM>, proposals: Vec<Proposal<SM::Request, SM::Response>>) {
+        let mut batch = Vec::new();
+        let mut replies = Vec::with_capacity(proposals.len());
+        for p in proposals {
+            replies.push((p.reply, p.requests.len()));
+            for request in p.requests {
+                batch.push((applier.next_index, request));
+                applier.next_index += 1;
+            }
+        }
+        if let Some(r) = &self.inner.retained {
+            r.lock().extend(batch.iter().map(|(i, req)| (*i, req.clone())));
+        }
+        let mut responses = applier.sm.apply_batch(batch).into_iter();
+        self.inner.applied.store(applier.next_index - 1, Ordering::Release);
+        // The proposer may have gone (client disconnected); its entries are applied
+        // regardless, as they would be on every replica.
+        for (reply, count) in replies {
+            match reply {
+                ReplyTo::One(tx) => {
+                    if let Some(r) = responses.next() {
+                        let _ = tx.send(r);
+                    }
+                }
+                ReplyTo::Many(tx) => {
+                    let _ = tx.send(responses.by_ref().take(count).collect());
+                }
+                ReplyTo::Nobody => responses.by_ref().take(count).for_each(drop),
+            }
+        }
+    }
+}
+
+/// How many queued proposals to apply together: at least one, then up to `max` entries.
+fn count_prefix<R, S>(queue: &[Proposal<R, S>], max: usize) -> usize {
+    let mut entries = 0;
+    let mut n = 0;
+    for p in queue {
+        if n > 0 && entries + p.requests.len() > max {
+            break;
+        }
+        entries += p.requests.len();
+        n += 1;
+    }
+    n
 }
 
 #[cfg(test)]
