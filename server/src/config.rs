@@ -22,6 +22,24 @@ pub enum Kind {
     Enum(&'static [&'static str]),
     /// Free text.
     Text,
+    /// `save`: pairs of integers (seconds changes ...), or empty.
+    SavePairs,
+    /// A list of percentiles in 0..=100, printed as doubles.
+    Percentiles,
+    /// A memory size or a percentage up to 100 (`maxmemory-clients`).
+    MemoryOrPercent,
+}
+
+/// Whether and how CONFIG SET may change a parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mutability {
+    /// CONFIG SET changes it.
+    Mutable,
+    /// Only at start-up.
+    Immutable,
+    /// Redis can change it at run time, Engram cannot yet: setting the current value is
+    /// accepted (tools round-trip CONFIG GET * through CONFIG SET), anything else fails.
+    SameValueOnly,
 }
 
 /// One configuration parameter.
@@ -31,17 +49,41 @@ pub struct Param {
     pub default: &'static str,
     pub kind: Kind,
     /// Whether CONFIG SET may change it at run time.
-    pub mutable: bool,
+    pub mutable: Mutability,
+    /// Hidden parameters are only returned by CONFIG GET when named exactly.
+    pub hidden: bool,
 }
 
 const fn p(name: &'static str, default: &'static str, kind: Kind) -> Param {
-    Param { name, default, kind, mutable: true }
+    Param { name, default, kind, mutable: Mutability::Mutable, hidden: false }
 }
 
 const fn fixed(name: &'static str, default: &'static str, kind: Kind) -> Param {
-    Param { name, default, kind, mutable: false }
+    Param { name, default, kind, mutable: Mutability::Immutable, hidden: false }
 }
 
+const fn same(name: &'static str, default: &'static str, kind: Kind) -> Param {
+    Param { name, default, kind, mutable: Mutability::SameValueOnly, hidden: false }
+}
+
+const fn hidden(name: &'static str, default: &'static str, kind: Kind) -> Param {
+    Param { name, default, kind, mutable: Mutability::Mutable, hidden: true }
+}
+
+/// Alternative names (alias, canonical), as Redis keeps for renamed parameters. CONFIG
+/// GET lists both; setting either changes the one value.
+pub static ALIASES: &[(&str, &str)] = &[
+    ("slaveof", "replicaof"),
+    ("list-max-ziplist-size", "list-max-listpack-size"),
+    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    ("zset-max-ziplist-value", "zset-max-listpack-value"),
+    ("slave-read-only", "replica-read-only"),
+    ("slave-serve-stale-data", "replica-serve-stale-data"),
+    ("min-slaves-to-write", "min-replicas-to-write"),
+    ("min-slaves-max-lag", "min-replicas-max-lag"),
+];
 const INT: Kind = Kind::Int { min: 0, max: i64::MAX };
 const ANY_INT: Kind = Kind::Int { min: i64::MIN, max: i64::MAX };
 const YESNO: Kind = Kind::Bool;
@@ -49,8 +91,17 @@ const YESNO: Kind = Kind::Bool;
 /// Every parameter Engram knows. Redis parameters without an Engram meaning are accepted
 /// and reported (tools and test suites set them), documented as having no effect.
 pub static PARAMS: &[Param] = &[
-    fixed("port", "6379", Kind::Int { min: 0, max: 65535 }),
-    fixed("bind", "127.0.0.1", Kind::Text),
+    same("port", "6379", Kind::Int { min: 0, max: 65535 }),
+    same("bind", "127.0.0.1", Kind::Text),
+    same("replicaof", "", Kind::Text),
+    p("maxmemory-clients", "0", Kind::MemoryOrPercent),
+    hidden("key-load-delay", "0", ANY_INT),
+    hidden("rdb-key-save-delay", "0", ANY_INT),
+    p("shutdown-timeout", "10", INT),
+    p("shutdown-on-sigint", "default", Kind::Text),
+    p("shutdown-on-sigterm", "default", Kind::Text),
+    p("repl-diskless-sync", "yes", YESNO),
+    p("lazyfree-lazy-user-flush", "no", YESNO),
     fixed("dir", "./data", Kind::Text),
     fixed("databases", "16", Kind::Int { min: 1, max: 1_000_000 }),
     fixed("daemonize", "no", YESNO),
@@ -66,19 +117,20 @@ pub static PARAMS: &[Param] = &[
     p("timeout", "0", INT),
     p("tcp-keepalive", "300", INT),
     p("loglevel", "notice", Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"])),
-    p("hz", "10", Kind::Int { min: 1, max: 500 }),
+    // Redis accepts any value and clamps it to 1..=500.
+    p("hz", "10", Kind::Int { min: 0, max: i32::MAX as i64 }),
     p("maxmemory", "0", Kind::Memory),
     p(
         "maxmemory-policy",
         "noeviction",
         Kind::Enum(&[
             "volatile-lru",
-            "allkeys-lru",
             "volatile-lfu",
-            "allkeys-lfu",
             "volatile-random",
-            "allkeys-random",
             "volatile-ttl",
+            "allkeys-lru",
+            "allkeys-lfu",
+            "allkeys-random",
             "noeviction",
         ]),
     ),
@@ -87,9 +139,9 @@ pub static PARAMS: &[Param] = &[
     p("slowlog-max-len", "128", INT),
     p("latency-monitor-threshold", "0", INT),
     p("latency-tracking", "yes", YESNO),
-    p("latency-tracking-info-percentiles", "50 99 99.9", Kind::Text),
+    p("latency-tracking-info-percentiles", "50 99 99.9", Kind::Percentiles),
     p("notify-keyspace-events", "", Kind::Text),
-    p("save", "3600 1 300 100 60 10000", Kind::Text),
+    p("save", "3600 1 300 100 60 10000", Kind::SavePairs),
     p("appendonly", "no", YESNO),
     p("appendfsync", "everysec", Kind::Enum(&["always", "everysec", "no"])),
     p("dbfilename", "dump.rdb", Kind::Text),
@@ -98,25 +150,19 @@ pub static PARAMS: &[Param] = &[
     p("lazyfree-lazy-expire", "no", YESNO),
     p("lazyfree-lazy-server-del", "no", YESNO),
     p("lazyfree-lazy-user-del", "no", YESNO),
-    p("lazyfree-lazy-user-flush", "no", YESNO),
     p("activedefrag", "no", YESNO),
     p("active-expire-effort", "1", Kind::Int { min: 1, max: 10 }),
     p("busy-reply-threshold", "5000", INT),
     p("lua-time-limit", "5000", INT),
     p("list-max-listpack-size", "-2", ANY_INT),
-    p("list-max-ziplist-size", "-2", ANY_INT),
     p("list-compress-depth", "0", INT),
     p("hash-max-listpack-entries", "128", INT),
     p("hash-max-listpack-value", "64", INT),
-    p("hash-max-ziplist-entries", "128", INT),
-    p("hash-max-ziplist-value", "64", INT),
     p("set-max-intset-entries", "512", INT),
     p("set-max-listpack-entries", "128", INT),
     p("set-max-listpack-value", "64", INT),
     p("zset-max-listpack-entries", "128", INT),
     p("zset-max-listpack-value", "64", INT),
-    p("zset-max-ziplist-entries", "128", INT),
-    p("zset-max-ziplist-value", "64", INT),
     p("stream-node-max-bytes", "4096", Kind::Memory),
     p("stream-node-max-entries", "100", INT),
     p("hll-sparse-max-bytes", "3000", Kind::Memory),
@@ -194,10 +240,23 @@ impl Default for ConfigStore {
     }
 }
 
+/// Why a CONFIG SET failed; `server.rs` turns it into Redis's error text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetError {
+    /// No such parameter (`Unknown option or number of arguments ...`).
+    Unknown(String),
+    /// The parameter named `arg` was refused for `reason`.
+    Failed { arg: String, reason: String },
+}
+
 impl ConfigStore {
-    /// The parameter named `name` (case-insensitive).
+    /// The parameter named `name` or one of its aliases (case-insensitive).
     pub fn param(name: &str) -> Option<&'static Param> {
-        PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+        let canonical = ALIASES
+            .iter()
+            .find(|(alias, _)| alias.eq_ignore_ascii_case(name))
+            .map_or(name, |(_, c)| c);
+        PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(canonical))
     }
 
     /// The current value of `name`.
@@ -211,27 +270,89 @@ impl ConfigStore {
         self.get(name).and_then(|v| v.parse().ok()).unwrap_or(0)
     }
 
-    /// All (name, value) pairs whose name matches the glob `pattern`.
+    /// All (name, value) pairs whose name (or alias) matches the glob `pattern`. Hidden
+    /// parameters only match when named exactly, as in Redis.
     pub fn matching(&self, pattern: &[u8]) -> Vec<(&'static str, String)> {
         let values = self.values.read();
-        values
+        let exact = |name: &str| pattern.eq_ignore_ascii_case(name.as_bytes());
+        let mut out: Vec<(&'static str, String)> = PARAMS
             .iter()
-            .filter(|(name, _)| crate::glob::matches(pattern, name.as_bytes(), true))
-            .map(|(n, v)| (*n, v.clone()))
-            .collect()
+            .filter(|p| {
+                if p.hidden {
+                    exact(p.name)
+                } else {
+                    crate::glob::matches(pattern, p.name.as_bytes(), true)
+                }
+            })
+            .filter_map(|p| values.get(p.name).map(|v| (p.name, v.clone())))
+            .collect();
+        for (alias, canonical) in ALIASES {
+            if crate::glob::matches(pattern, alias.as_bytes(), true) {
+                if let Some(v) = values.get(canonical) {
+                    out.push((alias, v.clone()));
+                }
+            }
+        }
+        out
     }
 
     /// Validates and sets `name`; `startup` allows immutable parameters. The error is the
-    /// reason text Redis puts after `- argument(s) must be ...`-style messages.
+    /// reason text Redis puts after `CONFIG SET failed (...) - `.
     pub fn set(&self, name: &str, value: &str, startup: bool) -> Result<(), String> {
         let p = Self::param(name).ok_or_else(|| "unknown option".to_string())?;
-        if !p.mutable && !startup {
+        let canonical = self.validate(p, value, startup)?;
+        self.store(p, canonical);
+        Ok(())
+    }
+
+    /// CONFIG SET with several pairs: every pair is validated first, in order, and
+    /// nothing changes unless all are valid (Redis's all-or-nothing semantics).
+    pub fn set_many(&self, pairs: &[(String, String)]) -> Result<(), SetError> {
+        let mut staged: Vec<(&'static Param, String)> = Vec::with_capacity(pairs.len());
+        for (name, _) in pairs {
+            if Self::param(name).is_none() {
+                return Err(SetError::Unknown(name.clone()));
+            }
+        }
+        for (name, value) in pairs {
+            let failed = |reason: String| SetError::Failed { arg: name.clone(), reason };
+            let Some(p) = Self::param(name) else { return Err(SetError::Unknown(name.clone())) };
+            if staged.iter().any(|(q, _)| q.name == p.name) {
+                return Err(failed("duplicate parameter".into()));
+            }
+            let canonical = self.validate(p, value, false).map_err(failed)?;
+            staged.push((p, canonical));
+        }
+        for (p, v) in staged {
+            self.store(p, v);
+        }
+        Ok(())
+    }
+
+    fn validate(&self, p: &Param, value: &str, startup: bool) -> Result<String, String> {
+        if !startup && p.mutable == Mutability::Immutable {
             return Err("can't set immutable config".into());
         }
         let canonical = normalise(p, value)?;
+        if !startup && p.mutable == Mutability::SameValueOnly {
+            let current = self.values.read().get(p.name).cloned().unwrap_or_default();
+            if current != canonical {
+                return Err(match p.name {
+                    // What Redis reports when the new port cannot be bound.
+                    "port" => match std::net::TcpListener::bind(("127.0.0.1", port_of(&canonical))) {
+                        Err(e) => format!("Unable to listen on this port: {e}"),
+                        Ok(_) => "changing the port at run time is not supported".into(),
+                    },
+                    _ => format!("changing {} at run time is not supported", p.name),
+                });
+            }
+        }
+        Ok(canonical)
+    }
+
+    fn store(&self, p: &Param, canonical: String) {
         self.mirror(p.name, &canonical);
         self.values.write().insert(p.name, canonical);
-        Ok(())
     }
 
     fn mirror(&self, name: &str, value: &str) {
@@ -247,6 +368,10 @@ impl ConfigStore {
     }
 }
 
+fn port_of(text: &str) -> u16 {
+    text.parse().unwrap_or(0)
+}
+
 fn normalise(p: &Param, value: &str) -> Result<String, String> {
     match p.kind {
         Kind::Int { min, max } => {
@@ -255,6 +380,9 @@ fn normalise(p: &Param, value: &str) -> Result<String, String> {
                 .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
             if n < min || n > max {
                 return Err(format!("argument must be between {min} and {max} inclusive"));
+            }
+            if p.name == "hz" {
+                return Ok(n.clamp(1, 500).to_string());
             }
             Ok(n.to_string())
         }
@@ -265,6 +393,24 @@ fn normalise(p: &Param, value: &str) -> Result<String, String> {
                 return Err("argument must be a memory value".into());
             }
             Ok(n.to_string())
+        }
+        Kind::MemoryOrPercent => {
+            if let Some(pct) = value.strip_suffix('%') {
+                let n: i64 = pct
+                    .parse()
+                    .map_err(|_| "argument must be a memory or percent value".to_string())?;
+                if n > 100 {
+                    return Err("percentage argument must be less or equal to 100".into());
+                }
+                if n < 0 {
+                    return Err("argument must be a memory or percent value".into());
+                }
+                return Ok(format!("{n}%"));
+            }
+            match parse_memory(value) {
+                Some(n) if n >= 0 => Ok(n.to_string()),
+                _ => Err("argument must be a memory or percent value".into()),
+            }
         }
         Kind::Bool => match value.to_ascii_lowercase().as_str() {
             "yes" => Ok("yes".into()),
@@ -278,6 +424,26 @@ fn normalise(p: &Param, value: &str) -> Result<String, String> {
             } else {
                 Err("argument(s) must be one of the following: ".to_string() + &words.join(", "))
             }
+        }
+        Kind::SavePairs => {
+            let words: Vec<&str> = value.split_whitespace().collect();
+            let ok = words.len() % 2 == 0 && words.iter().all(|w| w.parse::<u64>().is_ok());
+            if !ok {
+                return Err("Invalid save parameters".into());
+            }
+            Ok(words.join(" "))
+        }
+        Kind::Percentiles => {
+            let mut out = Vec::new();
+            for w in value.split_whitespace() {
+                match crate::cmd::args::parse_f64(w.as_bytes()) {
+                    Some(f) if (0.0..=100.0).contains(&f) => {
+                        out.push(crate::reply::format_double(f))
+                    }
+                    _ => return Err(format!("Invalid {} parameters", p.name)),
+                }
+            }
+            Ok(out.join(" "))
         }
         Kind::Text => Ok(value.to_string()),
     }

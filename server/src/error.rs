@@ -30,6 +30,22 @@ pub enum CmdError {
     NoSuchKey,
     #[error("ERR invalid expire time in '{0}' command")]
     InvalidExpire(&'static str),
+    #[error("ERR NX and XX, GT or LT options at the same time are not compatible")]
+    ExpireNxConflict,
+    #[error("ERR GT and LT options at the same time are not compatible")]
+    ExpireGtLtConflict,
+    /// An unknown option of EXPIRE and friends (the argument, cut at 128 bytes).
+    #[error("ERR Unsupported option {0}")]
+    UnsupportedOption(String),
+    #[error("ERR invalid cursor")]
+    InvalidCursor,
+    /// A C `int` argument out of range (MOVE's db).
+    #[error("ERR value is out of range, value must between -2147483648 and 2147483647")]
+    IntOutOfRange,
+    #[error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")]
+    LfuNotSelected,
+    #[error("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")]
+    LfuSelected,
     #[error("ERR DB index is out of range")]
     DbIndexOutOfRange,
     #[error("ERR source and destination objects are the same")]
@@ -44,6 +60,39 @@ pub enum CmdError {
     OffsetOutOfRange,
     #[error("ERR value is out of range, must be positive")]
     NotPositive,
+    #[error("ERR decrement would overflow")]
+    DecrementOverflow,
+    #[error("ERR The specified keys must contain string values")]
+    LcsNotStrings,
+    #[error("ERR If you want both the length and indexes, please just use IDX.")]
+    LcsLenAndIdx,
+    #[error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")]
+    LcsTooBig,
+    #[error("ERR The bit argument must be 1 or 0.")]
+    BitArgument,
+    #[error("ERR BITOP NOT must be called with a single source key.")]
+    BitopNotSingle,
+    #[error("ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.")]
+    BitfieldType,
+    #[error("ERR Invalid OVERFLOW type specified")]
+    BitfieldOverflowType,
+    #[error("ERR BITFIELD_RO only supports the GET subcommand")]
+    BitfieldRoGetOnly,
+    #[error("WRONGTYPE Key is not a valid HyperLogLog string value.")]
+    HllWrongType,
+    #[error("INVALIDOBJ Corrupted HLL object detected")]
+    HllCorrupted,
+    /// PFDEBUG on a missing key.
+    #[error("ERR The specified key does not exist")]
+    HllNoSuchKey,
+    #[error("ERR HLL encoding is not sparse")]
+    HllNotSparse,
+    /// PFDEBUG's unknown subcommand (cut at 128 bytes).
+    #[error("ERR Unknown PFDEBUG subcommand '{0}'")]
+    HllUnknownDebug(String),
+    /// PFSELFTEST's failure description.
+    #[error("ERR {0}")]
+    HllSelfTest(String),
     #[error("NOAUTH Authentication required.")]
     NoAuth,
     #[error("WRONGPASS invalid username-password pair or user is disabled.")]

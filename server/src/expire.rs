@@ -20,6 +20,9 @@ pub async fn run(shared: Arc<Shared>) {
             _ = tokio::time::sleep(Duration::from_millis(1000 / hz)) => {}
             _ = shutdown.changed() => return,
         }
+        if !shared.active_expire.load(std::sync::atomic::Ordering::Relaxed) {
+            continue; // DEBUG SET-ACTIVE-EXPIRE 0
+        }
         // Keep proposing while whole batches come back, so a burst of expiries drains
         // quickly without one tick doing unbounded work.
         loop {
@@ -50,5 +53,54 @@ pub async fn run(shared: Arc<Shared>) {
                 break;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use crate::keyspace::Value;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_expiry_cycle_deletes_due_keys_through_the_log() {
+        let dir = std::env::temp_dir().join(format!("engram-expire-{}", std::process::id()));
+        let args: Vec<String> = ["--port", "0", "--dir", dir.to_str().unwrap(), "--hz", "50"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let server = crate::start(crate::config::from_args(&args).unwrap()).await.unwrap();
+        let now_ms = crate::clock::now_ms();
+        {
+            // More than one batch, so the drain loop runs; plus keys that must stay.
+            let mut ks = server.shared.keyspace.write();
+            let mut db = ks.db_mut(0);
+            for i in 0..(super::BATCH * 2 + 10) {
+                let key = Bytes::from(format!("k{i}"));
+                db.set(key, Value::Str(Bytes::from("v")), Some(now_ms + 20), "set");
+            }
+            db.set(
+                Bytes::from("later"),
+                Value::Str(Bytes::from("v")),
+                Some(now_ms + 600_000),
+                "set",
+            );
+            db.set(Bytes::from("never"), Value::Str(Bytes::from("v")), None, "set");
+            ks.take_events();
+        }
+        let deadline = crate::clock::monotonic() + std::time::Duration::from_secs(5);
+        while server.shared.keyspace.read().db(0).len() > 2 {
+            assert!(crate::clock::monotonic() < deadline, "keys were not actively expired");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        {
+            let ks = server.shared.keyspace.read();
+            assert_eq!(ks.db(0).volatile_len(), 1);
+            assert!(ks.db(0).contains(b"later", crate::clock::now_ms()));
+        }
+        let expired = server.shared.stats.expired_keys.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(expired, (super::BATCH * 2 + 10) as u64);
+        server.stop().await;
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

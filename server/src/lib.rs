@@ -33,6 +33,7 @@ pub mod resp;
 pub mod rng;
 pub mod session;
 pub mod state;
+pub mod types;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;

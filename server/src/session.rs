@@ -39,6 +39,8 @@ pub struct ClientInfo {
     pub id: u64,
     pub addr: String,
     pub laddr: String,
+    /// The socket's file descriptor (CLIENT LIST `fd=`), -1 where there is none.
+    pub fd: i64,
     pub created_ms: u64,
     /// Mutable fields shown by CLIENT LIST / CLIENT INFO.
     pub view: Mutex<ClientView>,
@@ -50,7 +52,7 @@ pub struct ClientInfo {
 }
 
 /// The CLIENT LIST fields a connection updates as it runs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ClientView {
     pub name: Option<Bytes>,
     pub lib_name: Option<Bytes>,
@@ -61,7 +63,39 @@ pub struct ClientView {
     pub last_cmd: String,
     pub no_evict: bool,
     pub no_touch: bool,
+    /// Commands queued in MULTI, or -1 outside a transaction.
     pub multi: i64,
+}
+
+impl Default for ClientView {
+    fn default() -> Self {
+        Self {
+            name: None,
+            lib_name: None,
+            lib_ver: None,
+            db: 0,
+            resp: 2,
+            user: "default".into(),
+            last_cmd: String::new(),
+            no_evict: false,
+            no_touch: false,
+            multi: -1,
+        }
+    }
+}
+
+/// The raw descriptor of `socket`, for CLIENT LIST.
+pub fn raw_fd(socket: &tokio::net::TcpStream) -> i64 {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        i64::from(socket.as_raw_fd())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = socket;
+        -1
+    }
 }
 
 impl ClientInfo {

@@ -1,8 +1,8 @@
 //! Server-wide shared state: configuration, the keyspace guard, the log handle, the
 //! client registry and statistics. One `Arc<Shared>` per server.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -82,6 +82,111 @@ impl Stats {
     }
 }
 
+/// One SLOWLOG entry.
+#[derive(Debug, Clone)]
+pub struct SlowEntry {
+    pub id: u64,
+    /// Unix seconds when the command finished.
+    pub time_s: u64,
+    pub duration_us: u64,
+    /// The arguments, already cut as Redis cuts them (32 args, 128 bytes each).
+    pub argv: Vec<bytes::Bytes>,
+    pub addr: String,
+    pub name: bytes::Bytes,
+}
+
+/// The slow log (`SLOWLOG GET/LEN/RESET`), newest first.
+#[derive(Debug, Default)]
+pub struct SlowLog {
+    entries: Mutex<VecDeque<SlowEntry>>,
+    next_id: AtomicU64,
+}
+
+/// Most arguments a slow-log entry keeps, and most bytes per argument.
+const SLOWLOG_MAX_ARGC: usize = 32;
+const SLOWLOG_MAX_ARGLEN: usize = 128;
+
+impl SlowLog {
+    /// Records `argv` if it took longer than `threshold_us` (negative: disabled), keeping
+    /// at most `max_len` entries.
+    pub fn record(
+        &self,
+        argv: &[bytes::Bytes],
+        duration_us: u64,
+        threshold_us: i64,
+        max_len: usize,
+        client: &ClientInfo,
+    ) {
+        if threshold_us < 0 || duration_us < threshold_us as u64 {
+            return;
+        }
+        let mut kept = Vec::with_capacity(argv.len().min(SLOWLOG_MAX_ARGC));
+        for (i, a) in argv.iter().enumerate() {
+            if i == SLOWLOG_MAX_ARGC - 1 && argv.len() > SLOWLOG_MAX_ARGC {
+                let more = argv.len() - i;
+                kept.push(bytes::Bytes::from(format!("... ({more} more arguments)")));
+                break;
+            }
+            if a.len() > SLOWLOG_MAX_ARGLEN {
+                let mut cut = a[..SLOWLOG_MAX_ARGLEN].to_vec();
+                cut.extend_from_slice(
+                    format!("... ({} more bytes)", a.len() - SLOWLOG_MAX_ARGLEN).as_bytes(),
+                );
+                kept.push(bytes::Bytes::from(cut));
+            } else {
+                kept.push(a.clone());
+            }
+        }
+        // AUTH and HELLO ... AUTH carry passwords: keep only the command name.
+        if argv.first().is_some_and(|n| {
+            n.eq_ignore_ascii_case(b"auth") || n.eq_ignore_ascii_case(b"hello")
+        }) {
+            for a in kept.iter_mut().skip(1) {
+                *a = bytes::Bytes::from_static(b"(redacted)");
+            }
+        }
+        let entry = SlowEntry {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            time_s: crate::clock::now_ms() / 1000,
+            duration_us,
+            argv: kept,
+            addr: client.addr.clone(),
+            name: client.view.lock().name.clone().unwrap_or_default(),
+        };
+        let mut entries = self.entries.lock();
+        entries.push_front(entry);
+        entries.truncate(max_len);
+    }
+
+    /// Up to `count` newest entries.
+    pub fn newest(&self, count: usize) -> Vec<SlowEntry> {
+        self.entries.lock().iter().take(count).cloned().collect()
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.lock().len()
+    }
+
+    /// Whether the log is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops every entry (ids keep counting, as in Redis).
+    pub fn reset(&self) {
+        self.entries.lock().clear();
+    }
+}
+
+/// The last sample behind `instantaneous_ops_per_sec`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OpsSample {
+    pub at_ms: u64,
+    pub commands: u64,
+    pub per_sec: u64,
+}
+
 /// Connected clients by id.
 #[derive(Debug, Default)]
 pub struct Clients {
@@ -137,6 +242,14 @@ pub struct Shared {
     pub port: AtomicU64,
     /// Flips to true when the server should stop.
     pub shutdown: watch::Sender<bool>,
+    /// SLOWLOG entries.
+    pub slowlog: SlowLog,
+    /// `DEBUG SET-ACTIVE-EXPIRE`: when false, the leader's expiry task proposes nothing.
+    pub active_expire: AtomicBool,
+    /// For `instantaneous_ops_per_sec`.
+    pub ops_sample: Mutex<OpsSample>,
+    /// Unix seconds of the last successful save (LASTSAVE; the start time for now).
+    pub last_save_s: AtomicU64,
 }
 
 impl Shared {
@@ -161,12 +274,30 @@ impl Shared {
             run_id,
             port: AtomicU64::new(0),
             shutdown: watch::channel(false).0,
+            slowlog: SlowLog::default(),
+            active_expire: AtomicBool::new(true),
+            ops_sample: Mutex::new(OpsSample { at_ms: started_ms, ..Default::default() }),
+            last_save_s: AtomicU64::new(started_ms / 1000),
         }
     }
 
     /// Builds the stats block sized for the command table.
     pub fn new_stats() -> Arc<Stats> {
         Arc::new(Stats::new(crate::cmd::table().len()))
+    }
+
+    /// Commands per second since the previous sample (samples at most every 100 ms).
+    pub fn ops_per_sec(&self) -> u64 {
+        let now_ms = crate::clock::now_ms();
+        let total = self.stats.total_commands_processed.load(Ordering::Relaxed);
+        let mut s = self.ops_sample.lock();
+        let elapsed = now_ms.saturating_sub(s.at_ms);
+        if elapsed >= 100 {
+            s.per_sec = total.saturating_sub(s.commands) * 1000 / elapsed;
+            s.at_ms = now_ms;
+            s.commands = total;
+        }
+        s.per_sec
     }
 
     /// Asks every task to stop.

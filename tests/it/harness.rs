@@ -46,6 +46,12 @@ impl TestServer {
 
     /// Starts a server with extra `--name value` arguments.
     pub fn start_with(extra: &[&str]) -> TestServer {
+        Self::start_args(&[], extra)
+    }
+
+    /// Starts a server as `engram-server <leading...> --port P --dir D <extra...>`;
+    /// `leading` is where a config file goes (`&["path/to/engram.conf"]`).
+    pub fn start_args(leading: &[&str], extra: &[&str]) -> TestServer {
         let dir = std::env::temp_dir().join(format!(
             "engram-it-{}-{}",
             std::process::id(),
@@ -56,6 +62,7 @@ impl TestServer {
         for _ in 0..5 {
             let port = free_port();
             let child = Command::new(binary())
+                .args(leading)
                 .args(["--port", &port.to_string(), "--dir", dir.to_str().unwrap()])
                 .args(extra)
                 .env("RUST_LOG", "warn")
@@ -143,6 +150,27 @@ impl TestServer {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// Sends a signal by name (`"TERM"`, `"INT"`, `"KILL"`) with the system `kill`.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{name}"), self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name} {} failed", self.pid());
+    }
+
+    /// Waits up to `timeout` for the process to exit; returns its exit status if it did.
+    pub fn wait_exit_status(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
 }
 
 impl Drop for TestServer {
@@ -175,4 +203,45 @@ pub fn cmd(con: &mut redis::Connection, args: &[&str]) -> redis::RedisResult<red
         c.arg(*a);
     }
     c.query(con)
+}
+
+/// Reads until the peer closes the connection (or resets it, or `timeout` passes).
+/// Returns what arrived and whether the connection was closed.
+pub fn read_until_closed(stream: &mut TcpStream, timeout: Duration) -> (Vec<u8>, bool) {
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    while Instant::now() < deadline {
+        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+        stream.set_read_timeout(Some(left.min(Duration::from_millis(200)))).unwrap();
+        match stream.read(&mut buf) {
+            Ok(0) => return (out, true),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut
+                    || e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return (out, true), // reset: closed with unread input
+        }
+    }
+    (out, false)
+}
+
+/// Reads until the received bytes end with `suffix` (or the peer closed / timeout passed).
+pub fn read_until_suffix(stream: &mut TcpStream, suffix: &[u8], timeout: Duration) -> Vec<u8> {
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    while !out.ends_with(suffix) && Instant::now() < deadline {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut
+                    || e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    out
 }

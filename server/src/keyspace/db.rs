@@ -148,17 +148,20 @@ impl Db {
     }
 
     fn insert_raw(&mut self, key: Bytes, entry: Entry) -> Option<Entry> {
-        if let Some(at) = entry.expire_at_ms {
-            self.deadlines.insert((at, key.clone()));
-        }
+        let new_at = entry.expire_at_ms;
         let old = self.table_mut(&key).insert(key.clone(), entry);
         match &old {
             Some(old) => {
+                // Old deadline out before the new one goes in: they may be equal (KEEPTTL,
+                // RENAME onto a key with the same deadline).
                 if let Some(at) = old.expire_at_ms {
-                    self.deadlines.remove(&(at, key));
+                    self.deadlines.remove(&(at, key.clone()));
                 }
             }
             None => self.len += 1,
+        }
+        if let Some(at) = new_at {
+            self.deadlines.insert((at, key));
         }
         old
     }
@@ -359,5 +362,15 @@ mod tests {
         ks.db_mut(0).set(key.clone(), Value::Str(Bytes::from("w")), None, "set");
         assert_eq!(ks.db(0).volatile_len(), 0);
         assert!(ks.db(0).expired_keys(1000, 10).is_empty());
+    }
+
+    #[test]
+    fn overwriting_with_the_same_deadline_keeps_the_key_in_the_index() {
+        let mut ks = Keyspace::new(1);
+        let key = Bytes::from("k");
+        ks.db_mut(0).set(key.clone(), Value::Str(Bytes::from("v")), Some(100), "set");
+        ks.db_mut(0).set(key.clone(), Value::Str(Bytes::from("w")), Some(100), "set");
+        assert_eq!(ks.db(0).volatile_len(), 1);
+        assert_eq!(ks.db(0).expired_keys(100, 10), vec![key]);
     }
 }

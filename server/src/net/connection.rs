@@ -94,6 +94,7 @@ pub async fn run(socket: TcpStream, addr: SocketAddr, shared: Arc<Shared>) {
         id: shared.clients.next_id(),
         addr: addr.to_string(),
         laddr,
+        fd: crate::session::raw_fd(&socket),
         created_ms: crate::clock::now_ms(),
         view: parking_lot::Mutex::new(ClientView {
             resp: 2,

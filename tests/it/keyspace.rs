@@ -1,0 +1,379 @@
+//! Keyspace commands over a real socket: DEL, UNLINK, EXISTS, TOUCH, TYPE, KEYS, SCAN,
+//! RENAME, RENAMENX, COPY, MOVE, RANDOMKEY, OBJECT. Replies and errors are Redis 7.4's.
+
+use std::collections::HashSet;
+
+use redis::Value;
+
+use crate::harness::{cmd, TestServer};
+
+/// The wire text of an error reply (`"ERR syntax error"`).
+fn err(result: redis::RedisResult<Value>) -> String {
+    let e = result.expect_err("expected an error reply");
+    format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or(""))
+}
+
+fn ok(con: &mut redis::Connection, args: &[&str]) -> Value {
+    cmd(con, args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+fn int(con: &mut redis::Connection, args: &[&str]) -> i64 {
+    match ok(con, args) {
+        Value::Int(n) => n,
+        other => panic!("{args:?}: expected an integer, got {other:?}"),
+    }
+}
+
+fn bulk(s: &str) -> Value {
+    Value::BulkString(s.as_bytes().to_vec())
+}
+
+/// Sorted strings of an array reply of bulk strings.
+fn sorted(v: Value) -> Vec<String> {
+    let Value::Array(items) = v else { panic!("expected an array, got {v:?}") };
+    let mut out: Vec<String> = items
+        .into_iter()
+        .map(|i| match i {
+            Value::BulkString(b) => String::from_utf8(b).unwrap(),
+            other => panic!("expected a bulk string, got {other:?}"),
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// One SCAN call: (next cursor, keys).
+fn scan(con: &mut redis::Connection, args: &[&str]) -> (String, Vec<Vec<u8>>) {
+    let Value::Array(parts) = ok(con, args) else { panic!("SCAN reply is not an array") };
+    let [Value::BulkString(cursor), Value::Array(keys)] = &parts[..] else {
+        panic!("bad SCAN reply {parts:?}")
+    };
+    let keys = keys
+        .iter()
+        .map(|k| match k {
+            Value::BulkString(b) => b.clone(),
+            other => panic!("bad key {other:?}"),
+        })
+        .collect();
+    (String::from_utf8(cursor.clone()).unwrap(), keys)
+}
+
+#[test]
+fn del_unlink_exists_and_touch_count_keys() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    for k in ["a", "b", "c"] {
+        ok(&mut con, &["SET", k, "v"]);
+    }
+    assert_eq!(int(&mut con, &["EXISTS", "a", "a", "nosuch", "b"]), 3);
+    assert_eq!(int(&mut con, &["TOUCH", "a", "nosuch", "c"]), 2);
+    assert_eq!(int(&mut con, &["DEL", "a", "a", "nosuch"]), 1);
+    assert_eq!(int(&mut con, &["UNLINK", "b", "c"]), 2);
+    assert_eq!(int(&mut con, &["EXISTS", "a", "b", "c"]), 0);
+    for name in ["del", "unlink", "exists", "touch"] {
+        assert_eq!(
+            err(cmd(&mut con, &[name])),
+            format!("ERR wrong number of arguments for '{name}' command")
+        );
+    }
+}
+
+#[test]
+fn binary_keys_work_everywhere() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    let key: &[u8] = b"bin\x00\xff\r\nkey";
+    let other: &[u8] = b"\x00other";
+    let _: () = redis::cmd("SET").arg(key).arg("v").query(&mut con).unwrap();
+    let t: String = redis::cmd("TYPE").arg(key).query(&mut con).unwrap();
+    assert_eq!(t, "string");
+    let n: i64 = redis::cmd("EXPIRE").arg(key).arg(100).query(&mut con).unwrap();
+    assert_eq!(n, 1);
+    let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("bin*").query(&mut con).unwrap();
+    assert_eq!(keys, vec![key.to_vec()]);
+    let (_, scanned) = scan(&mut con, &["SCAN", "0", "COUNT", "1000"]);
+    assert_eq!(scanned, vec![key.to_vec()]);
+    let _: () = redis::cmd("RENAME").arg(key).arg(other).query(&mut con).unwrap();
+    let ttl: i64 = redis::cmd("TTL").arg(other).query(&mut con).unwrap();
+    assert!((99..=100).contains(&ttl), "{ttl}");
+    let n: i64 = redis::cmd("COPY").arg(other).arg(key).query(&mut con).unwrap();
+    assert_eq!(n, 1);
+    let random: Vec<u8> = redis::cmd("RANDOMKEY").query(&mut con).unwrap();
+    assert!(random == key || random == other);
+    let n: i64 = redis::cmd("DEL").arg(key).arg(other).query(&mut con).unwrap();
+    assert_eq!(n, 2);
+}
+
+#[test]
+fn type_and_keys() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    for k in ["foo_a", "foo_b", "foo_c", "key_x", "key_y", "key_z"] {
+        ok(&mut con, &["SET", k, "hello"]);
+    }
+    assert_eq!(ok(&mut con, &["TYPE", "foo_a"]), Value::SimpleString("string".into()));
+    assert_eq!(ok(&mut con, &["TYPE", "nosuch"]), Value::SimpleString("none".into()));
+    assert_eq!(sorted(ok(&mut con, &["KEYS", "foo*"])), ["foo_a", "foo_b", "foo_c"]);
+    assert_eq!(sorted(ok(&mut con, &["KEYS", "key_[xy]"])), ["key_x", "key_y"]);
+    assert_eq!(sorted(ok(&mut con, &["KEYS", "*"])).len(), 6);
+    assert_eq!(sorted(ok(&mut con, &["KEYS", "nomatch*"])), Vec::<String>::new());
+    assert_eq!(err(cmd(&mut con, &["KEYS"])), "ERR wrong number of arguments for 'keys' command");
+    assert_eq!(
+        err(cmd(&mut con, &["TYPE", "a", "b"])),
+        "ERR wrong number of arguments for 'type' command"
+    );
+}
+
+#[test]
+fn scan_returns_every_key_present_throughout_while_others_come_and_go() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    let stable: HashSet<Vec<u8>> = (0..500).map(|i| format!("stable:{i}").into_bytes()).collect();
+    for k in &stable {
+        let _: () = redis::cmd("SET").arg(k).arg("v").query(&mut con).unwrap();
+    }
+    for i in 0..200 {
+        ok(&mut con, &["SET", &format!("churn:{i}"), "v"]);
+    }
+    let mut seen = Vec::new();
+    let mut cursor = "0".to_string();
+    let mut calls = 0;
+    loop {
+        let (next, keys) = scan(&mut con, &["SCAN", &cursor, "COUNT", "7"]);
+        seen.extend(keys);
+        calls += 1;
+        // Between calls: delete some churn keys, add new ones.
+        ok(&mut con, &["DEL", &format!("churn:{calls}")]);
+        for j in 0..3 {
+            ok(&mut con, &["SET", &format!("new:{calls}:{j}"), "v"]);
+        }
+        cursor = next;
+        if cursor == "0" {
+            break;
+        }
+        assert!(calls < 10_000, "SCAN never finished");
+    }
+    assert!(calls > 10, "COUNT 7 should take many calls, took {calls}");
+    let seen_set: HashSet<Vec<u8>> = seen.iter().cloned().collect();
+    assert_eq!(seen_set.len(), seen.len(), "a key was returned twice");
+    let missing: Vec<_> = stable.difference(&seen_set).collect();
+    assert!(missing.is_empty(), "stable keys missed: {}", missing.len());
+}
+
+#[test]
+fn scan_options_filter_and_validate() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    for i in 0..300 {
+        ok(&mut con, &["SET", &format!("key:{i}"), "v"]);
+    }
+    let full = |con: &mut redis::Connection, extra: &[&str]| {
+        let mut cursor = "0".to_string();
+        let mut all = Vec::new();
+        loop {
+            let mut args = vec!["SCAN", cursor.as_str()];
+            args.extend_from_slice(extra);
+            let (next, keys) = scan(con, &args);
+            all.extend(keys);
+            if next == "0" {
+                return all;
+            }
+            cursor = next;
+        }
+    };
+    assert_eq!(full(&mut con, &[]).len(), 300);
+    assert_eq!(full(&mut con, &["MATCH", "key:1??"]).len(), 100);
+    assert_eq!(full(&mut con, &["TYPE", "string", "MATCH", "key:*", "COUNT", "10"]).len(), 300);
+    assert_eq!(full(&mut con, &["type", "STRING"]).len(), 300);
+    assert_eq!(full(&mut con, &["TYPE", "list"]).len(), 0);
+    assert_eq!(full(&mut con, &["TYPE", "nosuchtype"]).len(), 0);
+    assert_eq!(full(&mut con, &["COUNT", "100000"]).len(), 300);
+    // Cursors Redis accepts: any u64; past the last slot the scan is simply over.
+    assert_eq!(scan(&mut con, &["SCAN", "18446744073709551615"]), ("0".into(), vec![]));
+    for bad in ["-1", "abc", "1.5", "", "18446744073709551616"] {
+        assert_eq!(err(cmd(&mut con, &["SCAN", bad])), "ERR invalid cursor", "{bad:?}");
+    }
+    let cases: &[(&[&str], &str)] = &[
+        (&["SCAN", "0", "COUNT", "0"], "ERR syntax error"),
+        (&["SCAN", "0", "COUNT", "-1"], "ERR syntax error"),
+        (&["SCAN", "0", "COUNT", "x"], "ERR value is not an integer or out of range"),
+        (&["SCAN", "0", "MATCH"], "ERR syntax error"),
+        (&["SCAN", "0", "FOO", "bar"], "ERR syntax error"),
+        (&["SCAN"], "ERR wrong number of arguments for 'scan' command"),
+    ];
+    for (args, want) in cases {
+        assert_eq!(&err(cmd(&mut con, args)), want, "{args:?}");
+    }
+}
+
+#[test]
+fn scan_skips_expired_keys() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    ok(&mut con, &["SET", "live", "v"]);
+    ok(&mut con, &["SET", "gone", "v", "PX", "1"]);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let (_, keys) = scan(&mut con, &["SCAN", "0", "COUNT", "1000"]);
+    assert_eq!(keys, vec![b"live".to_vec()]);
+    assert_eq!(sorted(ok(&mut con, &["KEYS", "*"])), ["live"]);
+}
+
+#[test]
+fn rename_and_renamenx() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    ok(&mut con, &["SET", "a", "1"]);
+    ok(&mut con, &["SET", "b", "2", "EX", "100"]);
+    assert_eq!(ok(&mut con, &["RENAME", "a", "b"]), Value::Okay);
+    assert_eq!(ok(&mut con, &["GET", "b"]), bulk("1"));
+    assert_eq!(int(&mut con, &["TTL", "b"]), -1, "the target's TTL is not inherited");
+    assert_eq!(int(&mut con, &["EXISTS", "a"]), 0);
+    ok(&mut con, &["EXPIRE", "b", "100"]);
+    assert_eq!(ok(&mut con, &["RENAME", "b", "c"]), Value::Okay);
+    assert!(int(&mut con, &["TTL", "c"]) > 90, "the source's TTL moves with it");
+    assert_eq!(err(cmd(&mut con, &["RENAME", "nosuch", "x"])), "ERR no such key");
+    assert_eq!(err(cmd(&mut con, &["RENAMENX", "nosuch", "x"])), "ERR no such key");
+    assert_eq!(err(cmd(&mut con, &["RENAME", "nosuch", "nosuch"])), "ERR no such key");
+    assert_eq!(ok(&mut con, &["RENAME", "c", "c"]), Value::Okay);
+    assert_eq!(int(&mut con, &["RENAMENX", "c", "c"]), 0);
+    ok(&mut con, &["SET", "d", "4"]);
+    assert_eq!(int(&mut con, &["RENAMENX", "c", "d"]), 0);
+    assert_eq!(ok(&mut con, &["GET", "d"]), bulk("4"));
+    assert_eq!(int(&mut con, &["RENAMENX", "c", "e"]), 1);
+    assert_eq!(ok(&mut con, &["GET", "e"]), bulk("1"));
+    assert_eq!(
+        err(cmd(&mut con, &["RENAME", "e"])),
+        "ERR wrong number of arguments for 'rename' command"
+    );
+}
+
+#[test]
+fn copy_within_and_across_databases() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    ok(&mut con, &["SET", "src", "v", "EX", "100"]);
+    ok(&mut con, &["SET", "dst", "old"]);
+    assert_eq!(int(&mut con, &["COPY", "src", "dst"]), 0);
+    assert_eq!(int(&mut con, &["COPY", "src", "dst", "REPLACE"]), 1);
+    assert_eq!(ok(&mut con, &["GET", "dst"]), bulk("v"));
+    assert!(int(&mut con, &["TTL", "dst"]) > 90);
+    assert_eq!(int(&mut con, &["COPY", "nosuch", "x"]), 0);
+    assert_eq!(int(&mut con, &["COPY", "src", "src", "DB", "3"]), 1);
+    ok(&mut con, &["PERSIST", "src"]);
+    ok(&mut con, &["SET", "src", "changed"]);
+    ok(&mut con, &["SELECT", "3"]);
+    assert_eq!(ok(&mut con, &["GET", "src"]), bulk("v"), "the copy is independent");
+    assert!(int(&mut con, &["TTL", "src"]) > 90);
+    ok(&mut con, &["SELECT", "0"]);
+    let cases: &[(&[&str], &str)] = &[
+        (&["COPY", "src", "src"], "ERR source and destination objects are the same"),
+        (&["COPY", "src", "src", "DB", "0"], "ERR source and destination objects are the same"),
+        (&["COPY", "src", "x", "DB", "16"], "ERR DB index is out of range"),
+        (&["COPY", "src", "x", "DB", "-1"], "ERR DB index is out of range"),
+        (&["COPY", "src", "x", "DB", "abc"], "ERR value is not an integer or out of range"),
+        (&["COPY", "src", "x", "DB"], "ERR syntax error"),
+        (&["COPY", "src", "x", "FOO"], "ERR syntax error"),
+        (&["COPY", "src"], "ERR wrong number of arguments for 'copy' command"),
+    ];
+    for (args, want) in cases {
+        assert_eq!(&err(cmd(&mut con, args)), want, "{args:?}");
+    }
+    assert_eq!(int(&mut con, &["EXISTS", "x"]), 0);
+}
+
+#[test]
+fn move_between_databases() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    ok(&mut con, &["SET", "k", "v", "EX", "100"]);
+    ok(&mut con, &["SET", "taken", "here"]);
+    ok(&mut con, &["SELECT", "9"]);
+    ok(&mut con, &["SET", "taken", "there"]);
+    ok(&mut con, &["SELECT", "0"]);
+    assert_eq!(int(&mut con, &["MOVE", "taken", "9"]), 0);
+    assert_eq!(int(&mut con, &["MOVE", "nosuch", "9"]), 0);
+    let cases: &[(&[&str], &str)] = &[
+        (&["MOVE", "k", "0"], "ERR source and destination objects are the same"),
+        (&["MOVE", "k", "16"], "ERR DB index is out of range"),
+        (&["MOVE", "k", "-1"], "ERR DB index is out of range"),
+        (&["MOVE", "k", "abc"], "ERR value is not an integer or out of range"),
+        (
+            &["MOVE", "k", "4294967296"],
+            "ERR value is out of range, value must between -2147483648 and 2147483647",
+        ),
+        (&["MOVE", "k"], "ERR wrong number of arguments for 'move' command"),
+    ];
+    for (args, want) in cases {
+        assert_eq!(&err(cmd(&mut con, args)), want, "{args:?}");
+    }
+    assert_eq!(int(&mut con, &["MOVE", "k", "9"]), 1);
+    assert_eq!(int(&mut con, &["EXISTS", "k"]), 0);
+    ok(&mut con, &["SELECT", "9"]);
+    assert_eq!(ok(&mut con, &["GET", "k"]), bulk("v"));
+    assert!(int(&mut con, &["TTL", "k"]) > 90, "the TTL moves with the key");
+    assert_eq!(ok(&mut con, &["GET", "taken"]), bulk("there"));
+}
+
+#[test]
+fn randomkey_picks_live_keys() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    assert_eq!(ok(&mut con, &["RANDOMKEY"]), Value::Nil);
+    for k in ["a", "b", "c"] {
+        ok(&mut con, &["SET", k, "v"]);
+    }
+    let mut seen = HashSet::new();
+    for _ in 0..200 {
+        match ok(&mut con, &["RANDOMKEY"]) {
+            Value::BulkString(k) => seen.insert(String::from_utf8(k).unwrap()),
+            other => panic!("{other:?}"),
+        };
+    }
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    ok(&mut con, &["DEL", "a", "b", "c"]);
+    ok(&mut con, &["SET", "gone", "v", "PX", "1"]);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    assert_eq!(ok(&mut con, &["RANDOMKEY"]), Value::Nil);
+    assert_eq!(
+        err(cmd(&mut con, &["RANDOMKEY", "x"])),
+        "ERR wrong number of arguments for 'randomkey' command"
+    );
+}
+
+#[test]
+fn object_subcommands() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    ok(&mut con, &["SET", "int", "12345"]);
+    ok(&mut con, &["SET", "small", "100"]);
+    ok(&mut con, &["SET", "emb", "hello"]);
+    ok(&mut con, &["SET", "raw", &"x".repeat(45)]);
+    assert_eq!(ok(&mut con, &["OBJECT", "ENCODING", "int"]), bulk("int"));
+    assert_eq!(ok(&mut con, &["object", "encoding", "emb"]), bulk("embstr"));
+    assert_eq!(ok(&mut con, &["OBJECT", "ENCODING", "raw"]), bulk("raw"));
+    assert_eq!(ok(&mut con, &["OBJECT", "ENCODING", "nosuch"]), Value::Nil);
+    assert_eq!(int(&mut con, &["OBJECT", "REFCOUNT", "emb"]), 1);
+    assert_eq!(int(&mut con, &["OBJECT", "REFCOUNT", "small"]), 2147483647);
+    assert_eq!(int(&mut con, &["OBJECT", "IDLETIME", "emb"]), 0);
+    assert_eq!(
+        err(cmd(&mut con, &["OBJECT", "FREQ", "emb"])),
+        "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."
+    );
+    let Value::Array(help) = ok(&mut con, &["OBJECT", "HELP"]) else { panic!() };
+    assert_eq!(help.len(), 15);
+    assert_eq!(
+        help[0],
+        Value::SimpleString(
+            "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:".into()
+        )
+    );
+    let cases: &[(&[&str], &str)] = &[
+        (&["OBJECT"], "ERR wrong number of arguments for 'object' command"),
+        (&["OBJECT", "foo"], "ERR unknown subcommand 'foo'. Try OBJECT HELP."),
+        (&["OBJECT", "ENCODING"], "ERR wrong number of arguments for 'object|encoding' command"),
+        (&["OBJECT", "HELP", "x"], "ERR wrong number of arguments for 'object|help' command"),
+    ];
+    for (args, want) in cases {
+        assert_eq!(&err(cmd(&mut con, args)), want, "{args:?}");
+    }
+}
