@@ -63,6 +63,32 @@ pub async fn dispatch(
     }
 }
 
+/// Keys the read touched that are past their deadline but still stored. Only computed
+/// when the database has keys with a TTL at all, so plain reads pay nothing.
+fn stale_keys(
+    ks: &crate::keyspace::Keyspace,
+    db: usize,
+    spec: &CommandSpec,
+    argv: &[Bytes],
+    now_ms: u64,
+) -> Vec<Bytes> {
+    let db = ks.db(db);
+    if db.volatile_len() == 0 {
+        return Vec::new();
+    }
+    cmd::keys_of(spec, argv).into_iter().filter(|k| db.is_stale(k, now_ms)).cloned().collect()
+}
+
+/// Lazy expiry, as a Redis primary does on access: but here the deletion is a log entry
+/// (DESIGN.md invariant 4), proposed by the leader with the read's clock. Waiting for it
+/// keeps DBSIZE and the next command consistent with what this read saw.
+async fn expire_lazily(shared: &Arc<Shared>, db: usize, now_ms: u64, keys: Vec<Bytes>) {
+    let request = Request::Expire { db: db as u32, now_ms, keys };
+    if let Ok(rx) = shared.log.propose(request).await {
+        let _ = rx.await;
+    }
+}
+
 async fn gate(
     shared: &Arc<Shared>,
     session: &mut Session,
@@ -78,9 +104,17 @@ async fn gate(
             Ok(Outcome::Ready(f(&mut Args::new(&argv[skip..]), &mut cx)?))
         }
         Exec::Read(f) => {
-            let ks = shared.keyspace.read();
-            let cx = ReadCtx { ks: &ks, db: session.db, now_ms: crate::clock::now_ms(), shared };
-            Ok(Outcome::Ready(f(&mut Args::new(&argv[skip..]), &cx)?))
+            let now_ms = crate::clock::now_ms();
+            let (reply, stale) = {
+                let ks = shared.keyspace.read();
+                let cx = ReadCtx { ks: &ks, db: session.db, now_ms, shared };
+                let reply = f(&mut Args::new(&argv[skip..]), &cx);
+                (reply, stale_keys(&ks, session.db, spec, &argv, now_ms))
+            };
+            if !stale.is_empty() {
+                expire_lazily(shared, session.db, now_ms, stale).await;
+            }
+            Ok(Outcome::Ready(reply?))
         }
         Exec::Write(fns) => {
             // Syntax errors never reach the log.

@@ -227,3 +227,19 @@ fn active_expiry_deletes_untouched_keys() {
     assert!(drained, "DBSIZE is {}, want 2", dbsize(&mut con));
     assert_eq!(int(&mut con, &["EXISTS", "keep", "plain"]), 2);
 }
+
+#[test]
+fn reading_an_expired_key_deletes_it_through_the_log() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    ok(&mut con, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    ok(&mut con, &["SET", "gone", "v", "PX", "1"]);
+    ok(&mut con, &["SET", "kept", "v"]);
+    // Wait until the deadline has passed for the server too, then touch the key.
+    assert!(eventually(Duration::from_secs(5), || {
+        matches!(ok(&mut con, &["GET", "gone"]), Value::Nil)
+    }));
+    assert_eq!(int(&mut con, &["DBSIZE"]), 1, "the read proposed the deletion");
+    let info: String = redis::cmd("INFO").arg("stats").query(&mut con).unwrap();
+    assert!(info.contains("expired_keys:1"), "{info}");
+}

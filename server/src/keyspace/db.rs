@@ -58,6 +58,12 @@ impl Db {
         self.get_entry(key, now_ms).map(|e| &e.value)
     }
 
+    /// Whether `key` is still stored although its deadline passed at `now_ms` (a read
+    /// found it logically absent; the leader should propose its deletion).
+    pub fn is_stale(&self, key: &[u8], now_ms: u64) -> bool {
+        self.table(key).and_then(|t| t.get(key)).is_some_and(|e| e.is_expired(now_ms))
+    }
+
     /// Whether `key` exists (and is not expired) at `now_ms`.
     pub fn contains(&self, key: &[u8], now_ms: u64) -> bool {
         self.get_entry(key, now_ms).is_some()
