@@ -66,6 +66,9 @@ struct Proposal<R, S> {
     reply: ReplyTo<S>,
 }
 
+/// Entries with their log indexes.
+type Indexed<R> = Vec<(u64, R)>;
+
 struct Applier<SM> {
     sm: SM,
     next_index: u64,
@@ -75,7 +78,7 @@ struct Inner<SM: StateMachine> {
     queue: Mutex<Vec<Proposal<SM::Request, SM::Response>>>,
     applier: Mutex<Applier<SM>>,
     applied: AtomicU64,
-    retained: Option<Mutex<Vec<(u64, SM::Request)>>>,
+    retained: Option<Mutex<Indexed<SM::Request>>>,
     max_batch: usize,
 }
 

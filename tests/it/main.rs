@@ -2,8 +2,10 @@
 //! `redis` crate or raw sockets.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the assertion
 
+mod bitmap;
 mod expire;
 mod harness;
 mod hyperloglog;
 mod keyspace;
 mod protocol;
+mod string;

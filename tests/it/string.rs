@@ -66,7 +66,10 @@ fn set_options_and_conditions() {
         err(cmd(&mut con, &["SET", "k", "v", "PX", "9223372036854775807"])),
         "ERR invalid expire time in 'set' command"
     );
-    assert_eq!(err(cmd(&mut con, &["SET", "k"])), "ERR wrong number of arguments for 'set' command");
+    assert_eq!(
+        err(cmd(&mut con, &["SET", "k"])),
+        "ERR wrong number of arguments for 'set' command"
+    );
     // The failed SETs left the value alone.
     assert_eq!(text(&mut con, &["GET", "k"]), "w");
 
@@ -290,15 +293,9 @@ fn integer_counters() {
     assert_eq!(err(cmd(&mut con, &["INCRBY", "n", "x"])), not_int);
     assert_eq!(err(cmd(&mut con, &["INCRBY", "n", "1.0"])), not_int);
     ok(&mut con, &["SET", "big", "9223372036854775807"]);
-    assert_eq!(
-        err(cmd(&mut con, &["INCR", "big"])),
-        "ERR increment or decrement would overflow"
-    );
+    assert_eq!(err(cmd(&mut con, &["INCR", "big"])), "ERR increment or decrement would overflow");
     ok(&mut con, &["SET", "small", "-9223372036854775808"]);
-    assert_eq!(
-        err(cmd(&mut con, &["DECR", "small"])),
-        "ERR increment or decrement would overflow"
-    );
+    assert_eq!(err(cmd(&mut con, &["DECR", "small"])), "ERR increment or decrement would overflow");
     assert_eq!(
         err(cmd(&mut con, &["DECRBY", "n", "-9223372036854775808"])),
         "ERR decrement would overflow"

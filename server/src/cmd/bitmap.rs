@@ -12,7 +12,7 @@ use crate::cmd::spec::{
     read, write, CmdResult, CommandSpec, Flags, Group, KeyFlags, KeySpec, Parse, ReadCommand,
     WriteCommand,
 };
-use crate::cmd::string::clamp_range;
+use crate::cmd::string::{clamp_range, edit_str};
 use crate::cmd::{ApplyCtx, Args, ReadCtx};
 use crate::error::CmdError;
 use crate::keyspace::Value;
@@ -172,28 +172,41 @@ impl WriteCommand for SetBit {
         check_offset(self.offset, cx.max_bulk_len)?;
         let now_ms = cx.now_ms;
         let mut db = cx.db();
-        let (mut buf, at, existed) = match db.get_entry(&self.key, now_ms) {
-            Some(e) => (e.value.as_str()?.to_vec(), e.expire_at_ms, true),
-            None => (Vec::new(), None, false),
-        };
         let byte = (self.offset >> 3) as usize;
-        let grown = buf.len() <= byte;
-        if grown {
-            buf.resize(byte + 1, 0);
-        }
         let mask = 1u8 << (7 - (self.offset & 7));
-        let old = buf[byte] & mask != 0;
-        // As Redis: an unchanged bit of an existing, long enough string is no write.
-        if existed && !grown && old == self.on {
-            return Ok(Reply::Int(i64::from(old)));
+        let old = match db.get_entry(&self.key, now_ms) {
+            Some(e) => {
+                let s = e.value.as_str()?;
+                let old = s.get(byte).is_some_and(|b| b & mask != 0);
+                // As Redis: an unchanged bit of a long enough string is no write.
+                if byte < s.len() && old == self.on {
+                    return Ok(Reply::Int(i64::from(old)));
+                }
+                Some(old)
+            }
+            None => None,
+        };
+        let write = |buf: &mut Vec<u8>| {
+            if buf.len() <= byte {
+                buf.resize(byte + 1, 0);
+            }
+            if self.on {
+                buf[byte] |= mask;
+            } else {
+                buf[byte] &= !mask;
+            }
+        };
+        match old {
+            Some(_) => {
+                edit_str(&mut db, &self.key, now_ms, "setbit", write);
+            }
+            None => {
+                let mut buf = Vec::new();
+                write(&mut buf);
+                db.set(self.key.clone(), Value::Str(Bytes::from(buf)), None, "setbit");
+            }
         }
-        if self.on {
-            buf[byte] |= mask;
-        } else {
-            buf[byte] &= !mask;
-        }
-        db.set(self.key, Value::Str(Bytes::from(buf)), at, "setbit");
-        Ok(Reply::Int(i64::from(old)))
+        Ok(Reply::Int(i64::from(old.unwrap_or(false))))
     }
 }
 

@@ -10,6 +10,7 @@ pub mod bitmap;
 pub mod connection;
 pub mod generic;
 pub mod hyperloglog;
+pub mod scripting;
 pub mod server;
 pub mod string;
 
@@ -33,6 +34,7 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     generic::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,
+    scripting::COMMANDS,
 ];
 
 /// Name -> spec lookup, built once. Ids index per-command statistics.

@@ -14,7 +14,7 @@ use crate::cmd::spec::{
 };
 use crate::cmd::{ApplyCtx, Args, ReadCtx};
 use crate::error::CmdError;
-use crate::keyspace::Value;
+use crate::keyspace::{DbMut, Value};
 use crate::reply::Reply;
 use crate::resp::decode::parse_i64;
 
@@ -299,6 +299,30 @@ fn owned(b: &[u8]) -> Value {
     Value::Str(Bytes::copy_from_slice(b))
 }
 
+/// Runs `f` on the string at `key` as a growable buffer and records `event`. The bytes
+/// are edited in place when nothing else shares them (the usual case: values are stored
+/// as copies), so repeated APPEND / SETRANGE / SETBIT cost what they change, not the
+/// whole value. The TTL is untouched. `None` if the key is not a live string; callers
+/// check the type first.
+pub fn edit_str<R>(
+    db: &mut DbMut<'_>,
+    key: &Bytes,
+    now_ms: u64,
+    event: &'static str,
+    f: impl FnOnce(&mut Vec<u8>) -> R,
+) -> Option<R> {
+    match db.value_mut(key, now_ms, event)? {
+        Value::Str(s) => {
+            let mut buf = Vec::from(std::mem::take(s));
+            let r = f(&mut buf);
+            *s = Bytes::from(buf);
+            Some(r)
+        }
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
 /// Redis's handling of `start`/`end` pairs (GETRANGE, BITCOUNT, BITPOS): negative values
 /// count from the end; the result is clamped to `[0, len)`. `None` means empty.
 pub fn clamp_range(start: i64, end: i64, len: i64) -> Option<(i64, i64)> {
@@ -430,7 +454,7 @@ impl StrOpts {
                     true
                 }
             } else if let Some(unit) = unit {
-                let same_kind = o.expire.as_ref().map_or(true, |(u, _)| *u == unit);
+                let same_kind = o.expire.as_ref().is_none_or(|(u, _)| *u == unit);
                 if args.remaining() < 2 || !same_kind || o.keep_ttl || o.persist {
                     return Err(CmdError::Syntax);
                 }
@@ -682,7 +706,7 @@ struct MSet<const NX: bool> {
 impl<const NX: bool> Parse for MSet<NX> {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
         let rest = args.take_rest();
-        if rest.len() % 2 != 0 {
+        if !rest.len().is_multiple_of(2) {
             return Err(CmdError::WrongArity(if NX { "msetnx" } else { "mset" }.to_string()));
         }
         Ok(MSet { pairs: rest.chunks_exact(2).map(|p| (p[0].clone(), p[1].clone())).collect() })
@@ -724,16 +748,11 @@ impl WriteCommand for Append {
             db.set(self.key, owned(&self.value), None, "append");
             return Ok(Reply::Int(len as i64));
         };
-        let old = entry.value.as_str()?;
-        let total = old.len() + self.value.len();
+        let total = entry.value.as_str()?.len() + self.value.len();
         if total as u64 > max {
             return Err(CmdError::StringTooLong);
         }
-        let mut joined = Vec::with_capacity(total);
-        joined.extend_from_slice(old);
-        joined.extend_from_slice(&self.value);
-        let at = entry.expire_at_ms;
-        db.set(self.key, Value::Str(Bytes::from(joined)), at, "append");
+        edit_str(&mut db, &self.key, now_ms, "append", |v| v.extend_from_slice(&self.value));
         Ok(Reply::Int(total as i64))
     }
 }
@@ -798,27 +817,33 @@ impl WriteCommand for SetRange {
     fn apply(self, cx: &mut ApplyCtx<'_>) -> CmdResult {
         let (now_ms, max) = (cx.now_ms, cx.max_bulk_len);
         let mut db = cx.db();
-        let (old, at) = match db.get_entry(&self.key, now_ms) {
-            Some(e) => (e.value.as_str()?.clone(), e.expire_at_ms),
-            None if self.value.is_empty() => return Ok(Reply::Int(0)),
-            None => (Bytes::new(), None),
+        let existing = match db.get_entry(&self.key, now_ms) {
+            Some(e) => Some(e.value.as_str()?.len()),
+            None => None,
         };
         if self.value.is_empty() {
-            return Ok(Reply::Int(old.len() as i64));
+            return Ok(Reply::Int(existing.unwrap_or(0) as i64));
         }
         let end = self.offset as u64 + self.value.len() as u64;
         if end > max {
             return Err(CmdError::StringTooLong);
         }
         let end = end as usize;
-        let mut buf = Vec::with_capacity(end.max(old.len()));
-        buf.extend_from_slice(&old);
-        if buf.len() < end {
-            buf.resize(end, 0);
-        }
-        buf[self.offset..end].copy_from_slice(&self.value);
-        let len = buf.len();
-        db.set(self.key, Value::Str(Bytes::from(buf)), at, "setrange");
+        let write = |buf: &mut Vec<u8>| {
+            if buf.len() < end {
+                buf.resize(end, 0);
+            }
+            buf[self.offset..end].copy_from_slice(&self.value);
+            buf.len()
+        };
+        let len = if existing.is_some() {
+            edit_str(&mut db, &self.key, now_ms, "setrange", write).unwrap_or(0)
+        } else {
+            let mut buf = Vec::new();
+            let len = write(&mut buf);
+            db.set(self.key.clone(), Value::Str(Bytes::from(buf)), None, "setrange");
+            len
+        };
         Ok(Reply::Int(len as i64))
     }
 }
@@ -1155,7 +1180,7 @@ pub mod long_double {
         fn any_low_bits(&self, n: u64) -> bool {
             let full = (n / 32) as usize;
             self.0.iter().take(full).any(|l| *l != 0)
-                || (n % 32 != 0
+                || (!n.is_multiple_of(32)
                     && self.0.get(full).is_some_and(|l| l & ((1u32 << (n % 32)) - 1) != 0))
         }
 
@@ -1175,7 +1200,7 @@ pub mod long_double {
                     self.0.push(carry);
                 }
             }
-            self.0.splice(0..0, std::iter::repeat(0).take(limbs));
+            self.0.splice(0..0, std::iter::repeat_n(0, limbs));
         }
 
         /// The bits from `from` upwards, as a u64 (the caller knows they fit).
@@ -1580,6 +1605,27 @@ mod tests {
         let ttl = Ttl::from_amount("PX", i64::MAX, "psetex").unwrap();
         assert_eq!(ttl.resolve_for(1_000, "psetex"), Err(CmdError::InvalidExpire("psetex")));
         assert_eq!(Ttl::In(5).resolve_for(10, "set"), Ok(Some(15)));
+    }
+
+    #[test]
+    fn edit_str_keeps_the_ttl_and_records_one_event() {
+        let mut ks = crate::keyspace::Keyspace::new(1);
+        let key = Bytes::from("k");
+        ks.db_mut(0).set(key.clone(), owned(b"ab"), Some(500), "set");
+        ks.take_events();
+        let mut db = ks.db_mut(0);
+        let n = edit_str(&mut db, &key, 100, "append", |v| {
+            v.extend_from_slice(b"cd");
+            v.len()
+        });
+        assert_eq!(n, Some(4));
+        assert_eq!(edit_str(&mut db, &Bytes::from("nope"), 100, "append", |v| v.len()), None);
+        let entry = ks.db(0).get_entry(b"k", 100).unwrap().clone();
+        assert_eq!(entry.value, owned(b"abcd"));
+        assert_eq!(entry.expire_at_ms, Some(500));
+        let events = ks.take_events();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].event, "append");
     }
 
     fn lcs_of(a: &str, b: &str, idx: bool, min: usize, with_len: bool) -> Reply {
