@@ -339,7 +339,8 @@ impl ConfigStore {
             if current != canonical {
                 return Err(match p.name {
                     // What Redis reports when the new port cannot be bound.
-                    "port" => match std::net::TcpListener::bind(("127.0.0.1", port_of(&canonical))) {
+                    "port" => match std::net::TcpListener::bind(("127.0.0.1", port_of(&canonical)))
+                    {
                         Err(e) => format!("Unable to listen on this port: {e}"),
                         Ok(_) => "changing the port at run time is not supported".into(),
                     },
@@ -427,7 +428,8 @@ fn normalise(p: &Param, value: &str) -> Result<String, String> {
         }
         Kind::SavePairs => {
             let words: Vec<&str> = value.split_whitespace().collect();
-            let ok = words.len() % 2 == 0 && words.iter().all(|w| w.parse::<u64>().is_ok());
+            let ok =
+                words.len().is_multiple_of(2) && words.iter().all(|w| w.parse::<u64>().is_ok());
             if !ok {
                 return Err("Invalid save parameters".into());
             }

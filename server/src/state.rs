@@ -138,9 +138,10 @@ impl SlowLog {
             }
         }
         // AUTH and HELLO ... AUTH carry passwords: keep only the command name.
-        if argv.first().is_some_and(|n| {
-            n.eq_ignore_ascii_case(b"auth") || n.eq_ignore_ascii_case(b"hello")
-        }) {
+        if argv
+            .first()
+            .is_some_and(|n| n.eq_ignore_ascii_case(b"auth") || n.eq_ignore_ascii_case(b"hello"))
+        {
             for a in kept.iter_mut().skip(1) {
                 *a = bytes::Bytes::from_static(b"(redacted)");
             }

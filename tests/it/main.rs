@@ -3,9 +3,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the assertion
 
 mod bitmap;
+mod connection;
 mod expire;
 mod harness;
 mod hyperloglog;
 mod keyspace;
 mod protocol;
+mod server;
 mod string;

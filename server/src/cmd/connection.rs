@@ -149,30 +149,107 @@ const fn client_sub(
 }
 
 const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
-    client_sub("id", "Returns the unique client ID of the connection.", "5.0.0", 2, CLIENT_FLAGS, client_id),
+    client_sub(
+        "id",
+        "Returns the unique client ID of the connection.",
+        "5.0.0",
+        2,
+        CLIENT_FLAGS,
+        client_id,
+    ),
     client_sub("setname", "Sets the connection name.", "2.6.9", 3, CLIENT_FLAGS, client_setname),
-    client_sub("getname", "Returns the name of the connection.", "2.6.9", 2, CLIENT_FLAGS, client_getname),
+    client_sub(
+        "getname",
+        "Returns the name of the connection.",
+        "2.6.9",
+        2,
+        CLIENT_FLAGS,
+        client_getname,
+    ),
     CommandSpec {
         complexity: "O(N) where N is the number of client connections",
         ..client_sub("list", "Lists open connections.", "2.4.0", -2, CLIENT_ADMIN, client_list)
     },
-    client_sub("info", "Returns information about the connection.", "6.2.0", 2, CLIENT_FLAGS, client_info),
+    client_sub(
+        "info",
+        "Returns information about the connection.",
+        "6.2.0",
+        2,
+        CLIENT_FLAGS,
+        client_info,
+    ),
     CommandSpec {
         complexity: "O(N) where N is the number of client connections",
         ..client_sub("kill", "Terminates open connections.", "2.4.0", -3, CLIENT_ADMIN, client_kill)
     },
-    client_sub("setinfo", "Sets information specific to the client or connection.", "7.2.0", 4, CLIENT_FLAGS, client_setinfo),
-    client_sub("reply", "Instructs the server whether to reply to commands.", "3.2.0", 3, CLIENT_FLAGS, client_reply),
-    client_sub("no-evict", "Sets the client eviction mode of the connection.", "7.0.0", 3, CLIENT_ADMIN, client_no_evict),
-    client_sub("no-touch", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "7.2.0", 3, CLIENT_FLAGS, client_no_touch),
+    client_sub(
+        "setinfo",
+        "Sets information specific to the client or connection.",
+        "7.2.0",
+        4,
+        CLIENT_FLAGS,
+        client_setinfo,
+    ),
+    client_sub(
+        "reply",
+        "Instructs the server whether to reply to commands.",
+        "3.2.0",
+        3,
+        CLIENT_FLAGS,
+        client_reply,
+    ),
+    client_sub(
+        "no-evict",
+        "Sets the client eviction mode of the connection.",
+        "7.0.0",
+        3,
+        CLIENT_ADMIN,
+        client_no_evict,
+    ),
+    client_sub(
+        "no-touch",
+        "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
+        "7.2.0",
+        3,
+        CLIENT_FLAGS,
+        client_no_touch,
+    ),
     CommandSpec {
         complexity: "O(log N) where N is the number of client connections",
-        ..client_sub("unblock", "Unblocks a client blocked by a blocking command from a different connection.", "5.0.0", -3, CLIENT_ADMIN, client_unblock)
+        ..client_sub(
+            "unblock",
+            "Unblocks a client blocked by a blocking command from a different connection.",
+            "5.0.0",
+            -3,
+            CLIENT_ADMIN,
+            client_unblock,
+        )
     },
     client_sub("pause", "Suspends commands processing.", "3.0.0", -3, CLIENT_ADMIN, client_pause),
-    client_sub("unpause", "Resumes processing commands from paused clients.", "6.2.0", 2, CLIENT_ADMIN, client_unpause),
-    client_sub("getredir", "Returns the client ID to which the connection's tracking notifications are redirected.", "6.0.0", 2, CLIENT_FLAGS, client_getredir),
-    client_sub("help", "Returns helpful text about the different subcommands.", "5.0.0", 2, Flags::LOADING.with(Flags::STALE), client_help),
+    client_sub(
+        "unpause",
+        "Resumes processing commands from paused clients.",
+        "6.2.0",
+        2,
+        CLIENT_ADMIN,
+        client_unpause,
+    ),
+    client_sub(
+        "getredir",
+        "Returns the client ID to which the connection's tracking notifications are redirected.",
+        "6.0.0",
+        2,
+        CLIENT_FLAGS,
+        client_getredir,
+    ),
+    client_sub(
+        "help",
+        "Returns helpful text about the different subcommands.",
+        "5.0.0",
+        2,
+        Flags::LOADING.with(Flags::STALE),
+        client_help,
+    ),
 ];
 
 fn ping(args: &mut Args<'_>, _cx: &mut SessionCtx<'_>) -> CmdResult {

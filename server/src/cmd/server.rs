@@ -94,15 +94,10 @@ const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
 ];
 
 const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
-    sub(
-        "count",
-        "Returns a count of commands.",
-        2,
-        LOADING_STALE,
-        Exec::Session(command_count),
-    ),
+    sub("count", "Returns a count of commands.", 2, LOADING_STALE, Exec::Session(command_count)),
     CommandSpec {
         complexity: "O(N) where N is the number of commands to look up",
+        acl: &["connection"],
         ..sub(
             "info",
             "Returns information about one, multiple or all commands.",
@@ -113,6 +108,7 @@ const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         complexity: "O(N) where N is the number of commands to look up",
+        acl: &["connection"],
         ..sub(
             "docs",
             "Returns documentary information about one, multiple or all commands.",
@@ -123,6 +119,7 @@ const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         complexity: "O(N) where N is the total number of Redis commands",
+        acl: &["connection"],
         ..sub(
             "list",
             "Returns a list of command names.",
@@ -133,6 +130,7 @@ const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         complexity: "O(N) where N is the number of arguments to the command",
+        acl: &["connection"],
         ..sub(
             "getkeys",
             "Extracts the key names from an arbitrary command.",
@@ -143,6 +141,7 @@ const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         complexity: "O(N) where N is the number of arguments to the command",
+        acl: &["connection"],
         ..sub(
             "getkeysandflags",
             "Extracts the key names and access flags for an arbitrary command.",
@@ -151,18 +150,42 @@ const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
             Exec::Session(command_getkeysandflags),
         )
     },
-    help(command_help),
+    CommandSpec { acl: &["connection"], ..help(command_help) },
 ];
 
 const MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec {
         keys: &[KeySpec::single(2, KeyFlags::RO)],
         complexity: "O(N) where N is the number of samples.",
-        ..sub("usage", "Estimates the memory usage of a key.", -3, Flags::READONLY, read::<MemoryUsage>())
+        ..sub(
+            "usage",
+            "Estimates the memory usage of a key.",
+            -3,
+            Flags::READONLY,
+            read::<MemoryUsage>(),
+        )
     },
-    sub("stats", "Returns details about memory usage.", 2, Flags::NONE, Exec::Session(memory_stats)),
-    sub("doctor", "Outputs a memory problems report.", 2, Flags::NONE, Exec::Session(memory_doctor)),
-    sub("malloc-stats", "Returns the allocator statistics.", 2, Flags::NONE, Exec::Session(memory_malloc_stats)),
+    sub(
+        "stats",
+        "Returns details about memory usage.",
+        2,
+        Flags::NONE,
+        Exec::Session(memory_stats),
+    ),
+    sub(
+        "doctor",
+        "Outputs a memory problems report.",
+        2,
+        Flags::NONE,
+        Exec::Session(memory_doctor),
+    ),
+    sub(
+        "malloc-stats",
+        "Returns the allocator statistics.",
+        2,
+        Flags::NONE,
+        Exec::Session(memory_malloc_stats),
+    ),
     sub("purge", "Asks the allocator to release memory.", 2, Flags::NONE, Exec::Session(ok)),
     help(memory_help),
 ];
@@ -170,27 +193,99 @@ const MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
 const SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
     CommandSpec {
         complexity: "O(N) where N is the number of entries returned",
-        ..sub("get", "Returns the slow log's entries.", -2, Flags::ADMIN.with(LOADING_STALE), Exec::Session(slowlog_get))
+        ..sub(
+            "get",
+            "Returns the slow log's entries.",
+            -2,
+            Flags::ADMIN.with(LOADING_STALE),
+            Exec::Session(slowlog_get),
+        )
     },
-    sub("len", "Returns the number of entries in the slow log.", 2, Flags::ADMIN.with(LOADING_STALE), Exec::Session(slowlog_len)),
-    sub("reset", "Clears all entries from the slow log.", 2, Flags::ADMIN.with(LOADING_STALE), Exec::Session(slowlog_reset)),
+    sub(
+        "len",
+        "Returns the number of entries in the slow log.",
+        2,
+        Flags::ADMIN.with(LOADING_STALE),
+        Exec::Session(slowlog_len),
+    ),
+    sub(
+        "reset",
+        "Clears all entries from the slow log.",
+        2,
+        Flags::ADMIN.with(LOADING_STALE),
+        Exec::Session(slowlog_reset),
+    ),
     help(slowlog_help),
 ];
 
 const MODULE_SUBCOMMANDS: &[CommandSpec] = &[
-    sub("list", "Returns all loaded modules.", 2, Flags::ADMIN.with(Flags::NOSCRIPT), Exec::Session(module_list)),
-    sub("load", "Loads a module.", -3, Flags::ADMIN.with(Flags::NOSCRIPT), Exec::Session(module_load)),
-    sub("loadex", "Loads a module using extended parameters.", -3, Flags::ADMIN.with(Flags::NOSCRIPT), Exec::Session(module_load)),
-    sub("unload", "Unloads a module.", 3, Flags::ADMIN.with(Flags::NOSCRIPT), Exec::Session(module_unload)),
+    sub(
+        "list",
+        "Returns all loaded modules.",
+        2,
+        Flags::ADMIN.with(Flags::NOSCRIPT),
+        Exec::Session(module_list),
+    ),
+    sub(
+        "load",
+        "Loads a module.",
+        -3,
+        Flags::ADMIN.with(Flags::NOSCRIPT),
+        Exec::Session(module_load),
+    ),
+    sub(
+        "loadex",
+        "Loads a module using extended parameters.",
+        -3,
+        Flags::ADMIN.with(Flags::NOSCRIPT),
+        Exec::Session(module_load),
+    ),
+    sub(
+        "unload",
+        "Unloads a module.",
+        3,
+        Flags::ADMIN.with(Flags::NOSCRIPT),
+        Exec::Session(module_unload),
+    ),
     help(module_help),
 ];
 
 const LATENCY_SUBCOMMANDS: &[CommandSpec] = &[
-    sub("latest", "Returns the latest latency samples for all events.", 2, ADMIN, Exec::Session(empty_array)),
-    sub("history", "Returns timestamp-latency samples for an event.", 3, ADMIN, Exec::Session(empty_array)),
-    sub("reset", "Resets the latency data for one or more events.", -2, ADMIN, Exec::Session(latency_reset)),
-    sub("doctor", "Returns a human-readable latency analysis report.", 2, ADMIN, Exec::Session(latency_doctor)),
-    sub("histogram", "Returns the cumulative distribution of latencies of a subset or all commands.", -2, ADMIN, Exec::Session(empty_map)),
+    sub(
+        "latest",
+        "Returns the latest latency samples for all events.",
+        2,
+        ADMIN,
+        Exec::Session(empty_array),
+    ),
+    sub(
+        "history",
+        "Returns timestamp-latency samples for an event.",
+        3,
+        ADMIN,
+        Exec::Session(empty_array),
+    ),
+    sub(
+        "reset",
+        "Resets the latency data for one or more events.",
+        -2,
+        ADMIN,
+        Exec::Session(latency_reset),
+    ),
+    sub(
+        "doctor",
+        "Returns a human-readable latency analysis report.",
+        2,
+        ADMIN,
+        Exec::Session(latency_doctor),
+    ),
+    sub(
+        "histogram",
+        "Returns the cumulative distribution of latencies of a subset or all commands.",
+        -2,
+        ADMIN,
+        Exec::Session(empty_map),
+    ),
     sub("graph", "Returns a latency graph for an event.", 3, ADMIN, Exec::Session(latency_graph)),
     help(latency_help),
 ];
@@ -472,9 +567,9 @@ fn total_system_memory() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|t| {
-            t.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| {
-                l.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok())
-            })
+            t.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()))
         })
         .map_or(0, |kb| kb * 1024)
 }
@@ -550,10 +645,7 @@ fn wanted_sections(args: &[Bytes]) -> Vec<&'static str> {
 pub fn info_text(shared: &Shared, session_count: usize, args: &[Bytes]) -> String {
     let want = wanted_sections(args);
     let mut out = String::new();
-    let proc = want
-        .iter()
-        .any(|s| matches!(*s, "memory" | "cpu"))
-        .then(process_stats);
+    let proc = want.iter().any(|s| matches!(*s, "memory" | "cpu")).then(process_stats);
     for (name, _) in SECTIONS {
         if !want.contains(name) {
             continue;
@@ -733,13 +825,9 @@ fn memory_section(shared: &Shared, p: &ProcessStats, out: &mut String) {
 
 fn persistence_section(shared: &Shared, out: &mut String) {
     out.push_str("# Persistence\r\n");
-    for k in [
-        "loading",
-        "async_loading",
-        "current_cow_peak",
-        "current_cow_size",
-        "current_cow_size_age",
-    ] {
+    for k in
+        ["loading", "async_loading", "current_cow_peak", "current_cow_size", "current_cow_size_age"]
+    {
         line(out, k, 0);
     }
     line(out, "current_fork_perc", "0.00");
@@ -918,7 +1006,7 @@ fn keyspace_section(shared: &Shared, out: &mut String) {
                 n += 1;
             }
         }
-        let avg = if n == 0 { 0 } else { sum / n };
+        let avg = sum.checked_div(n).unwrap_or(0);
         let _ = write!(
             out,
             "db{i}:keys={},expires={},avg_ttl={avg},subexpiry=0\r\n",
@@ -955,7 +1043,7 @@ fn config_get(args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
 /// `CONFIG SET parameter value [parameter value ...]`: all or nothing.
 fn config_set(args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
     let rest = args.take_rest();
-    if rest.len() % 2 != 0 {
+    if !rest.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     let pairs: Vec<(String, String)> =
@@ -1003,7 +1091,8 @@ fn config_help(_args: &mut Args<'_>, _cx: &mut SessionCtx<'_>) -> CmdResult {
 fn legacy_range(spec: &CommandSpec) -> (i64, i64, i64) {
     let mut range: Option<(i64, i64, i64)> = None;
     for ks in spec.keys {
-        let (BeginSearch::Index(begin), FindKeys::Range { last, step, limit }) = (ks.begin, ks.find)
+        let (BeginSearch::Index(begin), FindKeys::Range { last, step, limit }) =
+            (ks.begin, ks.find)
         else {
             continue;
         };
@@ -1084,6 +1173,36 @@ fn key_spec_reply(ks: &KeySpec) -> Reply {
     ])
 }
 
+/// ACL categories in the order Redis lists them (its category table order); categories
+/// Redis does not have (json, search) keep their place at the end.
+fn redis_order(mut cats: Vec<&'static str>) -> Vec<&'static str> {
+    const ORDER: &[&str] = &[
+        "keyspace",
+        "read",
+        "write",
+        "set",
+        "sortedset",
+        "list",
+        "hash",
+        "string",
+        "bitmap",
+        "hyperloglog",
+        "geo",
+        "stream",
+        "pubsub",
+        "admin",
+        "fast",
+        "slow",
+        "blocking",
+        "dangerous",
+        "connection",
+        "transaction",
+        "scripting",
+    ];
+    cats.sort_by_key(|c| ORDER.iter().position(|o| o == c).unwrap_or(ORDER.len()));
+    cats
+}
+
 /// One `COMMAND INFO` entry; `full_name` is `get` or `config|get`.
 pub fn command_info_reply(full_name: &str, spec: &CommandSpec) -> Reply {
     let mut flags = spec.flags.names();
@@ -1108,7 +1227,7 @@ pub fn command_info_reply(full_name: &str, spec: &CommandSpec) -> Reply {
         Reply::Int(first),
         Reply::Int(last),
         Reply::Int(step),
-        statuses(spec.acl_categories().into_iter().map(|c| format!("@{c}"))),
+        statuses(redis_order(spec.acl_categories()).into_iter().map(|c| format!("@{c}"))),
         Reply::Set(vec![]),
         Reply::Array(spec.keys.iter().map(key_spec_reply).collect()),
         Reply::Array(subs),
@@ -1462,7 +1581,8 @@ fn memory_stats(_args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
     };
     let int = |n: u64| Reply::Int(n as i64);
     let ratio = |a: u64, b: u64| Reply::Double(if b == 0 { 0.0 } else { a as f64 / b as f64 });
-    let pct = |a: u64, b: u64| Reply::Double(if b == 0 { 0.0 } else { a as f64 * 100.0 / b as f64 });
+    let pct =
+        |a: u64, b: u64| Reply::Double(if b == 0 { 0.0 } else { a as f64 * 100.0 / b as f64 });
     let mut m = vec![
         (Reply::bulk("peak.allocated"), int(peak)),
         (Reply::bulk("total.allocated"), int(p.allocated)),
@@ -1487,10 +1607,7 @@ fn memory_stats(_args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
     }
     m.extend([
         (Reply::bulk("keys.count"), int(keys as u64)),
-        (
-            Reply::bulk("keys.bytes-per-key"),
-            int(if keys == 0 { 0 } else { dataset / keys as u64 }),
-        ),
+        (Reply::bulk("keys.bytes-per-key"), int(if keys == 0 { 0 } else { dataset / keys as u64 })),
         (Reply::bulk("dataset.bytes"), int(dataset)),
         (Reply::bulk("dataset.percentage"), pct(dataset, p.allocated)),
         (Reply::bulk("peak.percentage"), pct(p.allocated, peak)),
@@ -1809,6 +1926,79 @@ fn latency_help(_args: &mut Args<'_>, _cx: &mut SessionCtx<'_>) -> CmdResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// JSON text of a reply (maps as objects, sets and arrays as lists), for golden files.
+    fn to_json(r: &Reply, out: &mut String, indent: usize) {
+        let pad = "  ".repeat(indent + 1);
+        let end = "  ".repeat(indent);
+        let string = |s: &str, out: &mut String| {
+            out.push('"');
+            for c in s.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+        };
+        match r {
+            Reply::Status(s) => string(s, out),
+            Reply::Bulk(b) => string(&String::from_utf8_lossy(b), out),
+            Reply::Int(n) => out.push_str(&n.to_string()),
+            Reply::Array(items) | Reply::Set(items) => {
+                if items.is_empty() {
+                    out.push_str("[]");
+                    return;
+                }
+                out.push_str("[\n");
+                for (i, item) in items.iter().enumerate() {
+                    out.push_str(&pad);
+                    to_json(item, out, indent + 1);
+                    out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
+                }
+                out.push_str(&end);
+                out.push(']');
+            }
+            Reply::Map(pairs) => {
+                out.push_str("{\n");
+                for (i, (k, v)) in pairs.iter().enumerate() {
+                    out.push_str(&pad);
+                    to_json(k, out, indent + 1);
+                    out.push_str(": ");
+                    to_json(v, out, indent + 1);
+                    out.push_str(if i + 1 < pairs.len() { ",\n" } else { "\n" });
+                }
+                out.push_str(&end);
+                out.push('}');
+            }
+            other => out.push_str(&format!("\"{other:?}\"")),
+        }
+    }
+
+    /// `COMMAND INFO` is a persisted format (STYLE.md rule 11): clients cache it. Any
+    /// change must be reviewed: `UPDATE_GOLDEN=1 cargo test -p engram-server command_info`.
+    #[test]
+    fn command_info_output_is_frozen() {
+        let mut all: Vec<&CommandSpec> = table().top_level().collect();
+        all.sort_by_key(|s| s.name);
+        let reply = Reply::Array(all.iter().map(|s| command_info_reply(s.name, s)).collect());
+        let mut text = String::new();
+        to_json(&reply, &mut text, 0);
+        text.push('\n');
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/command_info.json");
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &text).unwrap();
+            return;
+        }
+        let golden = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            golden == text,
+            "COMMAND INFO changed; review and run UPDATE_GOLDEN=1 cargo test -p engram-server command_info"
+        );
+    }
 
     #[test]
     fn bytes_print_like_redis() {

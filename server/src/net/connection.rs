@@ -172,9 +172,6 @@ async fn serve(
             }
             // A SKIP set by the previous command silences this one.
             let skip_this = session.reply_mode == ReplyMode::Skip;
-            if skip_this {
-                session.reply_mode = ReplyMode::On;
-            }
             let id = routed.id();
             if let Some(id) = id {
                 if let Some((name, _)) = crate::cmd::table().get(id) {
@@ -190,7 +187,11 @@ async fn serve(
             let outcome = dispatch::dispatch(shared, session, argv, routed).await;
             // The command that turned replies OFF (or SKIP) is itself silent; CLIENT
             // REPLY ON is answered.
-            let silent = skip_this || session.reply_mode != ReplyMode::On;
+            // CLIENT REPLY ON during a SKIP cancels it and is answered.
+            let silent = session.reply_mode != ReplyMode::On;
+            if skip_this && session.reply_mode == ReplyMode::Skip {
+                session.reply_mode = ReplyMode::On;
+            }
             let reply = match outcome {
                 Outcome::Ready(r) => SlotReply::Ready(r),
                 Outcome::Write(request) => {
