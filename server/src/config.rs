@@ -221,6 +221,7 @@ pub struct ConfigStore {
     values: RwLock<BTreeMap<&'static str, String>>,
     /// Hot values, mirrored on every set.
     pub proto_max_bulk_len: AtomicU64,
+    pub hll_sparse_max_bytes: AtomicU64,
     pub client_query_buffer_limit: AtomicU64,
     pub maxclients: AtomicU64,
 }
@@ -230,6 +231,7 @@ impl Default for ConfigStore {
         let store = ConfigStore {
             values: RwLock::new(PARAMS.iter().map(|p| (p.name, p.default.to_string())).collect()),
             proto_max_bulk_len: AtomicU64::new(0),
+            hll_sparse_max_bytes: AtomicU64::new(0),
             client_query_buffer_limit: AtomicU64::new(0),
             maxclients: AtomicU64::new(0),
         };
@@ -360,6 +362,7 @@ impl ConfigStore {
         let n = value.parse::<u64>().unwrap_or(0);
         match name {
             "proto-max-bulk-len" => self.proto_max_bulk_len.store(n, Ordering::Relaxed),
+            "hll-sparse-max-bytes" => self.hll_sparse_max_bytes.store(n, Ordering::Relaxed),
             "client-query-buffer-limit" => {
                 self.client_query_buffer_limit.store(n, Ordering::Relaxed)
             }

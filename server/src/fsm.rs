@@ -9,6 +9,7 @@ use bytes::Bytes;
 use parking_lot::RwLock;
 
 use crate::cmd::{self, ApplyCtx, Args, Exec};
+use crate::config::ConfigStore;
 use crate::entry::Request;
 use crate::error::CmdError;
 use crate::keyspace::{KeyEvent, Keyspace};
@@ -24,11 +25,13 @@ pub trait KeyspaceObserver: Send {
     fn on_events(&mut self, events: &[KeyEvent], ks: &Keyspace, now_ms: u64);
 }
 
-/// Counts expirations for `INFO stats` (`expired_keys`).
-struct ExpiryCounter(Arc<Stats>);
+/// Counts changes for `INFO`: `expired_keys`, and `rdb_changes_since_last_save` (one per
+/// key event, as Redis's dirty counter counts changed keys; a no-op write records none).
+struct StatsObserver(Arc<Stats>);
 
-impl KeyspaceObserver for ExpiryCounter {
+impl KeyspaceObserver for StatsObserver {
     fn on_events(&mut self, events: &[KeyEvent], _ks: &Keyspace, _now_ms: u64) {
+        self.0.dirty.fetch_add(events.len() as u64, Ordering::Relaxed);
         let expired = events.iter().filter(|e| e.event == "expired").count() as u64;
         if expired > 0 {
             self.0.expired_keys.fetch_add(expired, Ordering::Relaxed);
@@ -40,26 +43,23 @@ impl KeyspaceObserver for ExpiryCounter {
 pub struct Fsm {
     keyspace: Arc<RwLock<Keyspace>>,
     observers: Vec<Box<dyn KeyspaceObserver>>,
-    max_bulk_len: Arc<std::sync::atomic::AtomicU64>,
+    /// Node configuration: the size limits apply enforces (as on a Redis replica, they
+    /// are the node's own settings).
+    config: Arc<ConfigStore>,
 }
 
 impl Fsm {
     /// A state machine over `keyspace`, reporting to `stats`.
-    pub fn new(keyspace: Arc<RwLock<Keyspace>>, stats: Option<Arc<Stats>>) -> Self {
+    pub fn new(
+        keyspace: Arc<RwLock<Keyspace>>,
+        stats: Option<Arc<Stats>>,
+        config: Arc<ConfigStore>,
+    ) -> Self {
         let mut observers: Vec<Box<dyn KeyspaceObserver>> = Vec::new();
         if let Some(stats) = stats {
-            observers.push(Box::new(ExpiryCounter(stats)));
+            observers.push(Box::new(StatsObserver(stats)));
         }
-        Self {
-            keyspace,
-            observers,
-            max_bulk_len: Arc::new(std::sync::atomic::AtomicU64::new(512 * 1024 * 1024)),
-        }
-    }
-
-    /// Shares the `proto-max-bulk-len` value apply enforces.
-    pub fn max_bulk_len_handle(&self) -> Arc<std::sync::atomic::AtomicU64> {
-        self.max_bulk_len.clone()
+        Self { keyspace, observers, config }
     }
 
     /// Applies one entry (also used directly by replay tests).
@@ -72,7 +72,8 @@ impl Fsm {
                     now_ms: *now_ms,
                     seed: seed_for(index),
                     index,
-                    max_bulk_len: self.max_bulk_len.load(Ordering::Relaxed),
+                    max_bulk_len: self.config.proto_max_bulk_len.load(Ordering::Relaxed),
+                    hll_sparse_max_bytes: self.config.hll_sparse_max_bytes.load(Ordering::Relaxed),
                 };
                 (apply_write(argv, &mut cx), *now_ms)
             }
@@ -152,7 +153,7 @@ mod tests {
         let seed = 0x5eed_u64;
         let keyspace = Arc::new(RwLock::new(Keyspace::new(16)));
         let log = MemLog::start(
-            Fsm::new(keyspace.clone(), None),
+            Fsm::new(keyspace.clone(), None, Arc::default()),
             LogOptions { retain_entries: true, max_batch: 0 },
         )
         .unwrap();
@@ -186,10 +187,10 @@ mod tests {
         let entries = log.retained_entries();
         assert_eq!(entries.len(), 2000, "seed {seed}");
         let original = keyspace.read().digest();
-        assert!(keyspace.read().db(0).len() > 0, "the workload left keys behind");
+        assert!(!keyspace.read().db(0).is_empty(), "the workload left keys behind");
 
         let mut replica = Keyspace::new(16);
-        let mut fsm = Fsm::new(Arc::new(RwLock::new(Keyspace::new(16))), None);
+        let mut fsm = Fsm::new(Arc::new(RwLock::new(Keyspace::new(16))), None, Arc::default());
         for (index, request) in &entries {
             // Through the encoding too: what a durable log would store and read back.
             let decoded = Request::decode(request.encode()).unwrap();

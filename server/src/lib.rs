@@ -81,15 +81,14 @@ pub async fn start(config: ConfigStore) -> Result<ServerHandle, EngineError> {
     let databases = config.get_i64("databases").max(1) as usize;
     let keyspace = Arc::new(RwLock::new(Keyspace::new(databases)));
     let stats = Shared::new_stats();
-    let fsm = Fsm::new(keyspace.clone(), Some(stats.clone()));
-    let max_bulk = fsm.max_bulk_len_handle();
+    let config = Arc::new(config);
+    let fsm = Fsm::new(keyspace.clone(), Some(stats.clone()), config.clone());
     let log = engram_log::MemLog::start(fsm, engram_log::LogOptions::default())?;
     let bind = config.get("bind").unwrap_or_else(|| "127.0.0.1".into());
     let port = config.get_i64("port");
     let host = bind.split_whitespace().next().unwrap_or("127.0.0.1").to_string();
     let listener = tokio::net::TcpListener::bind((host.as_str(), port as u16)).await?;
     let addr = listener.local_addr()?;
-    max_bulk.store(config.proto_max_bulk_len.load(Ordering::Relaxed), Ordering::Relaxed);
     let shared = Arc::new(Shared::new(config, keyspace, log, stats));
     shared.port.store(u64::from(addr.port()), Ordering::Relaxed);
     tracing::info!(%addr, dir, "engram-server ready to accept connections");

@@ -34,6 +34,8 @@ pub struct Stats {
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
     pub expired_keys: AtomicU64,
+    /// Key changes applied (`rdb_changes_since_last_save`; reset by a snapshot later).
+    pub dirty: AtomicU64,
     pub keyspace_hits: AtomicU64,
     pub keyspace_misses: AtomicU64,
     pub total_error_replies: AtomicU64,
@@ -229,7 +231,8 @@ impl Clients {
 
 /// Everything connections share.
 pub struct Shared {
-    pub config: ConfigStore,
+    /// Shared with the state machine, which reads the limits apply enforces.
+    pub config: Arc<ConfigStore>,
     pub keyspace: Arc<RwLock<Keyspace>>,
     pub log: Log,
     pub clients: Clients,
@@ -256,7 +259,7 @@ pub struct Shared {
 impl Shared {
     /// Builds shared state around an already-started log.
     pub fn new(
-        config: ConfigStore,
+        config: Arc<ConfigStore>,
         keyspace: Arc<RwLock<Keyspace>>,
         log: Log,
         stats: Arc<Stats>,

@@ -1,10 +1,13 @@
 //! Black-box tests: each starts a real `engram-server` process and talks to it with the
 //! `redis` crate or raw sockets.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the assertion
+// Black-box tests measure real time (deadlines, TTLs) against a real process.
+#![allow(clippy::disallowed_methods)]
 
 mod bitmap;
 mod connection;
 mod expire;
+#[allow(dead_code)] // helpers shared by modules; not every one is used by all
 mod harness;
 mod hyperloglog;
 mod keyspace;

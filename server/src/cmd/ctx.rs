@@ -23,6 +23,8 @@ pub struct ApplyCtx<'a> {
     pub index: u64,
     /// `proto-max-bulk-len`, the largest string a command may build.
     pub max_bulk_len: u64,
+    /// `hll-sparse-max-bytes`, where a sparse HyperLogLog turns dense.
+    pub hll_sparse_max_bytes: u64,
 }
 
 impl ApplyCtx<'_> {

@@ -94,8 +94,8 @@ pub const COMMANDS: &[CommandSpec] = &[
 
 /// `hll-sparse-max-bytes` as apply uses it: Redis's default, until the value travels in
 /// the entry or in `ApplyCtx` (as `max_bulk_len` does); see the module doc.
-fn sparse_max_bytes(_cx: &ApplyCtx<'_>) -> usize {
-    hll::DEFAULT_SPARSE_MAX_BYTES
+fn sparse_max_bytes(cx: &ApplyCtx<'_>) -> usize {
+    usize::try_from(cx.hll_sparse_max_bytes).unwrap_or(hll::DEFAULT_SPARSE_MAX_BYTES)
 }
 
 fn hll_error(e: HllError) -> CmdError {
@@ -347,7 +347,7 @@ mod tests {
         let cmd = C::parse(&mut a)?;
         a.finish()?;
         let mut cx =
-            ApplyCtx { ks, db: 0, now_ms: 1000, seed: 1, index: 1, max_bulk_len: u64::MAX };
+            ApplyCtx { ks, db: 0, now_ms: 1000, seed: 1, index: 1, max_bulk_len: u64::MAX, hll_sparse_max_bytes: 3000 };
         cmd.apply(&mut cx)
     }
 

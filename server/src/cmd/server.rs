@@ -833,7 +833,7 @@ fn persistence_section(shared: &Shared, out: &mut String) {
     line(out, "current_fork_perc", "0.00");
     line(out, "current_save_keys_processed", 0);
     line(out, "current_save_keys_total", 0);
-    line(out, "rdb_changes_since_last_save", 0);
+    line(out, "rdb_changes_since_last_save", shared.stats.dirty.load(Ordering::Relaxed));
     line(out, "rdb_bgsave_in_progress", 0);
     line(out, "rdb_last_save_time", shared.last_save_s.load(Ordering::Relaxed));
     line(out, "rdb_last_bgsave_status", "ok");
