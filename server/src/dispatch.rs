@@ -107,7 +107,7 @@ async fn gate(
             let now_ms = crate::clock::now_ms();
             let (reply, stale) = {
                 let ks = shared.keyspace.read();
-                let cx = ReadCtx { ks: &ks, db: session.db, now_ms, shared };
+                let cx = ReadCtx { ks: &ks, db: session.db, now_ms, shared, may_block: true };
                 let reply = f(&mut Args::new(&argv[skip..]), &cx);
                 (reply, stale_keys(&ks, session.db, spec, &argv, now_ms))
             };

@@ -74,6 +74,7 @@ impl Fsm {
                     index,
                     max_bulk_len: self.config.proto_max_bulk_len.load(Ordering::Relaxed),
                     hll_sparse_max_bytes: self.config.hll_sparse_max_bytes.load(Ordering::Relaxed),
+                    may_block: true,
                 };
                 (apply_write(argv, &mut cx), *now_ms)
             }

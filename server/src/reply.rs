@@ -37,6 +37,36 @@ pub enum Reply {
     Verbatim(Bytes),
     /// `>n` in RESP3 (pub/sub messages); an array in RESP2.
     Push(Vec<Reply>),
+    /// Not a wire reply: a blocking command found nothing to serve. The connection waits
+    /// for a change to one of the keys and runs the command again (see `net::blocking`).
+    /// Never encoded; if it ever were, it would be sent as its timeout reply.
+    Blocked(Box<BlockedOn>),
+}
+
+/// What a blocked command waits for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockedOn {
+    /// Keys (in the command's database) whose change may let the command proceed.
+    pub keys: Vec<Bytes>,
+    /// How long to wait in milliseconds; 0 waits forever.
+    pub timeout_ms: u64,
+    /// The reply when the timeout passes (usually a null array).
+    pub on_timeout: Box<Reply>,
+    /// The argv to run on each retry, when it differs from the original (XREAD's `$`
+    /// becomes the concrete last ID seen when blocking).
+    pub retry: Option<Vec<Bytes>>,
+}
+
+impl BlockedOn {
+    /// The reply to give: `Blocked` when the caller may block, else the timeout reply at
+    /// once (inside MULTI/EXEC and scripts blocking commands never block, as in Redis).
+    pub fn reply(self, may_block: bool) -> Reply {
+        if may_block {
+            Reply::Blocked(Box::new(self))
+        } else {
+            *self.on_timeout
+        }
+    }
 }
 
 impl Reply {

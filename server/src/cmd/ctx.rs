@@ -25,6 +25,8 @@ pub struct ApplyCtx<'a> {
     pub max_bulk_len: u64,
     /// `hll-sparse-max-bytes`, where a sparse HyperLogLog turns dense.
     pub hll_sparse_max_bytes: u64,
+    /// Whether a blocking command may return `Reply::Blocked` (false inside MULTI/EXEC).
+    pub may_block: bool,
 }
 
 impl ApplyCtx<'_> {
@@ -49,6 +51,8 @@ pub struct ReadCtx<'a> {
     pub now_ms: u64,
     /// Server-wide state (config, stats).
     pub shared: &'a Arc<Shared>,
+    /// Whether a blocking command may return `Reply::Blocked` (false inside MULTI/EXEC).
+    pub may_block: bool,
 }
 
 impl ReadCtx<'_> {

@@ -9,10 +9,19 @@ pub mod spec;
 pub mod bitmap;
 pub mod connection;
 pub mod generic;
+pub mod geo;
+pub mod hash;
 pub mod hyperloglog;
+pub mod list;
+pub mod pubsub;
 pub mod scripting;
 pub mod server;
+pub mod set;
+pub mod sort;
+pub mod stream;
 pub mod string;
+pub mod transactions;
+pub mod zset;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -35,6 +44,15 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     connection::COMMANDS,
     server::COMMANDS,
     scripting::COMMANDS,
+    list::COMMANDS,
+    hash::COMMANDS,
+    set::COMMANDS,
+    zset::COMMANDS,
+    stream::COMMANDS,
+    geo::COMMANDS,
+    sort::COMMANDS,
+    pubsub::COMMANDS,
+    transactions::COMMANDS,
 ];
 
 /// Name -> spec lookup, built once. Ids index per-command statistics.

@@ -1734,10 +1734,7 @@ fn value_digest(value: &crate::keyspace::Value, expire_at_ms: Option<u64>) -> [u
     const CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
     let mut out = [0u8; 20];
     let mut h = CRC64.digest();
-    h.update(value.type_name().as_bytes());
-    match value {
-        crate::keyspace::Value::Str(s) => h.update(s),
-    }
+    value.digest(&mut |bytes| h.update(bytes));
     let a = h.finalize().to_le_bytes();
     let mut h2 = CRC64.digest();
     h2.update(&a);

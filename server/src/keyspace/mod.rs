@@ -121,10 +121,7 @@ impl Keyspace {
                 h.update(&(i as u64).to_le_bytes());
                 h.update(key);
                 h.update(&entry.expire_at_ms.unwrap_or(0).to_le_bytes());
-                h.update(entry.value.type_name().as_bytes());
-                match &entry.value {
-                    Value::Str(s) => h.update(s),
-                }
+                entry.value.digest(&mut |bytes| h.update(bytes));
                 let v = h.finalize().to_le_bytes();
                 // XOR makes the digest independent of iteration order.
                 for (j, b) in v.iter().enumerate() {

@@ -73,6 +73,7 @@ pub fn encode(reply: &Reply, proto: Proto, out: &mut BytesMut) {
             Proto::Resp3 => out.put_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
             Proto::Resp2 => out.put_slice(if *b { b":1\r\n" } else { b":0\r\n" }),
         },
+        Reply::Blocked(blocked) => encode(&blocked.on_timeout, proto, out),
         Reply::Verbatim(text) => match proto {
             Proto::Resp3 => {
                 int_line(out, b'=', text.len() as i128 + 4);

@@ -1,0 +1,5 @@
+//! Geo commands (on sorted sets).
+
+use crate::cmd::spec::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

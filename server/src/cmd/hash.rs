@@ -1,0 +1,5 @@
+//! Hashes.
+
+use crate::cmd::spec::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

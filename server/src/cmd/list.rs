@@ -1,0 +1,5 @@
+//! Lists.
+
+use crate::cmd::spec::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,5 @@
+//! Pub/sub.
+
+use crate::cmd::spec::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

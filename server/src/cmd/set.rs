@@ -1,0 +1,5 @@
+//! Sets.
+
+use crate::cmd::spec::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,5 @@
+//! Streams.
+
+use crate::cmd::spec::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,5 @@
+//! Transactions: MULTI EXEC DISCARD WATCH UNWATCH.
+
+use crate::cmd::spec::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

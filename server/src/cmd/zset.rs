@@ -1,0 +1,5 @@
+//! Sorted sets.
+
+use crate::cmd::spec::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];
