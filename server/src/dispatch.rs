@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::cmd::{self, Args, CommandSpec, Exec, Flags, ReadCtx, SessionCtx};
+use crate::cmd::{self, transactions, Args, CommandSpec, Exec, Flags, ReadCtx, SessionCtx};
 use crate::entry::Request;
 use crate::error::CmdError;
 use crate::reply::Reply;
@@ -55,7 +55,13 @@ pub async fn dispatch(
 ) -> Outcome {
     let resolved = match routed.resolved {
         Ok(r) => r,
-        Err(e) => return Outcome::Ready(Reply::Error(e)),
+        Err(e) => {
+            // An unknown command or bad arity while queueing dooms the transaction.
+            if session.multi.is_some() {
+                session.multi_failed = true;
+            }
+            return Outcome::Ready(Reply::Error(e));
+        }
     };
     match gate(shared, session, argv, resolved).await {
         Ok(outcome) => outcome,
@@ -97,6 +103,12 @@ async fn gate(
 ) -> Result<Outcome, CmdError> {
     if !session.authenticated && !spec.flags.has(Flags::NO_AUTH) {
         return Err(CmdError::NoAuth);
+    }
+    if session.multi.is_some() && !transactions::runs_inside_multi(spec.name) {
+        return Ok(Outcome::Ready(transactions::queue(session, spec, argv)?));
+    }
+    if spec.name == "exec" && spec.group == crate::cmd::Group::Transactions {
+        return Ok(Outcome::Ready(transactions::exec(shared, session).await?));
     }
     match spec.exec {
         Exec::Session(f) => {

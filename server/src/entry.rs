@@ -16,10 +16,22 @@ pub enum Request {
     Write { db: u32, now_ms: u64, argv: Vec<Bytes> },
     /// The leader's expiry decision: delete these keys if their deadline passed by `now_ms`.
     Expire { db: u32, now_ms: u64, keys: Vec<Bytes> },
+    /// MULTI/EXEC: `cmds` applied atomically starting in database `db`, unless a watched
+    /// key's version (log index of its last change; 0 = absent) differs from `watched`.
+    Exec { db: u32, now_ms: u64, watched: Vec<Watched>, cmds: Vec<Vec<Bytes>> },
+}
+
+/// A key WATCHed by the client, with the version it saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watched {
+    pub db: u32,
+    pub key: Bytes,
+    pub version: u64,
 }
 
 const TAG_WRITE: u8 = 1;
 const TAG_EXPIRE: u8 = 2;
+const TAG_EXEC: u8 = 3;
 
 /// Why an entry could not be decoded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -32,56 +44,120 @@ pub enum DecodeError {
     Truncated,
 }
 
+fn put_items(out: &mut BytesMut, items: &[Bytes]) {
+    out.put_u32_le(items.len() as u32);
+    for item in items {
+        put_item(out, item);
+    }
+}
+
+fn put_item(out: &mut BytesMut, item: &[u8]) {
+    out.put_u32_le(item.len() as u32);
+    out.put_slice(item);
+}
+
+fn need(input: &Bytes, n: usize) -> Result<(), DecodeError> {
+    if input.remaining() < n {
+        Err(DecodeError::Truncated)
+    } else {
+        Ok(())
+    }
+}
+
+fn get_u32(input: &mut Bytes) -> Result<u32, DecodeError> {
+    need(input, 4)?;
+    Ok(input.get_u32_le())
+}
+
+fn get_u64(input: &mut Bytes) -> Result<u64, DecodeError> {
+    need(input, 8)?;
+    Ok(input.get_u64_le())
+}
+
+fn get_item(input: &mut Bytes) -> Result<Bytes, DecodeError> {
+    let len = get_u32(input)? as usize;
+    need(input, len)?;
+    Ok(input.split_to(len))
+}
+
+fn get_items(input: &mut Bytes) -> Result<Vec<Bytes>, DecodeError> {
+    let count = get_u32(input)? as usize;
+    // Never trust a count for the allocation: each item needs at least 4 bytes.
+    let mut items = Vec::with_capacity(count.min(input.remaining() / 4));
+    for _ in 0..count {
+        items.push(get_item(input)?);
+    }
+    Ok(items)
+}
+
 impl Request {
-    /// The bytes stored in the log.
+    /// The bytes stored in the log: version, tag, db, now_ms, then the tag's body.
     pub fn encode(&self) -> Bytes {
         let mut out = BytesMut::new();
         out.put_u8(ENTRY_VERSION);
-        let (tag, db, now_ms, items) = match self {
-            Request::Write { db, now_ms, argv } => (TAG_WRITE, db, now_ms, argv),
-            Request::Expire { db, now_ms, keys } => (TAG_EXPIRE, db, now_ms, keys),
-        };
-        out.put_u8(tag);
-        out.put_u32_le(*db);
-        out.put_u64_le(*now_ms);
-        out.put_u32_le(items.len() as u32);
-        for item in items {
-            out.put_u32_le(item.len() as u32);
-            out.put_slice(item);
+        match self {
+            Request::Write { db, now_ms, argv } => {
+                out.put_u8(TAG_WRITE);
+                out.put_u32_le(*db);
+                out.put_u64_le(*now_ms);
+                put_items(&mut out, argv);
+            }
+            Request::Expire { db, now_ms, keys } => {
+                out.put_u8(TAG_EXPIRE);
+                out.put_u32_le(*db);
+                out.put_u64_le(*now_ms);
+                put_items(&mut out, keys);
+            }
+            Request::Exec { db, now_ms, watched, cmds } => {
+                out.put_u8(TAG_EXEC);
+                out.put_u32_le(*db);
+                out.put_u64_le(*now_ms);
+                out.put_u32_le(watched.len() as u32);
+                for w in watched {
+                    out.put_u32_le(w.db);
+                    put_item(&mut out, &w.key);
+                    out.put_u64_le(w.version);
+                }
+                out.put_u32_le(cmds.len() as u32);
+                for argv in cmds {
+                    put_items(&mut out, argv);
+                }
+            }
         }
         out.freeze()
     }
 
     /// Decodes what [`Request::encode`] wrote (any version this build knows).
     pub fn decode(mut input: Bytes) -> Result<Self, DecodeError> {
-        let need = |input: &Bytes, n: usize| {
-            if input.remaining() < n {
-                Err(DecodeError::Truncated)
-            } else {
-                Ok(())
-            }
-        };
-        need(&input, 2 + 4 + 8 + 4)?;
+        need(&input, 2)?;
         let version = input.get_u8();
         if version != ENTRY_VERSION {
             return Err(DecodeError::Version(version));
         }
         let tag = input.get_u8();
-        let db = input.get_u32_le();
-        let now_ms = input.get_u64_le();
-        let count = input.get_u32_le() as usize;
-        let mut items = Vec::with_capacity(count.min(1024));
-        for _ in 0..count {
-            need(&input, 4)?;
-            let len = input.get_u32_le() as usize;
-            need(&input, len)?;
-            items.push(input.split_to(len));
-        }
-        match tag {
-            TAG_WRITE => Ok(Request::Write { db, now_ms, argv: items }),
-            TAG_EXPIRE => Ok(Request::Expire { db, now_ms, keys: items }),
-            other => Err(DecodeError::Tag(other)),
-        }
+        let db = get_u32(&mut input)?;
+        let now_ms = get_u64(&mut input)?;
+        let request = match tag {
+            TAG_WRITE => Request::Write { db, now_ms, argv: get_items(&mut input)? },
+            TAG_EXPIRE => Request::Expire { db, now_ms, keys: get_items(&mut input)? },
+            TAG_EXEC => {
+                let n = get_u32(&mut input)? as usize;
+                let mut watched = Vec::with_capacity(n.min(input.remaining() / 16));
+                for _ in 0..n {
+                    let wdb = get_u32(&mut input)?;
+                    let key = get_item(&mut input)?;
+                    watched.push(Watched { db: wdb, key, version: get_u64(&mut input)? });
+                }
+                let n = get_u32(&mut input)? as usize;
+                let mut cmds = Vec::with_capacity(n.min(input.remaining() / 4));
+                for _ in 0..n {
+                    cmds.push(get_items(&mut input)?);
+                }
+                Request::Exec { db, now_ms, watched, cmds }
+            }
+            other => return Err(DecodeError::Tag(other)),
+        };
+        Ok(request)
     }
 }
 
@@ -109,6 +185,20 @@ mod tests {
              06b0100000076"
         );
         assert_eq!(Request::decode(encoded).unwrap(), entry);
+    }
+
+    #[test]
+    fn exec_entries_round_trip() {
+        let entry = Request::Exec {
+            db: 1,
+            now_ms: 5,
+            watched: vec![Watched { db: 0, key: Bytes::from("w"), version: 9 }],
+            cmds: vec![
+                vec![Bytes::from("SET"), Bytes::from("a"), Bytes::from("1")],
+                vec![Bytes::from("GET"), Bytes::from("a")],
+            ],
+        };
+        assert_eq!(Request::decode(entry.encode()).unwrap(), entry);
     }
 
     #[test]

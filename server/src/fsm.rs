@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::RwLock;
 
-use crate::cmd::{self, ApplyCtx, Args, Exec};
+use crate::cmd::{self, ApplyCtx, Args, Exec, ReadCtx};
 use crate::config::ConfigStore;
 use crate::entry::Request;
 use crate::error::CmdError;
@@ -46,6 +46,8 @@ pub struct Fsm {
     /// Node configuration: the size limits apply enforces (as on a Redis replica, they
     /// are the node's own settings).
     config: Arc<ConfigStore>,
+    /// The server, for read commands inside EXEC (unset in replay tests).
+    shared: Arc<std::sync::OnceLock<std::sync::Weak<crate::state::Shared>>>,
 }
 
 impl Fsm {
@@ -59,11 +61,12 @@ impl Fsm {
         if let Some(stats) = stats {
             observers.push(Box::new(StatsObserver(stats)));
         }
-        Self { keyspace, observers, config }
+        Self { keyspace, observers, config, shared: Arc::default() }
     }
 
     /// Applies one entry (also used directly by replay tests).
     pub fn apply_one(&mut self, ks: &mut Keyspace, index: u64, request: &Request) -> Reply {
+        ks.set_apply_index(index);
         let (reply, now_ms) = match request {
             Request::Write { db, now_ms, argv } => {
                 let mut cx = ApplyCtx {
@@ -77,6 +80,9 @@ impl Fsm {
                     may_block: true,
                 };
                 (apply_write(argv, &mut cx), *now_ms)
+            }
+            Request::Exec { db, now_ms, watched, cmds } => {
+                (self.apply_exec(ks, index, *db as usize, *now_ms, watched, cmds), *now_ms)
             }
             Request::Expire { db, now_ms, keys } => {
                 let mut dbm = ks.db_mut(*db as usize);
@@ -92,6 +98,81 @@ impl Fsm {
         }
         ks.recycle_events(events);
         reply
+    }
+}
+
+impl Fsm {
+    /// MULTI/EXEC: abort on a changed watched key, else run every command in order;
+    /// errors are per-command replies and do not stop the others (as Redis).
+    fn apply_exec(
+        &mut self,
+        ks: &mut Keyspace,
+        index: u64,
+        start_db: usize,
+        now_ms: u64,
+        watched: &[crate::entry::Watched],
+        cmds: &[Vec<Bytes>],
+    ) -> Reply {
+        if !crate::cmd::transactions::watched_unchanged(ks, now_ms, watched) {
+            return Reply::NullArray;
+        }
+        let shared = self.shared.get().and_then(std::sync::Weak::upgrade);
+        let mut db = start_db;
+        let mut replies = Vec::with_capacity(cmds.len());
+        for (i, argv) in cmds.iter().enumerate() {
+            let reply = match cmd::resolve(argv) {
+                Err(e) => Reply::Error(e),
+                Ok((spec, _, skip)) => match spec.exec {
+                    Exec::Write(fns) => {
+                        let mut cx = ApplyCtx {
+                            ks,
+                            db,
+                            now_ms,
+                            seed: seed_for(index) ^ seed_for(i as u64 + 1),
+                            index,
+                            max_bulk_len: self.config.proto_max_bulk_len.load(Ordering::Relaxed),
+                            hll_sparse_max_bytes: self
+                                .config
+                                .hll_sparse_max_bytes
+                                .load(Ordering::Relaxed),
+                            may_block: false,
+                        };
+                        (fns.apply)(&mut Args::new(&argv[skip..]), &mut cx)
+                            .unwrap_or_else(Reply::Error)
+                    }
+                    // Reads answer the client only; a node without a server (replay)
+                    // skips them, which changes no state.
+                    Exec::Read(f) => match &shared {
+                        Some(shared) => {
+                            let cx = ReadCtx { ks, db, now_ms, shared, may_block: false };
+                            f(&mut Args::new(&argv[skip..]), &cx).unwrap_or_else(Reply::Error)
+                        }
+                        None => Reply::Null,
+                    },
+                    // The connection runs session commands after EXEC; SELECT also moves
+                    // the rest of the transaction to its database.
+                    Exec::Session(_) => {
+                        let target = crate::cmd::transactions::select_target(
+                            spec,
+                            &argv[skip..],
+                            ks.len(),
+                        );
+                        if let Some(target) = target {
+                            db = target;
+                        }
+                        Reply::Null
+                    }
+                    Exec::Container => Reply::Error(CmdError::Internal),
+                },
+            };
+            replies.push(reply);
+        }
+        Reply::Array(replies)
+    }
+
+    /// Lets reads inside EXEC reach server state (config); set once the server exists.
+    pub fn shared_slot(&self) -> Arc<std::sync::OnceLock<std::sync::Weak<crate::state::Shared>>> {
+        self.shared.clone()
     }
 }
 

@@ -83,6 +83,7 @@ pub async fn start(config: ConfigStore) -> Result<ServerHandle, EngineError> {
     let stats = Shared::new_stats();
     let config = Arc::new(config);
     let fsm = Fsm::new(keyspace.clone(), Some(stats.clone()), config.clone());
+    let fsm_shared = fsm.shared_slot();
     let log = engram_log::MemLog::start(fsm, engram_log::LogOptions::default())?;
     let bind = config.get("bind").unwrap_or_else(|| "127.0.0.1".into());
     let port = config.get_i64("port");
@@ -90,6 +91,7 @@ pub async fn start(config: ConfigStore) -> Result<ServerHandle, EngineError> {
     let listener = tokio::net::TcpListener::bind((host.as_str(), port as u16)).await?;
     let addr = listener.local_addr()?;
     let shared = Arc::new(Shared::new(config, keyspace, log, stats));
+    let _ = fsm_shared.set(Arc::downgrade(&shared));
     shared.port.store(u64::from(addr.port()), Ordering::Relaxed);
     tracing::info!(%addr, dir, "engram-server ready to accept connections");
     tokio::spawn(expire::run(shared.clone()));

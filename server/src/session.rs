@@ -121,6 +121,12 @@ pub struct Session {
     pub user: String,
     pub reply_mode: ReplyMode,
     pub after: Option<After>,
+    /// Commands queued since MULTI (`None` outside a transaction).
+    pub multi: Option<Vec<Vec<bytes::Bytes>>>,
+    /// A command was refused while queueing: EXEC will answer EXECABORT.
+    pub multi_failed: bool,
+    /// Keys WATCHed, with the version each had when watched.
+    pub watched: Vec<crate::entry::Watched>,
 }
 
 impl Session {
@@ -134,6 +140,9 @@ impl Session {
             user: "default".into(),
             reply_mode: ReplyMode::On,
             after: None,
+            multi: None,
+            multi_failed: false,
+            watched: Vec::new(),
         }
     }
 

@@ -368,6 +368,9 @@ fn reset(_args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
     s.reply_mode = ReplyMode::On;
     s.authenticated = !needs_auth;
     s.user = "default".into();
+    s.multi = None;
+    s.multi_failed = false;
+    s.watched.clear();
     {
         let mut v = s.info.view.lock();
         v.name = None;

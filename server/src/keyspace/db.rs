@@ -23,6 +23,9 @@ pub struct Entry {
     pub value: Value,
     /// Absolute expiry time in Unix milliseconds, if any.
     pub expire_at_ms: Option<u64>,
+    /// The log index of the entry that last changed this key (WATCH compares it; the
+    /// same on every replica because it comes from the log).
+    pub version: u64,
 }
 
 impl Entry {
@@ -178,6 +181,8 @@ pub struct DbMut<'a> {
     pub(super) db: &'a mut Db,
     pub(super) events: &'a mut Vec<KeyEvent>,
     pub(super) index: usize,
+    /// The log index being applied: every change stamps it as the key's version.
+    pub(super) version: u64,
 }
 
 impl DbMut<'_> {
@@ -243,7 +248,11 @@ impl DbMut<'_> {
             return None;
         }
         self.events.push(KeyEvent { db: self.index, key: key.clone(), event });
-        self.db.slots[slot].as_deref_mut()?.get_mut(key).map(|e| &mut e.value)
+        let version = self.version;
+        self.db.slots[slot].as_deref_mut()?.get_mut(key).map(|e| {
+            e.version = version;
+            &mut e.value
+        })
     }
 
     /// Sets `key` to `value` with deadline `expire_at_ms` (replacing any TTL).
@@ -255,7 +264,7 @@ impl DbMut<'_> {
         event: &'static str,
     ) {
         self.events.push(KeyEvent { db: self.index, key: key.clone(), event });
-        self.db.insert_raw(key, Entry { value, expire_at_ms });
+        self.db.insert_raw(key, Entry { value, expire_at_ms, version: self.version });
     }
 
     /// Sets `key` to `value`, keeping its current deadline if it exists.
@@ -306,6 +315,7 @@ impl DbMut<'_> {
         };
         let Some((k, entry)) = table.get_key_value_mut(key) else { return false };
         let k = k.clone();
+        entry.version = self.version;
         let old = std::mem::replace(&mut entry.expire_at_ms, expire_at_ms);
         if let Some(at) = old {
             self.db.deadlines.remove(&(at, k.clone()));
@@ -323,7 +333,8 @@ impl DbMut<'_> {
     }
 
     /// Inserts a whole entry (RENAME, MOVE, COPY): the deadline travels with it.
-    pub fn insert_entry(&mut self, key: Bytes, entry: Entry, event: &'static str) {
+    pub fn insert_entry(&mut self, key: Bytes, mut entry: Entry, event: &'static str) {
+        entry.version = self.version;
         self.events.push(KeyEvent { db: self.index, key: key.clone(), event });
         self.db.insert_raw(key, entry);
     }

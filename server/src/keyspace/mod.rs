@@ -34,12 +34,18 @@ pub struct KeyEvent {
 pub struct Keyspace {
     dbs: Vec<Db>,
     events: Vec<KeyEvent>,
+    /// The log index being applied (stamped into changed keys as their version).
+    apply_index: u64,
 }
 
 impl Keyspace {
     /// An empty keyspace with `databases` databases.
     pub fn new(databases: usize) -> Self {
-        Self { dbs: (0..databases.max(1)).map(|_| Db::default()).collect(), events: Vec::new() }
+        Self {
+            dbs: (0..databases.max(1)).map(|_| Db::default()).collect(),
+            events: Vec::new(),
+            apply_index: 0,
+        }
     }
 
     /// Number of databases.
@@ -61,7 +67,7 @@ impl Keyspace {
     /// Write access to database `index`; changes record events.
     pub fn db_mut(&mut self, index: usize) -> DbMut<'_> {
         let index = index.min(self.dbs.len() - 1);
-        DbMut { db: &mut self.dbs[index], events: &mut self.events, index }
+        DbMut { db: &mut self.dbs[index], events: &mut self.events, index, version: self.apply_index }
     }
 
     /// Two databases at once (MOVE, COPY ... DB). `a != b`.
@@ -71,7 +77,7 @@ impl Keyspace {
         let (left, right) = self.dbs.split_at_mut(high);
         let (db_low, db_high) = (&mut left[low], &mut right[0]);
         let (first, second) = if a < b { (db_low, db_high) } else { (db_high, db_low) };
-        (DbMut { db: first, events: &mut self.events, index: a }, second)
+        (DbMut { db: first, events: &mut self.events, index: a, version: self.apply_index }, second)
     }
 
     /// Records an event for a key in another database (the `second` side of
@@ -95,6 +101,11 @@ impl Keyspace {
     /// Takes the events recorded since the last call.
     pub fn take_events(&mut self) -> Vec<KeyEvent> {
         std::mem::take(&mut self.events)
+    }
+
+    /// Sets the log index that changes made from now on are stamped with.
+    pub fn set_apply_index(&mut self, index: u64) {
+        self.apply_index = index;
     }
 
     /// Gives back a drained event buffer so the next command reuses its allocation.
