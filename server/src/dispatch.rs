@@ -35,6 +35,11 @@ impl Routed {
         self.resolved.as_ref().ok().map(|(_, id, _)| *id)
     }
 
+    /// Whether the command may block the connection (BLPOP, XREAD ...).
+    pub fn is_blocking(&self) -> bool {
+        self.resolved.as_ref().is_ok_and(|(spec, _, _)| spec.flags.has(Flags::BLOCKING))
+    }
+
     /// Whether the command goes through the log.
     pub fn is_write(&self) -> bool {
         self.resolved.as_ref().is_ok_and(|(spec, _, _)| spec.is_write())

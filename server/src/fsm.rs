@@ -170,6 +170,11 @@ impl Fsm {
         Reply::Array(replies)
     }
 
+    /// Adds an observer of every applied change (before the log starts).
+    pub fn add_observer(&mut self, observer: Box<dyn KeyspaceObserver>) {
+        self.observers.push(observer);
+    }
+
     /// Lets reads inside EXEC reach server state (config); set once the server exists.
     pub fn shared_slot(&self) -> Arc<std::sync::OnceLock<std::sync::Weak<crate::state::Shared>>> {
         self.shared.clone()

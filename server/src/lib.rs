@@ -16,6 +16,7 @@
 //! reads no clock and no ambient randomness ([`clock`] is the only wall-clock reader); bad
 //! input gets Redis's error and changes nothing.
 
+pub mod blocking;
 pub mod clock;
 pub mod cluster;
 pub mod cmd;
@@ -82,7 +83,9 @@ pub async fn start(config: ConfigStore) -> Result<ServerHandle, EngineError> {
     let keyspace = Arc::new(RwLock::new(Keyspace::new(databases)));
     let stats = Shared::new_stats();
     let config = Arc::new(config);
-    let fsm = Fsm::new(keyspace.clone(), Some(stats.clone()), config.clone());
+    let blocked = Arc::new(blocking::BlockedClients::default());
+    let mut fsm = Fsm::new(keyspace.clone(), Some(stats.clone()), config.clone());
+    fsm.add_observer(Box::new(blocking::BlockingObserver(blocked.clone())));
     let fsm_shared = fsm.shared_slot();
     let log = engram_log::MemLog::start(fsm, engram_log::LogOptions::default())?;
     let bind = config.get("bind").unwrap_or_else(|| "127.0.0.1".into());
@@ -90,7 +93,7 @@ pub async fn start(config: ConfigStore) -> Result<ServerHandle, EngineError> {
     let host = bind.split_whitespace().next().unwrap_or("127.0.0.1").to_string();
     let listener = tokio::net::TcpListener::bind((host.as_str(), port as u16)).await?;
     let addr = listener.local_addr()?;
-    let shared = Arc::new(Shared::new(config, keyspace, log, stats));
+    let shared = Arc::new(Shared::new(config, keyspace, log, stats, blocked));
     let _ = fsm_shared.set(Arc::downgrade(&shared));
     shared.port.store(u64::from(addr.port()), Ordering::Relaxed);
     tracing::info!(%addr, dir, "engram-server ready to accept connections");

@@ -233,6 +233,8 @@ impl Clients {
 pub struct Shared {
     /// Shared with the state machine, which reads the limits apply enforces.
     pub config: Arc<ConfigStore>,
+    /// Clients blocked in BLPOP & co, woken from the apply path.
+    pub blocked: Arc<crate::blocking::BlockedClients>,
     pub keyspace: Arc<RwLock<Keyspace>>,
     pub log: Log,
     pub clients: Clients,
@@ -263,11 +265,13 @@ impl Shared {
         keyspace: Arc<RwLock<Keyspace>>,
         log: Log,
         stats: Arc<Stats>,
+        blocked: Arc<crate::blocking::BlockedClients>,
     ) -> Self {
         let started_ms = crate::clock::now_ms();
         let mut rng = crate::rng::Rng::new(crate::clock::now_us() ^ u64::from(std::process::id()));
         let run_id = (0..5).map(|_| format!("{:08x}", rng.next_u64() as u32)).collect();
         Self {
+            blocked,
             config,
             keyspace,
             log,

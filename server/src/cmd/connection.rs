@@ -655,14 +655,19 @@ fn client_no_touch(args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
     Ok(Reply::ok())
 }
 
-/// `CLIENT UNBLOCK id [TIMEOUT | ERROR]`: no command blocks yet, so nothing to unblock.
-fn client_unblock(args: &mut Args<'_>, _cx: &mut SessionCtx<'_>) -> CmdResult {
-    args.next_i64()?;
-    if !args.is_empty() && !args.eat("TIMEOUT") && !args.eat("ERROR") {
+/// `CLIENT UNBLOCK id [TIMEOUT | ERROR]`: ends another client's blocking wait.
+fn client_unblock(args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
+    let id = args.next_i64()?;
+    let how = if args.is_empty() || args.eat("TIMEOUT") {
+        crate::blocking::Unblock::Timeout
+    } else if args.eat("ERROR") {
+        crate::blocking::Unblock::Error
+    } else {
         return Err(CmdError::err("CLIENT UNBLOCK reason should be TIMEOUT or ERROR"));
-    }
+    };
     args.finish()?;
-    Ok(Reply::Int(0))
+    let unblocked = u64::try_from(id).is_ok_and(|id| cx.shared.blocked.unblock(id, how));
+    Ok(Reply::Int(i64::from(unblocked)))
 }
 
 /// `CLIENT PAUSE timeout [WRITE | ALL]`: validated and accepted; pausing is not

@@ -730,10 +730,10 @@ fn clients_section(shared: &Shared, connected: usize, out: &mut String) {
     line(out, "connected_clients", connected);
     line(out, "cluster_connections", 0);
     line(out, "maxclients", shared.config.maxclients.load(Ordering::Relaxed));
+    line(out, "blocked_clients", shared.blocked.len());
     for k in [
         "client_recent_max_input_buffer",
         "client_recent_max_output_buffer",
-        "blocked_clients",
         "tracking_clients",
         "pubsub_clients",
         "watching_clients",

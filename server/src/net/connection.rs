@@ -167,8 +167,14 @@ async fn serve(
                 }
             };
             let routed = dispatch::route(&argv);
-            if !routed.is_write() && !slots.is_empty() {
+            let blocking = routed.is_blocking();
+            if (!routed.is_write() || blocking) && !slots.is_empty() {
                 drain(&mut slots, &mut writes, session, shared, &mut output).await;
+            }
+            if blocking && !output.is_empty() {
+                // Earlier replies go out before this command may block.
+                socket.write_all(&output).await?;
+                output.clear();
             }
             // A SKIP set by the previous command silences this one.
             let skip_this = session.reply_mode == ReplyMode::Skip;
@@ -200,6 +206,10 @@ async fn serve(
                 }
             };
             slots.push_back(Slot { reply, id, started, argv: argv_kept, silent });
+            if blocking {
+                // Nothing after a blocking command runs until it is served (as Redis).
+                drain(&mut slots, &mut writes, session, shared, &mut output).await;
+            }
             if let Some(after) = session.after.take() {
                 drain(&mut slots, &mut writes, session, shared, &mut output).await;
                 match after {
@@ -243,15 +253,18 @@ async fn drain(
     slots: &mut VecDeque<Slot>,
     writes: &mut Writes,
     session: &mut Session,
-    shared: &Shared,
+    shared: &Arc<Shared>,
     out: &mut BytesMut,
 ) {
     writes.flush(shared).await;
     while let Some(slot) = slots.pop_front() {
-        let reply = match slot.reply {
+        let mut reply = match slot.reply {
             SlotReply::Ready(r) => r,
             SlotReply::Write => writes.next_reply().await,
         };
+        if let Reply::Blocked(blocked) = reply {
+            reply = crate::blocking::wait(shared, session, slot.argv.clone(), *blocked).await;
+        }
         record(shared, &slot.id, slot.started, &reply);
         shared.slowlog.record(
             &slot.argv,

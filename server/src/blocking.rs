@@ -1,0 +1,220 @@
+//! Blocked clients (BLPOP, BZPOPMIN, XREAD BLOCK, ...).
+//!
+//! A blocking command that finds nothing returns `Reply::Blocked` from apply (or from its
+//! read). The connection then registers here for the keys and sleeps. The observer below
+//! runs on the apply path: a change to a key wakes the client that blocked on it first,
+//! which runs its command again as a normal write through the log. If that succeeds, its
+//! own pop is a key change that wakes the next waiter; if not, it sleeps again at the head
+//! of the queue. So clients are served in the order they blocked, and every pop is a log
+//! entry like any other write.
+//!
+//! ```text
+//!   LPUSH applied -> KeyEvent(db, key) -> BlockingObserver -> head waiter.notify
+//!   waiter wakes  -> dispatch(argv) -> propose -> apply: served | Blocked again
+//! ```
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::dispatch::{self, Outcome};
+use crate::error::CmdError;
+use crate::fsm::KeyspaceObserver;
+use crate::keyspace::{KeyEvent, Keyspace};
+use crate::reply::{BlockedOn, Reply};
+use crate::session::Session;
+use crate::state::Shared;
+
+/// How CLIENT UNBLOCK ends a wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unblock {
+    /// As if the timeout passed.
+    Timeout,
+    /// With `-UNBLOCKED client unblocked via CLIENT UNBLOCK`.
+    Error,
+}
+
+struct Waiter {
+    client_id: u64,
+    keys: Vec<(usize, Bytes)>,
+    notify: Arc<Notify>,
+    unblocked: Option<Unblock>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// (db, key) -> waiter ids, in the order they blocked.
+    by_key: HashMap<(usize, Bytes), VecDeque<u64>>,
+    waiters: HashMap<u64, Waiter>,
+    next_id: u64,
+}
+
+/// The registry of blocked clients, shared by connections and the apply path.
+#[derive(Default)]
+pub struct BlockedClients {
+    inner: Mutex<Inner>,
+}
+
+/// A registration; dropping it unregisters.
+pub struct Registration<'a> {
+    registry: &'a BlockedClients,
+    id: u64,
+    notify: Arc<Notify>,
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        let mut inner = self.registry.inner.lock();
+        if let Some(w) = inner.waiters.remove(&self.id) {
+            for k in w.keys {
+                if let Some(q) = inner.by_key.get_mut(&k) {
+                    q.retain(|&id| id != self.id);
+                    if q.is_empty() {
+                        inner.by_key.remove(&k);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl BlockedClients {
+    /// Registers `client_id` as waiting for any of `keys` in `db`.
+    pub fn register(&self, client_id: u64, db: usize, keys: &[Bytes]) -> Registration<'_> {
+        let notify = Arc::new(Notify::new());
+        let mut inner = self.inner.lock();
+        inner.next_id += 1;
+        let id = inner.next_id;
+        let keys: Vec<(usize, Bytes)> = keys.iter().map(|k| (db, k.clone())).collect();
+        for k in &keys {
+            inner.by_key.entry(k.clone()).or_default().push_back(id);
+        }
+        inner.waiters.insert(id, Waiter { client_id, keys, notify: notify.clone(), unblocked: None });
+        Registration { registry: self, id, notify }
+    }
+
+    /// Wakes the first client blocked on (db, key), if any.
+    pub fn wake(&self, db: usize, key: &Bytes) {
+        let inner = self.inner.lock();
+        if inner.by_key.is_empty() {
+            return;
+        }
+        let head = inner.by_key.get(&(db, key.clone())).and_then(|q| q.front());
+        if let Some(w) = head.and_then(|id| inner.waiters.get(id)) {
+            w.notify.notify_one();
+        }
+    }
+
+    /// CLIENT UNBLOCK: ends `client_id`'s wait; false if it is not blocked.
+    pub fn unblock(&self, client_id: u64, how: Unblock) -> bool {
+        let mut inner = self.inner.lock();
+        match inner.waiters.values_mut().find(|w| w.client_id == client_id) {
+            Some(w) => {
+                w.unblocked = Some(how);
+                w.notify.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Number of blocked clients (INFO `blocked_clients`).
+    pub fn len(&self) -> usize {
+        self.inner.lock().waiters.len()
+    }
+
+    /// Whether no client is blocked.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn unblocked(&self, reg: &Registration<'_>) -> Option<Unblock> {
+        self.inner.lock().waiters.get(&reg.id).and_then(|w| w.unblocked)
+    }
+
+    /// Whether `client_id` is blocked right now.
+    pub fn is_blocked(&self, client_id: u64) -> bool {
+        self.inner.lock().waiters.values().any(|w| w.client_id == client_id)
+    }
+}
+
+/// Wakes blocked clients when a key they wait for changes. Runs on the apply path.
+pub struct BlockingObserver(pub Arc<BlockedClients>);
+
+impl KeyspaceObserver for BlockingObserver {
+    fn on_events(&mut self, events: &[KeyEvent], _ks: &Keyspace, _now_ms: u64) {
+        for e in events {
+            self.0.wake(e.db, &e.key);
+        }
+    }
+}
+
+/// Runs `argv` again for a blocked client.
+async fn run_again(shared: &Arc<Shared>, session: &mut Session, argv: Vec<Bytes>) -> Reply {
+    let routed = dispatch::route(&argv);
+    match dispatch::dispatch(shared, session, argv, routed).await {
+        Outcome::Ready(reply) => reply,
+        Outcome::Write(request) => match shared.log.propose(request).await {
+            Ok(rx) => rx.await.unwrap_or(Reply::Error(CmdError::Internal)),
+            Err(_) => Reply::Error(CmdError::Internal),
+        },
+    }
+}
+
+/// Blocks the connection until the command `argv` (which answered `blocked`) can be
+/// served, its timeout passes, it is unblocked, or the client is killed.
+pub async fn wait(shared: &Arc<Shared>, session: &mut Session, argv: Vec<Bytes>, blocked: BlockedOn) -> Reply {
+    let deadline = (blocked.timeout_ms > 0)
+        .then(|| tokio::time::Instant::now() + Duration::from_millis(blocked.timeout_ms));
+    let on_timeout = *blocked.on_timeout;
+    let mut argv = blocked.retry.unwrap_or(argv);
+    let registry = shared.blocked.clone();
+    let registration = registry.register(session.info.id, session.db, &blocked.keys);
+    let info = session.info.clone();
+    let mut shutdown = shared.shutdown.subscribe();
+    // The key may have changed between the first attempt and the registration: try once
+    // before sleeping so that change is not missed.
+    let mut check_now = true;
+    loop {
+        if !check_now {
+            let timeout = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = registration.notify.notified() => {}
+                _ = timeout => return on_timeout,
+                _ = info.kill_notify.notified() => {
+                    info.killed.store(true, Ordering::Release);
+                    return on_timeout;
+                }
+                _ = shutdown.changed() => return on_timeout,
+            }
+            match registry.unblocked(&registration) {
+                Some(Unblock::Timeout) => return on_timeout,
+                Some(Unblock::Error) => {
+                    return Reply::Error(CmdError::Custom(
+                        "UNBLOCKED client unblocked via CLIENT UNBLOCK".into(),
+                    ))
+                }
+                None => {}
+            }
+        }
+        check_now = false;
+        match run_again(shared, session, argv.clone()).await {
+            Reply::Blocked(again) => {
+                if let Some(retry) = again.retry {
+                    argv = retry;
+                }
+            }
+            served => return served,
+        }
+    }
+}
