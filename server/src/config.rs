@@ -5,7 +5,7 @@
 //! hot paths are mirrored into atomics.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 
@@ -222,6 +222,9 @@ pub struct ConfigStore {
     /// Hot values, mirrored on every set.
     pub proto_max_bulk_len: AtomicU64,
     pub hll_sparse_max_bytes: AtomicU64,
+    /// Read on every command, so mirrored: `slowlog-log-slower-than` (µs; negative = off).
+    pub slowlog_slower_than_us: AtomicI64,
+    pub slowlog_max_len: AtomicU64,
     pub client_query_buffer_limit: AtomicU64,
     pub maxclients: AtomicU64,
 }
@@ -232,6 +235,8 @@ impl Default for ConfigStore {
             values: RwLock::new(PARAMS.iter().map(|p| (p.name, p.default.to_string())).collect()),
             proto_max_bulk_len: AtomicU64::new(0),
             hll_sparse_max_bytes: AtomicU64::new(0),
+            slowlog_slower_than_us: AtomicI64::new(10_000),
+            slowlog_max_len: AtomicU64::new(128),
             client_query_buffer_limit: AtomicU64::new(0),
             maxclients: AtomicU64::new(0),
         };
@@ -363,6 +368,10 @@ impl ConfigStore {
         match name {
             "proto-max-bulk-len" => self.proto_max_bulk_len.store(n, Ordering::Relaxed),
             "hll-sparse-max-bytes" => self.hll_sparse_max_bytes.store(n, Ordering::Relaxed),
+            "slowlog-log-slower-than" => self
+                .slowlog_slower_than_us
+                .store(value.parse::<i64>().unwrap_or(-1), Ordering::Relaxed),
+            "slowlog-max-len" => self.slowlog_max_len.store(n, Ordering::Relaxed),
             "client-query-buffer-limit" => {
                 self.client_query_buffer_limit.store(n, Ordering::Relaxed)
             }

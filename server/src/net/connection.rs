@@ -257,6 +257,7 @@ async fn drain(
     out: &mut BytesMut,
 ) {
     writes.flush(shared).await;
+    let mut local = LocalStats::default();
     while let Some(slot) = slots.pop_front() {
         let mut reply = match slot.reply {
             SlotReply::Ready(r) => r,
@@ -265,40 +266,71 @@ async fn drain(
         if let Reply::Blocked(blocked) = reply {
             reply = crate::blocking::wait(shared, session, slot.argv.clone(), *blocked).await;
         }
-        record(shared, &slot.id, slot.started, &reply);
-        shared.slowlog.record(
-            &slot.argv,
-            crate::clock::since(slot.started).as_micros() as u64,
-            shared.config.get_i64("slowlog-log-slower-than"),
-            shared.config.get_i64("slowlog-max-len").max(0) as usize,
-            &session.info,
-        );
+        let elapsed_us = crate::clock::since(slot.started).as_micros() as u64;
+        local.record(shared, slot.id, elapsed_us, &reply);
+        let threshold = shared.config.slowlog_slower_than_us.load(Ordering::Relaxed);
+        if threshold >= 0 && elapsed_us >= threshold as u64 {
+            let max_len = shared.config.slowlog_max_len.load(Ordering::Relaxed) as usize;
+            shared.slowlog.record(&slot.argv, elapsed_us, threshold, max_len, &session.info);
+        }
         if !slot.silent {
             resp::encode(&reply, session.proto, out);
         }
     }
+    local.flush(shared);
 }
 
-fn record(shared: &Shared, id: &Option<usize>, started: std::time::Instant, reply: &Reply) {
-    let stats = &shared.stats;
-    stats.total_commands_processed.fetch_add(1, Ordering::Relaxed);
-    if let Reply::Error(e) = reply {
-        stats.error(e.code());
+/// Command counters gathered over one drain and added to the shared ones once: the
+/// shared atomics are contended between cores, a pipeline's worth of updates is not.
+#[derive(Default)]
+struct LocalStats {
+    processed: u64,
+    /// (command id, calls, usec, failed)
+    commands: Vec<(usize, u64, u64, u64)>,
+}
+
+impl LocalStats {
+    fn record(&mut self, shared: &Shared, id: Option<usize>, elapsed_us: u64, reply: &Reply) {
+        self.processed += 1;
+        if let Reply::Error(e) = reply {
+            shared.stats.error(e.code());
+            // Refused before running (arity, auth): Redis counts these as rejected.
+            let rejected = match e {
+                crate::error::CmdError::WrongArity(name) => crate::cmd::table().id(name),
+                crate::error::CmdError::NoAuth => id,
+                _ => None,
+            };
+            if let Some(cmd) = rejected.and_then(|id| shared.stats.commands.get(id)) {
+                cmd.rejected_calls.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+        let Some(id) = id else { return };
+        let failed = u64::from(reply.is_error());
+        match self.commands.iter_mut().find(|(c, ..)| *c == id) {
+            Some(entry) => {
+                entry.1 += 1;
+                entry.2 += elapsed_us;
+                entry.3 += failed;
+            }
+            None => self.commands.push((id, 1, elapsed_us, failed)),
+        }
     }
-    // Refused before running (arity, auth): Redis counts these as rejected, not calls.
-    let rejected = match reply {
-        Reply::Error(crate::error::CmdError::WrongArity(name)) => crate::cmd::table().id(name),
-        Reply::Error(crate::error::CmdError::NoAuth) => *id,
-        _ => None,
-    };
-    if let Some(cmd) = rejected.and_then(|id| stats.commands.get(id)) {
-        cmd.rejected_calls.fetch_add(1, Ordering::Relaxed);
-        return;
-    }
-    let Some(cmd) = id.and_then(|id| stats.commands.get(id)) else { return };
-    cmd.calls.fetch_add(1, Ordering::Relaxed);
-    cmd.usec.fetch_add(crate::clock::since(started).as_micros() as u64, Ordering::Relaxed);
-    if reply.is_error() {
-        cmd.failed_calls.fetch_add(1, Ordering::Relaxed);
+
+    fn flush(self, shared: &Shared) {
+        let stats = &shared.stats;
+        if self.processed > 0 {
+            stats.total_commands_processed.fetch_add(self.processed, Ordering::Relaxed);
+        }
+        for (id, calls, usec, failed) in self.commands {
+            if let Some(cmd) = stats.commands.get(id) {
+                cmd.calls.fetch_add(calls, Ordering::Relaxed);
+                cmd.usec.fetch_add(usec, Ordering::Relaxed);
+                if failed > 0 {
+                    cmd.failed_calls.fetch_add(failed, Ordering::Relaxed);
+                }
+            }
+        }
     }
 }
+
