@@ -155,8 +155,9 @@ impl KeyspaceObserver for BlockingObserver {
 }
 
 /// Runs `argv` again for a blocked client.
-async fn run_again(shared: &Arc<Shared>, session: &mut Session, argv: Vec<Bytes>) -> Reply {
-    let routed = dispatch::route(&argv);
+async fn run_again(shared: &Arc<Shared>, session: &mut Session, argv: &[Bytes]) -> Reply {
+    session.now_ms = crate::clock::now_ms();
+    let routed = dispatch::route(argv);
     match dispatch::dispatch(shared, session, argv, routed).await {
         Outcome::Ready(reply) => reply,
         Outcome::Write(request) => match shared.log.propose(request).await {
@@ -208,7 +209,7 @@ pub async fn wait(shared: &Arc<Shared>, session: &mut Session, argv: Vec<Bytes>,
             }
         }
         check_now = false;
-        match run_again(shared, session, argv.clone()).await {
+        match run_again(shared, session, &argv).await {
             Reply::Blocked(again) => {
                 if let Some(retry) = again.retry {
                     argv = retry;

@@ -55,7 +55,7 @@ pub fn route(argv: &[Bytes]) -> Routed {
 pub async fn dispatch(
     shared: &Arc<Shared>,
     session: &mut Session,
-    argv: Vec<Bytes>,
+    argv: &[Bytes],
     routed: Routed,
 ) -> Outcome {
     let resolved = match routed.resolved {
@@ -103,14 +103,17 @@ async fn expire_lazily(shared: &Arc<Shared>, db: usize, now_ms: u64, keys: Vec<B
 async fn gate(
     shared: &Arc<Shared>,
     session: &mut Session,
-    argv: Vec<Bytes>,
+    argv: &[Bytes],
     (spec, _, skip): (&'static CommandSpec, usize, usize),
 ) -> Result<Outcome, CmdError> {
     if !session.authenticated && !spec.flags.has(Flags::NO_AUTH) {
         return Err(CmdError::NoAuth);
     }
+    if let Some(reply) = crate::pubsub::gate(&shared.pubsub, session, spec, argv) {
+        return Ok(Outcome::Ready(reply));
+    }
     if session.multi.is_some() && !transactions::runs_inside_multi(spec.name) {
-        return Ok(Outcome::Ready(transactions::queue(session, spec, argv)?));
+        return Ok(Outcome::Ready(transactions::queue(session, spec, argv.to_vec())?));
     }
     if spec.name == "exec" && spec.group == crate::cmd::Group::Transactions {
         return Ok(Outcome::Ready(transactions::exec(shared, session).await?));
@@ -121,12 +124,12 @@ async fn gate(
             Ok(Outcome::Ready(f(&mut Args::new(&argv[skip..]), &mut cx)?))
         }
         Exec::Read(f) => {
-            let now_ms = crate::clock::now_ms();
+            let now_ms = session.now_ms;
             let (reply, stale) = {
                 let ks = shared.keyspace.read();
                 let cx = ReadCtx { ks: &ks, db: session.db, now_ms, shared, may_block: true };
                 let reply = f(&mut Args::new(&argv[skip..]), &cx);
-                (reply, stale_keys(&ks, session.db, spec, &argv, now_ms))
+                (reply, stale_keys(&ks, session.db, spec, argv, now_ms))
             };
             if !stale.is_empty() {
                 expire_lazily(shared, session.db, now_ms, stale).await;
@@ -136,8 +139,8 @@ async fn gate(
         Exec::Write(fns) => {
             // Syntax errors never reach the log.
             (fns.check)(&mut Args::new(&argv[skip..]))?;
-            let now_ms = crate::clock::now_ms();
-            Ok(Outcome::Write(Request::Write { db: session.db as u32, now_ms, argv }))
+            let now_ms = session.now_ms;
+            Ok(Outcome::Write(Request::Write { db: session.db as u32, now_ms, argv: argv.to_vec() }))
         }
         Exec::Container => Err(CmdError::Internal),
     }

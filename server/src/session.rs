@@ -121,6 +121,9 @@ pub struct Session {
     pub user: String,
     pub reply_mode: ReplyMode,
     pub after: Option<After>,
+    /// The wall clock when the current batch of input was read: one clock read per batch,
+    /// not per command (clock reads are not free on every machine).
+    pub now_ms: u64,
     /// Commands queued since MULTI (`None` outside a transaction).
     pub multi: Option<Vec<Vec<bytes::Bytes>>>,
     /// A command was refused while queueing: EXEC will answer EXECABORT.
@@ -140,6 +143,7 @@ impl Session {
             user: "default".into(),
             reply_mode: ReplyMode::On,
             after: None,
+            now_ms: crate::clock::now_ms(),
             multi: None,
             multi_failed: false,
             watched: Vec::new(),

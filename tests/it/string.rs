@@ -87,7 +87,7 @@ fn set_options_and_conditions() {
 
     if make_list(&mut con, "list") {
         assert_eq!(err(cmd(&mut con, &["SET", "list", "v", "GET"])), WRONGTYPE);
-        assert_eq!(text(&mut con, &["SET", "list", "v"]), "OK");
+        assert_eq!(ok(&mut con, &["SET", "list", "v"]), Value::Okay);
     }
 }
 

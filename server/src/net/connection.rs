@@ -26,7 +26,6 @@ use crate::state::Shared;
 struct Slot {
     reply: SlotReply,
     id: Option<usize>,
-    started: std::time::Instant,
     /// The command, for SLOWLOG.
     argv: Vec<bytes::Bytes>,
     /// Suppressed by CLIENT REPLY OFF/SKIP.
@@ -126,6 +125,8 @@ async fn serve(
     let mut writes = Writes::default();
     let mut shutdown = shared.shutdown.subscribe();
     let info = session.info.clone();
+    // Pub/sub messages for this client; dropping it ends its subscriptions.
+    let mut inbox = shared.pubsub.attach(&info);
     loop {
         if info.is_killed() {
             return Ok(());
@@ -134,6 +135,12 @@ async fn serve(
         input.reserve(want);
         let n = tokio::select! {
             r = socket.read_buf(&mut input) => r?,
+            // Pushes go out between replies: only while no command is in progress.
+            Some(msg) = inbox.recv() => {
+                let n = inbox.deliver(msg, session.proto, &mut socket).await?;
+                shared.stats.net_output_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                continue;
+            }
             _ = info.kill_notify.notified() => return Ok(()),
             _ = shutdown.changed() => return Ok(()),
         };
@@ -150,13 +157,16 @@ async fn serve(
             return Ok(());
         }
         decoder.set_limits(limits(shared));
+        let mut segment_start = crate::clock::monotonic();
+        session.now_ms = crate::clock::now_ms();
+        info.last_interaction_ms.store(session.now_ms, Ordering::Relaxed);
         let mut close = false;
         loop {
             let argv = match decoder.next(&mut input) {
                 Ok(Some(argv)) => argv,
                 Ok(None) => break,
                 Err(e) => {
-                    drain(&mut slots, &mut writes, session, shared, &mut output).await;
+                    drain(&mut slots, &mut writes, session, shared, &mut output, &mut segment_start).await;
                     resp::encode(
                         &Reply::Error(crate::error::CmdError::Custom(format!("ERR {}", e.0))),
                         session.proto,
@@ -169,7 +179,7 @@ async fn serve(
             let routed = dispatch::route(&argv);
             let blocking = routed.is_blocking();
             if (!routed.is_write() || blocking) && !slots.is_empty() {
-                drain(&mut slots, &mut writes, session, shared, &mut output).await;
+                drain(&mut slots, &mut writes, session, shared, &mut output, &mut segment_start).await;
             }
             if blocking && !output.is_empty() {
                 // Earlier replies go out before this command may block.
@@ -187,10 +197,7 @@ async fn serve(
                     }
                 }
             }
-            info.last_interaction_ms.store(crate::clock::now_ms(), Ordering::Relaxed);
-            let started = crate::clock::monotonic();
-            let argv_kept = argv.clone();
-            let outcome = dispatch::dispatch(shared, session, argv, routed).await;
+            let outcome = dispatch::dispatch(shared, session, &argv, routed).await;
             // The command that turned replies OFF (or SKIP) is itself silent; CLIENT
             // REPLY ON is answered.
             // CLIENT REPLY ON during a SKIP cancels it and is answered.
@@ -205,13 +212,13 @@ async fn serve(
                     SlotReply::Write
                 }
             };
-            slots.push_back(Slot { reply, id, started, argv: argv_kept, silent });
+            slots.push_back(Slot { reply, id, argv, silent });
             if blocking {
                 // Nothing after a blocking command runs until it is served (as Redis).
-                drain(&mut slots, &mut writes, session, shared, &mut output).await;
+                drain(&mut slots, &mut writes, session, shared, &mut output, &mut segment_start).await;
             }
             if let Some(after) = session.after.take() {
-                drain(&mut slots, &mut writes, session, shared, &mut output).await;
+                drain(&mut slots, &mut writes, session, shared, &mut output, &mut segment_start).await;
                 match after {
                     After::Sleep(d) => {
                         socket.write_all(&output).await?;
@@ -229,7 +236,7 @@ async fn serve(
                 }
             }
         }
-        drain(&mut slots, &mut writes, session, shared, &mut output).await;
+        drain(&mut slots, &mut writes, session, shared, &mut output, &mut segment_start).await;
         if !output.is_empty() {
             shared.stats.net_output_bytes.fetch_add(output.len() as u64, Ordering::Relaxed);
             socket.write_all(&output).await?;
@@ -255,25 +262,48 @@ async fn drain(
     session: &mut Session,
     shared: &Arc<Shared>,
     out: &mut BytesMut,
+    segment_start: &mut std::time::Instant,
 ) {
+    if slots.is_empty() {
+        return;
+    }
     writes.flush(shared).await;
-    let mut local = LocalStats::default();
+    let mut done = Vec::with_capacity(slots.len());
+    let mut waited = false;
     while let Some(slot) = slots.pop_front() {
         let mut reply = match slot.reply {
             SlotReply::Ready(r) => r,
-            SlotReply::Write => writes.next_reply().await,
+            SlotReply::Write => {
+                waited = true;
+                writes.next_reply().await
+            }
         };
         if let Reply::Blocked(blocked) = reply {
+            waited = true;
             reply = crate::blocking::wait(shared, session, slot.argv.clone(), *blocked).await;
         }
-        let elapsed_us = crate::clock::since(slot.started).as_micros() as u64;
-        local.record(shared, slot.id, elapsed_us, &reply);
-        let threshold = shared.config.slowlog_slower_than_us.load(Ordering::Relaxed);
+        done.push((slot.id, slot.argv, slot.silent, reply));
+    }
+    // One clock read per drained segment: its time is shared evenly by its commands
+    // (exact for a lone command, the usual case for a slow one).
+    let end = crate::clock::monotonic();
+    let segment_us = end.saturating_duration_since(*segment_start).as_micros() as u64;
+    *segment_start = end;
+    if waited {
+        // Later commands of this batch must not run with a clock from before the wait.
+        session.now_ms = crate::clock::now_ms();
+    }
+    let elapsed_us = segment_us / done.len() as u64;
+    let threshold = shared.config.slowlog_slower_than_us.load(Ordering::Relaxed);
+    let mut local = LocalStats::default();
+    for (id, argv, silent, reply) in done {
+        local.record(shared, id, elapsed_us, &reply);
         if threshold >= 0 && elapsed_us >= threshold as u64 {
             let max_len = shared.config.slowlog_max_len.load(Ordering::Relaxed) as usize;
-            shared.slowlog.record(&slot.argv, elapsed_us, threshold, max_len, &session.info);
+            shared.slowlog.record(&argv, elapsed_us, threshold, max_len, &session.info);
         }
-        if !slot.silent {
+        // Pub/sub confirmations are pushes: CLIENT REPLY OFF does not silence them.
+        if !silent || matches!(reply, Reply::Push(_)) {
             resp::encode(&reply, session.proto, out);
         }
     }
