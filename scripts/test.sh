@@ -24,8 +24,8 @@ cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "cargo test --workspace"
-cargo test --workspace
+step "cargo test --workspace --no-fail-fast"
+cargo test --workspace --no-fail-fast
 
 if [ "${ENGRAM_SKIP_PYTHON:-0}" = "1" ]; then
   echo "ENGRAM_SKIP_PYTHON=1: Python suite skipped"

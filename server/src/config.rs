@@ -386,6 +386,9 @@ fn port_of(text: &str) -> u16 {
 }
 
 fn normalise(p: &Param, value: &str) -> Result<String, String> {
+    if p.name == "notify-keyspace-events" {
+        return crate::notify::normalise_flags(value);
+    }
     match p.kind {
         Kind::Int { min, max } => {
             let n: i64 = value

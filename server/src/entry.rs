@@ -14,7 +14,8 @@ pub const ENTRY_VERSION: u8 = 1;
 pub enum Request {
     /// A client write: `argv` applied in database `db` at the leader's time `now_ms`.
     Write { db: u32, now_ms: u64, argv: Vec<Bytes> },
-    /// The leader's expiry decision: delete these keys if their deadline passed by `now_ms`.
+    /// The leader's expiry decision: delete these keys if their deadline passed by `now_ms`
+    /// (a live hash instead loses the fields whose deadline passed: HEXPIRE).
     Expire { db: u32, now_ms: u64, keys: Vec<Bytes> },
     /// MULTI/EXEC: `cmds` applied atomically starting in database `db`, unless a watched
     /// key's version (log index of its last change; 0 = absent) differs from `watched`.

@@ -60,6 +60,28 @@ pub enum CmdError {
     OffsetOutOfRange,
     #[error("ERR value is out of range, must be positive")]
     NotPositive,
+    /// A blocking command's timeout that does not parse (lists, sorted sets).
+    #[error("ERR timeout is not a float or out of range")]
+    TimeoutNotFloat,
+    #[error("ERR timeout is negative")]
+    TimeoutNegative,
+    #[error("ERR timeout is out of range")]
+    TimeoutOutOfRange,
+    #[error("ERR numkeys should be greater than 0")]
+    NumkeysNotPositive,
+    #[error("ERR count should be greater than 0")]
+    CountNotPositive,
+    #[error("ERR index out of range")]
+    IndexOutOfRange,
+    #[error("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list")]
+    LposRankZero,
+    #[error("ERR COUNT can't be negative")]
+    LposCountNegative,
+    #[error("ERR MAXLEN can't be negative")]
+    LposMaxlenNegative,
+    /// A `long` argument that must not be LLONG_MIN (LPOS RANK).
+    #[error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")]
+    LongOutOfRange,
     #[error("ERR decrement would overflow")]
     DecrementOverflow,
     #[error("ERR The specified keys must contain string values")]
@@ -101,6 +123,158 @@ pub enum CmdError {
     AuthNotConfigured,
     #[error("NOPROTO unsupported protocol version")]
     NoProto,
+    // Streams.
+    #[error("ERR Invalid stream ID specified as stream command argument")]
+    StreamInvalidId,
+    #[error("ERR The ID specified in XADD must be greater than 0-0")]
+    XaddIdZero,
+    #[error("ERR The ID specified in XADD is equal or smaller than the target stream top item")]
+    XaddIdTooSmall,
+    #[error("ERR The stream has exhausted the last possible ID, unable to add more items")]
+    StreamExhausted,
+    #[error("ERR The MAXLEN argument must be >= 0.")]
+    StreamMaxlenNegative,
+    #[error("ERR The LIMIT argument must be >= 0.")]
+    StreamLimitNegative,
+    #[error("ERR syntax error, MAXLEN and MINID options at the same time are not compatible")]
+    StreamTrimConflict,
+    #[error("ERR syntax error, LIMIT cannot be used without the special ~ option")]
+    StreamLimitWithoutApprox,
+    #[error("ERR syntax error, LIMIT cannot be used without specifying a trimming strategy")]
+    StreamLimitWithoutTrim,
+    #[error("ERR invalid start ID for the interval")]
+    StreamInvalidStart,
+    #[error("ERR invalid end ID for the interval")]
+    StreamInvalidEnd,
+    /// XREAD/XREADGROUP with an odd number of keys and IDs: (command, the special ID).
+    #[error("ERR Unbalanced '{0}' list of streams: for each stream key an ID or '{1}' must be specified.")]
+    StreamUnbalanced(&'static str, &'static str),
+    #[error("ERR timeout is not an integer or out of range")]
+    StreamTimeoutNotInteger,
+    #[error("ERR timeout is negative")]
+    StreamTimeoutNegative,
+    #[error("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.")]
+    XreadGreaterWithoutGroup,
+    #[error("ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.")]
+    XreadGroupOption,
+    #[error("ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.")]
+    XreadNoackOption,
+    #[error("ERR Missing GROUP option for XREADGROUP")]
+    XreadgroupMissingGroup,
+    /// `$` or `+` given to XREADGROUP.
+    #[error("ERR The {0} ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The {0} ID would just return an empty result set.")]
+    XreadgroupMeaninglessId(char),
+    #[error("NOGROUP No such key '{key}' or consumer group '{group}' in XREADGROUP with GROUP option")]
+    NoGroupRead { key: String, group: String },
+    #[error("NOGROUP No such key '{key}' or consumer group '{group}'")]
+    NoGroup { key: String, group: String },
+    #[error("NOGROUP No such consumer group '{group}' for key name '{key}'")]
+    NoGroupForKey { group: String, key: String },
+    #[error("BUSYGROUP Consumer Group name already exists")]
+    BusyGroup,
+    #[error("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.")]
+    XgroupNoKey,
+    #[error("ERR value for ENTRIESREAD must be positive or -1")]
+    EntriesReadInvalid,
+    /// A container subcommand with bad options: (subcommand as given, container).
+    #[error("ERR unknown subcommand or wrong number of arguments for '{0}'. Try {1} HELP.")]
+    SubcommandSyntax(String, &'static str),
+    /// (argument description, command): `Invalid min-idle-time argument for XCLAIM`.
+    #[error("ERR Invalid {0} argument for {1}")]
+    StreamInvalidArgument(&'static str, &'static str),
+    #[error("ERR Unrecognized XCLAIM option '{0}'")]
+    XclaimUnknownOption(String),
+    #[error("ERR COUNT must be > 0")]
+    StreamCountNotPositive,
+    #[error("ERR The ID specified in XSETID is smaller than the target stream top item")]
+    XsetidTooSmall,
+    #[error("ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id")]
+    XsetidBelowGivenMaxDeleted,
+    #[error("ERR The ID specified in XSETID is smaller than current max_deleted_entry_id")]
+    XsetidBelowMaxDeleted,
+    #[error("ERR entries_added must be positive")]
+    XsetidEntriesAddedNegative,
+    #[error("ERR The entries_added specified in XSETID is smaller than the target stream length")]
+    XsetidEntriesAddedTooSmall,
+    /// A RESP2 client in subscribed mode ran anything but the SUBSCRIBE family (full name).
+    #[error("ERR Can't execute '{0}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")]
+    PubsubContext(String),
+    /// A known subcommand with the wrong number of arguments, checked by its handler.
+    #[error("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {container} HELP.")]
+    SubcommandArity { sub: String, container: &'static str },
+    // Sorted sets and geo.
+    #[error("ERR XX and NX options at the same time are not compatible")]
+    ZaddXxNx,
+    #[error("ERR GT, LT, and/or NX options at the same time are not compatible")]
+    ZaddGtLtNx,
+    #[error("ERR INCR option supports a single increment-element pair")]
+    ZaddIncrPair,
+    #[error("ERR resulting score is not a number (NaN)")]
+    ZsetNan,
+    #[error("ERR min or max is not a float")]
+    ZsetMinMaxNotFloat,
+    #[error("ERR min or max not valid string range item")]
+    ZsetMinMaxNotLex,
+    #[error("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")]
+    ZrangeLimitNeedsBy,
+    #[error("ERR syntax error, WITHSCORES not supported in combination with BYLEX")]
+    ZrangeWithscoresBylex,
+    /// numkeys < 1 for ZUNION and friends (the command's lowercase name).
+    #[error("ERR at least 1 input key is needed for '{0}' command")]
+    ZsetNoInputKey(&'static str),
+    #[error("ERR weight value is not a float")]
+    ZsetWeightNotFloat,
+    #[error("ERR LIMIT can't be negative")]
+    ZsetLimitNegative,
+    #[error("ERR value is out of range")]
+    ValueOutOfRange,
+    /// (longitude, latitude) formatted with `%f`.
+    #[error("ERR invalid longitude,latitude pair {0},{1}")]
+    GeoInvalidPair(String, String),
+    #[error("ERR could not decode requested zset member")]
+    GeoNoMember,
+    #[error("ERR unsupported unit provided. please use M, KM, FT, MI")]
+    GeoUnit,
+    #[error("ERR radius cannot be negative")]
+    GeoRadiusNegative,
+    #[error("ERR height or width cannot be negative")]
+    GeoBoxNegative,
+    #[error("ERR need numeric radius")]
+    GeoRadiusNotNumeric,
+    #[error("ERR COUNT must be > 0")]
+    GeoCountNotPositive,
+    #[error("ERR the ANY argument requires COUNT argument")]
+    GeoAnyNeedsCount,
+    #[error("ERR STORE option in GEORADIUS is not compatible with WITHDIST, WITHHASH and WITHCOORD options")]
+    GeoRadiusStoreWith,
+    #[error("ERR GEOSEARCHSTORE is not compatible with WITHDIST, WITHHASH and WITHCOORD options")]
+    GeoSearchStoreWith,
+    #[error("ERR exactly one of BYRADIUS and BYBOX can be specified for {0}")]
+    GeoSearchNeedsBy(&'static str),
+    #[error("ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {0}")]
+    GeoSearchNeedsFrom(&'static str),
+    // Sets and SORT.
+    #[error("ERR Number of keys can't be greater than number of args")]
+    NumkeysTooMany,
+    #[error("ERR One or more scores can't be converted into double")]
+    SortNotDouble,
+    // Hashes.
+    #[error("ERR hash value is not an integer")]
+    HashValueNotInteger,
+    #[error("ERR hash value is not a float")]
+    HashValueNotFloat,
+    #[error("ERR value is NaN or Infinity")]
+    NanOrInfinityValue,
+    #[error("ERR invalid expire time, must be >= 0")]
+    HashExpireNegative,
+    #[error("ERR Parameter `numFields` should be greater than 0")]
+    HashNumFieldsNotPositive,
+    #[error("ERR Number of fields must be a positive integer")]
+    HashNumFieldsInvalid,
+    #[error("ERR The `numfields` parameter must match the number of arguments")]
+    HashNumFieldsMismatch,
+    #[error("ERR Mandatory argument FIELDS is missing or not at the right position")]
+    HashFieldsMissing,
     #[error("ERR {0}")]
     Other(Cow<'static, str>),
     /// Full text including its code (e.g. `"INVALIDHLL ..."`, `"ERR ..."`).

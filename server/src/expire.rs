@@ -1,6 +1,10 @@
 //! Active expiry: the leader finds keys whose deadline passed and proposes their deletion
 //! through the log (DESIGN.md invariant 4). Replicas never delete on their own; reads hide
 //! expired keys by their own clock until the deletion arrives.
+//!
+//! Hash fields with a deadline (HEXPIRE) are expired the same way: the database indexes
+//! hashes by their earliest field deadline, and an expiry entry naming a live hash removes
+//! its due fields (`DbMut::expire_now`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +35,8 @@ pub async fn run(shared: Arc<Shared>) {
                 let ks = shared.keyspace.read();
                 ks.iter()
                     .map(|(i, db)| (i, db.expired_keys(now_ms, BATCH)))
+                    // Hashes whose fields are due (HEXPIRE): the same entry purges them.
+                    .chain(ks.iter().map(|(i, db)| (i, db.expired_hash_keys(now_ms, BATCH))))
                     .filter(|(_, keys)| !keys.is_empty())
                     .collect()
             };

@@ -29,6 +29,8 @@ pub mod fsm;
 pub mod glob;
 pub mod keyspace;
 pub mod net;
+pub mod notify;
+pub mod pubsub;
 pub mod reply;
 pub mod resp;
 pub mod rng;
@@ -86,6 +88,8 @@ pub async fn start(config: ConfigStore) -> Result<ServerHandle, EngineError> {
     let blocked = Arc::new(blocking::BlockedClients::default());
     let mut fsm = Fsm::new(keyspace.clone(), Some(stats.clone()), config.clone());
     fsm.add_observer(Box::new(blocking::BlockingObserver(blocked.clone())));
+    let pubsub = Arc::new(pubsub::PubSub::default());
+    fsm.add_observer(Box::new(notify::Notifier::new(pubsub.clone(), config.clone())));
     let fsm_shared = fsm.shared_slot();
     let log = engram_log::MemLog::start(fsm, engram_log::LogOptions::default())?;
     let bind = config.get("bind").unwrap_or_else(|| "127.0.0.1".into());
@@ -93,7 +97,7 @@ pub async fn start(config: ConfigStore) -> Result<ServerHandle, EngineError> {
     let host = bind.split_whitespace().next().unwrap_or("127.0.0.1").to_string();
     let listener = tokio::net::TcpListener::bind((host.as_str(), port as u16)).await?;
     let addr = listener.local_addr()?;
-    let shared = Arc::new(Shared::new(config, keyspace, log, stats, blocked));
+    let shared = Arc::new(Shared { pubsub, ..Shared::new(config, keyspace, log, stats, blocked) });
     let _ = fsm_shared.set(Arc::downgrade(&shared));
     shared.port.store(u64::from(addr.port()), Ordering::Relaxed);
     tracing::info!(%addr, dir, "engram-server ready to accept connections");

@@ -31,6 +31,11 @@ pub enum Reply {
     Set(Vec<Reply>),
     /// `,d` in RESP3; a bulk string in RESP2.
     Double(f64),
+    /// An array of 2-element arrays in RESP3; one flat array in RESP2 (ZRANGE WITHSCORES,
+    /// HRANDFIELD WITHVALUES).
+    Pairs(Vec<(Reply, Reply)>),
+    /// `%n` in RESP3; an array of 2-element arrays in RESP2 (XREAD, XREADGROUP).
+    KeyedArrays(Vec<(Reply, Reply)>),
     /// `#t`/`#f` in RESP3; `:1`/`:0` in RESP2.
     Bool(bool),
     /// `=len txt:...` in RESP3; a bulk string in RESP2.

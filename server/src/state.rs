@@ -256,6 +256,8 @@ pub struct Shared {
     pub ops_sample: Mutex<OpsSample>,
     /// Unix seconds of the last successful save (LASTSAVE; the start time for now).
     pub last_save_s: AtomicU64,
+    /// Pub/sub channels, patterns and shard channels (also fed by keyspace notifications).
+    pub pubsub: Arc<crate::pubsub::PubSub>,
 }
 
 impl Shared {
@@ -286,6 +288,7 @@ impl Shared {
             active_expire: AtomicBool::new(true),
             ops_sample: Mutex::new(OpsSample { at_ms: started_ms, ..Default::default() }),
             last_save_s: AtomicU64::new(started_ms / 1000),
+            pubsub: Default::default(),
         }
     }
 

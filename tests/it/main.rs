@@ -9,8 +9,12 @@ mod connection;
 mod expire;
 #[allow(dead_code)] // helpers shared by modules; not every one is used by all
 mod harness;
+mod hash;
 mod hyperloglog;
 mod keyspace;
 mod protocol;
 mod server;
+mod set;
+mod sort;
+mod stream;
 mod string;

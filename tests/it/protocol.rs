@@ -450,7 +450,7 @@ fn bad_config_file_or_flag_fails_to_start() {
         [missing.to_str().unwrap(), "--port", "0"],
     ] {
         let out = std::process::Command::new(crate::harness::binary())
-            .args(&args)
+            .args(args)
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap();

@@ -285,15 +285,6 @@ mod tests {
     }
 
     #[test]
-    fn fast_commands_never_block() {
-        // Redis marks some O(N) commands FAST (EXISTS, MGET), so complexity text is not
-        // checked; a FAST command must never be BLOCKING, though.
-        for (name, spec) in all() {
-            assert!(!(spec.flags.has(Flags::FAST) && spec.flags.has(Flags::BLOCKING)), "{name}");
-        }
-    }
-
-    #[test]
     fn resolve_reports_redis_errors() {
         let argv = |s: &[&str]| s.iter().map(|a| Bytes::from(a.to_string())).collect::<Vec<_>>();
         assert_eq!(

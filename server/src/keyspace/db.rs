@@ -36,6 +36,10 @@ impl Entry {
 
 type Table = HashMap<Bytes, Entry>;
 
+fn is_hash(table: Option<&Table>, key: &[u8]) -> bool {
+    matches!(table.and_then(|t| t.get(key)), Some(Entry { value: Value::Hash(_), .. }))
+}
+
 /// One database.
 #[derive(Debug, Default)]
 pub struct Db {
@@ -44,6 +48,10 @@ pub struct Db {
     len: usize,
     /// (deadline, key) for every key with a TTL, for active expiry.
     deadlines: BTreeSet<(u64, Bytes)>,
+    /// (earliest field deadline, key) for every hash with field deadlines (HEXPIRE), so
+    /// the leader's expiry finds them; `hash_deadline_of` is the reverse map.
+    hash_deadlines: BTreeSet<(u64, Bytes)>,
+    hash_deadline_of: HashMap<Bytes, u64>,
 }
 
 impl Db {
@@ -112,6 +120,39 @@ impl Db {
             .collect()
     }
 
+    /// Up to `limit` hashes with a field whose deadline is at or before `now_ms`.
+    pub fn expired_hash_keys(&self, now_ms: u64, limit: usize) -> Vec<Bytes> {
+        self.hash_deadlines
+            .iter()
+            .take_while(|(at, _)| *at <= now_ms)
+            .take(limit)
+            .map(|(_, k)| k.clone())
+            .collect()
+    }
+
+    /// Number of hashes with field deadlines (`INFO keyspace` `subexpiry`).
+    pub fn hashes_with_field_deadlines(&self) -> usize {
+        self.hash_deadline_of.len()
+    }
+
+    /// Re-indexes `key` in `hash_deadlines` by its hash's earliest field deadline.
+    fn index_hash(&mut self, key: &[u8]) {
+        let stored = self.table(key).and_then(|t| t.get_key_value(key));
+        let next = match stored {
+            Some((k, Entry { value: Value::Hash(h), .. })) => {
+                h.next_deadline().map(|at| (at, k.clone()))
+            }
+            _ => None,
+        };
+        if let Some((k, at)) = self.hash_deadline_of.remove_entry(key) {
+            self.hash_deadlines.remove(&(at, k));
+        }
+        if let Some((at, k)) = next {
+            self.hash_deadline_of.insert(k.clone(), at);
+            self.hash_deadlines.insert((at, k));
+        }
+    }
+
     /// A key chosen from `seed` among live keys, or `None` if there are none.
     pub fn random_key(&self, seed: u64, now_ms: u64) -> Option<Bytes> {
         if self.len == 0 {
@@ -150,6 +191,9 @@ impl Db {
             self.slots[slot] = None;
         }
         self.len -= 1;
+        if let Some((hk, at)) = self.hash_deadline_of.remove_entry(key) {
+            self.hash_deadlines.remove(&(at, hk));
+        }
         if let Some(at) = entry.expire_at_ms {
             self.deadlines.remove(&(at, k));
         }
@@ -170,7 +214,10 @@ impl Db {
             None => self.len += 1,
         }
         if let Some(at) = new_at {
-            self.deadlines.insert((at, key));
+            self.deadlines.insert((at, key.clone()));
+        }
+        if !self.hash_deadline_of.is_empty() || is_hash(self.table(&key), &key) {
+            self.index_hash(&key);
         }
         old
     }
@@ -255,6 +302,15 @@ impl DbMut<'_> {
         })
     }
 
+    /// Mutable access to the live value for `key` without recording an event, for the
+    /// changes Redis does not notify (stream consumer-group bookkeeping by XREADGROUP,
+    /// XACK, XCLAIM). Call only once every check has passed.
+    pub fn value_mut_silent(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Value> {
+        self.purge_if_expired(key, now_ms);
+        let slot = key_slot(key) as usize;
+        self.db.slots.get_mut(slot)?.as_deref_mut()?.get_mut(key).map(|e| &mut e.value)
+    }
+
     /// Sets `key` to `value` with deadline `expire_at_ms` (replacing any TTL).
     pub fn set(
         &mut self,
@@ -291,13 +347,44 @@ impl DbMut<'_> {
 
     /// Deletes `key` because its deadline passed (the leader's expiry entry). Returns
     /// whether it was deleted: a key whose TTL changed meanwhile is left alone.
+    ///
+    /// A live hash instead loses the fields whose deadline passed (HEXPIRE family), as
+    /// [`DbMut::purge_hash_fields`]; that also counts as expiring something.
     pub fn expire_now(&mut self, key: &[u8], now_ms: u64) -> bool {
         let expired =
             self.db.table(key).and_then(|t| t.get(key)).is_some_and(|e| e.is_expired(now_ms));
         if expired {
             self.purge_if_expired(key, now_ms);
+            return true;
         }
-        expired
+        self.purge_hash_fields(key, now_ms) > 0
+    }
+
+    /// Removes the fields of the hash at `key` whose deadline passed at `now_ms`,
+    /// recording `hexpired` (once), and deletes the key (`del`) if no field is left.
+    /// Returns how many fields went. Every write touching a hash calls this first, and
+    /// the leader's expiry entries through [`DbMut::expire_now`]: the clock is the
+    /// entry's, so every replica removes the same fields.
+    pub fn purge_hash_fields(&mut self, key: &[u8], now_ms: u64) -> usize {
+        let stored = match self.get_entry(key, now_ms) {
+            Some(Entry { value: Value::Hash(h), .. }) if h.has_expired(now_ms) => key,
+            _ => return 0,
+        };
+        let key = Bytes::copy_from_slice(stored);
+        let Some(Value::Hash(h)) = self.value_mut(&key, now_ms, "hexpired") else { return 0 };
+        let removed = h.remove_expired(now_ms);
+        if h.is_empty() {
+            self.remove(&key, now_ms, "del");
+        } else {
+            self.db.index_hash(&key);
+        }
+        removed
+    }
+
+    /// Re-indexes the hash at `key` by its earliest field deadline, for active expiry.
+    /// Hash commands call it after changing a hash in place.
+    pub fn sync_hash_deadline(&mut self, key: &[u8]) {
+        self.db.index_hash(key);
     }
 
     /// Sets or clears the deadline of a live key; returns false if the key is absent.

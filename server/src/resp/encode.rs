@@ -45,6 +45,38 @@ pub fn encode(reply: &Reply, proto: Proto, out: &mut BytesMut) {
                 encode(r, proto, out);
             }
         }
+        Reply::Pairs(pairs) => {
+            match proto {
+                Proto::Resp3 => int_line(out, b'*', pairs.len() as i128),
+                Proto::Resp2 => int_line(out, b'*', 2 * pairs.len() as i128),
+            }
+            for (a, b) in pairs {
+                if proto == Proto::Resp3 {
+                    out.put_slice(b"*2\r\n");
+                }
+                encode(a, proto, out);
+                encode(b, proto, out);
+            }
+        }
+        Reply::KeyedArrays(pairs) => {
+            match proto {
+                Proto::Resp3 => int_line(out, b'%', pairs.len() as i128),
+                Proto::Resp2 => int_line(out, b'*', pairs.len() as i128),
+            }
+            for (k, v) in pairs {
+                if proto == Proto::Resp2 {
+                    out.put_slice(b"*2\r\n");
+                }
+                encode(k, proto, out);
+                encode(v, proto, out);
+            }
+        }
+        // A push of pushes is a sequence of frames: SUBSCRIBE a b answers one per channel.
+        Reply::Push(items) if matches!(items.first(), Some(Reply::Push(_))) => {
+            for r in items {
+                encode(r, proto, out);
+            }
+        }
         Reply::Push(items) => {
             let tag = if proto == Proto::Resp3 { b'>' } else { b'*' };
             int_line(out, tag, items.len() as i128);

@@ -1,33 +1,591 @@
-//! A set of unique members. Iteration order must be a function of the operations applied (SPOP picks by index with the entry's seed), so replicas agree.
+//! A set of unique members whose iteration order is a function of the operations applied,
+//! so replicas that apply the same log agree on it (SPOP picks by index with the entry's
+//! seed; SORT BY nosort and SMEMBERS list members in this order).
+//!
+//! ```text
+//!   members: [ "a" | "b" | "c" | "d" ]      dense, the iteration order
+//!   index:   hash(member) -> position        lookups only; never iterated
+//! ```
+//!
+//! The layout mirrors Redis's three encodings, and the encoding decides how order moves:
+//!
+//! - `intset` (only canonical 64-bit integers, at most 512): members kept sorted by value,
+//!   as Redis's intset keeps them; removal shifts.
+//! - `listpack` (at most 128 members of at most 64 bytes): insertion order; removal shifts.
+//! - `hashtable`: insertion order with swap-remove (O(1)): the last member fills the hole.
+//!
+//! Conversions follow Redis's rules and, as in Redis, only go up (intset -> listpack ->
+//! hashtable), except SPOP with a large count, which rebuilds what remains (see
+//! [`Set::pop_random`]).
+//!
+//! Scanning a hashtable-encoded set walks positions from the end towards the start (see
+//! [`Set::scan`]); small encodings are returned whole, as Redis returns them.
 //!
 //! A pure data structure: no keyspace, no protocol, no clock.
 
-/// A set of unique members. Iteration order must be a function of the operations applied (SPOP picks by index with the entry's seed), so replicas agree.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Set {}
+use std::fmt;
+use std::hash::BuildHasher;
+
+use bytes::Bytes;
+use hashbrown::{DefaultHashBuilder, HashTable};
+
+use crate::resp::decode::parse_i64;
+use crate::rng::Rng;
+
+/// `set-max-intset-entries` (Redis's default).
+pub const MAX_INTSET_ENTRIES: usize = 512;
+/// `set-max-listpack-entries` (Redis's default).
+pub const MAX_LISTPACK_ENTRIES: usize = 128;
+/// `set-max-listpack-value` (Redis's default).
+pub const MAX_LISTPACK_VALUE: usize = 64;
+
+/// SPOP with a count rebuilds the set from what remains when
+/// `remaining * SPOP_REBUILD_FACTOR <= count` (Redis's "case 3").
+const SPOP_REBUILD_FACTOR: usize = 5;
+
+/// Redis's set encodings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Intset,
+    Listpack,
+    Hashtable,
+}
+
+impl Encoding {
+    /// The name `OBJECT ENCODING` reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Intset => "intset",
+            Encoding::Listpack => "listpack",
+            Encoding::Hashtable => "hashtable",
+        }
+    }
+}
+
+/// A set of unique members (see the module docs for the order guarantees).
+#[derive(Clone)]
+pub struct Set {
+    /// Members in iteration order.
+    members: Vec<Bytes>,
+    /// Positions into `members`, keyed by the member's hash.
+    index: HashTable<usize>,
+    hasher: DefaultHashBuilder,
+    encoding: Encoding,
+}
+
+impl Default for Set {
+    fn default() -> Self {
+        Set::new()
+    }
+}
+
+impl fmt::Debug for Set {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Set")
+            .field("encoding", &self.encoding)
+            .field("members", &self.members)
+            .finish()
+    }
+}
+
+/// Equal content, whatever the order or encoding.
+impl PartialEq for Set {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.members.iter().all(|m| other.contains(m))
+    }
+}
+
+fn is_int(member: &[u8]) -> bool {
+    parse_i64(member).is_some()
+}
 
 impl Set {
-    /// Number of elements.
-    pub fn len(&self) -> usize {
-        0
+    /// An empty set, encoded as an intset (as Redis starts the destination of
+    /// SINTERSTORE, SUNIONSTORE and SDIFFSTORE).
+    pub fn new() -> Set {
+        Set {
+            members: Vec::new(),
+            index: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+            encoding: Encoding::Intset,
+        }
     }
 
-    /// Whether there are no elements (an empty collection is never stored).
+    /// An empty set ready for `first` and about `hint` members in all (SADD on a missing
+    /// key): the encoding Redis picks from the first member and the argument count.
+    pub fn for_first(first: &[u8], hint: usize) -> Set {
+        let mut set = Set::new();
+        set.encoding = if is_int(first) && hint <= MAX_INTSET_ENTRIES {
+            Encoding::Intset
+        } else if hint <= MAX_LISTPACK_ENTRIES && first.len() <= MAX_LISTPACK_VALUE {
+            Encoding::Listpack
+        } else {
+            Encoding::Hashtable
+        };
+        set
+    }
+
+    /// A set holding `members` (duplicates collapse), built as Redis builds a stored
+    /// result: starting as an intset and converting as members arrive.
+    pub fn from_members<I: IntoIterator<Item = Bytes>>(members: I) -> Set {
+        let mut set = Set::new();
+        for m in members {
+            set.insert(m);
+        }
+        set
+    }
+
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether there are no members (an empty set is never stored).
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.members.is_empty()
+    }
+
+    /// The current encoding.
+    pub fn encoding_kind(&self) -> Encoding {
+        self.encoding
     }
 
     /// The name `OBJECT ENCODING` reports, following Redis's thresholds.
     pub fn encoding(&self) -> &'static str {
-        "listpack"
+        self.encoding.name()
     }
 
     /// Approximate heap bytes (MEMORY USAGE).
     pub fn heap_bytes(&self) -> usize {
-        0
+        let per_member = std::mem::size_of::<Bytes>() + std::mem::size_of::<usize>() + 1;
+        self.members.iter().map(|m| m.len()).sum::<usize>() + self.members.len() * per_member
     }
 
     /// Feeds the content to `out` in a canonical order (DEBUG DIGEST, replay tests):
     /// equal values must feed equal bytes whatever their history.
-    pub fn digest(&self, _out: &mut dyn FnMut(&[u8])) {}
+    pub fn digest(&self, out: &mut dyn FnMut(&[u8])) {
+        let mut sorted: Vec<&Bytes> = self.members.iter().collect();
+        sorted.sort_unstable();
+        for m in sorted {
+            out(&(m.len() as u64).to_le_bytes());
+            out(m);
+        }
+    }
+
+    /// Members in iteration order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Bytes> {
+        self.members.iter()
+    }
+
+    /// Members in iteration order, as a slice.
+    pub fn as_slice(&self) -> &[Bytes] {
+        &self.members
+    }
+
+    /// The member at position `i` of the iteration order.
+    pub fn get(&self, i: usize) -> Option<&Bytes> {
+        self.members.get(i)
+    }
+
+    fn hash(&self, member: &[u8]) -> u64 {
+        self.hasher.hash_one(member)
+    }
+
+    fn position(&self, member: &[u8]) -> Option<usize> {
+        let hash = self.hash(member);
+        self.index.find(hash, |&i| self.members[i][..] == *member).copied()
+    }
+
+    /// Whether `member` is in the set.
+    pub fn contains(&self, member: &[u8]) -> bool {
+        self.position(member).is_some()
+    }
+
+    /// Prepares for `incoming` more members (SADD on an existing key): Redis converts a
+    /// small encoding up front when the argument count alone would overflow it.
+    pub fn reserve_for(&mut self, incoming: usize) {
+        let total = self.len().saturating_add(incoming);
+        let limit = match self.encoding {
+            Encoding::Intset => MAX_INTSET_ENTRIES,
+            Encoding::Listpack => MAX_LISTPACK_ENTRIES,
+            Encoding::Hashtable => return,
+        };
+        if total > limit {
+            self.encoding = Encoding::Hashtable;
+        }
+        self.members.reserve(incoming.min(1 << 16));
+    }
+
+    /// Adds `member`; returns whether it was new.
+    pub fn insert(&mut self, member: Bytes) -> bool {
+        if self.contains(&member) {
+            return false;
+        }
+        let new_len = self.len() + 1;
+        match self.encoding {
+            Encoding::Intset => {
+                if let Some(value) = parse_i64(&member) {
+                    if new_len > MAX_INTSET_ENTRIES {
+                        self.encoding = Encoding::Hashtable;
+                    } else {
+                        // Keep the intset sorted by value, as Redis does.
+                        let at = self.members.partition_point(|m| {
+                            parse_i64(m).is_some_and(|existing| existing < value)
+                        });
+                        self.insert_at(at, member);
+                        return true;
+                    }
+                } else if new_len <= MAX_LISTPACK_ENTRIES && member.len() <= MAX_LISTPACK_VALUE {
+                    self.encoding = Encoding::Listpack;
+                } else {
+                    self.encoding = Encoding::Hashtable;
+                }
+            }
+            Encoding::Listpack => {
+                if new_len > MAX_LISTPACK_ENTRIES || member.len() > MAX_LISTPACK_VALUE {
+                    self.encoding = Encoding::Hashtable;
+                }
+            }
+            Encoding::Hashtable => {}
+        }
+        let at = self.members.len();
+        self.insert_at(at, member);
+        true
+    }
+
+    /// Inserts a member known to be absent at position `at`, shifting later positions.
+    fn insert_at(&mut self, at: usize, member: Bytes) {
+        if at < self.members.len() {
+            for i in self.index.iter_mut() {
+                if *i >= at {
+                    *i += 1;
+                }
+            }
+        }
+        let hash = self.hash(&member);
+        self.members.insert(at, member);
+        let Set { members, index, hasher, .. } = self;
+        index.insert_unique(hash, at, |&i| hasher.hash_one(&members[i][..]));
+    }
+
+    /// Removes `member`; returns whether it was there.
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        match self.position(member) {
+            Some(i) => {
+                self.remove_at(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes and returns the member at position `i` (`i < len`).
+    pub fn remove_at(&mut self, i: usize) -> Bytes {
+        let hash = self.hash(&self.members[i]);
+        if let Ok(entry) = self.index.find_entry(hash, |&p| p == i) {
+            entry.remove();
+        }
+        if self.encoding == Encoding::Hashtable {
+            let removed = self.members.swap_remove(i);
+            if i < self.members.len() {
+                // The former last member now lives at `i`.
+                let moved_from = self.members.len();
+                let hash = self.hash(&self.members[i]);
+                if let Some(p) = self.index.find_mut(hash, |&p| p == moved_from) {
+                    *p = i;
+                }
+            }
+            removed
+        } else {
+            let removed = self.members.remove(i);
+            for p in self.index.iter_mut() {
+                if *p > i {
+                    *p -= 1;
+                }
+            }
+            removed
+        }
+    }
+
+    /// Removes up to `count` members chosen by `rng` and returns them in the order they
+    /// were picked. As Redis, when few members remain (`remaining * 5 <= count`) a
+    /// hashtable-encoded set is rebuilt from what remains, which can make it a listpack.
+    pub fn pop_random(&mut self, rng: &mut Rng, count: usize) -> Vec<Bytes> {
+        let count = count.min(self.len());
+        let remaining = self.len() - count;
+        let mut popped = Vec::with_capacity(count);
+        for _ in 0..count {
+            let i = rng.below(self.len() as u64) as usize;
+            popped.push(self.remove_at(i));
+        }
+        let rebuilt = remaining > 0 && remaining * SPOP_REBUILD_FACTOR <= count;
+        if rebuilt
+            && self.encoding == Encoding::Hashtable
+            && remaining <= MAX_LISTPACK_ENTRIES
+            && self.members.iter().all(|m| m.len() <= MAX_LISTPACK_VALUE)
+        {
+            self.encoding = Encoding::Listpack;
+        }
+        popped
+    }
+
+    /// One step of SSCAN: `(next cursor, members to examine)`; cursor 0 starts and ends.
+    ///
+    /// Small encodings are returned whole (as Redis does). A hashtable walks positions
+    /// downwards: the cursor is the number of positions not yet visited, `[0, cursor)`.
+    /// Additions go to the end (already visited region) and a removal fills its hole with
+    /// the last member, which only moves a member from the visited region into the
+    /// unvisited one (returned twice, which SCAN allows) or within a region. So a member
+    /// present for the whole scan is always returned.
+    pub fn scan(&self, cursor: u64, count: usize) -> (u64, &[Bytes]) {
+        if self.encoding != Encoding::Hashtable {
+            return (0, &self.members);
+        }
+        let len = self.members.len();
+        let end = match usize::try_from(cursor) {
+            Ok(0) => len,
+            Ok(c) => c.min(len),
+            Err(_) => len,
+        };
+        let start = end.saturating_sub(count.max(1));
+        (start as u64, &self.members[start..end])
+    }
+
+    /// Checks the internal invariants (tests).
+    #[cfg(test)]
+    fn check(&self) {
+        assert_eq!(self.index.len(), self.members.len());
+        for (i, m) in self.members.iter().enumerate() {
+            assert_eq!(self.position(m), Some(i), "index of {m:?}");
+        }
+        match self.encoding {
+            Encoding::Intset => {
+                assert!(self.len() <= MAX_INTSET_ENTRIES);
+                let values: Vec<i64> =
+                    self.members.iter().map(|m| parse_i64(m).expect("integer")).collect();
+                assert!(values.windows(2).all(|w| w[0] < w[1]), "intset sorted");
+            }
+            Encoding::Listpack => assert!(self.len() <= MAX_LISTPACK_ENTRIES),
+            Encoding::Hashtable => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::{prop_assert, prop_assert_eq, prop_oneof, proptest, Strategy};
+
+    use super::*;
+    use crate::rng::Rng;
+
+    fn b(s: &str) -> Bytes {
+        Bytes::from(s.to_string())
+    }
+
+    fn members(set: &Set) -> Vec<String> {
+        set.iter().map(|m| String::from_utf8_lossy(m).into_owned()).collect()
+    }
+
+    #[test]
+    fn integers_stay_sorted_in_an_intset() {
+        let mut s = Set::new();
+        for m in ["5", "3", "1", "4", "-2"] {
+            assert!(s.insert(b(m)));
+        }
+        assert!(!s.insert(b("3")));
+        assert_eq!(s.encoding(), "intset");
+        assert_eq!(members(&s), ["-2", "1", "3", "4", "5"]);
+        assert!(s.remove(b"3"));
+        assert_eq!(members(&s), ["-2", "1", "4", "5"]);
+        s.check();
+    }
+
+    #[test]
+    fn a_non_integer_turns_a_small_intset_into_a_listpack_keeping_order() {
+        let mut s = Set::from_members([b("3"), b("1")]);
+        s.insert(b("a"));
+        assert_eq!(s.encoding(), "listpack");
+        assert_eq!(members(&s), ["1", "3", "a"]);
+        s.insert(b("0"));
+        assert_eq!(members(&s), ["1", "3", "a", "0"]);
+        s.check();
+    }
+
+    #[test]
+    fn non_canonical_integers_are_not_intset_members() {
+        for m in ["01", "+1", " 1", "-0", "9223372036854775808"] {
+            assert_eq!(Set::from_members([b(m)]).encoding(), "listpack", "{m}");
+        }
+    }
+
+    #[test]
+    fn thresholds_follow_redis() {
+        let mut s = Set::from_members((0..512).map(|i| b(&i.to_string())));
+        assert_eq!(s.encoding(), "intset");
+        s.insert(b("512"));
+        assert_eq!(s.encoding(), "hashtable");
+
+        let mut s = Set::from_members((0..130).map(|i| b(&i.to_string())));
+        s.insert(b("a"));
+        assert_eq!(s.encoding(), "hashtable");
+
+        let mut s = Set::from_members((0..128).map(|i| b(&format!("m{i}"))));
+        assert_eq!(s.encoding(), "listpack");
+        s.insert(b("b"));
+        assert_eq!(s.encoding(), "hashtable");
+
+        let mut s = Set::from_members([b("a")]);
+        s.insert(Bytes::from(vec![b'x'; 65]));
+        assert_eq!(s.encoding(), "hashtable");
+        s.check();
+    }
+
+    #[test]
+    fn creation_and_reservation_use_the_argument_count() {
+        assert_eq!(Set::for_first(b"1", 600).encoding(), "hashtable");
+        assert_eq!(Set::for_first(b"1", 300).encoding(), "intset");
+        assert_eq!(Set::for_first(b"a", 200).encoding(), "hashtable");
+        assert_eq!(Set::for_first(b"a", 100).encoding(), "listpack");
+        let mut s = Set::from_members([b("x")]);
+        s.reserve_for(200);
+        assert_eq!(s.encoding(), "hashtable");
+        let mut s = Set::from_members([b("1")]);
+        s.reserve_for(200);
+        assert_eq!(s.encoding(), "intset");
+    }
+
+    #[test]
+    fn listpack_removal_keeps_insertion_order() {
+        let mut s = Set::from_members([b("c"), b("a"), b("b")]);
+        s.remove(b"a");
+        s.insert(b("a"));
+        assert_eq!(members(&s), ["c", "b", "a"]);
+    }
+
+    #[test]
+    fn hashtable_removal_moves_the_last_member_into_the_hole() {
+        let mut s = Set::from_members((0..200).map(|i| b(&format!("m{i}"))));
+        assert_eq!(s.encoding(), "hashtable");
+        s.remove(b"m0");
+        assert_eq!(s.get(0).map(|m| &m[..]), Some(&b"m199"[..]));
+        s.check();
+    }
+
+    #[test]
+    fn spop_is_a_function_of_the_seed() {
+        let base = Set::from_members((0..300).map(|i| b(&format!("m{i}"))));
+        let (mut a, mut c) = (base.clone(), base.clone());
+        let pa = a.pop_random(&mut Rng::new(42), 17);
+        let pc = c.pop_random(&mut Rng::new(42), 17);
+        assert_eq!(pa, pc);
+        assert_eq!(members(&a), members(&c));
+        assert_eq!(a.len(), 283);
+        a.check();
+    }
+
+    #[test]
+    fn spop_of_almost_everything_rebuilds_a_small_listpack() {
+        let mut s = Set::from_members((0..201).map(|i| b(&format!("m{i}"))));
+        s.pop_random(&mut Rng::new(1), 170);
+        assert_eq!((s.len(), s.encoding()), (31, "listpack"));
+        let mut s = Set::from_members((0..301).map(|i| b(&format!("m{i}"))));
+        s.pop_random(&mut Rng::new(1), 200);
+        assert_eq!((s.len(), s.encoding()), (101, "hashtable"));
+        let mut s = Set::from_members((0..20).map(|i| b(&i.to_string())));
+        s.pop_random(&mut Rng::new(1), 18);
+        assert_eq!(s.encoding(), "intset");
+        s.check();
+    }
+
+    #[test]
+    fn equality_ignores_order_and_digest_is_canonical() {
+        let a = Set::from_members([b("x"), b("y")]);
+        let c = Set::from_members([b("y"), b("x")]);
+        assert_eq!(a, c);
+        let (mut da, mut dc) = (Vec::new(), Vec::new());
+        a.digest(&mut |x| da.extend_from_slice(x));
+        c.digest(&mut |x| dc.extend_from_slice(x));
+        assert_eq!(da, dc);
+        assert_ne!(a, Set::from_members([b("x")]));
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Add(u16),
+        AddText(u16),
+        Remove(u16),
+        Pop(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0u16..700).prop_map(Op::Add),
+            1 => (0u16..200).prop_map(Op::AddText),
+            3 => (0u16..700).prop_map(Op::Remove),
+            1 => (0u8..40).prop_map(Op::Pop),
+        ]
+    }
+
+    fn apply(set: &mut Set, model: &mut BTreeSet<Bytes>, op: &Op, rng: &mut Rng) {
+        match op {
+            Op::Add(n) => {
+                let m = b(&n.to_string());
+                assert_eq!(set.insert(m.clone()), model.insert(m));
+            }
+            Op::AddText(n) => {
+                let m = b(&format!("t{n}"));
+                assert_eq!(set.insert(m.clone()), model.insert(m));
+            }
+            Op::Remove(n) => {
+                let m = b(&n.to_string());
+                assert_eq!(set.remove(&m), model.remove(&m));
+            }
+            Op::Pop(k) => {
+                for m in set.pop_random(rng, usize::from(*k)) {
+                    assert!(model.remove(&m));
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn behaves_like_a_set(ops in proptest::collection::vec(op(), 0..1000)) {
+            let (mut set, mut model, mut rng) = (Set::new(), BTreeSet::new(), Rng::new(7));
+            for op in &ops {
+                apply(&mut set, &mut model, op, &mut rng);
+            }
+            set.check();
+            let got: BTreeSet<Bytes> = set.iter().cloned().collect();
+            prop_assert_eq!(got, model);
+        }
+
+        #[test]
+        fn a_scan_returns_every_member_present_throughout(
+            initial in 150u16..600,
+            ops in proptest::collection::vec(op(), 0..400),
+            count in 1usize..40,
+        ) {
+            let mut set = Set::from_members((0..initial).map(|i| b(&format!("t{i}"))));
+            let mut model: BTreeSet<Bytes> = set.iter().cloned().collect();
+            let mut always = model.clone();
+            let mut seen = BTreeSet::new();
+            let (mut rng, mut cursor, mut ops) = (Rng::new(3), 0u64, ops.into_iter());
+            loop {
+                let (next, batch) = set.scan(cursor, count);
+                seen.extend(batch.iter().cloned());
+                cursor = next;
+                if cursor == 0 {
+                    break;
+                }
+                if let Some(op) = ops.next() {
+                    apply(&mut set, &mut model, &op, &mut rng);
+                    always.retain(|m| model.contains(m));
+                }
+            }
+            prop_assert!(always.is_subset(&seen));
+        }
+    }
 }

@@ -1,15 +1,105 @@
 //! A sorted set: members ordered by (score, member), with O(log N) rank.
 //!
+//! Two indexes over the same members:
+//!
+//! ```text
+//!   scores: member -> score            O(1) ZSCORE, membership
+//!   tree:   treap over (score, member) O(log N) insert, remove, rank, select,
+//!           with subtree sizes          range bounds by score or by member
+//! ```
+//!
+//! The treap lives in an arena (`Vec<Node>`, `u32` links, a free list), so there is no
+//! unsafe code and no per-node allocation. Priorities come from a generator inside the set
+//! whose state depends only on the operations applied, so the shape (not only the content)
+//! is the same on every replica. Nothing iterates `scores` in an order that reaches a
+//! reply or a write: ordered walks go through the tree.
+//!
+//! Scores are never NaN (callers reject NaN before inserting); `-0.0` and `0.0` compare
+//! equal, as in Redis, and ties are broken by the member's bytes.
+//!
 //! A pure data structure: no keyspace, no protocol, no clock.
 
+use std::cmp::Ordering;
+
+use bytes::Bytes;
+use hashbrown::HashMap;
+
+/// Redis's `zset-max-listpack-entries` default.
+pub const LISTPACK_MAX_ENTRIES: usize = 128;
+/// Redis's `zset-max-listpack-value` default.
+pub const LISTPACK_MAX_VALUE: usize = 64;
+
+const NIL: u32 = u32::MAX;
+
+#[derive(Debug, Clone)]
+struct Node {
+    score: f64,
+    member: Bytes,
+    left: u32,
+    right: u32,
+    size: u32,
+    prio: u32,
+}
+
 /// A sorted set: members ordered by (score, member), with O(log N) rank.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ZSet {}
+#[derive(Debug, Clone, Default)]
+pub struct ZSet {
+    scores: HashMap<Bytes, f64>,
+    nodes: Vec<Node>,
+    free: Vec<u32>,
+    root: Root,
+    rng: u64,
+    /// Set once the set outgrew listpack thresholds; Redis never converts back on removal.
+    skiplist: bool,
+    member_bytes: usize,
+}
+
+/// The root link; a newtype so `Default` gives `NIL`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Root(u32);
+
+impl Default for Root {
+    fn default() -> Self {
+        Root(NIL)
+    }
+}
+
+/// Compares two (score, member) keys in sorted-set order.
+pub fn cmp_key(a_score: f64, a_member: &[u8], b_score: f64, b_member: &[u8]) -> Ordering {
+    match a_score.partial_cmp(&b_score) {
+        Some(Ordering::Equal) | None => a_member.cmp(b_member),
+        Some(o) => o,
+    }
+}
+
+/// Result of [`ZSet::insert`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Inserted {
+    /// The member is new.
+    Added,
+    /// The member existed with this old score (which may equal the new one).
+    Updated(f64),
+}
+
+impl PartialEq for ZSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .zip(other.iter())
+                .all(|((s1, m1), (s2, m2))| s1.to_bits() == s2.to_bits() && m1 == m2)
+    }
+}
 
 impl ZSet {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
     /// Number of elements.
     pub fn len(&self) -> usize {
-        0
+        self.scores.len()
     }
 
     /// Whether there are no elements (an empty collection is never stored).
@@ -19,15 +109,455 @@ impl ZSet {
 
     /// The name `OBJECT ENCODING` reports, following Redis's thresholds.
     pub fn encoding(&self) -> &'static str {
-        "listpack"
+        if self.skiplist {
+            "skiplist"
+        } else {
+            "listpack"
+        }
     }
 
     /// Approximate heap bytes (MEMORY USAGE).
     pub fn heap_bytes(&self) -> usize {
-        0
+        self.member_bytes
+            + self.nodes.capacity() * std::mem::size_of::<Node>()
+            + self.scores.capacity() * (std::mem::size_of::<(Bytes, f64)>() + 1)
     }
 
     /// Feeds the content to `out` in a canonical order (DEBUG DIGEST, replay tests):
     /// equal values must feed equal bytes whatever their history.
-    pub fn digest(&self, _out: &mut dyn FnMut(&[u8])) {}
+    pub fn digest(&self, out: &mut dyn FnMut(&[u8])) {
+        for (score, member) in self.iter() {
+            out(member);
+            out(&score.to_bits().to_le_bytes());
+        }
+    }
+
+    /// The score of `member`.
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        self.scores.get(member).copied()
+    }
+
+    /// Whether `member` is in the set.
+    pub fn contains(&self, member: &[u8]) -> bool {
+        self.scores.contains_key(member)
+    }
+
+    /// Sets `member`'s score (NaN is the caller's to reject).
+    pub fn insert(&mut self, member: &[u8], score: f64) -> Inserted {
+        if let Some(&old) = self.scores.get(member) {
+            if old.to_bits() != score.to_bits() {
+                let stored = self.tree_remove(old, member);
+                let m = stored.unwrap_or_else(|| Bytes::copy_from_slice(member));
+                self.tree_insert(score, m);
+                if let Some(s) = self.scores.get_mut(member) {
+                    *s = score;
+                }
+            }
+            return Inserted::Updated(old);
+        }
+        let m = Bytes::copy_from_slice(member);
+        self.member_bytes += m.len();
+        if m.len() > LISTPACK_MAX_VALUE || self.scores.len() + 1 > LISTPACK_MAX_ENTRIES {
+            self.skiplist = true;
+        }
+        self.scores.insert(m.clone(), score);
+        self.tree_insert(score, m);
+        Inserted::Added
+    }
+
+    /// Removes `member`; returns its score if it was present.
+    pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        let score = self.scores.remove(member)?;
+        self.member_bytes -= member.len();
+        self.tree_remove(score, member);
+        Some(score)
+    }
+
+    /// Marks the set as using the large encoding (a destination built for a big result).
+    pub fn convert_if_needed(&mut self, expected_len: usize, max_member: usize) {
+        if expected_len > LISTPACK_MAX_ENTRIES || max_member > LISTPACK_MAX_VALUE {
+            self.skiplist = true;
+        }
+    }
+
+    /// The 0-based rank of `member` in ascending order.
+    pub fn rank(&self, member: &[u8]) -> Option<usize> {
+        let score = self.score(member)?;
+        Some(self.count_before(|s, m| cmp_key(s, m, score, member) == Ordering::Less))
+    }
+
+    /// The element at 0-based ascending rank `rank`.
+    pub fn get_by_rank(&self, rank: usize) -> Option<(f64, &Bytes)> {
+        let mut n = self.root.0;
+        let mut rank = rank;
+        while n != NIL {
+            let node = &self.nodes[n as usize];
+            let left = self.size(node.left);
+            match rank.cmp(&left) {
+                Ordering::Less => n = node.left,
+                Ordering::Equal => return Some((node.score, &node.member)),
+                Ordering::Greater => {
+                    rank -= left + 1;
+                    n = node.right;
+                }
+            }
+        }
+        None
+    }
+
+    /// The number of elements `e` for which `before(e)` holds, where `before` is true for a
+    /// prefix of the ascending order (a lower bound, as a rank).
+    pub fn count_before(&self, before: impl Fn(f64, &[u8]) -> bool) -> usize {
+        let mut n = self.root.0;
+        let mut count = 0;
+        while n != NIL {
+            let node = &self.nodes[n as usize];
+            if before(node.score, &node.member) {
+                count += self.size(node.left) + 1;
+                n = node.right;
+            } else {
+                n = node.left;
+            }
+        }
+        count
+    }
+
+    /// All elements in ascending order.
+    pub fn iter(&self) -> Iter<'_> {
+        self.iter_from(0, false)
+    }
+
+    /// Elements from ascending rank `rank` on, ascending (`rev == false`) or from that
+    /// rank downwards (`rev == true`).
+    pub fn iter_from(&self, rank: usize, rev: bool) -> Iter<'_> {
+        let mut it = Iter { set: self, stack: Vec::new(), rev };
+        if rank >= self.len() {
+            return it;
+        }
+        let mut n = self.root.0;
+        let mut rank = rank;
+        while n != NIL {
+            let node = &self.nodes[n as usize];
+            let left = self.size(node.left);
+            match rank.cmp(&left) {
+                Ordering::Less => {
+                    if !rev {
+                        it.stack.push(n);
+                    }
+                    n = node.left;
+                }
+                Ordering::Equal => {
+                    it.stack.push(n);
+                    break;
+                }
+                Ordering::Greater => {
+                    if rev {
+                        it.stack.push(n);
+                    }
+                    rank -= left + 1;
+                    n = node.right;
+                }
+            }
+        }
+        it
+    }
+
+    fn size(&self, n: u32) -> usize {
+        if n == NIL {
+            0
+        } else {
+            self.nodes[n as usize].size as usize
+        }
+    }
+
+    fn update(&mut self, n: u32) {
+        let (l, r) = {
+            let node = &self.nodes[n as usize];
+            (node.left, node.right)
+        };
+        let size = 1 + self.size(l) + self.size(r);
+        self.nodes[n as usize].size = size as u32;
+    }
+
+    fn next_prio(&mut self) -> u32 {
+        // xorshift64*: deterministic in the sequence of inserts.
+        let mut x = if self.rng == 0 { 0x2545_F491_4F6C_DD1D } else { self.rng };
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32
+    }
+
+    /// Splits `n` into (< key, >= key).
+    fn split(&mut self, n: u32, score: f64, member: &[u8]) -> (u32, u32) {
+        if n == NIL {
+            return (NIL, NIL);
+        }
+        let less = {
+            let node = &self.nodes[n as usize];
+            cmp_key(node.score, &node.member, score, member) == Ordering::Less
+        };
+        if less {
+            let right = self.nodes[n as usize].right;
+            let (a, b) = self.split(right, score, member);
+            self.nodes[n as usize].right = a;
+            self.update(n);
+            (n, b)
+        } else {
+            let left = self.nodes[n as usize].left;
+            let (a, b) = self.split(left, score, member);
+            self.nodes[n as usize].left = b;
+            self.update(n);
+            (a, n)
+        }
+    }
+
+    /// Joins two treaps where every key of `a` precedes every key of `b`.
+    fn merge(&mut self, a: u32, b: u32) -> u32 {
+        if a == NIL {
+            return b;
+        }
+        if b == NIL {
+            return a;
+        }
+        if self.nodes[a as usize].prio >= self.nodes[b as usize].prio {
+            let right = self.nodes[a as usize].right;
+            let m = self.merge(right, b);
+            self.nodes[a as usize].right = m;
+            self.update(a);
+            a
+        } else {
+            let left = self.nodes[b as usize].left;
+            let m = self.merge(a, left);
+            self.nodes[b as usize].left = m;
+            self.update(b);
+            b
+        }
+    }
+
+    fn alloc(&mut self, score: f64, member: Bytes) -> u32 {
+        let prio = self.next_prio();
+        let node = Node { score, member, left: NIL, right: NIL, size: 1, prio };
+        match self.free.pop() {
+            Some(i) => {
+                self.nodes[i as usize] = node;
+                i
+            }
+            None => {
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as u32
+            }
+        }
+    }
+
+    fn tree_insert(&mut self, score: f64, member: Bytes) {
+        let new = self.alloc(score, member);
+        let prio = self.nodes[new as usize].prio;
+        // Descend while the path's priorities are higher, then split there: O(log N).
+        let mut parent = NIL;
+        let mut went_left = false;
+        let mut n = self.root.0;
+        let mut path = Vec::new();
+        while n != NIL && self.nodes[n as usize].prio >= prio {
+            path.push(n);
+            parent = n;
+            let node = &self.nodes[n as usize];
+            went_left = cmp_key(score, &self.nodes[new as usize].member, node.score, &node.member)
+                == Ordering::Less;
+            n = if went_left { node.left } else { node.right };
+        }
+        let key = self.nodes[new as usize].member.clone();
+        let (a, b) = self.split(n, score, &key);
+        self.nodes[new as usize].left = a;
+        self.nodes[new as usize].right = b;
+        self.update(new);
+        if parent == NIL {
+            self.root = Root(new);
+        } else if went_left {
+            self.nodes[parent as usize].left = new;
+        } else {
+            self.nodes[parent as usize].right = new;
+        }
+        for &p in path.iter().rev() {
+            self.update(p);
+        }
+    }
+
+    /// Removes the node with this exact key; returns its stored member bytes.
+    fn tree_remove(&mut self, score: f64, member: &[u8]) -> Option<Bytes> {
+        let mut parent = NIL;
+        let mut went_left = false;
+        let mut n = self.root.0;
+        let mut path = Vec::new();
+        while n != NIL {
+            let node = &self.nodes[n as usize];
+            match cmp_key(score, member, node.score, &node.member) {
+                Ordering::Equal => break,
+                Ordering::Less => {
+                    path.push(n);
+                    parent = n;
+                    went_left = true;
+                    n = node.left;
+                }
+                Ordering::Greater => {
+                    path.push(n);
+                    parent = n;
+                    went_left = false;
+                    n = node.right;
+                }
+            }
+        }
+        if n == NIL {
+            return None;
+        }
+        let (l, r) = (self.nodes[n as usize].left, self.nodes[n as usize].right);
+        let joined = self.merge(l, r);
+        if parent == NIL {
+            self.root = Root(joined);
+        } else if went_left {
+            self.nodes[parent as usize].left = joined;
+        } else {
+            self.nodes[parent as usize].right = joined;
+        }
+        for &p in path.iter().rev() {
+            self.update(p);
+        }
+        let stored = std::mem::take(&mut self.nodes[n as usize].member);
+        self.free.push(n);
+        if self.scores.is_empty() {
+            // Reclaim the arena once the set is empty (it is about to be dropped anyway).
+            self.nodes.clear();
+            self.free.clear();
+            self.root = Root(NIL);
+        }
+        Some(stored)
+    }
+
+    /// Checks the tree invariants (tests).
+    #[cfg(test)]
+    fn check(&self) {
+        fn walk(z: &ZSet, n: u32) -> usize {
+            if n == NIL {
+                return 0;
+            }
+            let node = &z.nodes[n as usize];
+            for c in [node.left, node.right] {
+                if c != NIL {
+                    assert!(z.nodes[c as usize].prio <= node.prio);
+                }
+            }
+            let s = 1 + walk(z, node.left) + walk(z, node.right);
+            assert_eq!(s, node.size as usize);
+            s
+        }
+        assert_eq!(walk(self, self.root.0), self.scores.len());
+        let v: Vec<_> = self.iter().collect();
+        for w in v.windows(2) {
+            assert_eq!(cmp_key(w[0].0, w[0].1, w[1].0, w[1].1), Ordering::Less);
+        }
+        for (s, m) in v {
+            assert_eq!(self.scores.get(m).map(|x| x.to_bits()), Some(s.to_bits()));
+        }
+    }
+}
+
+/// An in-order walk (either direction) from a starting rank.
+pub struct Iter<'a> {
+    set: &'a ZSet,
+    stack: Vec<u32>,
+    rev: bool,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (f64, &'a Bytes);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let n = self.stack.pop()?;
+        let nodes = &self.set.nodes;
+        let node = &nodes[n as usize];
+        let mut c = if self.rev { node.left } else { node.right };
+        while c != NIL {
+            self.stack.push(c);
+            let cn = &nodes[c as usize];
+            c = if self.rev { cn.right } else { cn.left };
+        }
+        Some((node.score, &node.member))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn ranks_follow_score_then_member_order() {
+        let mut z = ZSet::new();
+        z.insert(b"b", 1.0);
+        z.insert(b"a", 1.0);
+        z.insert(b"c", 0.5);
+        assert_eq!(z.rank(b"c"), Some(0));
+        assert_eq!(z.rank(b"a"), Some(1));
+        assert_eq!(z.rank(b"b"), Some(2));
+        assert_eq!(z.get_by_rank(2).map(|(_, m)| m.clone()), Some(Bytes::from("b")));
+        assert_eq!(z.insert(b"c", 5.0), Inserted::Updated(0.5));
+        assert_eq!(z.rank(b"c"), Some(2));
+        let rev: Vec<_> = z.iter_from(1, true).map(|(_, m)| m.clone()).collect();
+        assert_eq!(rev, vec![Bytes::from("b"), Bytes::from("a")]);
+        z.check();
+    }
+
+    #[test]
+    fn a_million_members_keep_logarithmic_rank() {
+        let mut z = ZSet::new();
+        for i in 0..1_000_000u32 {
+            z.insert(&i.to_be_bytes(), f64::from(i % 1000));
+        }
+        assert_eq!(z.len(), 1_000_000);
+        // score 0 holds members 0, 1000, 2000, ...: rank of member 1000 is 1.
+        assert_eq!(z.rank(&1000u32.to_be_bytes()), Some(1));
+        assert_eq!(z.get_by_rank(999_999).map(|(s, _)| s), Some(999.0));
+        assert_eq!(z.count_before(|s, _| s < 500.0), 500_000);
+        assert_eq!(z.encoding(), "skiplist");
+    }
+
+    #[test]
+    fn encoding_turns_skiplist_on_long_members_and_stays() {
+        let mut z = ZSet::new();
+        z.insert(b"a", 1.0);
+        assert_eq!(z.encoding(), "listpack");
+        z.insert(&[b'x'; 65], 1.0);
+        assert_eq!(z.encoding(), "skiplist");
+        z.remove(&[b'x'; 65]);
+        assert_eq!(z.encoding(), "skiplist");
+    }
+
+    proptest! {
+        #[test]
+        fn matches_a_btree_model(ops in prop::collection::vec((0u8..40, -5i32..5, any::<bool>()), 1..300)) {
+            let mut z = ZSet::new();
+            let mut model: BTreeMap<Vec<u8>, f64> = BTreeMap::new();
+            for (m, s, add) in ops {
+                let member = vec![m];
+                if add {
+                    z.insert(&member, f64::from(s));
+                    model.insert(member, f64::from(s));
+                } else {
+                    prop_assert_eq!(z.remove(&member), model.remove(&member));
+                }
+            }
+            z.check();
+            let mut expect: Vec<(f64, Vec<u8>)> = model.into_iter().map(|(m, s)| (s, m)).collect();
+            expect.sort_by(|a, b| cmp_key(a.0, &a.1, b.0, &b.1));
+            let got: Vec<(f64, Vec<u8>)> = z.iter().map(|(s, m)| (s, m.to_vec())).collect();
+            prop_assert_eq!(&got, &expect);
+            for (i, (_, m)) in expect.iter().enumerate() {
+                prop_assert_eq!(z.rank(m), Some(i));
+                let back: Vec<Vec<u8>> = z.iter_from(i, true).map(|(_, m)| m.to_vec()).collect();
+                prop_assert_eq!(back.len(), i + 1);
+            }
+        }
+    }
 }
