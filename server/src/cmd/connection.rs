@@ -319,11 +319,13 @@ fn hello(args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
     }
     let mut name = None;
     while !args.is_empty() {
-        if args.eat("AUTH") && args.remaining() >= 2 {
+        if args.peek_is("AUTH") && args.remaining() >= 3 {
+            args.next_bytes()?;
             let (user, password) = (args.next_bytes()?, args.next_bytes()?);
             check_password(cx, &user, &password)?;
             cx.session.authenticated = true;
-        } else if args.eat("SETNAME") && !args.is_empty() {
+        } else if args.peek_is("SETNAME") && args.remaining() >= 2 {
+            args.next_bytes()?;
             let n = args.next_bytes()?;
             if n.iter().any(|&c| c <= b' ' || c > b'~') {
                 return Err(CmdError::err(

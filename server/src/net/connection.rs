@@ -118,7 +118,7 @@ async fn serve(
     shared: &Arc<Shared>,
     session: &mut Session,
 ) -> std::io::Result<()> {
-    let mut decoder = Decoder::new(limits(shared));
+    let mut decoder = Decoder::new(limits(shared, session));
     let mut input = BytesMut::with_capacity(16 * 1024);
     let mut output = BytesMut::with_capacity(16 * 1024);
     let mut slots: VecDeque<Slot> = VecDeque::new();
@@ -156,7 +156,7 @@ async fn serve(
             );
             return Ok(());
         }
-        decoder.set_limits(limits(shared));
+        decoder.set_limits(limits(shared, session));
         let mut segment_start = crate::clock::monotonic();
         session.now_ms = crate::clock::now_ms();
         info.last_interaction_ms.store(session.now_ms, Ordering::Relaxed);
@@ -197,7 +197,11 @@ async fn serve(
                     }
                 }
             }
+            let was_authenticated = session.authenticated;
             let outcome = dispatch::dispatch(shared, session, &argv, routed).await;
+            if session.authenticated != was_authenticated {
+                decoder.set_limits(limits(shared, session));
+            }
             // The command that turned replies OFF (or SKIP) is itself silent; CLIENT
             // REPLY ON is answered.
             // CLIENT REPLY ON during a SKIP cancels it and is answered.
@@ -248,11 +252,9 @@ async fn serve(
     }
 }
 
-fn limits(shared: &Shared) -> Limits {
-    Limits {
-        max_bulk_len: shared.config.proto_max_bulk_len.load(Ordering::Relaxed).min(i64::MAX as u64)
-            as i64,
-    }
+fn limits(shared: &Shared, session: &Session) -> Limits {
+    let max = shared.config.proto_max_bulk_len.load(Ordering::Relaxed);
+    Limits { max_bulk_len: max.min(i64::MAX as u64) as i64, authenticated: session.authenticated }
 }
 
 /// Waits for every slot in order, records stats, and encodes the replies.

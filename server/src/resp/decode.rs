@@ -14,18 +14,24 @@ const BIG_ARG: usize = 32 * 1024;
 /// Longest inline command, and longest `*N` / `$N` header line, as in Redis.
 const MAX_INLINE: usize = 64 * 1024;
 /// Most arguments in one multibulk request, as in Redis.
-const MAX_MULTIBULK: i64 = 1024 * 1024;
+/// Most arguments in one request, as Redis (INT_MAX); memory grows only as they arrive.
+const MAX_MULTIBULK: i64 = i32::MAX as i64;
+/// Before AUTH, Redis accepts only tiny requests (its fix for CVE-2021-32675).
+const UNAUTH_MAX_MULTIBULK: i64 = 10;
+const UNAUTH_MAX_BULK: i64 = 16 * 1024;
 
 /// Size limits the parser enforces (from `proto-max-bulk-len`).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Largest accepted bulk argument in bytes.
     pub max_bulk_len: i64,
+    /// Whether the client has authenticated (or no password is required).
+    pub authenticated: bool,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_bulk_len: 512 * 1024 * 1024 }
+        Self { max_bulk_len: 512 * 1024 * 1024, authenticated: true }
     }
 }
 
@@ -96,6 +102,9 @@ impl Decoder {
                     if n > MAX_MULTIBULK {
                         return Err(ProtocolError::new("invalid multibulk length"));
                     }
+                    if !self.limits.authenticated && n > UNAUTH_MAX_MULTIBULK {
+                        return Err(ProtocolError::new("unauthenticated multibulk length"));
+                    }
                     if n <= 0 {
                         continue;
                     }
@@ -119,6 +128,9 @@ impl Decoder {
                     let Some(len) = header(buf, b'$', "bulk")? else { return Ok(None) };
                     if len < 0 || len > self.limits.max_bulk_len {
                         return Err(ProtocolError::new("invalid bulk length"));
+                    }
+                    if !self.limits.authenticated && len > UNAUTH_MAX_BULK {
+                        return Err(ProtocolError::new("unauthenticated bulk length"));
                     }
                     let len = len as usize;
                     if len >= BIG_ARG && buf.len() < len + 2 {
@@ -356,7 +368,7 @@ mod tests {
             "Protocol error: invalid bulk length"
         );
         assert_eq!(
-            parse_all(b"*2000000\r\n").unwrap_err().0,
+            parse_all(b"*2147483648\r\n").unwrap_err().0,
             "Protocol error: invalid multibulk length"
         );
         assert_eq!(
