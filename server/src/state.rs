@@ -195,6 +195,7 @@ pub struct OpsSample {
 pub struct Clients {
     by_id: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
     next_id: AtomicU64,
+    open: std::sync::atomic::AtomicUsize,
 }
 
 impl Clients {
@@ -211,6 +212,21 @@ impl Clients {
     /// Unregisters a client.
     pub fn remove(&self, id: u64) {
         self.by_id.lock().remove(&id);
+    }
+
+    /// Counts an accepted connection (until `connection_closed`).
+    pub fn connection_opened(&self) {
+        self.open.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Counts a connection whose task ended.
+    pub fn connection_closed(&self) {
+        self.open.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Accepted connections whose task is still running (the maxclients check).
+    pub fn open_connections(&self) -> usize {
+        self.open.load(Ordering::Acquire)
     }
 
     /// Number of connected clients.

@@ -30,15 +30,19 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         };
         shared.stats.total_connections_received.fetch_add(1, Ordering::Relaxed);
         let max = shared.config.maxclients.load(Ordering::Relaxed) as usize;
-        if shared.clients.len() >= max {
+        if shared.clients.open_connections() >= max {
             shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
             let _ = socket.write_all(b"-ERR max number of clients reached\r\n").await;
             continue;
         }
         let _ = socket.set_nodelay(true);
         let shared = shared.clone();
+        // Counted from accept to the end of the task, so a closed client frees its place
+        // for the very next accept (the registry entry comes and goes inside the task).
+        shared.clients.connection_opened();
         tokio::spawn(async move {
-            connection::run(socket, addr, shared).await;
+            connection::run(socket, addr, shared.clone()).await;
+            shared.clients.connection_closed();
         });
     }
     tracing::info!("listener stopped");
