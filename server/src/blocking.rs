@@ -98,7 +98,8 @@ impl BlockedClients {
         Registration { registry: self, id, notify }
     }
 
-    /// Wakes the first client blocked on (db, key), if any.
+    /// Wakes the first client blocked on (db, key), if any: data arrived or was taken,
+    /// and serving in blocking order means the head tries first.
     pub fn wake(&self, db: usize, key: &Bytes) {
         let inner = self.inner.lock();
         if inner.by_key.is_empty() {
@@ -108,6 +109,32 @@ impl BlockedClients {
         if let Some(w) = head.and_then(|id| inner.waiters.get(id)) {
             w.notify.notify_one();
         }
+    }
+
+    /// Wakes every client blocked on (db, key): the key was deleted, replaced or lost its
+    /// group, which may end every wait (with an error or by a retry that blocks again).
+    pub fn wake_all(&self, db: usize, key: &Bytes) {
+        let inner = self.inner.lock();
+        for id in inner.by_key.get(&(db, key.clone())).into_iter().flatten() {
+            if let Some(w) = inner.waiters.get(id) {
+                w.notify.notify_one();
+            }
+        }
+    }
+
+    /// Wakes every client blocked on any key of `db` (FLUSHDB, SWAPDB).
+    pub fn wake_db(&self, db: usize) {
+        let inner = self.inner.lock();
+        for w in inner.waiters.values() {
+            if w.keys.iter().any(|(d, _)| *d == db) {
+                w.notify.notify_one();
+            }
+        }
+    }
+
+    /// Number of distinct keys clients are blocked on (INFO `total_blocking_keys`).
+    pub fn keys_len(&self) -> usize {
+        self.inner.lock().by_key.len()
     }
 
     /// CLIENT UNBLOCK: ends `client_id`'s wait; false if it is not blocked.
@@ -149,7 +176,13 @@ pub struct BlockingObserver(pub Arc<BlockedClients>);
 impl KeyspaceObserver for BlockingObserver {
     fn on_events(&mut self, events: &[KeyEvent], _ks: &Keyspace, _now_ms: u64) {
         for e in events {
-            self.0.wake(e.db, &e.key);
+            match e.event {
+                // Data added or taken: serve waiters one at a time, in blocking order.
+                "lpush" | "rpush" | "linsert" | "lpop" | "rpop" | "zadd" | "zincr"
+                | "zpopmin" | "zpopmax" | "xadd" => self.0.wake(e.db, &e.key),
+                event if crate::keyspace::is_db_event(event) => self.0.wake_db(e.db),
+                _ => self.0.wake_all(e.db, &e.key),
+            }
         }
     }
 }

@@ -222,6 +222,8 @@ pub struct ConfigStore {
     /// Hot values, mirrored on every set.
     pub proto_max_bulk_len: AtomicU64,
     pub hll_sparse_max_bytes: AtomicU64,
+    pub stream_node_max_entries: AtomicU64,
+    pub stream_node_max_bytes: AtomicU64,
     /// Read on every command, so mirrored: `slowlog-log-slower-than` (µs; negative = off).
     pub slowlog_slower_than_us: AtomicI64,
     pub slowlog_max_len: AtomicU64,
@@ -235,6 +237,8 @@ impl Default for ConfigStore {
             values: RwLock::new(PARAMS.iter().map(|p| (p.name, p.default.to_string())).collect()),
             proto_max_bulk_len: AtomicU64::new(0),
             hll_sparse_max_bytes: AtomicU64::new(0),
+            stream_node_max_entries: AtomicU64::new(100),
+            stream_node_max_bytes: AtomicU64::new(4096),
             slowlog_slower_than_us: AtomicI64::new(10_000),
             slowlog_max_len: AtomicU64::new(128),
             client_query_buffer_limit: AtomicU64::new(0),
@@ -368,6 +372,8 @@ impl ConfigStore {
         match name {
             "proto-max-bulk-len" => self.proto_max_bulk_len.store(n, Ordering::Relaxed),
             "hll-sparse-max-bytes" => self.hll_sparse_max_bytes.store(n, Ordering::Relaxed),
+            "stream-node-max-entries" => self.stream_node_max_entries.store(n, Ordering::Relaxed),
+            "stream-node-max-bytes" => self.stream_node_max_bytes.store(n, Ordering::Relaxed),
             "slowlog-log-slower-than" => self
                 .slowlog_slower_than_us
                 .store(value.parse::<i64>().unwrap_or(-1), Ordering::Relaxed),

@@ -109,7 +109,7 @@ async fn gate(
     if !session.authenticated && !spec.flags.has(Flags::NO_AUTH) {
         return Err(CmdError::NoAuth);
     }
-    if let Some(reply) = crate::pubsub::gate(&shared.pubsub, session, spec, argv) {
+    if let Some(reply) = crate::pubsub::gate(&shared.pubsub, session, spec, argv).await {
         return Ok(Outcome::Ready(reply));
     }
     if session.multi.is_some() && !transactions::runs_inside_multi(spec.name) {

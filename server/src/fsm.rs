@@ -77,6 +77,8 @@ impl Fsm {
                     index,
                     max_bulk_len: self.config.proto_max_bulk_len.load(Ordering::Relaxed),
                     hll_sparse_max_bytes: self.config.hll_sparse_max_bytes.load(Ordering::Relaxed),
+                    stream_node_max_entries: self.config.stream_node_max_entries.load(Ordering::Relaxed),
+                    stream_node_max_bytes: self.config.stream_node_max_bytes.load(Ordering::Relaxed),
                     may_block: true,
                 };
                 (apply_write(argv, &mut cx), *now_ms)
@@ -135,6 +137,11 @@ impl Fsm {
                                 .config
                                 .hll_sparse_max_bytes
                                 .load(Ordering::Relaxed),
+                            stream_node_max_entries: self
+                                .config
+                                .stream_node_max_entries
+                                .load(Ordering::Relaxed),
+                            stream_node_max_bytes: self.config.stream_node_max_bytes.load(Ordering::Relaxed),
                             may_block: false,
                         };
                         (fns.apply)(&mut Args::new(&argv[skip..]), &mut cx)

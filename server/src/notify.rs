@@ -104,9 +104,10 @@ fn class_of(event: &str) -> u32 {
         "hset" | "hdel" | "hincrby" | "hincrbyfloat" | "hexpire" | "hpersist" | "hexpired" => {
             class::HASH
         }
-        "zadd" | "zincr" | "zrem" | "zremrangebyscore" | "zremrangebyrank"
-        | "zremrangebylex" | "zinterstore" | "zunionstore" | "zdiffstore" | "zrangestore"
-        | "zpopmin" | "zpopmax" => class::ZSET,
+        "zadd" | "zincr" | "zrem" | "zremrangebyscore" | "zremrangebyrank" | "zremrangebylex"
+        | "zinterstore" | "zunionstore" | "zdiffstore" | "zrangestore" | "zpopmin" | "zpopmax" => {
+            class::ZSET
+        }
         "expired" => class::EXPIRED,
         "evicted" => class::EVICTED,
         "new" => class::NEW,
@@ -158,7 +159,7 @@ impl KeyspaceObserver for Notifier {
             return;
         }
         for ev in events {
-            if flags & class_of(ev.event) == 0 {
+            if crate::keyspace::is_db_event(ev.event) || flags & class_of(ev.event) == 0 {
                 continue;
             }
             let event = Bytes::from_static(ev.event.as_bytes());

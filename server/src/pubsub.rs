@@ -292,8 +292,11 @@ impl PubSub {
         let mut inner = self.inner.write();
         let Some(client) = inner.clients.get_mut(&id) else { return Reply::Array(vec![]) };
         let was = client.is_subscribed();
-        let targets: Vec<Bytes> =
-            if names.is_empty() { client.set(kind).iter().cloned().collect() } else { names.to_vec() };
+        let targets: Vec<Bytes> = if names.is_empty() {
+            client.set(kind).iter().cloned().collect()
+        } else {
+            names.to_vec()
+        };
         let mut out = Vec::with_capacity(targets.len().max(1));
         let mut left = Vec::new();
         for name in &targets {
@@ -340,7 +343,13 @@ impl PubSub {
 
     /// Delivers `payload` on `channel` (`Kind::Channel`: subscribers then matching
     /// patterns; `Kind::Shard`: shard subscribers). Returns the number of receivers.
-    pub fn publish(&self, kind: Kind, channel: &Bytes, payload: &Bytes, config: &ConfigStore) -> i64 {
+    pub fn publish(
+        &self,
+        kind: Kind,
+        channel: &Bytes,
+        payload: &Bytes,
+        config: &ConfigStore,
+    ) -> i64 {
         if !self.any_subscribed() {
             return 0;
         }
@@ -380,7 +389,10 @@ impl PubSub {
     pub fn channels(&self, kind: Kind, pattern: Option<&[u8]>) -> Vec<Bytes> {
         let inner = self.inner.read();
         let map = if kind == Kind::Shard { &inner.shard } else { &inner.channels };
-        map.keys().filter(|c| pattern.is_none_or(|p| crate::glob::matches(p, c, false))).cloned().collect()
+        map.keys()
+            .filter(|c| pattern.is_none_or(|p| crate::glob::matches(p, c, false)))
+            .cloned()
+            .collect()
     }
 
     /// Subscriber count of each channel (patterns not counted).
@@ -467,13 +479,24 @@ fn allowed_in_subscribed_mode(name: &str) -> bool {
     )
 }
 
-/// The pub/sub part of the command gate, run for every command after auth: RESET ends
-/// the client's subscriptions; a RESP2 client in subscribed mode may only run the
+/// The pub/sub part of the command gate, run for every command after auth: PUBLISH
+/// yields once; RESET ends the client's subscriptions; a RESP2 client in subscribed mode may only run the
 /// SUBSCRIBE family, PING (answered `["pong", arg]`), QUIT and RESET. `Some` is the
 /// reply to give instead of running the command.
-pub fn gate(pubsub: &PubSub, session: &Session, spec: &CommandSpec, argv: &[Bytes]) -> Option<Reply> {
+pub async fn gate(
+    pubsub: &PubSub,
+    session: &Session,
+    spec: &CommandSpec,
+    argv: &[Bytes],
+) -> Option<Reply> {
     if !pubsub.any_subscribed() {
         return None;
+    }
+    if spec.name.ends_with("publish") {
+        // Connections run in parallel here, not in one event loop as in Redis: give a
+        // subscriber whose (UN)SUBSCRIBE reached the server just before this PUBLISH the
+        // chance to run it first, so the receiver count reflects arrival order.
+        tokio::task::yield_now().await;
     }
     // A subcommand's spec carries only its own name; the container is argv[0].
     let is_sub = argv.first().is_some_and(|n| !n.eq_ignore_ascii_case(spec.name.as_bytes()));
@@ -532,10 +555,7 @@ mod tests {
         assert_eq!(ps.publish(Kind::Channel, &b("news"), &b("hi"), &config), 2);
         assert_eq!(ps.publish(Kind::Channel, &b("other"), &b("x"), &config), 0);
         assert_eq!(inbox.recv().await, Some(frame("message", &[&b("news"), &b("hi")])));
-        assert_eq!(
-            inbox.recv().await,
-            Some(frame("pmessage", &[&b("n*"), &b("news"), &b("hi")]))
-        );
+        assert_eq!(inbox.recv().await, Some(frame("pmessage", &[&b("n*"), &b("news"), &b("hi")])));
     }
 
     #[test]

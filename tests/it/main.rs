@@ -7,14 +7,18 @@
 mod bitmap;
 mod connection;
 mod expire;
+mod geo;
 #[allow(dead_code)] // helpers shared by modules; not every one is used by all
 mod harness;
 mod hash;
 mod hyperloglog;
 mod keyspace;
+mod list;
 mod protocol;
+mod pubsub;
 mod server;
 mod set;
 mod sort;
 mod stream;
 mod string;
+mod zset;

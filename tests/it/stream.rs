@@ -146,7 +146,11 @@ fn xdel_and_xsetid_track_first_last_and_deleted_ids() {
     assert_eq!(text(&mut c, &["XSETID", "x", "7-0", "ENTRIESADDED", "10"]), "OK");
     assert_eq!(err(&mut c, &["XSETID", "nokey", "7-0"]), "ERR no such key");
     let info = arr(cmd(&mut c, &["XINFO", "STREAM", "x"]).unwrap());
-    let get = |name: &str| info[info.iter().position(|v| *v == Value::BulkString(name.as_bytes().to_vec())).unwrap() + 1].clone();
+    let get = |name: &str| {
+        info[info.iter().position(|v| *v == Value::BulkString(name.as_bytes().to_vec())).unwrap()
+            + 1]
+        .clone()
+    };
     assert_eq!(get("length"), Value::Int(2));
     assert_eq!(bulk(&get("last-generated-id")), "7-0");
     assert_eq!(bulk(&get("max-deleted-entry-id")), "1-0");

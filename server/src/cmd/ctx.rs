@@ -25,6 +25,10 @@ pub struct ApplyCtx<'a> {
     pub max_bulk_len: u64,
     /// `hll-sparse-max-bytes`, where a sparse HyperLogLog turns dense.
     pub hll_sparse_max_bytes: u64,
+    /// `stream-node-max-entries` / `stream-node-max-bytes`: where approximate trimming
+    /// cuts a stream.
+    pub stream_node_max_entries: u64,
+    pub stream_node_max_bytes: u64,
     /// Whether a blocking command may return `Reply::Blocked` (false inside MULTI/EXEC).
     pub may_block: bool,
 }

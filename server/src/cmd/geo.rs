@@ -320,7 +320,7 @@ impl Parse for GeoAdd {
                 break;
             }
         }
-        if (nx && xx) || args.is_empty() || args.remaining() % 3 != 0 {
+        if (nx && xx) || args.is_empty() || !args.remaining().is_multiple_of(3) {
             return Err(CmdError::Syntax);
         }
         let mut pairs = Vec::with_capacity(args.remaining() / 3);
@@ -690,32 +690,45 @@ fn candidate_ranges(lon: f64, lat: f64, half_w: f64, half_h: f64) -> Vec<(f64, f
         }
         let shift = 2 * (STEP - step);
         let total = cells as i64;
+        // The cell holding the centre first, then its neighbours (N, S, E, W, NE, NW, SE,
+        // SW), then the rest by hash: unsorted replies list members in the order Redis
+        // finds them.
+        let c_lat = (((lat - LAT_MIN) / lat_cell).floor() as i64).clamp(0, total - 1);
+        let c_lon = (((lon - LON_MIN) / lon_cell).floor() as i64).clamp(0, total - 1);
+        const AROUND: [(i64, i64); 9] =
+            [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1)];
+        let mut seen = std::collections::HashSet::new();
+        let mut cells_found: Vec<(usize, u64)> = Vec::new();
         for lat_i in lat_i0..=lat_i1 {
             for &(a, b) in &lon_spans {
-                let mut seen = std::collections::HashSet::new();
                 for lon_i in a..=b {
-                    let lon_w = lon_i.rem_euclid(total) as u64;
-                    if !seen.insert(lon_w) {
+                    let lon_w = lon_i.rem_euclid(total);
+                    if !seen.insert((lat_i, lon_w)) {
                         continue;
                     }
+                    let d_lat = lat_i as i64 - c_lat;
+                    let d_lon = {
+                        let d = (lon_w - c_lon).rem_euclid(total);
+                        if d > total / 2 {
+                            d - total
+                        } else {
+                            d
+                        }
+                    };
+                    let rank =
+                        AROUND.iter().position(|&o| o == (d_lat, d_lon)).unwrap_or(AROUND.len());
                     let hash = spread(lat_i as u32) | (spread(lon_w as u32) << 1);
-                    let lo = (hash << shift) as f64;
-                    let hi = ((hash + 1) << shift) as f64;
-                    ranges.push((lo, hi));
+                    cells_found.push((rank, hash));
                 }
             }
         }
+        cells_found.sort_unstable();
+        for (_, hash) in cells_found {
+            ranges.push(((hash << shift) as f64, ((hash + 1) << shift) as f64));
+        }
         break;
     }
-    ranges.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut merged: Vec<(f64, f64)> = Vec::new();
-    for (lo, hi) in ranges {
-        match merged.last_mut() {
-            Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
-            _ => merged.push((lo, hi)),
-        }
-    }
-    merged
+    ranges
 }
 
 fn estimate_step(range_m: f64, lat: f64) -> u32 {

@@ -954,3 +954,172 @@ impl WriteCommand for LTrim {
         Ok(Reply::ok())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::Exec;
+    use crate::keyspace::{KeyEvent, Keyspace};
+
+    const NOW: u64 = 1_000_000;
+
+    /// Checks and applies one write, as the log would (`may_block` as given).
+    fn apply(ks: &mut Keyspace, may_block: bool, argv: &[&str]) -> Reply {
+        let argv: Vec<Bytes> = argv.iter().map(|a| Bytes::from(a.to_string())).collect();
+        let (spec, _, skip) = match crate::cmd::resolve(&argv) {
+            Ok(r) => r,
+            Err(e) => return Reply::Error(e),
+        };
+        let Exec::Write(fns) = spec.exec else { panic!("{:?} is not a write", argv[0]) };
+        if let Err(e) = (fns.check)(&mut Args::new(&argv[skip..])) {
+            return Reply::Error(e);
+        }
+        let mut cx = ApplyCtx {
+            ks,
+            db: 0,
+            now_ms: NOW,
+            seed: 1,
+            index: 1,
+            max_bulk_len: u64::MAX,
+            hll_sparse_max_bytes: 3000, stream_node_max_entries: 100, stream_node_max_bytes: 4096,
+            may_block,
+        };
+        (fns.apply)(&mut Args::new(&argv[skip..]), &mut cx).unwrap_or_else(Reply::Error)
+    }
+
+    fn run(ks: &mut Keyspace, argv: &[&str]) -> Reply {
+        apply(ks, true, argv)
+    }
+
+    fn events(ks: &mut Keyspace) -> Vec<(String, &'static str)> {
+        ks.take_events()
+            .into_iter()
+            .map(|KeyEvent { key, event, .. }| (String::from_utf8(key.to_vec()).unwrap(), event))
+            .collect()
+    }
+
+    fn ev(list: &[(&str, &'static str)]) -> Vec<(String, &'static str)> {
+        list.iter().map(|(k, e)| (k.to_string(), *e)).collect()
+    }
+
+    fn contents(ks: &Keyspace, key: &str) -> Option<Vec<String>> {
+        match ks.db(0).get(key.as_bytes(), NOW) {
+            Some(Value::List(l)) => {
+                Some(l.iter().map(|b| String::from_utf8(b.to_vec()).unwrap()).collect())
+            }
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn pushes_pops_and_emptying_record_redis_events() {
+        let mut ks = Keyspace::new(1);
+        assert_eq!(run(&mut ks, &["RPUSH", "l", "a", "b"]), Reply::Int(2));
+        assert_eq!(run(&mut ks, &["LPUSH", "l", "z"]), Reply::Int(3));
+        assert_eq!(run(&mut ks, &["LPUSHX", "nol", "z"]), Reply::Int(0));
+        assert_eq!(
+            run(&mut ks, &["RPOP", "l", "5"]),
+            Reply::Array(vec![Reply::bulk("b"), Reply::bulk("a"), Reply::bulk("z")])
+        );
+        assert_eq!(
+            events(&mut ks),
+            ev(&[("l", "rpush"), ("l", "lpush"), ("l", "rpop"), ("l", "del")])
+        );
+        assert_eq!(contents(&ks, "l"), None);
+    }
+
+    #[test]
+    fn lmove_pushes_on_the_destination_then_pops_the_source() {
+        let mut ks = Keyspace::new(1);
+        run(&mut ks, &["RPUSH", "src", "a"]);
+        ks.take_events();
+        assert_eq!(run(&mut ks, &["LMOVE", "src", "dst", "LEFT", "RIGHT"]), Reply::bulk("a"));
+        assert_eq!(events(&mut ks), ev(&[("dst", "rpush"), ("src", "lpop"), ("src", "del")]));
+        assert_eq!(contents(&ks, "dst"), Some(vec!["a".into()]));
+        run(&mut ks, &["RPUSH", "dst", "b", "c"]);
+        assert_eq!(run(&mut ks, &["RPOPLPUSH", "dst", "dst"]), Reply::bulk("c"));
+        assert_eq!(contents(&ks, "dst"), Some(vec!["c".into(), "a".into(), "b".into()]));
+    }
+
+    #[test]
+    fn edits_record_their_events_only_when_something_changed() {
+        let mut ks = Keyspace::new(1);
+        run(&mut ks, &["RPUSH", "l", "a", "b", "a"]);
+        ks.take_events();
+        assert_eq!(run(&mut ks, &["LINSERT", "l", "BEFORE", "zz", "x"]), Reply::Int(-1));
+        assert_eq!(run(&mut ks, &["LREM", "l", "0", "zz"]), Reply::Int(0));
+        assert!(events(&mut ks).is_empty());
+        assert_eq!(run(&mut ks, &["LINSERT", "l", "AFTER", "b", "x"]), Reply::Int(4));
+        assert_eq!(run(&mut ks, &["LSET", "l", "-1", "y"]), Reply::ok());
+        assert_eq!(run(&mut ks, &["LREM", "l", "-1", "a"]), Reply::Int(1));
+        assert_eq!(run(&mut ks, &["LTRIM", "l", "5", "10"]), Reply::ok());
+        assert_eq!(
+            events(&mut ks),
+            ev(&[("l", "linsert"), ("l", "lset"), ("l", "lrem"), ("l", "ltrim"), ("l", "del")])
+        );
+    }
+
+    #[test]
+    fn errors_change_nothing_and_record_no_events() {
+        let mut ks = Keyspace::new(1);
+        run(&mut ks, &["SET", "s", "x"]);
+        run(&mut ks, &["RPUSH", "l", "a"]);
+        ks.take_events();
+        let cases: &[(&[&str], CmdError)] = &[
+            (&["LPUSH", "s", "a"], CmdError::WrongType),
+            (&["LMOVE", "l", "s", "LEFT", "LEFT"], CmdError::WrongType),
+            (&["LSET", "l", "3", "x"], CmdError::IndexOutOfRange),
+            (&["LSET", "nol", "0", "x"], CmdError::NoSuchKey),
+            (&["LPOP", "l", "-1"], CmdError::NotPositive),
+            (&["BLPOP", "l", "s", "-1"], CmdError::TimeoutNegative),
+            (&["BLPOP", "nol", "s", "0"], CmdError::WrongType),
+            (&["LMPOP", "2", "l", "LEFT"], CmdError::Syntax),
+            (&["LMPOP", "0", "l", "LEFT"], CmdError::NumkeysNotPositive),
+            (&["LMPOP", "1", "l", "LEFT", "COUNT", "0"], CmdError::CountNotPositive),
+            (&["LINSERT", "l", "MIDDLE", "a", "b"], CmdError::Syntax),
+        ];
+        for (argv, err) in cases {
+            assert_eq!(run(&mut ks, argv), Reply::Error(err.clone()), "{argv:?}");
+            assert!(ks.take_events().is_empty(), "{argv:?}");
+        }
+        assert_eq!(contents(&ks, "l"), Some(vec!["a".into()]));
+    }
+
+    #[test]
+    fn blocking_commands_block_on_their_keys_or_answer_at_once_in_multi() {
+        let mut ks = Keyspace::new(1);
+        let blocked = |keys: &[&str], timeout_ms| {
+            Reply::Blocked(Box::new(BlockedOn {
+                keys: keys.iter().map(|k| Bytes::from(k.to_string())).collect(),
+                timeout_ms,
+                on_timeout: Box::new(Reply::NullArray),
+                retry: None,
+            }))
+        };
+        assert_eq!(run(&mut ks, &["BLPOP", "a", "b", "1.5"]), blocked(&["a", "b"], 1500));
+        assert_eq!(run(&mut ks, &["BLMPOP", "0.0001", "1", "a", "LEFT"]), blocked(&["a"], 1));
+        assert_eq!(run(&mut ks, &["BLMOVE", "a", "d", "LEFT", "LEFT", "0"]), blocked(&["a"], 0));
+        assert_eq!(apply(&mut ks, false, &["BRPOPLPUSH", "a", "d", "0"]), Reply::Null);
+        assert_eq!(apply(&mut ks, false, &["BRPOP", "a", "0"]), Reply::NullArray);
+        assert!(ks.take_events().is_empty());
+        run(&mut ks, &["RPUSH", "b", "x", "y"]);
+        assert_eq!(
+            run(&mut ks, &["BRPOP", "a", "b", "0"]),
+            Reply::Array(vec![Reply::bulk("b"), Reply::bulk("y")])
+        );
+    }
+
+    #[test]
+    fn timeouts_parse_like_redis() {
+        assert_eq!(parse_timeout(b"0"), Ok(0));
+        assert_eq!(parse_timeout(b"0.0001"), Ok(1));
+        assert_eq!(parse_timeout(b"-0.0001"), Ok(0), "rounds up to zero: waits forever");
+        assert_eq!(parse_timeout(b"2"), Ok(2000));
+        assert_eq!(parse_timeout(b"0x10"), Ok(16000));
+        assert_eq!(parse_timeout(b"-1"), Err(CmdError::TimeoutNegative));
+        assert_eq!(parse_timeout(b"x"), Err(CmdError::TimeoutNotFloat));
+        assert_eq!(parse_timeout(b"nan"), Err(CmdError::TimeoutNotFloat));
+        assert_eq!(parse_timeout(b"inf"), Err(CmdError::TimeoutOutOfRange));
+        assert_eq!(parse_timeout(b"0x7FFFFFFFFFFFFF"), Err(CmdError::TimeoutOutOfRange));
+    }
+}

@@ -739,11 +739,11 @@ fn clients_section(shared: &Shared, connected: usize, out: &mut String) {
         "watching_clients",
         "clients_in_timeout_table",
         "total_watched_keys",
-        "total_blocking_keys",
-        "total_blocking_keys_on_nokey",
     ] {
         line(out, k, 0);
     }
+    line(out, "total_blocking_keys", shared.blocked.keys_len());
+    line(out, "total_blocking_keys_on_nokey", 0);
 }
 
 fn memory_section(shared: &Shared, p: &ProcessStats, out: &mut String) {

@@ -15,8 +15,7 @@
 //! added while blocked are delivered.
 //!
 //! Node limits: approximate trimming works on whole nodes of `stream-node-max-entries`
-//! entries; apply uses Redis's defaults ([`NodeLimits::default`]) since the config is not
-//! part of the apply context.
+//! entries (the node's config, passed in `ApplyCtx`).
 
 use bytes::Bytes;
 
@@ -552,10 +551,18 @@ impl Parse for XAdd {
     }
 }
 
+/// The node's `stream-node-max-entries` / `stream-node-max-bytes`.
+fn node_limits(cx: &ApplyCtx<'_>) -> NodeLimits {
+    NodeLimits {
+        max_entries: usize::try_from(cx.stream_node_max_entries).unwrap_or(100),
+        max_bytes: usize::try_from(cx.stream_node_max_bytes).unwrap_or(4096),
+    }
+}
+
 impl WriteCommand for XAdd {
     fn apply(self, cx: &mut ApplyCtx<'_>) -> CmdResult {
         let now = cx.now_ms;
-        let limits = NodeLimits::default();
+        let limits = node_limits(cx);
         let mut db = cx.db();
         let exists = match db.get(&self.key, now) {
             None if self.nomkstream => return Ok(Reply::Null),
@@ -622,19 +629,21 @@ impl Parse for XTrim {
 impl WriteCommand for XTrim {
     fn apply(self, cx: &mut ApplyCtx<'_>) -> CmdResult {
         let now = cx.now_ms;
+        let limits = node_limits(cx);
         let mut db = cx.db();
-        let mut probe = match db.get(&self.key, now) {
+        match db.get(&self.key, now) {
             None => return Ok(Reply::Int(0)),
-            Some(Value::Stream(s)) => s.clone(),
+            Some(Value::Stream(_)) => {}
             Some(_) => return Err(CmdError::WrongType),
-        };
-        if self.trim.apply(&mut probe, NodeLimits::default()) == 0 {
-            return Ok(Reply::Int(0));
         }
-        let Some(Value::Stream(s)) = db.value_mut(&self.key, now, "xtrim") else {
+        // Trim in place; the event is recorded only if something was removed.
+        let Some(Value::Stream(s)) = db.value_mut_silent(&self.key, now) else {
             return Err(CmdError::Internal);
         };
-        let removed = self.trim.apply(s, NodeLimits::default());
+        let removed = self.trim.apply(s, limits);
+        if removed > 0 {
+            db.event(&self.key, "xtrim");
+        }
         Ok(Reply::Int(removed as i64))
     }
 }
@@ -1944,7 +1953,7 @@ mod tests {
             seed: 1,
             index: 1,
             max_bulk_len: u64::MAX,
-            hll_sparse_max_bytes: 3000,
+            hll_sparse_max_bytes: 3000, stream_node_max_entries: 100, stream_node_max_bytes: 4096,
             may_block: true,
         };
         (fns.apply)(&mut Args::new(&argv[skip..]), &mut cx).unwrap_or_else(Reply::Error)

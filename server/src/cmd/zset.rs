@@ -788,8 +788,12 @@ fn parse_timeout(arg: &[u8]) -> Result<u64, CmdError> {
 }
 
 /// Parses `numkeys key [key ...]` (numkeys must be positive).
-fn parse_numkeys(args: &mut Args<'_>, nokeys: CmdError) -> Result<Vec<Bytes>, CmdError> {
-    let n = args.next_i64()?;
+fn parse_numkeys(
+    args: &mut Args<'_>,
+    nokeys: CmdError,
+    not_int: CmdError,
+) -> Result<Vec<Bytes>, CmdError> {
+    let n = args.next_i64_or(not_int)?;
     if n < 1 {
         return Err(nokeys);
     }
@@ -847,13 +851,13 @@ impl Parse for ZAdd {
             }
         }
         let rest = args.take_rest();
-        if rest.is_empty() || rest.len() % 2 != 0 {
+        if rest.is_empty() || !rest.len().is_multiple_of(2) {
             return Err(CmdError::Syntax);
         }
         if z.nx && z.xx {
             return Err(CmdError::ZaddXxNx);
         }
-        if (z.gt && z.nx) || (z.lt && z.nx) || (z.gt && z.lt) {
+        if (z.nx && (z.gt || z.lt)) || (z.gt && z.lt) {
             return Err(CmdError::ZaddGtLtNx);
         }
         if z.incr && rest.len() > 2 {
@@ -1318,7 +1322,7 @@ impl<const MAX: bool> Parse for ZPop<MAX> {
         let count = if args.is_empty() {
             None
         } else {
-            let n = args.next_i64()?;
+            let n = args.next_i64_or(CmdError::NotPositive)?;
             Some(usize::try_from(n).map_err(|_| CmdError::NotPositive)?)
         };
         Ok(ZPop { key, count })
@@ -1395,7 +1399,7 @@ struct ZMPop<const BLOCK: bool> {
 impl<const BLOCK: bool> Parse for ZMPop<BLOCK> {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
         let timeout_ms = if BLOCK { parse_timeout(args.next_slice()?)? } else { 0 };
-        let keys = parse_numkeys(args, CmdError::NumkeysNotPositive)?;
+        let keys = parse_numkeys(args, CmdError::NumkeysNotPositive, CmdError::NumkeysNotPositive)?;
         let max = if args.eat("MIN") {
             false
         } else if args.eat("MAX") {
@@ -1406,7 +1410,7 @@ impl<const BLOCK: bool> Parse for ZMPop<BLOCK> {
         let mut count = None;
         while !args.is_empty() {
             if count.is_none() && args.remaining() >= 2 && args.eat("COUNT") {
-                let n = args.next_i64()?;
+                let n = args.next_i64_or(CmdError::CountNotPositive)?;
                 if n <= 0 {
                     return Err(CmdError::CountNotPositive);
                 }
@@ -1587,15 +1591,13 @@ impl ReadCommand for ZScan {
         // A small (listpack) set is returned whole, as Redis does.
         let budget = if z.encoding() == "listpack" { usize::MAX } else { self.count };
         let mut out = Vec::new();
-        let mut taken = 0usize;
         let mut last: Option<f64> = None;
         let mut next = 0u64;
-        for (s, m) in z.iter_from(start, false) {
+        for (taken, (s, m)) in z.iter_from(start, false).enumerate() {
             if taken >= budget && last.is_some_and(|l| l != s) {
                 next = score_cursor(s);
                 break;
             }
-            taken += 1;
             last = Some(s);
             if let Some(p) = &self.pattern {
                 if !glob::matches(p, m, false) {
@@ -1688,7 +1690,8 @@ struct SetOpArgs {
 }
 
 fn parse_setop(args: &mut Args<'_>, op: u8, store: bool) -> Result<SetOpArgs, CmdError> {
-    let keys = parse_numkeys(args, CmdError::ZsetNoInputKey(op_name(op, store)))?;
+    let keys =
+        parse_numkeys(args, CmdError::ZsetNoInputKey(op_name(op, store)), CmdError::NotAnInteger)?;
     let mut a = SetOpArgs {
         weights: vec![1.0; keys.len()],
         keys,
@@ -1847,11 +1850,12 @@ struct ZInterCard {
 
 impl Parse for ZInterCard {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
-        let keys = parse_numkeys(args, CmdError::ZsetNoInputKey("zintercard"))?;
+        let keys =
+            parse_numkeys(args, CmdError::ZsetNoInputKey("zintercard"), CmdError::NotAnInteger)?;
         let mut limit = 0usize;
         while !args.is_empty() {
             if args.remaining() >= 2 && args.eat("LIMIT") {
-                let n = args.next_i64()?;
+                let n = args.next_i64_or(CmdError::ZsetLimitNegative)?;
                 limit = usize::try_from(n).map_err(|_| CmdError::ZsetLimitNegative)?;
             } else {
                 return Err(CmdError::Syntax);

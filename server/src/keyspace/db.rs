@@ -308,7 +308,12 @@ impl DbMut<'_> {
     pub fn value_mut_silent(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Value> {
         self.purge_if_expired(key, now_ms);
         let slot = key_slot(key) as usize;
-        self.db.slots.get_mut(slot)?.as_deref_mut()?.get_mut(key).map(|e| &mut e.value)
+        let version = self.version;
+        // Still a change for WATCH, even when nobody is notified.
+        self.db.slots.get_mut(slot)?.as_deref_mut()?.get_mut(key).map(|e| {
+            e.version = version;
+            &mut e.value
+        })
     }
 
     /// Sets `key` to `value` with deadline `expire_at_ms` (replacing any TTL).
@@ -414,9 +419,16 @@ impl DbMut<'_> {
         true
     }
 
-    /// Removes every key (FLUSHDB). Records no per-key events, as Redis.
+    /// Removes every key (FLUSHDB). Records no per-key events, as Redis; one
+    /// [`super::DB_EVENT_FLUSHED`] event (empty key) lets observers that track keys of this
+    /// database (blocked clients) react. Keyspace notifications skip it.
     pub fn flush(&mut self) {
         *self.db = Db::default();
+        self.events.push(KeyEvent {
+            db: self.index,
+            key: Bytes::new(),
+            event: super::DB_EVENT_FLUSHED,
+        });
     }
 
     /// Inserts a whole entry (RENAME, MOVE, COPY): the deadline travels with it.

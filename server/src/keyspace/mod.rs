@@ -18,6 +18,16 @@ pub use value::Value;
 
 use bytes::Bytes;
 
+/// Event name (with an empty key) for "every key of this database is gone".
+pub const DB_EVENT_FLUSHED: &str = "engram:flushdb";
+/// Event name (with an empty key) for "this database was swapped with another".
+pub const DB_EVENT_SWAPPED: &str = "engram:swapdb";
+
+/// Whether `event` concerns a whole database rather than one key.
+pub fn is_db_event(event: &str) -> bool {
+    event == DB_EVENT_FLUSHED || event == DB_EVENT_SWAPPED
+}
+
 /// One key change, in apply order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyEvent {
@@ -86,9 +96,12 @@ impl Keyspace {
         self.events.push(KeyEvent { db, key, event });
     }
 
-    /// Swaps two databases (SWAPDB).
+    /// Swaps two databases (SWAPDB); both get a [`DB_EVENT_SWAPPED`] event.
     pub fn swap(&mut self, a: usize, b: usize) {
         self.dbs.swap(a, b);
+        for db in [a, b] {
+            self.events.push(KeyEvent { db, key: Bytes::new(), event: DB_EVENT_SWAPPED });
+        }
     }
 
     /// Empties every database (FLUSHALL).
