@@ -223,6 +223,8 @@ pub struct ConfigStore {
     pub proto_max_bulk_len: AtomicU64,
     pub hll_sparse_max_bytes: AtomicU64,
     pub stream_node_max_entries: AtomicU64,
+    /// `maxmemory` in bytes (0 = no limit), checked before every DENYOOM command.
+    pub maxmemory: AtomicU64,
     pub stream_node_max_bytes: AtomicU64,
     /// Read on every command, so mirrored: `slowlog-log-slower-than` (µs; negative = off).
     pub slowlog_slower_than_us: AtomicI64,
@@ -238,6 +240,7 @@ impl Default for ConfigStore {
             proto_max_bulk_len: AtomicU64::new(0),
             hll_sparse_max_bytes: AtomicU64::new(0),
             stream_node_max_entries: AtomicU64::new(100),
+            maxmemory: AtomicU64::new(0),
             stream_node_max_bytes: AtomicU64::new(4096),
             slowlog_slower_than_us: AtomicI64::new(10_000),
             slowlog_max_len: AtomicU64::new(128),
@@ -372,6 +375,7 @@ impl ConfigStore {
         match name {
             "proto-max-bulk-len" => self.proto_max_bulk_len.store(n, Ordering::Relaxed),
             "hll-sparse-max-bytes" => self.hll_sparse_max_bytes.store(n, Ordering::Relaxed),
+            "maxmemory" => self.maxmemory.store(n, Ordering::Relaxed),
             "stream-node-max-entries" => self.stream_node_max_entries.store(n, Ordering::Relaxed),
             "stream-node-max-bytes" => self.stream_node_max_bytes.store(n, Ordering::Relaxed),
             "slowlog-log-slower-than" => self

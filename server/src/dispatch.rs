@@ -100,6 +100,13 @@ async fn expire_lazily(shared: &Arc<Shared>, db: usize, now_ms: u64, keys: Vec<B
     }
 }
 
+/// Whether `maxmemory` is set and allocated memory exceeds it (policy `noeviction`:
+/// commands that may grow memory are refused; eviction is not implemented).
+fn over_maxmemory(shared: &Shared) -> bool {
+    let max = shared.config.maxmemory.load(std::sync::atomic::Ordering::Relaxed);
+    max != 0 && crate::state::allocated_bytes() > max
+}
+
 async fn gate(
     shared: &Arc<Shared>,
     session: &mut Session,
@@ -111,6 +118,12 @@ async fn gate(
     }
     if let Some(reply) = crate::pubsub::gate(&shared.pubsub, session, spec, argv).await {
         return Ok(Outcome::Ready(reply));
+    }
+    if spec.flags.has(Flags::DENYOOM) && over_maxmemory(shared) {
+        if session.multi.is_some() {
+            session.multi_failed = true;
+        }
+        return Err(CmdError::Oom);
     }
     if session.multi.is_some() && !transactions::runs_inside_multi(spec.name) {
         return Ok(Outcome::Ready(transactions::queue(session, spec, argv.to_vec())?));

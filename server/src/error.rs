@@ -115,6 +115,8 @@ pub enum CmdError {
     /// PFSELFTEST's failure description.
     #[error("ERR {0}")]
     HllSelfTest(String),
+    #[error("OOM command not allowed when used memory > 'maxmemory'.")]
+    Oom,
     #[error("NOAUTH Authentication required.")]
     NoAuth,
     #[error("WRONGPASS invalid username-password pair or user is disabled.")]

@@ -332,3 +332,11 @@ impl Shared {
         let _ = self.shutdown.send(true);
     }
 }
+
+/// Bytes allocated by the process (jemalloc's `stats.allocated`, refreshed by an epoch
+/// advance), for the maxmemory check and INFO memory.
+pub fn allocated_bytes() -> u64 {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    let _ = epoch::advance();
+    stats::allocated::read().map_or(0, |n| n as u64)
+}

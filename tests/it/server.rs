@@ -200,3 +200,20 @@ fn shutdown_stops_the_process() {
     let _ = cmd(&mut con, &["SHUTDOWN", "NOSAVE"]);
     assert!(server.wait_exit(Duration::from_secs(10)), "server still running after SHUTDOWN");
 }
+
+#[test]
+fn commands_that_grow_memory_are_refused_over_maxmemory() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut con).unwrap();
+    let _: () = redis::cmd("CONFIG").arg(&["SET", "maxmemory", "1"]).query(&mut con).unwrap();
+    let err = redis::cmd("SET").arg("k2").arg("v").query::<()>(&mut con).unwrap_err();
+    assert_eq!(err.code(), Some("OOM"));
+    // Reads and deletions still work, and nothing was written.
+    let v: Option<String> = redis::cmd("GET").arg("k2").query(&mut con).unwrap();
+    assert_eq!(v, None);
+    let n: i64 = redis::cmd("DEL").arg("k").query(&mut con).unwrap();
+    assert_eq!(n, 1);
+    let _: () = redis::cmd("CONFIG").arg(&["SET", "maxmemory", "0"]).query(&mut con).unwrap();
+    let _: () = redis::cmd("SET").arg("k2").arg("v").query(&mut con).unwrap();
+}
