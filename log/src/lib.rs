@@ -177,7 +177,11 @@ where
         }
     }
 
-    fn apply(&self, applier: &mut Applier<SM>, proposals: Vec<Proposal<SM::Request, SM::Response>>) {
+    fn apply(
+        &self,
+        applier: &mut Applier<SM>,
+        proposals: Vec<Proposal<SM::Request, SM::Response>>,
+    ) {
         let mut batch = Vec::new();
         let mut replies = Vec::with_capacity(proposals.len());
         for p in proposals {

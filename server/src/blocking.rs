@@ -94,7 +94,9 @@ impl BlockedClients {
         for k in &keys {
             inner.by_key.entry(k.clone()).or_default().push_back(id);
         }
-        inner.waiters.insert(id, Waiter { client_id, keys, notify: notify.clone(), unblocked: None });
+        inner
+            .waiters
+            .insert(id, Waiter { client_id, keys, notify: notify.clone(), unblocked: None });
         Registration { registry: self, id, notify }
     }
 
@@ -178,8 +180,8 @@ impl KeyspaceObserver for BlockingObserver {
         for e in events {
             match e.event {
                 // Data added or taken: serve waiters one at a time, in blocking order.
-                "lpush" | "rpush" | "linsert" | "lpop" | "rpop" | "zadd" | "zincr"
-                | "zpopmin" | "zpopmax" | "xadd" => self.0.wake(e.db, &e.key),
+                "lpush" | "rpush" | "linsert" | "lpop" | "rpop" | "zadd" | "zincr" | "zpopmin"
+                | "zpopmax" | "xadd" => self.0.wake(e.db, &e.key),
                 event if crate::keyspace::is_db_event(event) => self.0.wake_db(e.db),
                 _ => self.0.wake_all(e.db, &e.key),
             }
@@ -202,7 +204,12 @@ async fn run_again(shared: &Arc<Shared>, session: &mut Session, argv: &[Bytes]) 
 
 /// Blocks the connection until the command `argv` (which answered `blocked`) can be
 /// served, its timeout passes, it is unblocked, or the client is killed.
-pub async fn wait(shared: &Arc<Shared>, session: &mut Session, argv: Vec<Bytes>, blocked: BlockedOn) -> Reply {
+pub async fn wait(
+    shared: &Arc<Shared>,
+    session: &mut Session,
+    argv: Vec<Bytes>,
+    blocked: BlockedOn,
+) -> Reply {
     let deadline = (blocked.timeout_ms > 0)
         .then(|| tokio::time::Instant::now() + Duration::from_millis(blocked.timeout_ms));
     let on_timeout = *blocked.on_timeout;

@@ -153,7 +153,11 @@ async fn gate(
             // Syntax errors never reach the log.
             (fns.check)(&mut Args::new(&argv[skip..]))?;
             let now_ms = session.now_ms;
-            Ok(Outcome::Write(Request::Write { db: session.db as u32, now_ms, argv: argv.to_vec() }))
+            Ok(Outcome::Write(Request::Write {
+                db: session.db as u32,
+                now_ms,
+                argv: argv.to_vec(),
+            }))
         }
         Exec::Container => Err(CmdError::Internal),
     }

@@ -166,7 +166,9 @@ pub enum CmdError {
     /// `$` or `+` given to XREADGROUP.
     #[error("ERR The {0} ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The {0} ID would just return an empty result set.")]
     XreadgroupMeaninglessId(char),
-    #[error("NOGROUP No such key '{key}' or consumer group '{group}' in XREADGROUP with GROUP option")]
+    #[error(
+        "NOGROUP No such key '{key}' or consumer group '{group}' in XREADGROUP with GROUP option"
+    )]
     NoGroupRead { key: String, group: String },
     #[error("NOGROUP No such key '{key}' or consumer group '{group}'")]
     NoGroup { key: String, group: String },
@@ -202,7 +204,9 @@ pub enum CmdError {
     #[error("ERR Can't execute '{0}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")]
     PubsubContext(String),
     /// A known subcommand with the wrong number of arguments, checked by its handler.
-    #[error("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {container} HELP.")]
+    #[error(
+        "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {container} HELP."
+    )]
     SubcommandArity { sub: String, container: &'static str },
     // Sorted sets and geo.
     #[error("ERR XX and NX options at the same time are not compatible")]
@@ -217,7 +221,9 @@ pub enum CmdError {
     ZsetMinMaxNotFloat,
     #[error("ERR min or max not valid string range item")]
     ZsetMinMaxNotLex,
-    #[error("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")]
+    #[error(
+        "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+    )]
     ZrangeLimitNeedsBy,
     #[error("ERR syntax error, WITHSCORES not supported in combination with BYLEX")]
     ZrangeWithscoresBylex,

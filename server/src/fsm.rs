@@ -77,8 +77,14 @@ impl Fsm {
                     index,
                     max_bulk_len: self.config.proto_max_bulk_len.load(Ordering::Relaxed),
                     hll_sparse_max_bytes: self.config.hll_sparse_max_bytes.load(Ordering::Relaxed),
-                    stream_node_max_entries: self.config.stream_node_max_entries.load(Ordering::Relaxed),
-                    stream_node_max_bytes: self.config.stream_node_max_bytes.load(Ordering::Relaxed),
+                    stream_node_max_entries: self
+                        .config
+                        .stream_node_max_entries
+                        .load(Ordering::Relaxed),
+                    stream_node_max_bytes: self
+                        .config
+                        .stream_node_max_bytes
+                        .load(Ordering::Relaxed),
                     may_block: true,
                 };
                 (apply_write(argv, &mut cx), *now_ms)
@@ -141,7 +147,10 @@ impl Fsm {
                                 .config
                                 .stream_node_max_entries
                                 .load(Ordering::Relaxed),
-                            stream_node_max_bytes: self.config.stream_node_max_bytes.load(Ordering::Relaxed),
+                            stream_node_max_bytes: self
+                                .config
+                                .stream_node_max_bytes
+                                .load(Ordering::Relaxed),
                             may_block: false,
                         };
                         (fns.apply)(&mut Args::new(&argv[skip..]), &mut cx)
@@ -159,11 +168,8 @@ impl Fsm {
                     // The connection runs session commands after EXEC; SELECT also moves
                     // the rest of the transaction to its database.
                     Exec::Session(_) => {
-                        let target = crate::cmd::transactions::select_target(
-                            spec,
-                            &argv[skip..],
-                            ks.len(),
-                        );
+                        let target =
+                            crate::cmd::transactions::select_target(spec, &argv[skip..], ks.len());
                         if let Some(target) = target {
                             db = target;
                         }
@@ -263,7 +269,8 @@ mod tests {
                 for i in 0..500 {
                     now_ms += rng.below(5);
                     let request = if i % 50 == 49 {
-                        let keys = (0..5).map(|_| Bytes::from(format!("k{}", rng.below(50)))).collect();
+                        let keys =
+                            (0..5).map(|_| Bytes::from(format!("k{}", rng.below(50)))).collect();
                         Request::Expire { db: 0, now_ms, keys }
                     } else {
                         Request::Write { db: (t % 2) as u32, now_ms, argv: random_write(&mut rng) }

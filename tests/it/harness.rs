@@ -90,7 +90,8 @@ impl TestServer {
                 if s.write_all(b"PING\r\n").is_ok() {
                     // PONG, or NOAUTH when started with --requirepass: either way it serves.
                     let mut buf = [0u8; 7];
-                    if s.read_exact(&mut buf).is_ok() && (&buf == b"+PONG\r\n" || &buf == b"-NOAUTH")
+                    if s.read_exact(&mut buf).is_ok()
+                        && (&buf == b"+PONG\r\n" || &buf == b"-NOAUTH")
                     {
                         return true;
                     }

@@ -1009,7 +1009,18 @@ mod tests {
         if let Err(e) = (fns.check)(&mut Args::new(&argv[skip..])) {
             return Reply::Error(e);
         }
-        let mut cx = ApplyCtx { ks, db, now_ms, seed: 1, index: 1, max_bulk_len: u64::MAX, hll_sparse_max_bytes: 3000, stream_node_max_entries: 100, stream_node_max_bytes: 4096, may_block: false };
+        let mut cx = ApplyCtx {
+            ks,
+            db,
+            now_ms,
+            seed: 1,
+            index: 1,
+            max_bulk_len: u64::MAX,
+            hll_sparse_max_bytes: 3000,
+            stream_node_max_entries: 100,
+            stream_node_max_bytes: 4096,
+            may_block: false,
+        };
         (fns.apply)(&mut Args::new(&argv[skip..]), &mut cx).unwrap_or_else(Reply::Error)
     }
 

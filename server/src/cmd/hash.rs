@@ -1207,7 +1207,9 @@ mod tests {
             seed: 1,
             index: 1,
             max_bulk_len: u64::MAX,
-            hll_sparse_max_bytes: 3000, stream_node_max_entries: 100, stream_node_max_bytes: 4096,
+            hll_sparse_max_bytes: 3000,
+            stream_node_max_entries: 100,
+            stream_node_max_bytes: 4096,
             may_block: false,
         };
         (fns.apply)(&mut Args::new(&argv[skip..]), &mut cx).unwrap_or_else(Reply::Error)

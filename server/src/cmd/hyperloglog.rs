@@ -346,8 +346,18 @@ mod tests {
         let mut a = Args::new(&argv);
         let cmd = C::parse(&mut a)?;
         a.finish()?;
-        let mut cx =
-            ApplyCtx { ks, db: 0, now_ms: 1000, seed: 1, index: 1, max_bulk_len: u64::MAX, hll_sparse_max_bytes: 3000, stream_node_max_entries: 100, stream_node_max_bytes: 4096, may_block: false };
+        let mut cx = ApplyCtx {
+            ks,
+            db: 0,
+            now_ms: 1000,
+            seed: 1,
+            index: 1,
+            max_bulk_len: u64::MAX,
+            hll_sparse_max_bytes: 3000,
+            stream_node_max_entries: 100,
+            stream_node_max_bytes: 4096,
+            may_block: false,
+        };
         cmd.apply(&mut cx)
     }
 

@@ -77,7 +77,12 @@ impl Keyspace {
     /// Write access to database `index`; changes record events.
     pub fn db_mut(&mut self, index: usize) -> DbMut<'_> {
         let index = index.min(self.dbs.len() - 1);
-        DbMut { db: &mut self.dbs[index], events: &mut self.events, index, version: self.apply_index }
+        DbMut {
+            db: &mut self.dbs[index],
+            events: &mut self.events,
+            index,
+            version: self.apply_index,
+        }
     }
 
     /// Two databases at once (MOVE, COPY ... DB). `a != b`.
