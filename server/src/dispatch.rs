@@ -100,6 +100,23 @@ async fn expire_lazily(shared: &Arc<Shared>, db: usize, now_ms: u64, keys: Vec<B
     }
 }
 
+/// Copies a write's arguments into one exact-size buffer. Arguments are slices of the
+/// connection's read buffer, and whatever a write stores (keys, members) would otherwise
+/// keep that whole buffer alive: a 16-byte key could pin 16 KiB. Bulks the decoder already
+/// gave a buffer of their own (large values) are kept as they are.
+pub fn compact(argv: &[Bytes]) -> Vec<Bytes> {
+    const OWN_BUFFER: usize = 32 * 1024;
+    let small: usize = argv.iter().filter(|a| a.len() < OWN_BUFFER).map(|a| a.len()).sum();
+    let mut buf = bytes::BytesMut::with_capacity(small);
+    for a in argv.iter().filter(|a| a.len() < OWN_BUFFER) {
+        buf.extend_from_slice(a);
+    }
+    let mut shared = buf.freeze();
+    argv.iter()
+        .map(|a| if a.len() < OWN_BUFFER { shared.split_to(a.len()) } else { a.clone() })
+        .collect()
+}
+
 /// Whether `maxmemory` is set and allocated memory exceeds it (policy `noeviction`:
 /// commands that may grow memory are refused; eviction is not implemented).
 fn over_maxmemory(shared: &Shared) -> bool {
@@ -126,7 +143,7 @@ async fn gate(
         return Err(CmdError::Oom);
     }
     if session.multi.is_some() && !transactions::runs_inside_multi(spec.name) {
-        return Ok(Outcome::Ready(transactions::queue(session, spec, argv.to_vec())?));
+        return Ok(Outcome::Ready(transactions::queue(session, spec, compact(argv))?));
     }
     if spec.name == "exec" && spec.group == crate::cmd::Group::Transactions {
         return Ok(Outcome::Ready(transactions::exec(shared, session).await?));
@@ -156,7 +173,7 @@ async fn gate(
             Ok(Outcome::Write(Request::Write {
                 db: session.db as u32,
                 now_ms,
-                argv: argv.to_vec(),
+                argv: compact(argv),
             }))
         }
         Exec::Container => Err(CmdError::Internal),

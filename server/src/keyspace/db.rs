@@ -202,19 +202,35 @@ impl Db {
 
     fn insert_raw(&mut self, key: Bytes, entry: Entry) -> Option<Entry> {
         let new_at = entry.expire_at_ms;
-        let old = self.table_mut(&key).insert(key.clone(), entry);
+        let table = self.table_mut(&key);
+        // An existing key keeps its stored bytes; a new one gets its own exact allocation
+        // rather than a slice of whatever request buffer it arrived in.
+        let (stored, old) = match table.get_key_value_mut(&key) {
+            Some((stored, slot)) => {
+                let handle = if new_at.is_some() { stored.clone() } else { key.clone() };
+                (handle, Some(std::mem::replace(slot, entry)))
+            }
+            None => {
+                let owned = Bytes::copy_from_slice(&key);
+                // Cloning would allocate a shared header for every key: only volatile
+                // keys need a second handle (for the deadline index).
+                let handle = if new_at.is_some() { owned.clone() } else { key.clone() };
+                table.insert(owned, entry);
+                (handle, None)
+            }
+        };
         match &old {
             Some(old) => {
                 // Old deadline out before the new one goes in: they may be equal (KEEPTTL,
                 // RENAME onto a key with the same deadline).
                 if let Some(at) = old.expire_at_ms {
-                    self.deadlines.remove(&(at, key.clone()));
+                    self.deadlines.remove(&(at, stored.clone()));
                 }
             }
             None => self.len += 1,
         }
         if let Some(at) = new_at {
-            self.deadlines.insert((at, key.clone()));
+            self.deadlines.insert((at, stored));
         }
         if !self.hash_deadline_of.is_empty() || is_hash(self.table(&key), &key) {
             self.index_hash(&key);
