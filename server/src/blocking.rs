@@ -72,10 +72,19 @@ impl Drop for Registration<'_> {
         let mut inner = self.registry.inner.lock();
         if let Some(w) = inner.waiters.remove(&self.id) {
             for k in w.keys {
-                if let Some(q) = inner.by_key.get_mut(&k) {
-                    q.retain(|&id| id != self.id);
-                    if q.is_empty() {
+                let Some(q) = inner.by_key.get_mut(&k) else { continue };
+                q.retain(|&id| id != self.id);
+                match q.front().copied() {
+                    None => {
                         inner.by_key.remove(&k);
+                    }
+                    // Pass the turn on: this waiter may have been woken and left without
+                    // taking anything (error, timeout, hang-up). A needless wake-up costs
+                    // the next waiter one retry that blocks again.
+                    Some(next) => {
+                        if let Some(n) = inner.waiters.get(&next) {
+                            n.notify.notify_one();
+                        }
                     }
                 }
             }
@@ -189,6 +198,12 @@ impl KeyspaceObserver for BlockingObserver {
     }
 }
 
+/// Whether the peer closed the connection (EOF or error), once the socket is readable.
+async fn peer_closed(socket: &tokio::net::TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    !matches!(socket.peek(&mut byte).await, Ok(n) if n > 0)
+}
+
 /// Runs `argv` again for a blocked client.
 async fn run_again(shared: &Arc<Shared>, session: &mut Session, argv: &[Bytes]) -> Reply {
     session.now_ms = crate::clock::now_ms();
@@ -209,6 +224,7 @@ pub async fn wait(
     session: &mut Session,
     argv: Vec<Bytes>,
     blocked: BlockedOn,
+    socket: &tokio::net::TcpStream,
 ) -> Reply {
     let deadline = (blocked.timeout_ms > 0)
         .then(|| tokio::time::Instant::now() + Duration::from_millis(blocked.timeout_ms));
@@ -221,6 +237,10 @@ pub async fn wait(
     // The key may have changed between the first attempt and the registration: try once
     // before sleeping so that change is not missed.
     let mut check_now = true;
+    // A client that hangs up while blocked must stop waiting at once: served later, its
+    // pop would be applied and its element lost. Input pipelined after the blocking
+    // command is left for later, and ends this watch (it cannot tell EOF any more).
+    let mut watch_socket = true;
     loop {
         if !check_now {
             let timeout = async {
@@ -237,6 +257,14 @@ pub async fn wait(
                     return on_timeout;
                 }
                 _ = shutdown.changed() => return on_timeout,
+                hung_up = peer_closed(socket), if watch_socket => {
+                    if hung_up {
+                        info.killed.store(true, Ordering::Release);
+                        return on_timeout;
+                    }
+                    watch_socket = false;
+                    continue;
+                }
             }
             match registry.unblocked(&registration) {
                 Some(Unblock::Timeout) => return on_timeout,
@@ -255,6 +283,9 @@ pub async fn wait(
                     argv = retry;
                 }
             }
+            // The key now holds another type: Redis keeps such a client blocked (only the
+            // first attempt reports WRONGTYPE).
+            Reply::Error(CmdError::WrongType) => {}
             served => return served,
         }
     }

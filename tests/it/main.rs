@@ -5,6 +5,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod bitmap;
+mod blocking;
 mod connection;
 mod expire;
 mod geo;

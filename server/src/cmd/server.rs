@@ -1206,13 +1206,10 @@ fn redis_order(mut cats: Vec<&'static str>) -> Vec<&'static str> {
 /// One `COMMAND INFO` entry; `full_name` is `get` or `config|get`.
 pub fn command_info_reply(full_name: &str, spec: &CommandSpec) -> Reply {
     let mut flags = spec.flags.names();
-    if has_movable_keys(spec) && !flags.contains(&"movablekeys") {
-        // Redis prints movablekeys right after the write/readonly/denyoom group.
-        let at = flags
-            .iter()
-            .position(|f| !matches!(*f, "write" | "readonly" | "denyoom"))
-            .unwrap_or(flags.len());
-        flags.insert(at, "movablekeys");
+    flags.retain(|f| *f != "movablekeys");
+    if has_movable_keys(spec) || spec.flags.has(crate::cmd::Flags::MOVABLE_KEYS) {
+        // Redis always prints movablekeys last.
+        flags.push("movablekeys");
     }
     let (first, last, step) = legacy_range(spec);
     let subs: Vec<Reply> = spec
