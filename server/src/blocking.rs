@@ -198,6 +198,13 @@ impl KeyspaceObserver for BlockingObserver {
     }
 }
 
+/// Whether one of the keys a client blocks on exists with a type other than `wants`.
+fn blocking_key_has_other_type(shared: &Shared, db: usize, keys: &[Bytes], wants: &str) -> bool {
+    let ks = shared.keyspace.read();
+    let now_ms = crate::clock::now_ms();
+    keys.iter().any(|k| ks.db(db).get(k, now_ms).is_some_and(|v| v.type_name() != wants))
+}
+
 /// Whether the peer closed the connection (EOF or error), once the socket is readable.
 async fn peer_closed(socket: &tokio::net::TcpStream) -> bool {
     let mut byte = [0u8; 1];
@@ -229,6 +236,7 @@ pub async fn wait(
     let deadline = (blocked.timeout_ms > 0)
         .then(|| tokio::time::Instant::now() + Duration::from_millis(blocked.timeout_ms));
     let on_timeout = *blocked.on_timeout;
+    let (keys, wants) = (blocked.keys.clone(), blocked.wants);
     let mut argv = blocked.retry.unwrap_or(argv);
     let registry = shared.blocked.clone();
     let registration = registry.register(session.info.id, session.db, &blocked.keys);
@@ -283,9 +291,10 @@ pub async fn wait(
                     argv = retry;
                 }
             }
-            // The key now holds another type: Redis keeps such a client blocked (only the
-            // first attempt reports WRONGTYPE).
-            Reply::Error(CmdError::WrongType) => {}
+            // A blocking key now holds another type: Redis keeps such a client blocked
+            // (only the first attempt reports WRONGTYPE).
+            Reply::Error(CmdError::WrongType)
+                if blocking_key_has_other_type(shared, session.db, &keys, wants) => {}
             served => return served,
         }
     }

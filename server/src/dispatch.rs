@@ -133,7 +133,7 @@ async fn gate(
     if !session.authenticated && !spec.flags.has(Flags::NO_AUTH) {
         return Err(CmdError::NoAuth);
     }
-    if let Some(reply) = crate::pubsub::gate(&shared.pubsub, session, spec, argv).await {
+    if let Some(reply) = crate::pubsub::gate(&shared.pubsub, session, spec, argv) {
         return Ok(Outcome::Ready(reply));
     }
     if spec.flags.has(Flags::DENYOOM) && over_maxmemory(shared) {

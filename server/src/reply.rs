@@ -60,6 +60,10 @@ pub struct BlockedOn {
     /// The argv to run on each retry, when it differs from the original (XREAD's `$`
     /// becomes the concrete last ID seen when blocking).
     pub retry: Option<Vec<Bytes>>,
+    /// The type (`TYPE` name) the blocking keys must hold to serve the client. While
+    /// blocked, a key of another type does not end the wait (as Redis); WRONGTYPE about
+    /// any other key (BLMOVE's destination) does.
+    pub wants: &'static str,
 }
 
 impl BlockedOn {

@@ -1,6 +1,7 @@
 //! Black-box tests: each starts a real `engram-server` process and talks to it with the
 //! `redis` crate or raw sockets.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the assertion
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+// test code: a panic is the assertion
 // Black-box tests measure real time (deadlines, TTLs) against a real process.
 #![allow(clippy::disallowed_methods)]
 

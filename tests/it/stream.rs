@@ -156,7 +156,7 @@ fn xdel_and_xsetid_track_first_last_and_deleted_ids() {
     assert_eq!(bulk(&get("max-deleted-entry-id")), "1-0");
     assert_eq!(bulk(&get("recorded-first-entry-id")), "2-0");
     assert_eq!(get("entries-added"), Value::Int(10));
-    assert_eq!(err(&mut c, &["XADD", "x", "6-0", "f", "v"]).contains("equal or smaller"), true);
+    assert!(err(&mut c, &["XADD", "x", "6-0", "f", "v"]).contains("equal or smaller"));
 }
 
 #[test]

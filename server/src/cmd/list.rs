@@ -480,7 +480,14 @@ fn block(keys: Vec<Bytes>, timeout_ms: u64, may_block: bool, immediate: Reply) -
     if !may_block {
         return immediate;
     }
-    BlockedOn { keys, timeout_ms, on_timeout: Box::new(Reply::NullArray), retry: None }.reply(true)
+    BlockedOn {
+        keys,
+        timeout_ms,
+        on_timeout: Box::new(Reply::NullArray),
+        retry: None,
+        wants: "list",
+    }
+    .reply(true)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -981,7 +988,9 @@ mod tests {
             seed: 1,
             index: 1,
             max_bulk_len: u64::MAX,
-            hll_sparse_max_bytes: 3000, stream_node_max_entries: 100, stream_node_max_bytes: 4096,
+            hll_sparse_max_bytes: 3000,
+            stream_node_max_entries: 100,
+            stream_node_max_bytes: 4096,
             may_block,
         };
         (fns.apply)(&mut Args::new(&argv[skip..]), &mut cx).unwrap_or_else(Reply::Error)
@@ -1094,6 +1103,7 @@ mod tests {
                 timeout_ms,
                 on_timeout: Box::new(Reply::NullArray),
                 retry: None,
+                wants: "list",
             }))
         };
         assert_eq!(run(&mut ks, &["BLPOP", "a", "b", "1.5"]), blocked(&["a", "b"], 1500));

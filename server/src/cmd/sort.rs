@@ -240,11 +240,70 @@ fn limit_range(limit: Option<(i64, i64)>, len: usize) -> (usize, usize) {
     (start, end)
 }
 
-/// An element or BY value as a double (Redis's strtod rules, not NaN).
+/// An element or BY value as a double, as C `strtod` reads it for Redis's SORT: the
+/// text ends at the first NUL byte, an empty text is 0, leading whitespace is skipped
+/// (but whitespace alone fails), hexadecimal is accepted, and the rest must be consumed;
+/// NaN, overflow and underflow (a nonzero mantissa giving zero or a subnormal) fail.
 fn parse_score(v: &[u8]) -> Result<f64, CmdError> {
-    let trimmed =
-        v.iter().position(|b| !b.is_ascii_whitespace()).map_or(&v[v.len()..], |i| &v[i..]);
-    parse_f64(trimmed).ok_or(CmdError::SortNotDouble)
+    let v = v.split(|&b| b == 0).next().unwrap_or_default();
+    if v.is_empty() {
+        return Ok(0.0);
+    }
+    let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r');
+    let trimmed = v.iter().position(|b| !is_space(b)).map_or(&v[v.len()..], |i| &v[i..]);
+    let value =
+        parse_hex_f64(trimmed).or_else(|| parse_f64(trimmed)).ok_or(CmdError::SortNotDouble)?;
+    let lower = trimmed.to_ascii_lowercase();
+    let hex = lower.windows(2).any(|w| w == b"0x");
+    let mantissa_end =
+        lower.iter().position(|&b| if hex { b == b'p' } else { b == b'e' }).unwrap_or(lower.len());
+    let nonzero_mantissa = lower[..mantissa_end].iter().any(|&b| match b {
+        b'1'..=b'9' => true,
+        b'a'..=b'f' => hex,
+        _ => false,
+    });
+    let overflow = value.is_infinite() && !lower.windows(3).any(|w| w == b"inf");
+    let underflow = nonzero_mantissa && value.is_finite() && value.abs() < f64::MIN_POSITIVE;
+    if overflow || underflow {
+        return Err(CmdError::SortNotDouble);
+    }
+    Ok(value)
+}
+
+/// C99 hexadecimal floating point (`[+-]0x<hex>[.<hex>][p[+-]<dec>]`), as `strtod`
+/// accepts it; `None` when `s` is not entirely such a number.
+fn parse_hex_f64(s: &[u8]) -> Option<f64> {
+    let (negative, rest) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let rest = rest.strip_prefix(b"0x").or_else(|| rest.strip_prefix(b"0X"))?;
+    let (mantissa, exponent) = match rest.iter().position(|&b| b == b'p' || b == b'P') {
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+        None => (rest, None),
+    };
+    let (int_part, frac_part) = match mantissa.iter().position(|&b| b == b'.') {
+        Some(i) => (&mantissa[..i], &mantissa[i + 1..]),
+        None => (mantissa, &mantissa[mantissa.len()..]),
+    };
+    if int_part.is_empty() && frac_part.is_empty() {
+        return None;
+    }
+    let mut value = 0.0f64;
+    for &b in int_part {
+        value = value * 16.0 + f64::from(char::from(b).to_digit(16)?);
+    }
+    let mut scale = 1.0 / 16.0;
+    for &b in frac_part {
+        value += f64::from(char::from(b).to_digit(16)?) * scale;
+        scale /= 16.0;
+    }
+    if let Some(exp) = exponent {
+        let exp: i32 = std::str::from_utf8(exp).ok()?.parse().ok()?;
+        value *= 2f64.powi(exp);
+    }
+    Some(if negative { -value } else { value })
 }
 
 /// Resolves a BY/GET pattern for `element`: `#` is the element itself; otherwise the
@@ -361,6 +420,29 @@ mod tests {
         assert_eq!(sort(&ks, &["nosuch"]), Ok(vec![]));
         let argv = [b("k"), b("STORE"), b("d")];
         assert!(Sort::<true>::parse(&mut Args::new(&argv)).is_err());
+    }
+
+    #[test]
+    fn scores_are_read_as_strtod_reads_them() {
+        for (text, want) in [
+            ("", Some(0.0)),
+            (" 1", Some(1.0)),
+            ("0x10", Some(16.0)),
+            ("-0x1p3", Some(-8.0)),
+            ("0X1A", Some(26.0)),
+            ("infinity", Some(f64::INFINITY)),
+            (" -inf", Some(f64::NEG_INFINITY)),
+            ("1\0junk", Some(1.0)),
+            ("  ", None),
+            ("1 ", None),
+            ("1e400", None),
+            ("1e-400", None),
+            ("1e-310", None),
+            ("nan", None),
+            ("0x", None),
+        ] {
+            assert_eq!(parse_score(text.as_bytes()).ok(), want, "{text:?}");
+        }
     }
 
     #[test]

@@ -905,6 +905,7 @@ impl ReadArgs {
             timeout_ms: self.block_ms.unwrap_or(0),
             on_timeout: Box::new(Reply::NullArray),
             retry,
+            wants: "stream",
         }
         .reply(may_block)
     }

@@ -1379,6 +1379,7 @@ impl<const MAX: bool> WriteCommand for BZPop<MAX> {
                 timeout_ms: self.timeout_ms,
                 on_timeout: Box::new(Reply::NullArray),
                 retry: None,
+                wants: "zset",
             }
             .reply(cx.may_block));
         };
@@ -1432,6 +1433,7 @@ impl<const BLOCK: bool> WriteCommand for ZMPop<BLOCK> {
                     timeout_ms: self.timeout_ms,
                     on_timeout: Box::new(Reply::NullArray),
                     retry: None,
+                    wants: "zset",
                 }
                 .reply(cx.may_block));
             }

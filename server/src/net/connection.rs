@@ -166,7 +166,16 @@ async fn serve(
                 Ok(Some(argv)) => argv,
                 Ok(None) => break,
                 Err(e) => {
-                    drain(&mut slots, &mut writes, session, shared, &mut output, &mut segment_start, &socket).await;
+                    drain(
+                        &mut slots,
+                        &mut writes,
+                        session,
+                        shared,
+                        &mut output,
+                        &mut segment_start,
+                        &socket,
+                    )
+                    .await;
                     resp::encode(
                         &Reply::Error(crate::error::CmdError::Custom(format!("ERR {}", e.0))),
                         session.proto,
@@ -179,7 +188,16 @@ async fn serve(
             let routed = dispatch::route(&argv);
             let blocking = routed.is_blocking();
             if (!routed.is_write() || blocking) && !slots.is_empty() {
-                drain(&mut slots, &mut writes, session, shared, &mut output, &mut segment_start, &socket).await;
+                drain(
+                    &mut slots,
+                    &mut writes,
+                    session,
+                    shared,
+                    &mut output,
+                    &mut segment_start,
+                    &socket,
+                )
+                .await;
             }
             if blocking && !output.is_empty() {
                 // Earlier replies go out before this command may block.
@@ -219,10 +237,28 @@ async fn serve(
             slots.push_back(Slot { reply, id, argv, silent });
             if blocking {
                 // Nothing after a blocking command runs until it is served (as Redis).
-                drain(&mut slots, &mut writes, session, shared, &mut output, &mut segment_start, &socket).await;
+                drain(
+                    &mut slots,
+                    &mut writes,
+                    session,
+                    shared,
+                    &mut output,
+                    &mut segment_start,
+                    &socket,
+                )
+                .await;
             }
             if let Some(after) = session.after.take() {
-                drain(&mut slots, &mut writes, session, shared, &mut output, &mut segment_start, &socket).await;
+                drain(
+                    &mut slots,
+                    &mut writes,
+                    session,
+                    shared,
+                    &mut output,
+                    &mut segment_start,
+                    &socket,
+                )
+                .await;
                 match after {
                     After::Sleep(d) => {
                         socket.write_all(&output).await?;
@@ -240,7 +276,8 @@ async fn serve(
                 }
             }
         }
-        drain(&mut slots, &mut writes, session, shared, &mut output, &mut segment_start, &socket).await;
+        drain(&mut slots, &mut writes, session, shared, &mut output, &mut segment_start, &socket)
+            .await;
         if !output.is_empty() {
             shared.stats.net_output_bytes.fetch_add(output.len() as u64, Ordering::Relaxed);
             socket.write_all(&output).await?;
@@ -283,7 +320,8 @@ async fn drain(
         };
         if let Reply::Blocked(blocked) = reply {
             waited = true;
-            reply = crate::blocking::wait(shared, session, slot.argv.clone(), *blocked, socket).await;
+            reply =
+                crate::blocking::wait(shared, session, slot.argv.clone(), *blocked, socket).await;
         }
         done.push((slot.id, slot.argv, slot.silent, reply));
     }
@@ -366,4 +404,3 @@ impl LocalStats {
         }
     }
 }
-
