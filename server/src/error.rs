@@ -144,6 +144,8 @@ pub enum CmdError {
     StreamLimitWithoutApprox,
     #[error("ERR syntax error, LIMIT cannot be used without specifying a trimming strategy")]
     StreamLimitWithoutTrim,
+    #[error("ERR syntax error, XTRIM must be called with a trimming strategy")]
+    XtrimNoStrategy,
     #[error("ERR invalid start ID for the interval")]
     StreamInvalidStart,
     #[error("ERR invalid end ID for the interval")]
@@ -291,6 +293,11 @@ pub enum CmdError {
     /// An internal failure; detail is logged where it happens, the client sees this.
     #[error("ERR internal error")]
     Internal,
+    /// An error text echoing client bytes that are not UTF-8 (unknown command or
+    /// subcommand names and arguments), which Redis sends as they came: the exact wire
+    /// text, code included. `Display` is lossy; [`CmdError::wire_text`] has the bytes.
+    #[error("{}", String::from_utf8_lossy(.0))]
+    EchoedBytes(bytes::Bytes),
 }
 
 impl CmdError {
@@ -305,25 +312,64 @@ impl CmdError {
         CmdError::Other(Cow::Borrowed(text))
     }
 
-    /// The unknown-command error for `argv`, formatted as Redis does (name and the first
-    /// arguments, each cut at 128 bytes).
+    /// The unknown-command error for `argv`, formatted as Redis does: the name cut at 128
+    /// bytes, then quoted arguments while the list is under 128 bytes, each cut to what
+    /// is left of those 128; every piece ends at a NUL (Redis prints C strings). Bytes
+    /// that are not UTF-8 are kept (see [`CmdError::EchoedBytes`]).
     pub fn unknown_command(argv: &[bytes::Bytes]) -> Self {
-        let name = lossy_cut(argv.first().map(|b| &b[..]).unwrap_or(b""));
-        let mut args = String::new();
+        let name = c_str_cut(argv.first().map(|b| &b[..]).unwrap_or(b""), 128);
+        let mut args = Vec::new();
         for a in argv.iter().skip(1) {
             if args.len() >= 128 {
                 break;
             }
-            args.push('\'');
-            args.push_str(&lossy_cut(a));
-            args.push_str("' ");
+            let cut = c_str_cut(a, 128 - args.len());
+            args.push(b'\'');
+            args.extend_from_slice(cut);
+            args.extend_from_slice(b"' ");
         }
-        CmdError::UnknownCommand { name, args }
+        match (std::str::from_utf8(name), String::from_utf8(args)) {
+            (Ok(name), Ok(args)) => CmdError::UnknownCommand { name: name.to_string(), args },
+            (_, args) => {
+                let args = args.map_or_else(|e| e.into_bytes(), String::into_bytes);
+                let mut text = b"ERR unknown command '".to_vec();
+                text.extend_from_slice(name);
+                text.extend_from_slice(b"', with args beginning with: ");
+                text.extend_from_slice(&args);
+                CmdError::EchoedBytes(text.into())
+            }
+        }
+    }
+
+    /// The unknown-subcommand error: `sub` as typed (cut at 128 bytes or a NUL, as
+    /// Redis prints it), `container` in capitals.
+    pub fn unknown_subcommand(sub: &[u8], container: String) -> Self {
+        let sub = c_str_cut(sub, 128);
+        match std::str::from_utf8(sub) {
+            Ok(sub) => CmdError::UnknownSubcommand { sub: sub.to_string(), container },
+            Err(_) => {
+                let mut text = b"ERR unknown subcommand '".to_vec();
+                text.extend_from_slice(sub);
+                text.extend_from_slice(format!("'. Try {container} HELP.").as_bytes());
+                CmdError::EchoedBytes(text.into())
+            }
+        }
+    }
+
+    /// The exact wire text (without the leading `-`): the `Display` text, except that
+    /// echoed client bytes go out as they came.
+    pub fn wire_text(&self) -> Cow<'_, [u8]> {
+        match self {
+            CmdError::EchoedBytes(text) => Cow::Borrowed(text),
+            other => Cow::Owned(other.to_string().into_bytes()),
+        }
     }
 }
 
-fn lossy_cut(b: &[u8]) -> String {
-    String::from_utf8_lossy(&b[..b.len().min(128)]).into_owned()
+/// What C's `%.<max>s` prints of `b`: the bytes before the first NUL, at most `max`.
+fn c_str_cut(b: &[u8], max: usize) -> &[u8] {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len()).min(max);
+    &b[..end]
 }
 
 /// Internal failures: I/O, the log, shutdown. Logged with detail; never sent verbatim.
@@ -349,5 +395,28 @@ mod tests {
         assert_eq!(e.to_string(), "ERR unknown command 'foo', with args beginning with: 'a' 'b' ");
         assert_eq!(e.code(), "ERR");
         assert_eq!(CmdError::WrongType.code(), "WRONGTYPE");
+    }
+
+    #[test]
+    fn unknown_command_echoes_bytes_as_redis_prints_c_strings() {
+        let argv = |a: &[&[u8]]| a.iter().map(|b| Bytes::copy_from_slice(b)).collect::<Vec<_>>();
+        // Not UTF-8: sent as is.
+        let e = CmdError::unknown_command(&argv(&[b"fo\xffo", b"a\xfeb"]));
+        assert_eq!(
+            &e.wire_text()[..],
+            b"ERR unknown command 'fo\xffo', with args beginning with: 'a\xfeb' "
+        );
+        assert_eq!(e.code(), "ERR");
+        // Each piece stops at a NUL.
+        let e = CmdError::unknown_command(&argv(&[b"f\0oo", b"a\0b", b"c"]));
+        assert_eq!(e.to_string(), "ERR unknown command 'f', with args beginning with: 'a' 'c' ");
+        // Arguments share one 128-byte budget.
+        let (x, y) = ("x".repeat(100), "y".repeat(100));
+        let e = CmdError::unknown_command(&argv(&[b"foo", x.as_bytes(), y.as_bytes(), b"z"]));
+        let want =
+            format!("ERR unknown command 'foo', with args beginning with: '{x}' '{}' ", &y[..25]);
+        assert_eq!(e.to_string(), want);
+        let e = CmdError::unknown_subcommand(b"n\xffo\0x", "XGROUP".into());
+        assert_eq!(&e.wire_text()[..], b"ERR unknown subcommand 'n\xffo'. Try XGROUP HELP.");
     }
 }

@@ -31,6 +31,9 @@ pub enum Reply {
     Set(Vec<Reply>),
     /// `,d` in RESP3; a bulk string in RESP2.
     Double(f64),
+    /// A double already formatted (GEOPOS coordinates keep Redis's `%.17Lf` digits):
+    /// `,text` in RESP3; a bulk string in RESP2.
+    DoubleText(String),
     /// An array of 2-element arrays in RESP3; one flat array in RESP2 (ZRANGE WITHSCORES,
     /// HRANDFIELD WITHVALUES).
     Pairs(Vec<(Reply, Reply)>),

@@ -121,3 +121,86 @@ fn geo_errors_match_redis() {
         "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
     );
 }
+
+#[test]
+fn coordinates_are_doubles_in_resp3() {
+    let server = TestServer::start();
+    let mut s = server.raw();
+    {
+        use std::io::Write;
+        s.write_all(b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n").unwrap();
+    }
+    let mut rest = [0u8; 4096];
+    // Drain HELLO's map (it ends with the empty modules array).
+    let mut got = Vec::new();
+    while !got.ends_with(b"*0\r\n") {
+        use std::io::Read;
+        let n = s.read(&mut rest).unwrap();
+        assert!(n > 0);
+        got.extend_from_slice(&rest[..n]);
+    }
+    expect(&mut s, &["GEOADD", "g", "13.5", "38.0", "near"], ":1\r\n");
+    expect(
+        &mut s,
+        &["GEOPOS", "g", "near", "nosuch"],
+        "*2\r\n*2\r\n,13.50000053644180298\r\n,38.0000009925631943\r\n_\r\n",
+    );
+    expect(
+        &mut s,
+        &["GEORADIUS", "g", "15", "37", "1000", "km", "WITHCOORD"],
+        "*1\r\n*2\r\n$4\r\nnear\r\n*2\r\n,13.50000053644180298\r\n,38.0000009925631943\r\n",
+    );
+}
+
+#[test]
+fn members_on_the_top_edge_are_found() {
+    let server = TestServer::start();
+    let mut s = server.raw();
+    expect(&mut s, &["GEOADD", "g", "180", "85.05112878", "edge"], ":1\r\n");
+    expect(
+        &mut s,
+        &["GEOSEARCH", "g", "FROMMEMBER", "edge", "BYBOX", "100", "100", "km"],
+        "*1\r\n$4\r\nedge\r\n",
+    );
+    expect(&mut s, &["GEORADIUSBYMEMBER", "g", "edge", "3000", "m"], "*1\r\n$4\r\nedge\r\n");
+    expect(
+        &mut s,
+        &["GEOSEARCHSTORE", "d", "g", "FROMMEMBER", "edge", "BYBOX", "3000", "100", "KM"],
+        ":1\r\n",
+    );
+}
+
+#[test]
+fn key_and_member_errors_come_before_argument_errors() {
+    let server = TestServer::start();
+    let mut s = server.raw();
+    let wrongtype = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+    let no_member = "-ERR could not decode requested zset member\r\n";
+    expect(&mut s, &["HSET", "h", "f", "v"], ":1\r\n");
+    expect(&mut s, &["GEOADD", "g", "13.5", "38.0", "near"], ":1\r\n");
+    expect(&mut s, &["GEORADIUSBYMEMBER", "nokey", "Palermo", "1000", "yd"], "*0\r\n");
+    expect(
+        &mut s,
+        &["GEORADIUS", "h", "15", "37", "200", "KM", "WITHCOORD", "ASC", "1"],
+        wrongtype,
+    );
+    expect(&mut s, &["GEORADIUS_RO", "h", "15", "37", "200", "yd"], wrongtype);
+    expect(&mut s, &["GEORADIUSBYMEMBER", "g", "Paris", "1", "yd"], no_member);
+    expect(&mut s, &["GEOSEARCH", "g", "FROMMEMBER", "Paris", "BYRADIUS", "10", "yd"], no_member);
+    expect(
+        &mut s,
+        &["GEOSEARCH", "g", "BYRADIUS", "10", "yd", "FROMMEMBER", "Paris"],
+        "-ERR unsupported unit provided. please use M, KM, FT, MI\r\n",
+    );
+    // A missing key still reports option errors, and GEORADIUS's own arguments.
+    expect(
+        &mut s,
+        &["GEORADIUSBYMEMBER", "nokey", "x", "1", "m", "bogus"],
+        "-ERR syntax error\r\n",
+    );
+    expect(
+        &mut s,
+        &["GEORADIUS", "nokey", "15", "37", "1", "yd"],
+        "-ERR unsupported unit provided. please use M, KM, FT, MI\r\n",
+    );
+}

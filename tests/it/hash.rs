@@ -625,3 +625,29 @@ fn keyspace_notifications_for_hash_changes() {
         ["hset", "hexpire", "hpersist", "hincrby", "hincrbyfloat", "hdel", "hdel", "del"]
     );
 }
+
+#[test]
+fn field_expiry_reports_wrongtype_before_argument_errors() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    let wrongtype = "WRONGTYPE Operation against a key holding the wrong kind of value";
+    ok(&mut con, &["SET", "s", "3.5"]);
+    for args in [
+        &["HEXPIRE", "s", "abc", "FIELDS", "1", "d"][..],
+        &["HPEXPIRE", "s", "9223372036854775807", "NX", "FIELDS", "3", "a", "c", "a"],
+        &["HEXPIREAT", "s", "-1", "FIELDS", "1", "a"],
+        &["HEXPIRE", "s", "10", "FIELDS", "2", "a"],
+        &["HPERSIST", "s", "FIELDS", "0", "a"],
+    ] {
+        assert_eq!(err(cmd(&mut con, args)), wrongtype, "{args:?}");
+    }
+    // Without a key the argument errors still come first.
+    assert_eq!(
+        err(cmd(&mut con, &["HEXPIRE", "nokey", "abc", "FIELDS", "1", "d"])),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(
+        err(cmd(&mut con, &["HPERSIST", "nokey", "FIELDS", "0", "a"])),
+        "ERR Number of fields must be a positive integer"
+    );
+}

@@ -385,3 +385,24 @@ fn blocking_commands_inside_multi_answer_at_once() {
         "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*3\r\n*-1\r\n$-1\r\n*-1\r\n"
     );
 }
+
+#[test]
+fn index_errors_come_after_the_key_checks() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    assert_eq!(ok(&mut con, &["LINDEX", "nokey", "abc"]), Value::Nil);
+    assert_eq!(ok(&mut con, &["LINDEX", "nokey", "+1"]), Value::Nil);
+    assert_eq!(err(cmd(&mut con, &["LSET", "nokey", "1e3", "a"])), "ERR no such key");
+    ok(&mut con, &["SET", "s", "x"]);
+    assert_eq!(err(cmd(&mut con, &["LINDEX", "s", "abc"])), WRONGTYPE);
+    assert_eq!(err(cmd(&mut con, &["LSET", "s", "1e3", "a"])), WRONGTYPE);
+    ok(&mut con, &["RPUSH", "l", "a"]);
+    assert_eq!(
+        err(cmd(&mut con, &["LINDEX", "l", "abc"])),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(
+        err(cmd(&mut con, &["LSET", "l", "1e3", "a"])),
+        "ERR value is not an integer or out of range"
+    );
+}

@@ -282,3 +282,201 @@ fn blocking_xread_with_dollar_gets_entries_added_while_blocked() {
     // A timeout gives a null array.
     assert_eq!(cmd(&mut c, &["XREAD", "BLOCK", "20", "STREAMS", "s", "$"]).unwrap(), Value::Nil);
 }
+
+const NO_KEY: &str = "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.";
+const BAD_ID: &str = "ERR Invalid stream ID specified as stream command argument";
+
+#[test]
+fn key_and_group_are_checked_before_the_ids_as_in_redis() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    // Missing key: nothing to delete or acknowledge, whatever the IDs.
+    assert_eq!(int(&mut c, &["XDEL", "nokey", "1-x"]), 0);
+    assert_eq!(int(&mut c, &["XACK", "nokey", "g", "-", "9"]), 0);
+    text(&mut c, &["XADD", "s", "1-1", "f", "v"]);
+    assert_eq!(err(&mut c, &["XDEL", "s", "1-x"]), BAD_ID);
+    // Missing group: XACK answers 0, the others NOGROUP.
+    assert_eq!(int(&mut c, &["XACK", "s", "g", "-", "9"]), 0);
+    assert_eq!(
+        err(&mut c, &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "abc"]),
+        "NOGROUP No such key 's' or consumer group 'g' in XREADGROUP with GROUP option"
+    );
+    assert_eq!(
+        err(&mut c, &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "$"]),
+        "NOGROUP No such key 's' or consumer group 'g' in XREADGROUP with GROUP option"
+    );
+    assert_eq!(
+        err(&mut c, &["XCLAIM", "s", "g", "c", "x", "14-2", "-", "foo"]),
+        "NOGROUP No such key 's' or consumer group 'g'"
+    );
+    assert_eq!(err(&mut c, &["XGROUP", "SETID", "nokey", "g", "abc"]), NO_KEY);
+    assert_eq!(err(&mut c, &["XGROUP", "CREATE", "nokey", "g", "1-x"]), NO_KEY);
+    text(&mut c, &["XGROUP", "CREATE", "s", "g", "0"]);
+    assert_eq!(err(&mut c, &["XACK", "s", "g", "-", "9"]), BAD_ID);
+    assert_eq!(err(&mut c, &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "abc"]), BAD_ID);
+    assert_eq!(
+        err(&mut c, &["XCLAIM", "s", "g", "c", "0", "14-2", "-", "foo"]),
+        "ERR Unrecognized XCLAIM option '-'"
+    );
+    assert_eq!(
+        err(&mut c, &["XGROUP", "SETID", "s", "nog", "abc"]),
+        "NOGROUP No such consumer group 'nog' for key name 's'"
+    );
+    assert_eq!(err(&mut c, &["XGROUP", "SETID", "s", "g", "abc"]), BAD_ID);
+    // An existing group still fails on a bad ID first.
+    assert_eq!(err(&mut c, &["XGROUP", "CREATE", "s", "g", "1-x"]), BAD_ID);
+    // XREAD checks each stream in turn: its type, then its ID.
+    text(&mut c, &["SET", "str", "x"]);
+    assert_eq!(
+        err(&mut c, &["XREAD", "STREAMS", "str", "s", "12", "1-x"]),
+        "WRONGTYPE Operation against a key holding the wrong kind of value"
+    );
+    assert_eq!(err(&mut c, &["XREAD", "STREAMS", "s", "str", "1-x", "12"]), BAD_ID);
+    // XINFO STREAM looks the key up before reading its options.
+    assert_eq!(err(&mut c, &["XINFO", "STREAM", "nokey", " 1"]), "ERR no such key");
+    assert_eq!(
+        err(&mut c, &["XINFO", "STREAM", "str", " 1"]),
+        "WRONGTYPE Operation against a key holding the wrong kind of value"
+    );
+    assert_eq!(
+        err(&mut c, &["XINFO", "STREAM", "s", " 1"]),
+        "ERR unknown subcommand or wrong number of arguments for 'STREAM'. Try XINFO HELP."
+    );
+    // Nothing above changed the stream.
+    assert_eq!(int(&mut c, &["XLEN", "s"]), 1);
+    assert_eq!(int(&mut c, &["EXISTS", "nokey"]), 0);
+}
+
+#[test]
+fn xgroup_create_takes_a_strict_id_and_setid_also_dash_and_plus() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    text(&mut c, &["XADD", "s", "7", "e", "-1"]);
+    assert_eq!(err(&mut c, &["XGROUP", "CREATE", "s", "g", "-", "ENTRIESREAD", "1"]), BAD_ID);
+    assert_eq!(err(&mut c, &["XGROUP", "CREATE", "s", "g", "+"]), BAD_ID);
+    // MKSTREAM on a missing key with a bad ID creates nothing.
+    assert_eq!(err(&mut c, &["XGROUP", "CREATE", "new", "g", "1-x", "MKSTREAM"]), BAD_ID);
+    assert_eq!(int(&mut c, &["EXISTS", "new"]), 0);
+    text(&mut c, &["XGROUP", "CREATE", "s", "g", "0"]);
+    assert_eq!(text(&mut c, &["XGROUP", "SETID", "s", "g", "+"]), "OK");
+    assert_eq!(text(&mut c, &["XGROUP", "SETID", "s", "g", "-"]), "OK");
+    // Too many CREATE options: after the key check, as Redis.
+    let argv = ["XGROUP", "CREATE", "nokey", "g", "0", "ENTRIESREAD", "1", "ENTRIESREAD", "2"];
+    assert_eq!(err(&mut c, &argv), NO_KEY);
+    assert_eq!(
+        err(
+            &mut c,
+            &[
+                "XGROUP", "CREATE", "nokey", "g", "0", "MKSTREAM", "MKSTREAM", "MKSTREAM",
+                "MKSTREAM"
+            ]
+        ),
+        "ERR unknown subcommand or wrong number of arguments for 'CREATE'. Try XGROUP HELP."
+    );
+    assert_eq!(int(&mut c, &["EXISTS", "nokey"]), 0);
+}
+
+#[test]
+fn xgroup_and_xinfo_echo_the_subcommand_as_typed() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    text(&mut c, &["XADD", "s", "1", "f", "v"]);
+    assert_eq!(
+        err(&mut c, &["XGROUP", "CrEaTe", "s", "g", "0", "extra"]),
+        "ERR unknown subcommand or wrong number of arguments for 'CrEaTe'. Try XGROUP HELP."
+    );
+    assert_eq!(
+        err(&mut c, &["XGROUP", "SeTiD", "s", "g", "0", "extra"]),
+        "ERR unknown subcommand or wrong number of arguments for 'SeTiD'. Try XGROUP HELP."
+    );
+    assert_eq!(
+        err(&mut c, &["XINFO", "StReAm", "s", "FULL", "x"]),
+        "ERR unknown subcommand or wrong number of arguments for 'StReAm'. Try XINFO HELP."
+    );
+    // The arity check names the lowercase full name.
+    assert_eq!(
+        err(&mut c, &["XGROUP", "CREATE", "s", "g"]),
+        "ERR wrong number of arguments for 'xgroup|create' command"
+    );
+    // Every subcommand still works with its name in any case.
+    assert_eq!(text(&mut c, &["xgroup", "create", "s", "g", "0"]), "OK");
+    assert_eq!(int(&mut c, &["XGROUP", "CreateConsumer", "s", "g", "c"]), 1);
+    assert_eq!(int(&mut c, &["XGROUP", "delconsumer", "s", "g", "c"]), 0);
+    assert_eq!(arr(cmd(&mut c, &["XINFO", "groups", "s"]).unwrap()).len(), 1);
+    assert_eq!(arr(cmd(&mut c, &["XINFO", "Consumers", "s", "g"]).unwrap()).len(), 0);
+    assert_eq!(arr(cmd(&mut c, &["xinfo", "help"]).unwrap()).len(), 9);
+    assert_eq!(arr(cmd(&mut c, &["xgroup", "Help"]).unwrap()).len(), 17);
+    assert_eq!(int(&mut c, &["XGROUP", "Destroy", "s", "g"]), 1);
+}
+
+#[test]
+fn xreadgroup_with_the_largest_id_means_new_entries() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    let max = "18446744073709551615-18446744073709551615";
+    text(&mut c, &["XGROUP", "CREATE", "s", "g", "10", "MKSTREAM"]);
+    let read = ["XREADGROUP", "GROUP", "g", "c", "COUNT", "2", "STREAMS", "s", max];
+    assert_eq!(cmd(&mut c, &read).unwrap(), Value::Nil);
+    let mut c3 = server.client_resp3();
+    assert_eq!(cmd(&mut c3, &read).unwrap(), Value::Nil);
+    text(&mut c, &["XADD", "s", "20", "a", "b"]);
+    let got = arr(cmd(&mut c, &read).unwrap());
+    assert_eq!(ids(arr(got[0].clone())[1].clone()), ["20-0"]);
+    // Delivered: it is in the consumer's history now.
+    let got = arr(cmd(&mut c, &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "0"]).unwrap());
+    assert_eq!(ids(arr(got[0].clone())[1].clone()), ["20-0"]);
+}
+
+#[test]
+fn xsetid_checks_the_id_before_entries_added() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    text(&mut c, &["XADD", "s", "0-1", "c", "x"]);
+    text(&mut c, &["XADD", "s", "33-*", "e", "y"]);
+    assert_eq!(
+        err(&mut c, &["XSETID", "s", "24-2", "ENTRIESADDED", "1"]),
+        "ERR The ID specified in XSETID is smaller than the target stream top item"
+    );
+    assert_eq!(
+        err(&mut c, &["XSETID", "s", "34", "ENTRIESADDED", "1"]),
+        "ERR The entries_added specified in XSETID is smaller than the target stream length"
+    );
+    // The current max deleted ID counts even when MAXDELETEDID is given.
+    text(&mut c, &["XADD", "t", "1-1", "a", "b"]);
+    text(&mut c, &["XADD", "t", "5-0", "a", "b"]);
+    assert_eq!(int(&mut c, &["XDEL", "t", "5-0"]), 1);
+    assert_eq!(
+        err(&mut c, &["XSETID", "t", "3-0", "MAXDELETEDID", "2-0"]),
+        "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id"
+    );
+    assert_eq!(
+        err(&mut c, &["XSETID", "t", "0-5", "ENTRIESADDED", "0"]),
+        "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id"
+    );
+}
+
+#[test]
+fn xadd_reads_the_id_before_checking_limit() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    assert_eq!(err(&mut c, &["XADD", "s", "MAXLEN", "2", "LIMIT", "5", "abc", "f", "v"]), BAD_ID);
+    assert_eq!(err(&mut c, &["XADD", "s", "LIMIT", "5", "abc", "f", "v"]), BAD_ID);
+    let no_approx = "ERR syntax error, LIMIT cannot be used without the special ~ option";
+    assert_eq!(err(&mut c, &["XADD", "s", "MAXLEN", "2", "LIMIT", "5", "*", "f", "v"]), no_approx);
+    // LIMIT 0 counts as no limit for the strategy check, but still wants `~`.
+    assert_eq!(err(&mut c, &["XADD", "s", "LIMIT", "0", "*", "f", "v"]), no_approx);
+    assert_eq!(
+        err(&mut c, &["XADD", "s", "LIMIT", "5", "*", "f", "v"]),
+        "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy"
+    );
+    assert_eq!(
+        err(&mut c, &["XTRIM", "s", "LIMIT", "0"]),
+        "ERR syntax error, XTRIM must be called with a trimming strategy"
+    );
+    assert_eq!(
+        err(&mut c, &["XTRIM", "s", "LIMIT", "5"]),
+        "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy"
+    );
+    assert_eq!(err(&mut c, &["XTRIM", "s", "MAXLEN", "1", "LIMIT", "0"]), no_approx);
+    assert_eq!(int(&mut c, &["EXISTS", "s"]), 0);
+}

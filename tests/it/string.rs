@@ -407,3 +407,40 @@ fn resp3_lcs_idx_is_a_map() {
     let Value::Map(pairs) = v else { panic!("expected a map, got {v:?}") };
     assert_eq!(pairs[1], (Value::BulkString(b"len".to_vec()), Value::Int(3)));
 }
+
+#[test]
+fn incrbyfloat_checks_the_type_before_the_increment() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    ok(&mut c, &["XADD", "st", "1", "f", "v"]);
+    assert_eq!(
+        err(cmd(&mut c, &["INCRBYFLOAT", "st", "abc"])),
+        "WRONGTYPE Operation against a key holding the wrong kind of value"
+    );
+    ok(&mut c, &["SET", "s", "abc"]);
+    assert_eq!(err(cmd(&mut c, &["INCRBYFLOAT", "s", "1"])), "ERR value is not a valid float");
+    assert_eq!(
+        err(cmd(&mut c, &["INCRBYFLOAT", "nokey", "abc"])),
+        "ERR value is not a valid float"
+    );
+    assert_eq!(int(&mut c, &["EXISTS", "nokey"]), 0);
+}
+
+#[test]
+fn unknown_commands_echo_arguments_as_redis_prints_them() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    // Each piece stops at a NUL; the arguments share a 128-byte budget.
+    let r = cmd(&mut c, &["f\0oo", "a\0b", "c"]);
+    assert_eq!(err(r), "ERR unknown command 'f', with args beginning with: 'a' 'c' ");
+    let (x, y) = ("x".repeat(100), "y".repeat(100));
+    let r = cmd(&mut c, &["foo", &x, &y, "z"]);
+    assert_eq!(
+        err(r),
+        format!("ERR unknown command 'foo', with args beginning with: '{x}' '{}' ", &y[..25])
+    );
+    assert_eq!(
+        err(cmd(&mut c, &["XGROUP", "no\0pe"])),
+        "ERR unknown subcommand 'no'. Try XGROUP HELP."
+    );
+}

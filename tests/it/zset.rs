@@ -330,3 +330,86 @@ fn zrandmember_shapes() {
     expect(&mut s, &["ZRANDMEMBER", "nokey"], "$-1\r\n");
     expect(&mut s, &["ZRANDMEMBER", "z", "-9223372036854775808"], "-ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807\r\n");
 }
+
+#[test]
+fn negative_zero_scores_follow_redis_by_encoding() {
+    let server = TestServer::start();
+    let mut s = resp3(&server);
+    // The computed score keeps its sign; a small (listpack) set stores `-0` as `0`.
+    expect(&mut s, &["ZINCRBY", "z", "-0", "c"], ",-0\r\n");
+    expect(&mut s, &["ZADD", "z", "INCR", "-0", "m"], ",-0\r\n");
+    expect(&mut s, &["ZMSCORE", "z", "c", "m"], "*2\r\n,0\r\n,0\r\n");
+    expect(
+        &mut s,
+        &["ZUNION", "1", "z", "WEIGHTS", "-1", "WITHSCORES"],
+        "*2\r\n*2\r\n$1\r\nc\r\n,-0\r\n*2\r\n$1\r\nm\r\n,-0\r\n",
+    );
+    // A large (skiplist) set keeps `-0`.
+    let mut big = vec!["ZADD".to_string(), "big".to_string()];
+    for i in 1..=130 {
+        big.push(i.to_string());
+        big.push(format!("m{i}"));
+    }
+    let big: Vec<&str> = big.iter().map(String::as_str).collect();
+    expect(&mut s, &big, ":130\r\n");
+    expect(&mut s, &["ZADD", "big", "-0", "a"], ":1\r\n");
+    expect(&mut s, &["ZMSCORE", "big", "a"], "*1\r\n,-0\r\n");
+    expect(&mut s, &["ZPOPMIN", "big"], "*2\r\n$1\r\na\r\n,-0\r\n");
+}
+
+#[test]
+fn rank_zrange_accepts_a_limit_whose_count_is_minus_one() {
+    let server = TestServer::start();
+    let mut s = server.raw();
+    expect(&mut s, &["ZADD", "z", "1", "a", "2", "b"], ":2\r\n");
+    expect(&mut s, &["ZRANGE", "z", "5", "-3", "LIMIT", "0", "-1"], "*0\r\n");
+    expect(&mut s, &["ZRANGE", "z", "0", "-1", "LIMIT", "1", "-1"], "*2\r\n$1\r\na\r\n$1\r\nb\r\n");
+    expect(
+        &mut s,
+        &["ZRANGE", "z", "0", "-1", "LIMIT", "0", "5"],
+        "-ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX\r\n",
+    );
+}
+
+#[test]
+fn zinter_nan_products_restart_the_sum_like_redis() {
+    let server = TestServer::start();
+    let mut s = server.raw();
+    expect(&mut s, &["ZADD", "k1", "-0", "c", "5", "d", "0", "2", "1e2", ""], ":4\r\n");
+    expect(&mut s, &["ZADD", "k0", "0", "a", "0", "b", "3", "c"], ":3\r\n");
+    expect(&mut s, &["ZADD", "k3", "3", "a", "1", "b", "3", "c", "1", "d", "2", "e"], ":5\r\n");
+    // k0 (smallest) gives 3; k1's 0*inf is NaN, so the sum restarts at 0; k3 adds 1.5.
+    expect(
+        &mut s,
+        &["ZINTER", "3", "k0", "k1", "k3", "WEIGHTS", "1", "inf", "0.5", "WITHSCORES"],
+        "*2\r\n$1\r\nc\r\n$3\r\n1.5\r\n",
+    );
+    // ZUNION cleans every NaN product to 0.
+    expect(
+        &mut s,
+        &["ZUNION", "2", "k0", "k1", "WEIGHTS", "1", "inf", "WITHSCORES"],
+        "*12\r\n$1\r\n2\r\n$1\r\n0\r\n$1\r\na\r\n$1\r\n0\r\n$1\r\nb\r\n$1\r\n0\r\n$1\r\nc\r\n$1\r\n3\r\n$0\r\n\r\n$3\r\ninf\r\n$1\r\nd\r\n$3\r\ninf\r\n",
+    );
+}
+
+#[test]
+fn score_bounds_and_score_arguments_parse_like_redis() {
+    let server = TestServer::start();
+    let mut s = server.raw();
+    expect(&mut s, &["ZADD", "z", "1", "a", "2", "b"], ":2\r\n");
+    expect(&mut s, &["ZRANGEBYSCORE", "z", "+inf", " 1"], "*0\r\n");
+    expect(&mut s, &["ZRANGEBYSCORE", "z", " 2", "+inf"], "*1\r\n$1\r\nb\r\n");
+    expect(&mut s, &["ZCOUNT", "z", "", "0x2"], ":2\r\n");
+    expect(&mut s, &["ZCOUNT", "z", "(0x1p0", "1e400"], ":1\r\n");
+    expect(&mut s, &["ZCOUNT", "z", "1 ", "2"], "-ERR min or max is not a float\r\n");
+    // Scores themselves are strict: no leading space, no overflow; hexadecimal is fine.
+    expect(&mut s, &["ZADD", "z", " 1", "c"], "-ERR value is not a valid float\r\n");
+    expect(&mut s, &["ZADD", "z", "1e400", "c"], "-ERR value is not a valid float\r\n");
+    expect(&mut s, &["ZINCRBY", "z", "1e400", "c"], "-ERR value is not a valid float\r\n");
+    expect(&mut s, &["ZADD", "z", "0x10", "c"], ":1\r\n");
+    expect(
+        &mut s,
+        &["ZUNION", "1", "z", "WEIGHTS", "1e400"],
+        "-ERR weight value is not a float\r\n",
+    );
+}

@@ -262,7 +262,7 @@ fn human(v: f64) -> String {
 }
 
 fn coord_reply(lon: f64, lat: f64) -> Reply {
-    Reply::Array(vec![Reply::bulk(human(lon)), Reply::bulk(human(lat))])
+    Reply::Array(vec![Reply::DoubleText(human(lon)), Reply::DoubleText(human(lat))])
 }
 
 fn parse_unit(arg: &[u8]) -> Result<f64, CmdError> {
@@ -447,6 +447,23 @@ struct Search {
     withcoord: bool,
     /// (destination, store distances instead of hashes).
     store: Option<(Bytes, bool)>,
+    /// What the arguments still require of the key, in Redis's order (see [`Check`]).
+    checks: Vec<Check>,
+}
+
+/// Redis checks the key's type first, then walks the arguments: a FROMMEMBER (or
+/// GEORADIUSBYMEMBER's member) must be in an existing set at the point it appears, and
+/// GEORADIUSBYMEMBER skips its radius and unit when the key is missing. Parsing is pure,
+/// so it records these steps and the first argument error; [`Search::resolve`] replays
+/// them against the key.
+#[derive(Debug, Clone)]
+enum Check {
+    /// The member must exist when the key does ("could not decode requested zset member").
+    Member(Bytes),
+    /// An argument error reported only when the key exists.
+    IfKey(CmdError),
+    /// An argument error; parsing stopped here.
+    Fail(CmdError),
 }
 
 const F_RADIUS: u8 = 0;
@@ -457,8 +474,8 @@ const F_SEARCH: u8 = 4;
 const F_SEARCHSTORE: u8 = 5;
 
 impl Search {
+    /// Parses the arguments; argument errors are deferred into `checks` (see [`Check`]).
     fn parse(args: &mut Args<'_>, form: u8) -> Result<Search, CmdError> {
-        let name = if form == F_SEARCHSTORE { "geosearchstore" } else { "geosearch" };
         let mut store = None;
         if form == F_SEARCHSTORE {
             let dst = args.next_bytes()?;
@@ -477,15 +494,36 @@ impl Search {
             withhash: false,
             withcoord: false,
             store,
+            checks: Vec::new(),
         };
+        if let Err(e) = s.parse_args(args, form) {
+            s.checks.push(Check::Fail(e));
+            args.take_rest();
+        }
+        Ok(s)
+    }
+
+    fn parse_args(&mut self, args: &mut Args<'_>, form: u8) -> Result<(), CmdError> {
+        let s = self;
+        let name = if form == F_SEARCHSTORE { "geosearchstore" } else { "geosearch" };
         let is_search = form >= F_SEARCH;
-        if !is_search {
-            s.center = if form == F_BYMEMBER || form == F_BYMEMBER_RO {
-                Center::Member(args.next_bytes()?)
-            } else {
-                let (lon, lat) = parse_lon_lat(args)?;
-                Center::LonLat(lon, lat)
-            };
+        if form == F_BYMEMBER || form == F_BYMEMBER_RO {
+            let member = args.next_bytes()?;
+            s.checks.push(Check::Member(member.clone()));
+            s.center = Center::Member(member);
+            let (radius, unit) = (args.next_slice()?, args.next_slice()?);
+            let parsed = parse_distance(radius, CmdError::GeoRadiusNegative)
+                .and_then(|r| Ok((r, parse_unit(unit)?)));
+            match parsed {
+                Ok((r, unit)) => {
+                    s.unit = unit;
+                    s.shape = Shape::Radius(r * unit);
+                }
+                Err(e) => s.checks.push(Check::IfKey(e)),
+            }
+        } else if !is_search {
+            let (lon, lat) = parse_lon_lat(args)?;
+            s.center = Center::LonLat(lon, lat);
             let r = parse_distance(args.next_slice()?, CmdError::GeoRadiusNegative)?;
             s.unit = parse_unit(args.next_slice()?)?;
             s.shape = Shape::Radius(r * s.unit);
@@ -523,7 +561,9 @@ impl Search {
                 if from_set {
                     return Err(CmdError::Syntax);
                 }
-                s.center = Center::Member(args.next_bytes()?);
+                let member = args.next_bytes()?;
+                s.checks.push(Check::Member(member.clone()));
+                s.center = Center::Member(member);
                 from_set = true;
             } else if is_search && args.remaining() >= 3 && args.eat("FROMLONLAT") {
                 if from_set {
@@ -553,12 +593,6 @@ impl Search {
                 return Err(CmdError::Syntax);
             }
         }
-        if is_search && !from_set {
-            return Err(CmdError::GeoSearchNeedsFrom(name));
-        }
-        if is_search && !by_set {
-            return Err(CmdError::GeoSearchNeedsBy(name));
-        }
         if s.store.is_some() && (s.withdist || s.withhash || s.withcoord) {
             return Err(if form == F_SEARCHSTORE {
                 CmdError::GeoSearchStoreWith
@@ -566,13 +600,32 @@ impl Search {
                 CmdError::GeoRadiusStoreWith
             });
         }
+        if is_search && !from_set {
+            return Err(CmdError::GeoSearchNeedsFrom(name));
+        }
+        if is_search && !by_set {
+            return Err(CmdError::GeoSearchNeedsBy(name));
+        }
         if s.any && s.count == 0 {
             return Err(CmdError::GeoAnyNeedsCount);
         }
         if s.count != 0 && s.sort == Sort::None && !s.any {
             s.sort = Sort::Asc;
         }
-        Ok(s)
+        Ok(())
+    }
+
+    /// Replays the deferred checks against the set (`None`: the key is missing; the
+    /// caller has already reported WRONGTYPE).
+    fn resolve(&self, z: Option<&ZSet>) -> Result<(), CmdError> {
+        for check in &self.checks {
+            match (check, z) {
+                (Check::Member(m), Some(z)) if !z.contains(m) => return Err(CmdError::GeoNoMember),
+                (Check::IfKey(e), Some(_)) | (Check::Fail(e), _) => return Err(e.clone()),
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// Matches as (member, score, distance in meters), in reply order.
@@ -723,6 +776,16 @@ fn candidate_ranges(lon: f64, lat: f64, half_w: f64, half_h: f64) -> Vec<(f64, f
             }
         }
         cells_found.sort_unstable();
+        // A centre on the upper edge (latitude 85.05112878 or longitude 180) lies one
+        // cell past the grid, as does a member stored there: Redis searches that cell
+        // first, so members on the edge are found.
+        let raw_lat = ((lat - LAT_MIN) / lat_cell).floor() as i64;
+        let raw_lon = ((lon - LON_MIN) / lon_cell).floor() as i64;
+        if raw_lat == total || raw_lon == total {
+            let hash = spread(raw_lat.clamp(0, total) as u32)
+                | (spread(raw_lon.clamp(0, total) as u32) << 1);
+            ranges.push(((hash << shift) as f64, ((hash + 1) << shift) as f64));
+        }
         for (_, hash) in cells_found {
             ranges.push(((hash << shift) as f64, ((hash + 1) << shift) as f64));
         }
@@ -764,7 +827,9 @@ impl<const F: u8> Parse for GeoSearch<F> {
 
 impl<const F: u8> ReadCommand for GeoSearch<F> {
     fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
-        let Some(z) = zset_ref(cx.db().get(&self.s.key, cx.now_ms))? else {
+        let z = zset_ref(cx.db().get(&self.s.key, cx.now_ms))?;
+        self.s.resolve(z)?;
+        let Some(z) = z else {
             return Ok(Reply::Array(Vec::new()));
         };
         let found = self.s.run(z)?;
@@ -786,7 +851,9 @@ impl<const F: u8> Parse for GeoSearchWrite<F> {
 impl<const F: u8> WriteCommand for GeoSearchWrite<F> {
     fn apply(self, cx: &mut ApplyCtx<'_>) -> CmdResult {
         let found = {
-            match zset_ref(cx.ks.db(cx.db).get(&self.s.key, cx.now_ms))? {
+            let z = zset_ref(cx.ks.db(cx.db).get(&self.s.key, cx.now_ms))?;
+            self.s.resolve(z)?;
+            match z {
                 Some(z) => self.s.run(z)?,
                 None => Vec::new(),
             }

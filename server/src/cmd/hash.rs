@@ -979,6 +979,12 @@ const DELETED: i64 = 2;
 /// HPEXPIRE (`MS`), HEXPIREAT (`AT`), HPEXPIREAT (both).
 struct HExpire<const MS: bool, const AT: bool> {
     key: Bytes,
+    /// Argument errors come after the type check, as in Redis.
+    args: Result<HExpireArgs, CmdError>,
+}
+
+/// The parsed arguments of an HEXPIRE-family command.
+struct HExpireArgs {
     when: When,
     cond: Cond,
     fields: Vec<Bytes>,
@@ -996,6 +1002,16 @@ impl<const MS: bool, const AT: bool> HExpire<MS, AT> {
 impl<const MS: bool, const AT: bool> Parse for HExpire<MS, AT> {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?;
+        let parsed = Self::parse_args(args);
+        if parsed.is_err() {
+            args.take_rest();
+        }
+        Ok(HExpire { key, args: parsed })
+    }
+}
+
+impl<const MS: bool, const AT: bool> HExpire<MS, AT> {
+    fn parse_args(args: &mut Args<'_>) -> Result<HExpireArgs, CmdError> {
         let amount = args.next_i64()?;
         if amount < 0 {
             return Err(CmdError::HashExpireNegative);
@@ -1020,7 +1036,7 @@ impl<const MS: bool, const AT: bool> Parse for HExpire<MS, AT> {
             Cond::None
         };
         let fields = parse_fields(args, CmdError::HashNumFieldsNotPositive)?;
-        Ok(HExpire { key, when, cond, fields })
+        Ok(HExpireArgs { when, cond, fields })
     }
 }
 
@@ -1028,7 +1044,9 @@ impl<const MS: bool, const AT: bool> WriteCommand for HExpire<MS, AT> {
     fn apply(self, cx: &mut ApplyCtx<'_>) -> CmdResult {
         let now_ms = cx.now_ms;
         let mut db = cx.db();
-        let at = match self.when {
+        hash_at(db.read(), &self.key, now_ms)?;
+        let HExpireArgs { when, cond, fields } = self.args?;
+        let at = match when {
             When::At(at) => at,
             When::In(ms) => now_ms
                 .checked_add(ms)
@@ -1036,19 +1054,19 @@ impl<const MS: bool, const AT: bool> WriteCommand for HExpire<MS, AT> {
                 .ok_or(CmdError::InvalidExpire(Self::NAME))?,
         };
         let Some(h) = hash_at(db.read(), &self.key, now_ms)? else {
-            return Ok(Reply::Array(self.fields.iter().map(|_| Reply::Int(NO_FIELD)).collect()));
+            return Ok(Reply::Array(fields.iter().map(|_| Reply::Int(NO_FIELD)).collect()));
         };
         // Decide every field against the live view, in order (a field may repeat), before
         // changing anything. `None` = absent, `Some(deadline)` = present.
         let mut seen: HashMap<&[u8], Option<Option<u64>>> = HashMap::new();
-        let mut codes = Vec::with_capacity(self.fields.len());
-        for f in &self.fields {
+        let mut codes = Vec::with_capacity(fields.len());
+        for f in &fields {
             let state =
                 *seen.entry(&f[..]).or_insert_with(|| h.live(f, now_ms).map(|s| s.expire_at_ms));
             let code = match state {
                 None => NO_FIELD,
                 Some(current) => {
-                    let ok = match (self.cond, current) {
+                    let ok = match (cond, current) {
                         (Cond::None, _) => true,
                         (Cond::Nx, current) => current.is_none(),
                         (Cond::Xx, current) => current.is_some(),
@@ -1079,7 +1097,7 @@ impl<const MS: bool, const AT: bool> WriteCommand for HExpire<MS, AT> {
             // `hdel` follows `hexpire` when a command did both (a field that got a deadline
             // remains, so the key is not deleted then).
             let event = if any_set { "hexpire" } else { "hdel" };
-            let (fields, codes) = (&self.fields, &codes);
+            let (fields, codes) = (&fields, &codes);
             edit(&mut db, &self.key, now_ms, event, |h| {
                 for (f, code) in fields.iter().zip(codes) {
                     match *code {
@@ -1104,13 +1122,17 @@ impl<const MS: bool, const AT: bool> WriteCommand for HExpire<MS, AT> {
 /// `HPERSIST key FIELDS numfields field [field ...]`
 struct HPersist {
     key: Bytes,
-    fields: Vec<Bytes>,
+    /// Argument errors come after the type check, as in Redis.
+    fields: Result<Vec<Bytes>, CmdError>,
 }
 
 impl Parse for HPersist {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?;
-        let fields = parse_fields(args, CmdError::HashNumFieldsInvalid)?;
+        let fields = parse_fields(args, CmdError::HashNumFieldsInvalid);
+        if fields.is_err() {
+            args.take_rest();
+        }
         Ok(HPersist { key, fields })
     }
 }
@@ -1119,12 +1141,13 @@ impl WriteCommand for HPersist {
     fn apply(self, cx: &mut ApplyCtx<'_>) -> CmdResult {
         let now_ms = cx.now_ms;
         let mut db = cx.db();
+        hash_at(db.read(), &self.key, now_ms)?;
+        let fields = self.fields?;
         let Some(h) = hash_at(db.read(), &self.key, now_ms)? else {
-            return Ok(Reply::Array(self.fields.iter().map(|_| Reply::Int(NO_FIELD)).collect()));
+            return Ok(Reply::Array(fields.iter().map(|_| Reply::Int(NO_FIELD)).collect()));
         };
         let mut persisted: Vec<&[u8]> = Vec::new();
-        let codes: Vec<i64> = self
-            .fields
+        let codes: Vec<i64> = fields
             .iter()
             .map(|f| match h.live(f, now_ms) {
                 None => NO_FIELD,

@@ -738,19 +738,20 @@ impl ReadCommand for LRange {
 /// `LINDEX key index`
 struct LIndex {
     key: Bytes,
-    index: i64,
+    /// Reported only once the key is known to be a list (Redis looks the key up first).
+    index: Result<i64, CmdError>,
 }
 
 impl Parse for LIndex {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
-        Ok(LIndex { key: args.next_bytes()?, index: args.next_i64()? })
+        Ok(LIndex { key: args.next_bytes()?, index: args.next_i64() })
     }
 }
 
 impl ReadCommand for LIndex {
     fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
         let Some(list) = read_list(cx, &self.key)? else { return Ok(Reply::Null) };
-        Ok(resolve_index(self.index, list.len())
+        Ok(resolve_index(self.index?, list.len())
             .and_then(|i| list.get(i))
             .map_or(Reply::Null, |v| Reply::Bulk(v.clone())))
     }
@@ -846,13 +847,14 @@ impl ReadCommand for LPos {
 /// `LSET key index element`
 struct LSet {
     key: Bytes,
-    index: i64,
+    /// Reported after the key checks (WRONGTYPE, no such key), as Redis orders them.
+    index: Result<i64, CmdError>,
     element: Bytes,
 }
 
 impl Parse for LSet {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
-        Ok(LSet { key: args.next_bytes()?, index: args.next_i64()?, element: args.next_bytes()? })
+        Ok(LSet { key: args.next_bytes()?, index: args.next_i64(), element: args.next_bytes()? })
     }
 }
 
@@ -861,7 +863,7 @@ impl WriteCommand for LSet {
         let now_ms = cx.now_ms;
         let mut db = cx.db();
         let list = list_at(&mut db, &self.key, now_ms)?.ok_or(CmdError::NoSuchKey)?;
-        let at = resolve_index(self.index, list.len()).ok_or(CmdError::IndexOutOfRange)?;
+        let at = resolve_index(self.index?, list.len()).ok_or(CmdError::IndexOutOfRange)?;
         let value = Bytes::copy_from_slice(&self.element);
         edit(&mut db, &self.key, now_ms, "lset", |l| l.set(at, value));
         Ok(Reply::ok())

@@ -166,17 +166,20 @@ pub fn resolve(argv: &[Bytes]) -> Result<(&'static CommandSpec, usize, usize), C
     let lower = String::from_utf8_lossy(sub_name).to_ascii_lowercase();
     let full = format!("{}|{}", spec.name, lower);
     let Some(sub_id) = table().id(&full) else {
-        return Err(CmdError::UnknownSubcommand {
-            sub: String::from_utf8_lossy(&sub_name[..sub_name.len().min(128)]).into_owned(),
-            container: spec.name.to_ascii_uppercase(),
-        });
+        return Err(CmdError::unknown_subcommand(sub_name, spec.name.to_ascii_uppercase()));
     };
     let (_, sub) = table().get(sub_id).ok_or(CmdError::Internal)?;
     if !sub.arity_ok(argv.len()) {
         return Err(CmdError::WrongArity(full));
     }
-    Ok((sub, sub_id, 2))
+    let skip = if TYPED_SUBCOMMAND_CONTAINERS.contains(&spec.name) { 1 } else { 2 };
+    Ok((sub, sub_id, skip))
 }
+
+/// Containers whose subcommand handlers get the subcommand name, as typed, as their first
+/// argument: Redis echoes it in their own syntax errors (`... for 'CrEaTe'. Try XGROUP
+/// HELP.`), while the arity error above uses the lowercase full name.
+const TYPED_SUBCOMMAND_CONTAINERS: &[&str] = &["xgroup", "xinfo"];
 
 /// The keys of `argv` according to `spec`'s key specs (ACL, cluster slots, GETKEYS).
 pub fn keys_of<'a>(spec: &CommandSpec, argv: &'a [Bytes]) -> Vec<&'a Bytes> {

@@ -244,7 +244,7 @@ fn limit_range(limit: Option<(i64, i64)>, len: usize) -> (usize, usize) {
 /// text ends at the first NUL byte, an empty text is 0, leading whitespace is skipped
 /// (but whitespace alone fails), hexadecimal is accepted, and the rest must be consumed;
 /// NaN, overflow and underflow (a nonzero mantissa giving zero or a subnormal) fail.
-fn parse_score(v: &[u8]) -> Result<f64, CmdError> {
+pub(crate) fn parse_score(v: &[u8]) -> Result<f64, CmdError> {
     let v = v.split(|&b| b == 0).next().unwrap_or_default();
     if v.is_empty() {
         return Ok(0.0);

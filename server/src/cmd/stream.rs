@@ -416,6 +416,13 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// The subcommand name as the client typed it: XGROUP's and XINFO's handlers get it as
+/// their first argument (see [`crate::cmd::resolve`]) because Redis echoes it in their
+/// syntax errors.
+fn typed_subcommand(args: &mut Args<'_>) -> Result<String, CmdError> {
+    args.next_slice().map(lossy)
+}
+
 fn id_reply(id: StreamId) -> Reply {
     Reply::Bulk(id.to_bytes())
 }
@@ -476,10 +483,15 @@ impl TrimArgs {
         Ok(false)
     }
 
-    /// Checks the combination once every option is read.
-    fn validate(&self) -> Result<(), CmdError> {
-        if self.limit.is_some() && self.how.is_none() {
+    /// Checks the combination once every option (and XADD's ID) is read; `xtrim` adds
+    /// XTRIM's need for a strategy. As in Redis, `LIMIT 0` alone counts as no limit for
+    /// the first check, but still needs `~`.
+    fn validate(&self, xtrim: bool) -> Result<(), CmdError> {
+        if self.limit.is_some_and(|n| n > 0) && self.how.is_none() {
             return Err(CmdError::StreamLimitWithoutTrim);
+        }
+        if xtrim && self.how.is_none() {
+            return Err(CmdError::XtrimNoStrategy);
         }
         if self.limit.is_some() && !self.approx {
             return Err(CmdError::StreamLimitWithoutApprox);
@@ -527,7 +539,7 @@ impl Parse for XAdd {
             }
             break;
         }
-        trim.validate()?;
+        // Redis reads the ID as the last option, before checking the combination.
         let id_arg = args.next_slice()?;
         let id = if id_arg == b"*" {
             AddId::Auto
@@ -539,6 +551,7 @@ impl Parse for XAdd {
                 AddId::Explicit(strict_id(id_arg)?)
             }
         };
+        trim.validate(false)?;
         let rest = args.take_rest();
         if rest.is_empty() || !rest.len().is_multiple_of(2) {
             return Err(CmdError::WrongArity("xadd".into()));
@@ -618,10 +631,7 @@ impl Parse for XTrim {
                 return Err(CmdError::Syntax);
             }
         }
-        trim.validate()?;
-        if trim.how.is_none() {
-            return Err(CmdError::Syntax);
-        }
+        trim.validate(true)?;
         Ok(XTrim { key, trim })
     }
 }
@@ -651,14 +661,19 @@ impl WriteCommand for XTrim {
 /// `XDEL key id [id ...]`
 struct XDel {
     key: Bytes,
-    ids: Vec<StreamId>,
+    /// A bad ID is reported only for an existing stream (Redis looks the key up first).
+    ids: Result<Vec<StreamId>, CmdError>,
+}
+
+/// Parses a list of strict IDs; the first bad one is the error.
+fn strict_ids(args: &[Bytes]) -> Result<Vec<StreamId>, CmdError> {
+    args.iter().map(|a| strict_id(a)).collect()
 }
 
 impl Parse for XDel {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?;
-        let ids = args.take_rest().iter().map(|a| strict_id(a)).collect::<Result<_, _>>()?;
-        Ok(XDel { key, ids })
+        Ok(XDel { key, ids: strict_ids(args.take_rest()) })
     }
 }
 
@@ -669,16 +684,18 @@ impl WriteCommand for XDel {
         match db.get(&self.key, now) {
             None => return Ok(Reply::Int(0)),
             Some(Value::Stream(s)) => {
-                if !self.ids.iter().any(|id| s.get(*id).is_some()) {
+                let ids = self.ids.as_ref().map_err(Clone::clone)?;
+                if !ids.iter().any(|id| s.get(*id).is_some()) {
                     return Ok(Reply::Int(0));
                 }
             }
             Some(_) => return Err(CmdError::WrongType),
         }
+        let ids = self.ids?;
         let Some(Value::Stream(s)) = db.value_mut(&self.key, now, "xdel") else {
             return Err(CmdError::Internal);
         };
-        Ok(Reply::Int(s.delete(&self.ids) as i64))
+        Ok(Reply::Int(s.delete(&ids) as i64))
     }
 }
 
@@ -722,14 +739,16 @@ impl WriteCommand for XSetId {
             Some(Value::Stream(s)) => s,
             Some(_) => return Err(CmdError::WrongType),
         };
-        if self.entries_added.is_some_and(|n| n < s.len() as u64) {
-            return Err(CmdError::XsetidEntriesAddedTooSmall);
-        }
-        if self.max_deleted.is_none() && self.id < s.max_deleted_id {
+        // Redis's order: the current max deleted ID (even when MAXDELETEDID is given),
+        // the top entry, then the entries-added count.
+        if self.id < s.max_deleted_id {
             return Err(CmdError::XsetidBelowMaxDeleted);
         }
         if s.last_entry().is_some_and(|(last, _)| self.id < last) {
             return Err(CmdError::XsetidTooSmall);
+        }
+        if self.entries_added.is_some_and(|n| n < s.len() as u64) {
+            return Err(CmdError::XsetidEntriesAddedTooSmall);
         }
         let Some(Value::Stream(s)) = db.value_mut(&self.key, now, "xsetid") else {
             return Err(CmdError::Internal);
@@ -826,7 +845,9 @@ struct ReadArgs {
     group: Option<(Bytes, Bytes)>,
     noack: bool,
     keys: Vec<Bytes>,
-    from: Vec<ReadFrom>,
+    /// Per stream; a bad ID is reported after that stream's key (and group) checks, as
+    /// Redis checks each stream in turn.
+    from: Vec<Result<ReadFrom, CmdError>>,
     /// The whole argument list (for XREAD's retry argv).
     argv: Vec<Bytes>,
     /// Index in `argv` of the first ID.
@@ -883,18 +904,23 @@ impl ReadArgs {
         }
         let half = streams.len() / 2;
         let keys = streams[..half].to_vec();
-        let mut from = Vec::with_capacity(half);
-        for id in &streams[half..] {
-            from.push(match &id[..] {
-                b"$" if group_cmd => return Err(CmdError::XreadgroupMeaninglessId('$')),
-                b"+" if group_cmd => return Err(CmdError::XreadgroupMeaninglessId('+')),
-                b">" if !group_cmd => return Err(CmdError::XreadGreaterWithoutGroup),
-                b"$" => ReadFrom::Dollar,
-                b"+" => ReadFrom::Last,
-                b">" => ReadFrom::New,
-                _ => ReadFrom::After(strict_id(id)?),
-            });
-        }
+        let from = streams[half..]
+            .iter()
+            .map(|id| match &id[..] {
+                b"$" if group_cmd => Err(CmdError::XreadgroupMeaninglessId('$')),
+                b"+" if group_cmd => Err(CmdError::XreadgroupMeaninglessId('+')),
+                b">" if !group_cmd => Err(CmdError::XreadGreaterWithoutGroup),
+                b"$" => Ok(ReadFrom::Dollar),
+                b"+" => Ok(ReadFrom::Last),
+                b">" => Ok(ReadFrom::New),
+                _ => match strict_id(id)? {
+                    // Redis stands for `>` with the largest ID, so spelling it out asks for
+                    // new entries too.
+                    StreamId::MAX if group_cmd => Ok(ReadFrom::New),
+                    id => Ok(ReadFrom::After(id)),
+                },
+            })
+            .collect();
         let ids_at = argv.len() - half;
         Ok(ReadArgs { count, block_ms, group, noack, keys, from, argv, ids_at, retrying })
     }
@@ -925,14 +951,16 @@ impl ReadCommand for XRead {
         let ra = &self.0;
         let db = cx.db();
         let mut streams = Vec::with_capacity(ra.keys.len());
-        for key in &ra.keys {
+        let mut froms = Vec::with_capacity(ra.keys.len());
+        for (key, from) in ra.keys.iter().zip(&ra.from) {
             streams.push(match stream_at(db, key, cx.now_ms) {
                 Err(CmdError::WrongType) if ra.retrying => None,
                 other => other?,
             });
+            froms.push(from.clone()?);
         }
         let mut out = Vec::new();
-        for ((key, from), s) in ra.keys.iter().zip(&ra.from).zip(&streams) {
+        for ((key, from), s) in ra.keys.iter().zip(&froms).zip(&streams) {
             let Some(s) = s else { continue };
             let entries = match from {
                 // Redis reads from the last generated ID: nothing if that entry is gone.
@@ -963,7 +991,7 @@ impl ReadCommand for XRead {
             1
         };
         argv.extend(ra.argv.iter().cloned());
-        for (i, (from, s)) in ra.from.iter().zip(&streams).enumerate() {
+        for (i, (from, s)) in froms.iter().zip(&streams).enumerate() {
             if *from == ReadFrom::Dollar {
                 let last = s.map_or(StreamId::MIN, |s| s.last_id);
                 argv[1 + skip + ra.ids_at + i] = last.to_bytes();
@@ -990,7 +1018,8 @@ impl WriteCommand for XReadGroup {
         let (group, consumer) = ra.group.clone().ok_or(CmdError::XreadgroupMissingGroup)?;
         let may_block = cx.may_block;
         let mut db = cx.db();
-        for key in &ra.keys {
+        let mut froms = Vec::with_capacity(ra.keys.len());
+        for (key, from) in ra.keys.iter().zip(&ra.from) {
             let ok = match db.get(key, now) {
                 None => false,
                 Some(Value::Stream(s)) => s.groups.contains_key(&group),
@@ -999,9 +1028,10 @@ impl WriteCommand for XReadGroup {
             if !ok {
                 return Err(CmdError::NoGroupRead { key: lossy(key), group: lossy(&group) });
             }
+            froms.push(from.clone()?);
         }
         let mut out = Vec::new();
-        for (key, from) in ra.keys.iter().zip(&ra.from) {
+        for (key, from) in ra.keys.iter().zip(&froms) {
             note_new_consumer(&mut db, key, &group, &consumer, now);
             let Some(Value::Stream(s)) = db.value_mut_silent(key, now) else {
                 return Err(CmdError::Internal);
@@ -1075,15 +1105,15 @@ fn check_group(db: &Db, key: &Bytes, group: &Bytes, now: u64) -> Result<(), CmdE
 struct XAck {
     key: Bytes,
     group: Bytes,
-    ids: Vec<StreamId>,
+    /// A bad ID is reported only when the key and group exist (Redis's order).
+    ids: Result<Vec<StreamId>, CmdError>,
 }
 
 impl Parse for XAck {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?;
         let group = args.next_bytes()?;
-        let ids = args.take_rest().iter().map(|a| strict_id(a)).collect::<Result<_, _>>()?;
-        Ok(XAck { key, group, ids })
+        Ok(XAck { key, group, ids: strict_ids(args.take_rest()) })
     }
 }
 
@@ -1094,16 +1124,22 @@ impl WriteCommand for XAck {
         match db.get(&self.key, now) {
             None => return Ok(Reply::Int(0)),
             Some(Value::Stream(s)) => match s.groups.get(&self.group) {
-                Some(g) if self.ids.iter().any(|id| g.pel.contains_key(id)) => {}
-                _ => return Ok(Reply::Int(0)),
+                None => return Ok(Reply::Int(0)),
+                Some(g) => {
+                    let ids = self.ids.as_ref().map_err(Clone::clone)?;
+                    if !ids.iter().any(|id| g.pel.contains_key(id)) {
+                        return Ok(Reply::Int(0));
+                    }
+                }
             },
             Some(_) => return Err(CmdError::WrongType),
         }
+        let ids = self.ids?;
         let Some(Value::Stream(s)) = db.value_mut_silent(&self.key, now) else {
             return Err(CmdError::Internal);
         };
         let Some(g) = s.groups.get_mut(&self.group) else { return Ok(Reply::Int(0)) };
-        let acked = self.ids.iter().filter(|id| g.ack(**id)).count();
+        let acked = ids.iter().filter(|id| g.ack(**id)).count();
         Ok(Reply::Int(acked as i64))
     }
 }
@@ -1248,6 +1284,13 @@ struct XClaim {
     key: Bytes,
     group: Bytes,
     consumer: Bytes,
+    /// Everything after the consumer; its errors come after the key and group checks, as
+    /// in Redis.
+    opts: Result<XClaimOpts, CmdError>,
+}
+
+/// XCLAIM's arguments after the consumer.
+struct XClaimOpts {
     min_idle_ms: u64,
     ids: Vec<StreamId>,
     delivered: Option<DeliveredAt>,
@@ -1262,6 +1305,15 @@ impl Parse for XClaim {
         let key = args.next_bytes()?;
         let group = args.next_bytes()?;
         let consumer = args.next_bytes()?;
+        let opts = XClaimOpts::parse(args);
+        // A deferred error leaves arguments unread; they belong to it.
+        args.take_rest();
+        Ok(XClaim { key, group, consumer, opts })
+    }
+}
+
+impl XClaimOpts {
+    fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
         let min_idle =
             args.next_i64_or(CmdError::StreamInvalidArgument("min-idle-time", "XCLAIM"))?;
         let mut ids = Vec::new();
@@ -1269,10 +1321,7 @@ impl Parse for XClaim {
             ids.push(id);
             args.next_slice()?;
         }
-        let mut c = XClaim {
-            key,
-            group,
-            consumer,
+        let mut c = XClaimOpts {
             min_idle_ms: u64::try_from(min_idle).unwrap_or(0),
             ids,
             delivered: None,
@@ -1317,11 +1366,12 @@ impl WriteCommand for XClaim {
         let now = cx.now_ms;
         let mut db = cx.db();
         check_group(db.read(), &self.key, &self.group, now)?;
+        let opts = self.opts?;
         note_new_consumer(&mut db, &self.key, &self.group, &self.consumer, now);
         let Some(Value::Stream(s)) = db.value_mut_silent(&self.key, now) else {
             return Err(CmdError::Internal);
         };
-        let delivery_time = match self.delivered {
+        let delivery_time = match opts.delivered {
             None => now,
             Some(d) => {
                 let t = match d {
@@ -1336,18 +1386,18 @@ impl WriteCommand for XClaim {
             }
         };
         let claim = ClaimOptions {
-            min_idle_ms: self.min_idle_ms,
+            min_idle_ms: opts.min_idle_ms,
             delivery_time_ms: delivery_time,
-            retry_count: self.retry_count,
-            force: self.force,
-            just_id: self.just_id,
-            last_id: self.last_id,
+            retry_count: opts.retry_count,
+            force: opts.force,
+            just_id: opts.just_id,
+            last_id: opts.last_id,
         };
-        let claimed = s.claim(&self.group, &self.consumer, &self.ids, &claim, now);
+        let claimed = s.claim(&self.group, &self.consumer, &opts.ids, &claim, now);
         Ok(Reply::Array(
             claimed
                 .into_iter()
-                .map(|(id, f)| match (self.just_id, f) {
+                .map(|(id, f)| match (opts.just_id, f) {
                     (false, Some(f)) => entry_reply(id, &f),
                     _ => id_reply(id),
                 })
@@ -1441,14 +1491,25 @@ impl WriteCommand for XAutoClaim {
 /// `XINFO STREAM key [FULL [COUNT count]]`
 struct XInfoStream {
     key: Bytes,
-    /// `Some(count)` for FULL (0 = everything).
-    full: Option<usize>,
+    /// `Some(count)` for FULL (0 = everything); an error in the options is reported after
+    /// the key lookup, as in Redis.
+    full: Result<Option<usize>, CmdError>,
 }
 
 impl Parse for XInfoStream {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
+        let sub = typed_subcommand(args)?;
         let key = args.next_bytes()?;
-        let syntax = || CmdError::SubcommandSyntax("stream".into(), "XINFO");
+        let full = Self::parse_full(args, &sub);
+        args.take_rest();
+        Ok(XInfoStream { key, full })
+    }
+}
+
+impl XInfoStream {
+    /// `[FULL [COUNT count]]`
+    fn parse_full(args: &mut Args<'_>, sub: &str) -> Result<Option<usize>, CmdError> {
+        let syntax = || CmdError::SubcommandSyntax(sub.to_string(), "XINFO");
         let mut full = None;
         if !args.is_empty() {
             if !args.eat("FULL") {
@@ -1463,7 +1524,7 @@ impl Parse for XInfoStream {
             }
             full = Some(count);
         }
-        Ok(XInfoStream { key, full })
+        Ok(full)
     }
 }
 
@@ -1483,6 +1544,7 @@ fn field(name: &'static str, v: Reply) -> (Reply, Reply) {
 impl ReadCommand for XInfoStream {
     fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
         let s = stream_at(cx.db(), &self.key, cx.now_ms)?.ok_or(CmdError::NoSuchKey)?;
+        let full = self.full?;
         let keys = s.node_count();
         let mut out = vec![
             field("length", int(s.len())),
@@ -1493,7 +1555,7 @@ impl ReadCommand for XInfoStream {
             field("entries-added", Reply::Int(s.entries_added as i64)),
             field("recorded-first-entry-id", id_reply(s.first_id)),
         ];
-        let Some(count) = self.full else {
+        let Some(count) = full else {
             out.push(field("groups", int(s.groups.len())));
             let entry =
                 |e: Option<(StreamId, &Fields)>| e.map_or(Reply::Null, |(i, f)| entry_reply(i, f));
@@ -1569,6 +1631,7 @@ struct XInfoGroups {
 
 impl Parse for XInfoGroups {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
+        typed_subcommand(args)?;
         Ok(XInfoGroups { key: args.next_bytes()? })
     }
 }
@@ -1602,6 +1665,7 @@ struct XInfoConsumers {
 
 impl Parse for XInfoConsumers {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
+        typed_subcommand(args)?;
         Ok(XInfoConsumers { key: args.next_bytes()?, group: args.next_bytes()? })
     }
 }
@@ -1638,7 +1702,8 @@ const HELP_XGROUP: u8 = 1;
 struct Help<const WHICH: u8>;
 
 impl<const WHICH: u8> Parse for Help<WHICH> {
-    fn parse(_args: &mut Args<'_>) -> Result<Self, CmdError> {
+    fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
+        typed_subcommand(args)?;
         Ok(Help)
     }
 }
@@ -1690,37 +1755,62 @@ enum GroupStart {
     Id(StreamId),
 }
 
-/// Parses `id|$ [MKSTREAM] [ENTRIESREAD n]` of CREATE (`create`) and SETID.
+/// CREATE's and SETID's arguments after the group name.
+struct GroupStartArgs {
+    /// The start, or the error Redis reports for it (a bad ID, too many options) once
+    /// the key and group checks have passed.
+    start: Result<GroupStart, CmdError>,
+    mkstream: bool,
+    entries_read: Option<u64>,
+}
+
+/// The `ENTRIESREAD` amount: at least -1, which (like no option) means unknown.
+fn entries_read_arg(args: &mut Args<'_>) -> Result<Option<u64>, CmdError> {
+    let n = args.next_i64()?;
+    if n < -1 {
+        return Err(CmdError::EntriesReadInvalid);
+    }
+    Ok(u64::try_from(n).ok())
+}
+
+/// Parses `id|$ [MKSTREAM] [ENTRIESREAD n]` of CREATE (`create`) and
+/// `id|$ [ENTRIESREAD n]` of SETID; `sub` is the subcommand as typed.
 fn parse_group_start(
     args: &mut Args<'_>,
     create: bool,
-) -> Result<(GroupStart, bool, Option<u64>), CmdError> {
-    let sub = if create { "create" } else { "setid" };
-    let syntax = || CmdError::SubcommandSyntax(sub.into(), "XGROUP");
+    sub: &str,
+) -> Result<GroupStartArgs, CmdError> {
+    let syntax = || CmdError::SubcommandSyntax(sub.to_string(), "XGROUP");
     let id_arg = args.next_slice()?;
-    // CREATE takes at most MKSTREAM and ENTRIESREAD n; SETID only ENTRIESREAD n.
-    if args.remaining() > if create { 3 } else { 2 } {
-        return Err(syntax());
-    }
     let (mut mkstream, mut entries_read) = (false, None);
-    while !args.is_empty() {
-        if create && args.eat("MKSTREAM") {
-            mkstream = true;
-        } else if args.remaining() >= 2 && args.eat("ENTRIESREAD") {
-            let n = args.next_i64()?;
-            if n < -1 {
-                return Err(CmdError::EntriesReadInvalid);
+    // CREATE reads any number of options but takes at most three option arguments,
+    // which Redis checks only after the key.
+    let too_many = create && args.remaining() > 3;
+    if create {
+        while !args.is_empty() {
+            if args.eat("MKSTREAM") {
+                mkstream = true;
+            } else if args.remaining() >= 2 && args.eat("ENTRIESREAD") {
+                entries_read = entries_read_arg(args)?;
+            } else {
+                return Err(syntax());
             }
-            entries_read = u64::try_from(n).ok();
-        } else {
-            return Err(syntax());
+        }
+    } else {
+        match args.remaining() {
+            0 => {}
+            2 if args.eat("ENTRIESREAD") => entries_read = entries_read_arg(args)?,
+            _ => return Err(syntax()),
         }
     }
+    // CREATE takes a strict ID; SETID also `-` and `+`.
     let start = match id_arg {
-        b"$" => GroupStart::Dollar,
-        _ => GroupStart::Id(loose_id(id_arg)?),
+        _ if too_many => Err(syntax()),
+        b"$" => Ok(GroupStart::Dollar),
+        _ if create => strict_id(id_arg).map(GroupStart::Id),
+        _ => loose_id(id_arg).map(GroupStart::Id),
     };
-    Ok((start, mkstream, entries_read))
+    Ok(GroupStartArgs { start, mkstream, entries_read })
 }
 
 impl GroupStart {
@@ -1741,17 +1831,16 @@ fn xgroup_stream<'a>(db: &'a Db, key: &[u8], now: u64) -> Result<&'a Stream, Cmd
 struct XGroupCreate {
     key: Bytes,
     group: Bytes,
-    start: GroupStart,
-    mkstream: bool,
-    entries_read: Option<u64>,
+    opts: GroupStartArgs,
 }
 
 impl Parse for XGroupCreate {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
+        let sub = typed_subcommand(args)?;
         let key = args.next_bytes()?;
         let group = args.next_bytes()?;
-        let (start, mkstream, entries_read) = parse_group_start(args, true)?;
-        Ok(XGroupCreate { key, group, start, mkstream, entries_read })
+        let opts = parse_group_start(args, true, &sub)?;
+        Ok(XGroupCreate { key, group, opts })
     }
 }
 
@@ -1759,19 +1848,25 @@ impl WriteCommand for XGroupCreate {
     fn apply(self, cx: &mut ApplyCtx<'_>) -> CmdResult {
         let now = cx.now_ms;
         let mut db = cx.db();
-        let group =
-            |s: &Stream| crate::types::stream::Group::new(self.start.resolve(s), self.entries_read);
-        match stream_at(db.read(), &self.key, now)? {
-            None if self.mkstream => {
+        // Redis's order: the key, then the ID, then whether the group exists.
+        let has_group = match stream_at(db.read(), &self.key, now)? {
+            None if !self.opts.mkstream => return Err(CmdError::XgroupNoKey),
+            None => None,
+            Some(s) => Some(s.groups.contains_key(&self.group)),
+        };
+        let start = self.opts.start?;
+        let entries_read = self.opts.entries_read;
+        let group = |s: &Stream| crate::types::stream::Group::new(start.resolve(s), entries_read);
+        match has_group {
+            None => {
                 let mut s = Box::<Stream>::default();
                 let g = group(&s);
-                s.groups.insert(self.group.clone(), g);
-                db.set(self.key.clone(), Value::Stream(s), None, "xgroup-create");
+                s.groups.insert(self.group, g);
+                db.set(self.key, Value::Stream(s), None, "xgroup-create");
                 return Ok(Reply::ok());
             }
-            None => return Err(CmdError::XgroupNoKey),
-            Some(s) if s.groups.contains_key(&self.group) => return Err(CmdError::BusyGroup),
-            Some(_) => {}
+            Some(true) => return Err(CmdError::BusyGroup),
+            Some(false) => {}
         }
         let Some(Value::Stream(s)) = db.value_mut(&self.key, now, "xgroup-create") else {
             return Err(CmdError::Internal);
@@ -1786,16 +1881,16 @@ impl WriteCommand for XGroupCreate {
 struct XGroupSetId {
     key: Bytes,
     group: Bytes,
-    start: GroupStart,
-    entries_read: Option<u64>,
+    opts: GroupStartArgs,
 }
 
 impl Parse for XGroupSetId {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
+        let sub = typed_subcommand(args)?;
         let key = args.next_bytes()?;
         let group = args.next_bytes()?;
-        let (start, _, entries_read) = parse_group_start(args, false)?;
-        Ok(XGroupSetId { key, group, start, entries_read })
+        let opts = parse_group_start(args, false, &sub)?;
+        Ok(XGroupSetId { key, group, opts })
     }
 }
 
@@ -1810,13 +1905,14 @@ impl WriteCommand for XGroupSetId {
                 key: lossy(&self.key),
             });
         }
+        let start = self.opts.start?;
         let Some(Value::Stream(s)) = db.value_mut(&self.key, now, "xgroup-setid") else {
             return Err(CmdError::Internal);
         };
-        let id = self.start.resolve(s);
+        let id = start.resolve(s);
         if let Some(g) = s.groups.get_mut(&self.group) {
             g.last_id = id;
-            g.entries_read = self.entries_read;
+            g.entries_read = self.opts.entries_read;
         }
         Ok(Reply::ok())
     }
@@ -1830,6 +1926,7 @@ struct XGroupDestroy {
 
 impl Parse for XGroupDestroy {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
+        typed_subcommand(args)?;
         Ok(XGroupDestroy { key: args.next_bytes()?, group: args.next_bytes()? })
     }
 }
@@ -1858,6 +1955,7 @@ struct XGroupConsumer {
 
 impl Parse for XGroupConsumer {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
+        typed_subcommand(args)?;
         Ok(XGroupConsumer {
             key: args.next_bytes()?,
             group: args.next_bytes()?,

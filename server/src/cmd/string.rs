@@ -896,13 +896,15 @@ impl<const KIND: u8> WriteCommand for IncrBy<KIND> {
 /// `INCRBYFLOAT key increment`
 struct IncrByFloat {
     key: Bytes,
-    incr: long_double::Num,
+    /// Redis checks the key's type and current value before the increment, so a bad
+    /// increment is reported in apply.
+    incr: Result<long_double::Num, CmdError>,
 }
 
 impl Parse for IncrByFloat {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?;
-        let incr = long_double::parse(args.next_slice()?).ok_or(CmdError::NotAFloat)?;
+        let incr = long_double::parse(args.next_slice()?).ok_or(CmdError::NotAFloat);
         Ok(IncrByFloat { key, incr })
     }
 }
@@ -918,7 +920,7 @@ impl WriteCommand for IncrByFloat {
                 (n, e.expire_at_ms)
             }
         };
-        let sum = long_double::add(current, self.incr).ok_or(CmdError::NanOrInfinity)?;
+        let sum = long_double::add(current, self.incr?).ok_or(CmdError::NanOrInfinity)?;
         let text = Bytes::from(long_double::format_human(&sum));
         db.set(self.key, Value::Str(text.clone()), at, "incrbyfloat");
         Ok(Reply::Bulk(text))

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use hashbrown::HashMap;
 
 use crate::cmd::args::parse_f64;
+use crate::cmd::sort::parse_score;
 use crate::cmd::spec::{
     read, write, BeginSearch, CmdResult, CommandSpec, FindKeys, Flags, Group, KeyFlags, KeySpec,
     Parse, ReadCommand, WriteCommand,
@@ -460,7 +461,7 @@ pub(crate) fn zset_ref(v: Option<&Value>) -> Result<Option<&ZSet>, CmdError> {
     }
 }
 
-/// Redis never stores `-0` as a score: it reads back as `0`.
+/// `-0` as `0`, so both zeros map to one ZSCAN cursor.
 pub(crate) fn norm(score: f64) -> f64 {
     if score == 0.0 {
         0.0
@@ -552,12 +553,29 @@ pub(crate) fn store_result(
     n
 }
 
-/// A score bound: `1.5`, `(1.5`, `-inf`, `+inf`.
+/// A score bound: `1.5`, `(1.5`, `-inf`, `+inf`, read as Redis reads it (C `strtod` with
+/// the whole text consumed): leading whitespace, an empty text (0) and hexadecimal pass,
+/// and out-of-range values become infinity or zero rather than failing.
 fn parse_score_bound(arg: &[u8]) -> Option<(f64, bool)> {
-    match arg.strip_prefix(b"(") {
-        Some(rest) => parse_f64(rest).map(|v| (v, true)),
-        None => parse_f64(arg).map(|v| (v, false)),
-    }
+    let (text, exclusive) = match arg.strip_prefix(b"(") {
+        Some(rest) => (rest, true),
+        None => (arg, false),
+    };
+    let value = parse_score(text).ok().or_else(|| {
+        // parse_score refuses overflow and underflow; a range bound saturates instead.
+        let text = text.split(|&b| b == 0).next().unwrap_or_default();
+        let v: f64 = std::str::from_utf8(text).ok()?.trim_start().parse().ok()?;
+        (!v.is_nan()).then_some(v)
+    })?;
+    Some((value, exclusive))
+}
+
+/// A score, increment or weight read as Redis reads a double argument: `strtod` over the
+/// whole text, no leading whitespace, no NaN, no overflow or underflow; hexadecimal passes.
+fn parse_score_arg(arg: &[u8]) -> Option<f64> {
+    let strict =
+        arg.first().is_some_and(|b| !b.is_ascii_whitespace() && *b != 0x0b) && !arg.contains(&0);
+    strict.then(|| parse_score(arg).ok()).flatten()
 }
 
 /// `min max` for score ranges.
@@ -756,8 +774,12 @@ fn parse_range(
             return Err(CmdError::Syntax);
         }
     }
-    if limit.is_some() && kind_seen == RangeKind::Auto {
-        return Err(CmdError::ZrangeLimitNeedsBy);
+    if kind_seen == RangeKind::Auto {
+        // Rank mode accepts (and ignores) a LIMIT whose count is -1, whatever the offset.
+        if limit.is_some_and(|(_, count)| count != -1) {
+            return Err(CmdError::ZrangeLimitNeedsBy);
+        }
+        limit = None;
     }
     if withscores && kind_seen == RangeKind::Lex {
         return Err(CmdError::ZrangeWithscoresBylex);
@@ -864,7 +886,7 @@ impl Parse for ZAdd {
             return Err(CmdError::ZaddIncrPair);
         }
         for pair in rest.chunks(2) {
-            let score = parse_f64(&pair[0]).ok_or(CmdError::NotAFloat)?;
+            let score = parse_score_arg(&pair[0]).ok_or(CmdError::NotAFloat)?;
             z.pairs.push((score, pair[1].clone()));
         }
         Ok(z)
@@ -902,7 +924,8 @@ pub(crate) fn plan_add(
                 if xx {
                     continue;
                 }
-                let s = norm(*score);
+                // The reply keeps `-0`; the stored score follows the encoding (ZSet::insert).
+                let s = *score;
                 plan.added += 1;
                 overlay.insert(member, s);
                 plan.writes.push((member.clone(), s));
@@ -918,7 +941,6 @@ pub(crate) fn plan_add(
                 if new.is_nan() {
                     return Err(CmdError::ZsetNan);
                 }
-                let new = norm(new);
                 if (gt && new <= cur) || (lt && new >= cur) {
                     continue;
                 }
@@ -960,7 +982,9 @@ struct ZIncrBy {
 
 impl Parse for ZIncrBy {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
-        Ok(ZIncrBy { key: args.next_bytes()?, incr: args.next_f64()?, member: args.next_bytes()? })
+        let key = args.next_bytes()?;
+        let incr = parse_score_arg(args.next_slice()?).ok_or(CmdError::NotAFloat)?;
+        Ok(ZIncrBy { key, incr, member: args.next_bytes()? })
     }
 }
 
@@ -1703,7 +1727,7 @@ fn parse_setop(args: &mut Args<'_>, op: u8, store: bool) -> Result<SetOpArgs, Cm
     while !args.is_empty() {
         if op != OP_DIFF && args.remaining() > a.keys.len() && args.eat("WEIGHTS") {
             for w in a.weights.iter_mut() {
-                *w = parse_f64(args.next_slice()?).ok_or(CmdError::ZsetWeightNotFloat)?;
+                *w = parse_score_arg(args.next_slice()?).ok_or(CmdError::ZsetWeightNotFloat)?;
             }
         } else if op != OP_DIFF && args.remaining() >= 2 && args.eat("AGGREGATE") {
             a.aggregate = if args.eat("SUM") {
@@ -1743,8 +1767,22 @@ fn aggregate(agg: Aggregate, acc: f64, v: f64) -> f64 {
                 s
             }
         }
-        Aggregate::Min => acc.min(v),
-        Aggregate::Max => acc.max(v),
+        // Explicit comparisons: a NaN `v` keeps `acc`, and of `0`/`-0` the one already
+        // there stays (f64::min leaves the sign of zero unspecified).
+        Aggregate::Min => {
+            if v < acc {
+                v
+            } else {
+                acc
+            }
+        }
+        Aggregate::Max => {
+            if v > acc {
+                v
+            } else {
+                acc
+            }
+        }
     }
 }
 
@@ -1778,10 +1816,12 @@ fn combine(db: &Db, now_ms: u64, op: u8, a: &SetOpArgs) -> Result<Vec<(f64, Byte
             }
             let first = order[0];
             ins[first].for_each(|s, m| {
+                // As in Redis, only the first (smallest) set's product is cleaned of NaN
+                // (`-0 * inf`); a later NaN product turns a SUM into NaN, which restarts at 0.
                 let mut acc = weighted(s, a.weights[first]);
                 for &j in &order[1..] {
                     match ins[j].score(m) {
-                        Some(sj) => acc = aggregate(a.aggregate, acc, weighted(sj, a.weights[j])),
+                        Some(sj) => acc = aggregate(a.aggregate, acc, sj * a.weights[j]),
                         None => return,
                     }
                 }
@@ -1795,9 +1835,6 @@ fn combine(db: &Db, now_ms: u64, op: u8, a: &SetOpArgs) -> Result<Vec<(f64, Byte
                 }
             });
         }
-    }
-    for item in out.iter_mut() {
-        item.0 = norm(item.0);
     }
     out.sort_by(|x, y| cmp_key(x.0, &x.1, y.0, &y.1));
     Ok(out)

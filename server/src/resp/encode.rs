@@ -101,6 +101,10 @@ pub fn encode(reply: &Reply, proto: Proto, out: &mut BytesMut) {
                 Proto::Resp2 => bulk(out, text.as_bytes()),
             }
         }
+        Reply::DoubleText(text) => match proto {
+            Proto::Resp3 => line(out, b',', text.as_bytes()),
+            Proto::Resp2 => bulk(out, text.as_bytes()),
+        },
         Reply::Bool(b) => match proto {
             Proto::Resp3 => out.put_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
             Proto::Resp2 => out.put_slice(if *b { b":1\r\n" } else { b":0\r\n" }),
@@ -168,6 +172,8 @@ mod tests {
         assert_eq!(enc(&m, Proto::Resp3), "%1\r\n$1\r\na\r\n:1\r\n");
         assert_eq!(enc(&Reply::Double(1.5), Proto::Resp3), ",1.5\r\n");
         assert_eq!(enc(&Reply::Double(1.5), Proto::Resp2), "$3\r\n1.5\r\n");
+        assert_eq!(enc(&Reply::DoubleText("1.50".into()), Proto::Resp3), ",1.50\r\n");
+        assert_eq!(enc(&Reply::DoubleText("1.50".into()), Proto::Resp2), "$4\r\n1.50\r\n");
     }
 
     #[test]

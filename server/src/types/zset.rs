@@ -143,9 +143,13 @@ impl ZSet {
     }
 
     /// Sets `member`'s score (NaN is the caller's to reject).
+    ///
+    /// As in Redis, `-0` survives only in the large encoding: the listpack encoding stores
+    /// it as `0`. An update to an equal score (`-0` over `0` or the reverse) changes nothing.
     pub fn insert(&mut self, member: &[u8], score: f64) -> Inserted {
         if let Some(&old) = self.scores.get(member) {
-            if old.to_bits() != score.to_bits() {
+            let score = self.stored_score(score);
+            if old != score {
                 let stored = self.tree_remove(old, member);
                 let m = stored.unwrap_or_else(|| Bytes::copy_from_slice(member));
                 self.tree_insert(score, m);
@@ -160,9 +164,19 @@ impl ZSet {
         if m.len() > LISTPACK_MAX_VALUE || self.scores.len() + 1 > LISTPACK_MAX_ENTRIES {
             self.skiplist = true;
         }
+        let score = self.stored_score(score);
         self.scores.insert(m.clone(), score);
         self.tree_insert(score, m);
         Inserted::Added
+    }
+
+    /// The score as the current encoding keeps it: the listpack encoding has no `-0`.
+    fn stored_score(&self, score: f64) -> f64 {
+        if score == 0.0 && !self.skiplist {
+            0.0
+        } else {
+            score
+        }
     }
 
     /// Removes `member`; returns its score if it was present.
@@ -534,6 +548,19 @@ mod tests {
         assert_eq!(z.encoding(), "skiplist");
     }
 
+    #[test]
+    fn negative_zero_survives_only_in_the_skiplist_encoding() {
+        let mut z = ZSet::new();
+        z.insert(b"a", -0.0);
+        assert!(z.score(b"a").is_some_and(|s| s.is_sign_positive()));
+        z.insert(&[b'x'; 65], 1.0);
+        z.insert(b"b", -0.0);
+        assert!(z.score(b"b").is_some_and(|s| s.is_sign_negative()));
+        // An equal score is no change: 0 over -0 keeps -0.
+        assert_eq!(z.insert(b"b", 0.0), Inserted::Updated(-0.0));
+        assert!(z.score(b"b").is_some_and(|s| s.is_sign_negative()));
+        assert_eq!(z.iter().map(|(_, m)| m.clone()).collect::<Vec<_>>()[..2], [&b"a"[..], b"b"]);
+    }
     proptest! {
         #[test]
         fn matches_a_btree_model(ops in prop::collection::vec((0u8..40, -5i32..5, any::<bool>()), 1..300)) {
