@@ -651,3 +651,15 @@ fn field_expiry_reports_wrongtype_before_argument_errors() {
         "ERR Number of fields must be a positive integer"
     );
 }
+
+#[test]
+fn a_field_ttl_command_makes_a_small_hash_listpackex_for_good() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    cmd(&mut con, &["HSET", "h", "a", "1"]).unwrap();
+    let encoding = |con: &mut redis::Connection| cmd(con, &["OBJECT", "ENCODING", "h"]).unwrap();
+    assert_eq!(encoding(&mut con), Value::BulkString(b"listpack".to_vec()));
+    // No such field: nothing expires, but Redis still switches the encoding.
+    cmd(&mut con, &["HEXPIRE", "h", "100", "FIELDS", "1", "nosuch"]).unwrap();
+    assert_eq!(encoding(&mut con), Value::BulkString(b"listpackex".to_vec()));
+}

@@ -1115,6 +1115,9 @@ impl<const MS: bool, const AT: bool> WriteCommand for HExpire<MS, AT> {
                 db.event(&self.key, "hdel");
             }
         }
+        if let Some(Value::Hash(h)) = db.value_mut_silent(&self.key, now_ms) {
+            h.mark_ttl_touched();
+        }
         Ok(Reply::Array(codes.into_iter().map(Reply::Int).collect()))
     }
 }

@@ -58,6 +58,9 @@ pub struct Hash {
     deadlines: BTreeSet<(u64, Bytes)>,
     /// Set once the hash outgrew the listpack thresholds; Redis never converts back.
     big: bool,
+    /// Set once a field-TTL command touched this hash: Redis then reports `listpackex`
+    /// for good, even if no field keeps a deadline.
+    ttl_touched: bool,
 }
 
 impl std::fmt::Debug for Hash {
@@ -257,11 +260,16 @@ impl Hash {
 
     /// The name `OBJECT ENCODING` reports, following Redis's thresholds.
     pub fn encoding(&self) -> &'static str {
-        match (self.big, self.deadlines.is_empty()) {
+        match (self.big, self.ttl_touched || !self.deadlines.is_empty()) {
             (true, _) => "hashtable",
-            (false, true) => "listpack",
-            (false, false) => "listpackex",
+            (false, false) => "listpack",
+            (false, true) => "listpackex",
         }
+    }
+
+    /// Records that a field-TTL command (HEXPIRE family) touched this hash.
+    pub fn mark_ttl_touched(&mut self) {
+        self.ttl_touched = true;
     }
 
     /// Whether Redis would hold this hash as a listpack (HSCAN then returns it whole).
