@@ -442,7 +442,11 @@ fn multibulk_len(argv: &[&[u8]]) -> usize {
 
 /// One CLIENT LIST line (without the newline). `current` is (qbuf, argv-mem) for the
 /// client running the command.
-pub fn client_line(info: &ClientInfo, current: Option<(usize, usize)>) -> String {
+pub fn client_line(
+    info: &ClientInfo,
+    current: Option<(usize, usize)>,
+    pubsub: &crate::pubsub::PubSub,
+) -> String {
     let now_ms = crate::clock::now_ms();
     let v = info.view.lock();
     let mut flags = String::new();
@@ -455,6 +459,10 @@ pub fn client_line(info: &ClientInfo, current: Option<(usize, usize)>) -> String
     if v.no_touch {
         flags.push('T');
     }
+    let (sub, psub, ssub) = pubsub.counts(info.id);
+    if sub + psub + ssub > 0 {
+        flags.push('P');
+    }
     if flags.is_empty() {
         flags.push('N');
     }
@@ -463,7 +471,7 @@ pub fn client_line(info: &ClientInfo, current: Option<(usize, usize)>) -> String
     let qbuf_free = if current.is_some() { 20474usize.saturating_sub(qbuf) } else { 0 };
     let cmd = if v.last_cmd.is_empty() { "NULL" } else { &v.last_cmd };
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub=0 psub=0 ssub=0 multi={} watch=0 qbuf={qbuf} qbuf-free={qbuf_free} argv-mem={argv_mem} multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={cmd} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub={sub} psub={psub} ssub={ssub} multi={} watch=0 qbuf={qbuf} qbuf-free={qbuf_free} argv-mem={argv_mem} multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={cmd} user={} redir=-1 resp={} lib-name={} lib-ver={}",
         info.id,
         info.addr,
         info.laddr,
@@ -489,10 +497,15 @@ fn current_sizes(sub: &str, args: &Args<'_>) -> (usize, usize) {
     (multibulk_len(&argv), argv.iter().map(|a| a.len()).sum())
 }
 
-fn lines(clients: &[Arc<ClientInfo>], me: u64, current: (usize, usize)) -> Reply {
+fn lines(
+    clients: &[Arc<ClientInfo>],
+    me: u64,
+    current: (usize, usize),
+    pubsub: &crate::pubsub::PubSub,
+) -> Reply {
     let mut out = String::new();
     for c in clients {
-        out.push_str(&client_line(c, (c.id == me).then_some(current)));
+        out.push_str(&client_line(c, (c.id == me).then_some(current), pubsub));
         out.push('\n');
     }
     Reply::Verbatim(Bytes::from(out))
@@ -536,12 +549,12 @@ fn client_list(args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
     } else {
         args.finish()?;
     }
-    Ok(lines(&clients, cx.session.info.id, current))
+    Ok(lines(&clients, cx.session.info.id, current, &cx.shared.pubsub))
 }
 
 fn client_info(args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
     let current = current_sizes("info", args);
-    let mut line = client_line(&cx.session.info, Some(current));
+    let mut line = client_line(&cx.session.info, Some(current), &cx.shared.pubsub);
     line.push('\n');
     Ok(Reply::Verbatim(Bytes::from(line)))
 }
