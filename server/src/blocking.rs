@@ -200,6 +200,9 @@ impl KeyspaceObserver for BlockingObserver {
 
 /// Whether one of the keys a client blocks on exists with a type other than `wants`.
 fn blocking_key_has_other_type(shared: &Shared, db: usize, keys: &[Bytes], wants: &str) -> bool {
+    if wants.is_empty() {
+        return false;
+    }
     let ks = shared.keyspace.read();
     let now_ms = crate::clock::now_ms();
     keys.iter().any(|k| ks.db(db).get(k, now_ms).is_some_and(|v| v.type_name() != wants))

@@ -65,7 +65,7 @@ pub struct BlockedOn {
     pub retry: Option<Vec<Bytes>>,
     /// The type (`TYPE` name) the blocking keys must hold to serve the client. While
     /// blocked, a key of another type does not end the wait (as Redis); WRONGTYPE about
-    /// any other key (BLMOVE's destination) does.
+    /// any other key (BLMOVE's destination) does. Empty: any WRONGTYPE ends the wait.
     pub wants: &'static str,
 }
 

@@ -718,13 +718,15 @@ impl Parse for XSetId {
                 entries_added =
                     Some(u64::try_from(n).map_err(|_| CmdError::XsetidEntriesAddedNegative)?);
             } else if args.remaining() >= 2 && args.eat("MAXDELETEDID") {
-                max_deleted = Some(strict_id(args.next_slice()?)?);
+                let m = strict_id(args.next_slice()?)?;
+                // Checked as soon as it is read, before any later option.
+                if id < m {
+                    return Err(CmdError::XsetidBelowGivenMaxDeleted);
+                }
+                max_deleted = Some(m);
             } else {
                 return Err(CmdError::Syntax);
             }
-        }
-        if max_deleted.is_some_and(|m| id < m) {
-            return Err(CmdError::XsetidBelowGivenMaxDeleted);
         }
         Ok(XSetId { key, id, entries_added, max_deleted })
     }
@@ -931,7 +933,9 @@ impl ReadArgs {
             timeout_ms: self.block_ms.unwrap_or(0),
             on_timeout: Box::new(Reply::NullArray),
             retry,
-            wants: "stream",
+            // XREADGROUP ends with WRONGTYPE when its stream is replaced (its group is
+            // gone); XREAD keeps waiting, as Redis.
+            wants: if self.group.is_some() { "" } else { "stream" },
         }
         .reply(may_block)
     }
@@ -1166,7 +1170,9 @@ impl Parse for XPending {
         if args.is_empty() {
             return Ok(XPending { key, group, extended: None });
         }
-        if args.remaining() < 3 {
+        // `[IDLE n] start end count [consumer]`, plus at most one ignored argument when
+        // IDLE is absent: Redis checks the count of arguments first.
+        if !(3..=6).contains(&args.remaining()) {
             return Err(CmdError::Syntax);
         }
         let mut min_idle_ms = 0;
