@@ -480,3 +480,26 @@ fn xadd_reads_the_id_before_checking_limit() {
     assert_eq!(err(&mut c, &["XTRIM", "s", "MAXLEN", "1", "LIMIT", "0"]), no_approx);
     assert_eq!(int(&mut c, &["EXISTS", "s"]), 0);
 }
+
+#[test]
+fn xsetid_and_xpending_report_option_errors_in_redis_order() {
+    let server = TestServer::start();
+    let mut c = server.client();
+    text(&mut c, &["XADD", "s", "1", "f", "v"]);
+    // MAXDELETEDID is checked as soon as it is read.
+    assert_eq!(
+        err(&mut c, &["XSETID", "s", "21-2", "ENTRIESADDED", "20", "MAXDELETEDID", "28-2", "1"]),
+        "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id"
+    );
+    // XPENDING counts its arguments first.
+    let argv = ["XPENDING", "nokey", "g", "IDLE", "x", "-", "+", "3", "c", "a", "b"];
+    assert_eq!(err(&mut c, &argv), "ERR syntax error");
+    assert_eq!(
+        err(&mut c, &["XPENDING", "nokey", "g", "IDLE", "0", "-", "+", "3", "c", "a"]),
+        "ERR syntax error"
+    );
+    assert_eq!(
+        err(&mut c, &["XPENDING", "nokey", "g", "-", "+", "3", "c", "a"]),
+        "NOGROUP No such key 'nokey' or consumer group 'g'"
+    );
+}

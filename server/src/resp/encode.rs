@@ -18,10 +18,7 @@ pub enum Proto {
 pub fn encode(reply: &Reply, proto: Proto, out: &mut BytesMut) {
     match reply {
         Reply::Status(s) => line(out, b'+', s.as_bytes()),
-        Reply::Error(e) => {
-            let text = e.to_string();
-            line(out, b'-', &sanitize(text.as_bytes()));
-        }
+        Reply::Error(e) => line(out, b'-', &sanitize(&e.wire_text())),
         Reply::Int(n) => int_line(out, b':', *n as i128),
         Reply::Bulk(b) => bulk(out, b),
         Reply::Null => match proto {
