@@ -58,6 +58,9 @@ struct Inner {
 #[derive(Default)]
 pub struct BlockedClients {
     inner: Mutex<Inner>,
+    /// Registered waiters, readable without the lock: the apply path checks it for every
+    /// entry and takes the lock only when someone waits.
+    waiting: std::sync::atomic::AtomicUsize,
 }
 
 /// A registration; dropping it unregisters.
@@ -71,6 +74,7 @@ impl Drop for Registration<'_> {
     fn drop(&mut self) {
         let mut inner = self.registry.inner.lock();
         if let Some(w) = inner.waiters.remove(&self.id) {
+            self.registry.waiting.fetch_sub(1, Ordering::AcqRel);
             for k in w.keys {
                 let Some(q) = inner.by_key.get_mut(&k) else { continue };
                 q.retain(|&id| id != self.id);
@@ -106,6 +110,7 @@ impl BlockedClients {
         inner
             .waiters
             .insert(id, Waiter { client_id, keys, notify: notify.clone(), unblocked: None });
+        self.waiting.fetch_add(1, Ordering::AcqRel);
         Registration { registry: self, id, notify }
     }
 
@@ -186,6 +191,9 @@ pub struct BlockingObserver(pub Arc<BlockedClients>);
 
 impl KeyspaceObserver for BlockingObserver {
     fn on_events(&mut self, events: &[KeyEvent], _ks: &Keyspace, _now_ms: u64) {
+        if self.0.waiting.load(Ordering::Acquire) == 0 {
+            return;
+        }
         for e in events {
             match e.event {
                 // Data added or taken: serve waiters one at a time, in blocking order.
