@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 
+use crate::cmd::scan::{self, parse_cursor};
 use crate::cmd::spec::{
     read, write, CmdResult, CommandSpec, Flags, Group, KeyFlags, KeySpec, Parse, ReadCommand,
     WriteCommand,
@@ -514,46 +515,11 @@ struct Scan {
     type_name: Option<Bytes>,
 }
 
-/// Parses a SCAN cursor as Redis does: an unsigned 64-bit decimal; leading spaces, a `+`
-/// and leading zeros are tolerated, anything else is `invalid cursor`.
-fn parse_cursor(raw: &[u8]) -> Result<u64, CmdError> {
-    let start = raw.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(raw.len());
-    let digits = &raw[start..];
-    let digits = digits.strip_prefix(b"+").unwrap_or(digits);
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(CmdError::InvalidCursor);
-    }
-    digits.iter().try_fold(0u64, |acc, d| {
-        acc.checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(d - b'0')))
-            .ok_or(CmdError::InvalidCursor)
-    })
-}
-
 impl Parse for Scan {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
         let cursor = parse_cursor(args.next_slice()?)?;
-        let mut scan = Scan { cursor, pattern: None, count: 10, type_name: None };
-        while !args.is_empty() {
-            if args.remaining() < 2 {
-                return Err(CmdError::Syntax);
-            }
-            if args.eat("COUNT") {
-                let count = args.next_i64()?;
-                if count < 1 {
-                    return Err(CmdError::Syntax);
-                }
-                scan.count = usize::try_from(count).unwrap_or(usize::MAX);
-            } else if args.eat("MATCH") {
-                let pattern = args.next_bytes()?;
-                // `*` matches everything: the same as no pattern.
-                scan.pattern = (&pattern[..] != b"*").then_some(pattern);
-            } else if args.eat("TYPE") {
-                scan.type_name = Some(args.next_bytes()?);
-            } else {
-                return Err(CmdError::Syntax);
-            }
-        }
+        let o = scan::parse_options(args, scan::Extra::Type)?;
+        let scan = Scan { cursor, pattern: o.pattern, count: o.count, type_name: o.type_name };
         Ok(scan)
     }
 }
@@ -1283,16 +1249,5 @@ mod tests {
         let long_key = "a".repeat(50_000);
         assert!(!KeyPattern::new("*?".repeat(50_000).as_bytes()).matches(long_key.as_bytes()));
         assert!(KeyPattern::new(b"a*a*b").matches(b"aaab"));
-    }
-
-    #[test]
-    fn cursors_parse_like_redis() {
-        assert_eq!(parse_cursor(b"0"), Ok(0));
-        assert_eq!(parse_cursor(b"007"), Ok(7));
-        assert_eq!(parse_cursor(b"+1"), Ok(1));
-        assert_eq!(parse_cursor(b"18446744073709551615"), Ok(u64::MAX));
-        for bad in [&b""[..], b"-1", b"1.5", b"abc", b"18446744073709551616", b"1 "] {
-            assert_eq!(parse_cursor(bad), Err(CmdError::InvalidCursor), "{bad:?}");
-        }
     }
 }

@@ -30,6 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 
+use crate::cmd::scan::{self, parse_cursor};
 use crate::cmd::spec::{
     read, write, CmdResult, CommandSpec, Flags, Group, KeyFlags, KeySpec, Parse, ReadCommand,
     WriteCommand,
@@ -860,43 +861,9 @@ struct ScanOpts {
     no_values: bool,
 }
 
-/// Parses a cursor as Redis does: an unsigned 64-bit decimal; leading spaces and `+`
-/// tolerated, anything else `invalid cursor`.
-fn parse_cursor(raw: &[u8]) -> Result<u64, CmdError> {
-    let start = raw.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(raw.len());
-    let digits = &raw[start..];
-    let digits = digits.strip_prefix(b"+").unwrap_or(digits);
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(CmdError::InvalidCursor);
-    }
-    digits.iter().try_fold(0u64, |acc, d| {
-        acc.checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(d - b'0')))
-            .ok_or(CmdError::InvalidCursor)
-    })
-}
-
 fn parse_scan_opts(args: &mut Args<'_>) -> Result<ScanOpts, CmdError> {
-    let mut opts = ScanOpts { pattern: None, count: 10, no_values: false };
-    while !args.is_empty() {
-        if args.eat("NOVALUES") {
-            opts.no_values = true;
-        } else if args.remaining() < 2 {
-            return Err(CmdError::Syntax);
-        } else if args.eat("COUNT") {
-            let count = args.next_i64()?;
-            if count < 1 {
-                return Err(CmdError::Syntax);
-            }
-            opts.count = usize::try_from(count).unwrap_or(usize::MAX);
-        } else if args.eat("MATCH") {
-            let pattern = args.next_bytes()?;
-            opts.pattern = (&pattern[..] != b"*").then_some(pattern);
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
-    Ok(opts)
+    let o = scan::parse_options(args, scan::Extra::NoValues)?;
+    Ok(ScanOpts { pattern: o.pattern, count: o.count, no_values: o.no_values })
 }
 
 impl Parse for HScan {
@@ -1457,13 +1424,5 @@ mod tests {
         run(&mut ks, NOW, &["HPEXPIRE", "h", "10", "FIELDS", "1", "a"]);
         run(&mut ks, NOW, &["DEL", "h"]);
         assert_eq!(ks.db(0).hashes_with_field_deadlines(), 0);
-    }
-
-    #[test]
-    fn cursors_parse_like_redis() {
-        assert_eq!(parse_cursor(b"007"), Ok(7));
-        assert_eq!(parse_cursor(b"18446744073709551615"), Ok(u64::MAX));
-        assert_eq!(parse_cursor(b"-1"), Err(CmdError::InvalidCursor));
-        assert_eq!(parse_cursor(b"x"), Err(CmdError::InvalidCursor));
     }
 }

@@ -11,6 +11,7 @@
 
 use bytes::Bytes;
 
+use crate::cmd::scan::{self, parse_cursor};
 use crate::cmd::spec::{
     read, write, BeginSearch, CmdResult, CommandSpec, FindKeys, Flags, Group, KeyFlags, KeySpec,
     Parse, ReadCommand, WriteCommand,
@@ -757,42 +758,9 @@ struct ScanOptions {
     count: usize,
 }
 
-/// Parses a SCAN cursor as Redis does: an unsigned 64-bit decimal (leading spaces, a `+`
-/// and leading zeros tolerated), anything else is `invalid cursor`.
-pub fn parse_cursor(raw: &[u8]) -> Result<u64, CmdError> {
-    let start = raw.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(raw.len());
-    let digits = &raw[start..];
-    let digits = digits.strip_prefix(b"+").unwrap_or(digits);
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(CmdError::InvalidCursor);
-    }
-    digits.iter().try_fold(0u64, |acc, d| {
-        acc.checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(d - b'0')))
-            .ok_or(CmdError::InvalidCursor)
-    })
-}
-
 fn parse_scan_options(args: &mut Args<'_>) -> Result<ScanOptions, CmdError> {
-    let mut options = ScanOptions { pattern: None, count: 10 };
-    while !args.is_empty() {
-        if args.remaining() < 2 {
-            return Err(CmdError::Syntax);
-        }
-        if args.eat("COUNT") {
-            let count = args.next_i64()?;
-            if count < 1 {
-                return Err(CmdError::Syntax);
-            }
-            options.count = usize::try_from(count).unwrap_or(usize::MAX);
-        } else if args.eat("MATCH") {
-            let pattern = args.next_bytes()?;
-            options.pattern = (&pattern[..] != b"*").then_some(pattern);
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
-    Ok(options)
+    let o = scan::parse_options(args, scan::Extra::None)?;
+    Ok(ScanOptions { pattern: o.pattern, count: o.count })
 }
 
 impl Parse for SScan {

@@ -15,7 +15,7 @@ use crate::cmd::spec::{
     read, write, BeginSearch, CmdResult, CommandSpec, FindKeys, Flags, Group, KeyFlags, KeySpec,
     Parse, ReadCommand, WriteCommand,
 };
-use crate::cmd::{ApplyCtx, Args, ReadCtx};
+use crate::cmd::{scan, ApplyCtx, Args, ReadCtx};
 use crate::error::CmdError;
 use crate::glob;
 use crate::keyspace::{Db, Value};
@@ -1579,29 +1579,9 @@ struct ZScan {
 impl Parse for ZScan {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?;
-        let raw = args.next_slice()?;
-        let cursor = std::str::from_utf8(raw)
-            .ok()
-            .and_then(|s| s.parse::<u64>().ok())
-            .ok_or(CmdError::InvalidCursor)?;
-        let mut scan = ZScan { key, cursor, pattern: None, count: 10 };
-        while !args.is_empty() {
-            if args.remaining() < 2 {
-                return Err(CmdError::Syntax);
-            }
-            if args.eat("COUNT") {
-                let n = args.next_i64()?;
-                if n < 1 {
-                    return Err(CmdError::Syntax);
-                }
-                scan.count = usize::try_from(n).unwrap_or(usize::MAX);
-            } else if args.eat("MATCH") {
-                let p = args.next_bytes()?;
-                scan.pattern = (&p[..] != b"*").then_some(p);
-            } else {
-                return Err(CmdError::Syntax);
-            }
-        }
+        let cursor = scan::parse_cursor(args.next_slice()?)?;
+        let o = scan::parse_options(args, scan::Extra::None)?;
+        let scan = ZScan { key, cursor, pattern: o.pattern, count: o.count };
         Ok(scan)
     }
 }
