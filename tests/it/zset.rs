@@ -413,3 +413,22 @@ fn score_bounds_and_score_arguments_parse_like_redis() {
         "-ERR weight value is not a float\r\n",
     );
 }
+
+#[test]
+fn subnormal_scores_are_kept_and_underflow_to_zero_is_refused() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    assert_eq!(
+        crate::harness::cmd(&mut con, &["ZADD", "z", "9.8813129168249309e-323", "a"]).unwrap(),
+        redis::Value::Int(1)
+    );
+    assert_eq!(
+        crate::harness::cmd(&mut con, &["ZADD", "z", "1e-310", "b"]).unwrap(),
+        redis::Value::Int(1)
+    );
+    let err = crate::harness::cmd(&mut con, &["ZADD", "z", "1e-400", "c"]).unwrap_err();
+    assert!(err.to_string().contains("not a valid float"), "{err}");
+    // SORT is stricter: it refuses subnormal numbers, as Redis.
+    crate::harness::cmd(&mut con, &["RPUSH", "l", "1e-310"]).unwrap();
+    assert!(crate::harness::cmd(&mut con, &["SORT", "l"]).is_err());
+}

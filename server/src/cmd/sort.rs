@@ -245,6 +245,13 @@ fn limit_range(limit: Option<(i64, i64)>, len: usize) -> (usize, usize) {
 /// (but whitespace alone fails), hexadecimal is accepted, and the rest must be consumed;
 /// NaN, overflow and underflow (a nonzero mantissa giving zero or a subnormal) fail.
 pub(crate) fn parse_score(v: &[u8]) -> Result<f64, CmdError> {
+    parse_strtod(v, false)
+}
+
+/// `strtod` with Redis's range checks: overflow is refused; underflow is refused when the
+/// result is zero, and also when it is subnormal unless `subnormal_ok` (ZADD keeps
+/// subnormal scores, SORT refuses them).
+pub(crate) fn parse_strtod(v: &[u8], subnormal_ok: bool) -> Result<f64, CmdError> {
     let v = v.split(|&b| b == 0).next().unwrap_or_default();
     if v.is_empty() {
         return Ok(0.0);
@@ -263,7 +270,9 @@ pub(crate) fn parse_score(v: &[u8]) -> Result<f64, CmdError> {
         _ => false,
     });
     let overflow = value.is_infinite() && !lower.windows(3).any(|w| w == b"inf");
-    let underflow = nonzero_mantissa && value.is_finite() && value.abs() < f64::MIN_POSITIVE;
+    let underflow = nonzero_mantissa
+        && value.is_finite()
+        && (value == 0.0 || (!subnormal_ok && value.abs() < f64::MIN_POSITIVE));
     if overflow || underflow {
         return Err(CmdError::SortNotDouble);
     }

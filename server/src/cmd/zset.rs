@@ -571,11 +571,12 @@ fn parse_score_bound(arg: &[u8]) -> Option<(f64, bool)> {
 }
 
 /// A score, increment or weight read as Redis reads a double argument: `strtod` over the
-/// whole text, no leading whitespace, no NaN, no overflow or underflow; hexadecimal passes.
+/// whole text, no leading whitespace, no NaN, no overflow or underflow to zero (subnormal
+/// scores are kept, as Redis keeps them); hexadecimal passes.
 fn parse_score_arg(arg: &[u8]) -> Option<f64> {
     let strict =
         arg.first().is_some_and(|b| !b.is_ascii_whitespace() && *b != 0x0b) && !arg.contains(&0);
-    strict.then(|| parse_score(arg).ok()).flatten()
+    strict.then(|| crate::cmd::sort::parse_strtod(arg, true).ok()).flatten()
 }
 
 /// `min max` for score ranges.
