@@ -1,25 +1,50 @@
-//! engram-log: the replicated log that every write passes through before its reply.
+//! engram-log: the log every write passes through before its reply.
 //!
-//! The server proposes requests; the log orders them, makes them durable (in the durable
-//! log issue: fsynced WAL, then raft quorum) and hands them, in log order and in batches, to
-//! a [`StateMachine`]. The reply to each proposal is whatever the state machine returned
-//! for it.
+//! The server proposes requests; the log orders them, makes them durable and hands them,
+//! in log order and in batches, to a [`StateMachine`]. The reply to each proposal is what
+//! the state machine returned for it, and it is sent only once the entry is durable
+//! (with [`Durability::Local`]: fsynced).
 //!
 //! This crate knows nothing of Redis: requests and responses are type parameters.
 //!
-//! Today the log is in memory ([`MemLog`]): ordering and batching are real, durability is
-//! not. It applies by *combining*: a proposer queues its requests, and whoever gets the
-//! state machine lock applies everything queued, in queue order, for everyone. Without a
-//! disk to wait for, this avoids a thread hop per write; the log order is the order in
-//! which requests entered the queue, and the state machine is only ever driven by one
-//! caller at a time. A durable log keeps the same interface and batches into one fsync.
+//! How a write travels (one node):
+//! - A proposer queues its requests. Whoever gets the *appender* lock frames everything
+//!   queued into the write buffer and assigns indexes (combining: no thread hop).
+//! - The *writer* thread takes the buffer and the batches behind it, writes them to the
+//!   current segment, `fdatasync`s once for all of them (group commit), then applies them
+//!   and replies. While it syncs, the next batch gathers in the buffer.
+//! - With [`Durability::None`] the combiner applies at once and the writer only flushes
+//!   the buffer every few milliseconds (a cache: a crash loses the last moments).
+//!
+//! Snapshots freeze the state machine (it copies on write), are written by a background
+//! thread as a compacted log ([`snapshot`]), and let the segments before them go.
+//! Recovery loads the newest snapshot and replays the segments after it.
 #![warn(missing_docs)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+pub mod segment;
+pub mod snapshot;
 
-use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use parking_lot::{Condvar, Mutex};
 use tokio::sync::oneshot;
+
+use crate::segment::{ScanEnd, SegmentWriter};
+use crate::snapshot::{SnapshotReader, SnapshotWriter};
+
+/// How a request is stored in the log and in snapshots.
+pub trait Codec: Sized {
+    /// Appends the stored form to `out`.
+    fn encode_into(&self, out: &mut Vec<u8>);
+    /// Reads the stored form back.
+    fn decode_from(bytes: Bytes) -> Result<Self, String>;
+}
 
 /// The deterministic state machine fed by the log.
 ///
@@ -28,29 +53,106 @@ use tokio::sync::oneshot;
 /// carry), so every replica and every replay reaches the same state.
 pub trait StateMachine: Send + 'static {
     /// What is proposed and stored in the log.
-    type Request: Send + 'static;
+    type Request: Codec + Send + 'static;
     /// What apply returns to the proposer.
     type Response: Send + 'static;
 
     /// Applies `batch` (consecutive log indexes) and returns one response per entry.
     fn apply_batch(&mut self, batch: Vec<(u64, Self::Request)>) -> Vec<Self::Response>;
+
+    /// The response for a request the log could not take (shut down, disk failed).
+    fn refused(error: &LogError) -> Self::Response;
+
+    /// Freezes the current state (cheaply: later changes copy what they touch) and returns
+    /// the requests that recreate it from empty, to be drained on another thread.
+    fn freeze(&mut self) -> Box<dyn Iterator<Item = Self::Request> + Send>;
+
+    /// Empties the state (before a snapshot is loaded into it).
+    fn reset(&mut self);
 }
 
 /// Why a proposal was not accepted.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum LogError {
     /// The log is shutting down; nothing was appended.
     #[error("log is shut down")]
     Shutdown,
+    /// A write or fsync failed; the log accepts no more writes.
+    #[error("{0}")]
+    Poisoned(String),
+    /// A snapshot is already being made.
+    #[error("a snapshot is already in progress")]
+    SnapshotInProgress,
+    /// Making a snapshot failed.
+    #[error("snapshot failed: {0}")]
+    Snapshot(String),
 }
 
-/// Options for [`MemLog::start`].
-#[derive(Debug, Clone, Default)]
+/// When a write counts as done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// After `fdatasync` on this node.
+    Local,
+    /// At once; the log reaches the disk within milliseconds, unsynced (a cache).
+    None,
+}
+
+/// A failure to inject (tests of disk faults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The next segment write fails with ENOSPC.
+    Write = 1,
+    /// The next fdatasync fails with ENOSPC.
+    Fsync = 2,
+}
+
+/// Options for [`Log::open`].
+#[derive(Debug, Clone)]
 pub struct LogOptions {
-    /// Keep a copy of every applied entry (for replay tests); memory grows without bound.
+    /// Where segments (`log/`) and snapshots (`snapshot/`) live; `None` keeps the log in
+    /// memory only (tests).
+    pub dir: Option<PathBuf>,
+    /// When a write counts as done.
+    pub durability: Durability,
+    /// A segment is closed and a new one started past this size.
+    pub segment_bytes: u64,
+    /// A snapshot starts once this many log bytes were written since the last (0: never).
+    pub snapshot_log_bytes: u64,
+    /// Keep a copy of every applied entry (replay tests); memory grows without bound.
     pub retain_entries: bool,
     /// Upper bound on entries per apply batch (0 means the default of 4096).
     pub max_batch: usize,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            durability: Durability::Local,
+            segment_bytes: 64 << 20,
+            snapshot_log_bytes: 0,
+            retain_entries: false,
+            max_batch: 0,
+        }
+    }
+}
+
+/// Why the log could not be recovered: the file and offset of the damage.
+#[derive(Debug, thiserror::Error)]
+pub enum RecoveryError {
+    /// Damaged acknowledged data: refuse to start rather than drop it.
+    #[error("{path}: corrupt at offset {offset}: {reason}; refusing to start (acknowledged writes could be lost; restore the file or move it away knowingly)")]
+    Corrupt {
+        /// The damaged file.
+        path: PathBuf,
+        /// Byte offset of the damage.
+        offset: u64,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The disk could not be read or written.
+    #[error("{0}")]
+    Io(#[from] io::Error),
 }
 
 /// Where the responses of one proposal go.
@@ -66,50 +168,190 @@ struct Proposal<R, S> {
     reply: ReplyTo<S>,
 }
 
-/// Entries with their log indexes.
-type Indexed<R> = Vec<(u64, R)>;
+impl<R, S> Proposal<R, S> {
+    fn refuse<SM: StateMachine<Request = R, Response = S>>(self, error: &LogError) {
+        match self.reply {
+            ReplyTo::One(tx) => {
+                let _ = tx.send(SM::refused(error));
+            }
+            ReplyTo::Many(tx) => {
+                let _ = tx.send(self.requests.iter().map(|_| SM::refused(error)).collect());
+            }
+            ReplyTo::Nobody => {}
+        }
+    }
+}
+
+/// Proposals framed into the buffer, waiting for the disk; `first` is the index of their
+/// first request.
+struct Batch<R, S> {
+    first: u64,
+    proposals: Vec<Proposal<R, S>>,
+}
+
+/// State behind the appender lock: the next index and what the writer has not taken.
+struct Appender<R, S> {
+    next_index: u64,
+    buffer: Vec<u8>,
+    waiting: VecDeque<Batch<R, S>>,
+}
 
 struct Applier<SM> {
     sm: SM,
-    next_index: u64,
+    applied: u64,
+}
+
+/// Counters for INFO.
+#[derive(Debug, Default)]
+pub struct LogStats {
+    /// fdatasync calls.
+    pub fsyncs: AtomicU64,
+    /// Entries made durable by them.
+    pub synced_entries: AtomicU64,
+    /// Bytes written to segments.
+    pub bytes_written: AtomicU64,
+    /// Microseconds of the last fdatasync.
+    pub last_fsync_us: AtomicU64,
+    /// Bytes written since the last snapshot.
+    pub bytes_since_snapshot: AtomicU64,
+}
+
+/// Snapshot bookkeeping for INFO / LASTSAVE.
+#[derive(Debug, Default)]
+pub struct SnapshotStatus {
+    /// A snapshot is being written.
+    pub in_progress: AtomicBool,
+    /// Unix seconds of the last successful snapshot (or of startup).
+    pub last_save_unix: AtomicU64,
+    /// Whether the last attempt failed.
+    pub last_failed: AtomicBool,
+    /// Seconds the last snapshot took.
+    pub last_duration_secs: AtomicU64,
+    /// Index of the newest snapshot on disk (0: none).
+    pub index: AtomicU64,
+    /// Unix seconds the current snapshot started (when in progress).
+    pub started_unix: AtomicU64,
+}
+
+/// Loading progress for INFO (`loading`, `loading_loaded_perc`).
+#[derive(Debug, Default)]
+pub struct LoadProgress {
+    /// Recovery has not finished.
+    pub loading: AtomicBool,
+    /// Bytes of snapshot and log to read.
+    pub total_bytes: AtomicU64,
+    /// Bytes read so far.
+    pub loaded_bytes: AtomicU64,
+    /// Unix seconds loading started.
+    pub started_unix: AtomicU64,
 }
 
 struct Inner<SM: StateMachine> {
     queue: Mutex<Vec<Proposal<SM::Request, SM::Response>>>,
+    appender: Mutex<Appender<SM::Request, SM::Response>>,
+    writer_wake: Condvar,
     applier: Mutex<Applier<SM>>,
     applied: AtomicU64,
-    retained: Option<Mutex<Indexed<SM::Request>>>,
+    durability: AtomicU8,
+    poison: Mutex<Option<String>>,
+    poisoned: AtomicBool,
+    shutdown: AtomicBool,
+    fault: AtomicU8,
+    dir: Option<PathBuf>,
+    segment_bytes: u64,
+    snapshot_log_bytes: AtomicU64,
+    /// First indexes of the segments on disk, oldest first (the last is being written).
+    segments: Mutex<Vec<u64>>,
+    /// A finished snapshot's index: the writer deletes the segments it covers.
+    truncate_through: Mutex<Option<u64>>,
+    retained: Option<Mutex<Vec<(u64, Bytes)>>>,
     max_batch: usize,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Counters for INFO.
+    stats: LogStats,
+    snapshots: SnapshotStatus,
+    load: LoadProgress,
 }
 
 /// A handle to the log: cheap to clone, shared by all connections.
-pub struct MemLog<SM: StateMachine> {
+pub struct Log<SM: StateMachine> {
     inner: Arc<Inner<SM>>,
 }
 
-impl<SM: StateMachine> Clone for MemLog<SM> {
+impl<SM: StateMachine> Clone for Log<SM> {
     fn clone(&self) -> Self {
         Self { inner: self.inner.clone() }
     }
 }
 
-impl<SM> MemLog<SM>
-where
-    SM: StateMachine,
-    SM::Request: Clone,
-{
-    /// A log that applies to `sm`.
-    pub fn start(sm: SM, options: LogOptions) -> std::io::Result<Self> {
+// The log's own clock readings are bookkeeping (INFO times, snapshot headers, fsync
+// latency), never input to apply: apply's time comes from the entries.
+#[allow(clippy::disallowed_methods)]
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn unix_secs() -> u64 {
+    unix_ms() / 1000
+}
+
+#[allow(clippy::disallowed_methods)]
+fn monotonic() -> Instant {
+    Instant::now()
+}
+
+const DURABILITY_LOCAL: u8 = 0;
+const DURABILITY_NONE: u8 = 1;
+/// How often the writer flushes the buffer when nothing waits for a sync.
+const FLUSH_INTERVAL: Duration = Duration::from_millis(5);
+/// Entries per apply call during recovery.
+const REPLAY_BATCH: usize = 1024;
+
+impl<SM: StateMachine> Log<SM> {
+    /// A log applying to `sm`. With a directory, nothing is accepted until
+    /// [`Log::recover`] has loaded what is on disk.
+    pub fn open(sm: SM, options: LogOptions) -> Self {
         let max_batch = if options.max_batch == 0 { 4096 } else { options.max_batch };
-        Ok(Self {
-            inner: Arc::new(Inner {
-                queue: Mutex::new(Vec::new()),
-                applier: Mutex::new(Applier { sm, next_index: 1 }),
-                applied: AtomicU64::new(0),
-                retained: options.retain_entries.then(|| Mutex::new(Vec::new())),
-                max_batch,
+        let inner = Inner {
+            queue: Mutex::new(Vec::new()),
+            appender: Mutex::new(Appender {
+                next_index: 1,
+                buffer: Vec::new(),
+                waiting: VecDeque::new(),
             }),
-        })
+            writer_wake: Condvar::new(),
+            applier: Mutex::new(Applier { sm, applied: 0 }),
+            applied: AtomicU64::new(0),
+            durability: AtomicU8::new(match options.durability {
+                Durability::Local => DURABILITY_LOCAL,
+                Durability::None => DURABILITY_NONE,
+            }),
+            poison: Mutex::new(None),
+            poisoned: AtomicBool::new(false),
+            shutdown: AtomicBool::new(false),
+            fault: AtomicU8::new(0),
+            dir: options.dir.clone(),
+            segment_bytes: options.segment_bytes.max(4096),
+            snapshot_log_bytes: AtomicU64::new(options.snapshot_log_bytes),
+            segments: Mutex::new(Vec::new()),
+            truncate_through: Mutex::new(None),
+            retained: options.retain_entries.then(|| Mutex::new(Vec::new())),
+            max_batch,
+            writer: Mutex::new(None),
+            stats: LogStats::default(),
+            snapshots: SnapshotStatus::default(),
+            load: LoadProgress::default(),
+        };
+        inner.snapshots.last_save_unix.store(unix_secs(), Ordering::Relaxed);
+        inner.load.loading.store(options.dir.is_some(), Ordering::Release);
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// An in-memory log (no directory): ready at once.
+    pub fn in_memory(sm: SM, options: LogOptions) -> Self {
+        Self::open(sm, LogOptions { dir: None, ..options })
     }
 
     /// Appends `request` and returns a receiver for its response.
@@ -147,18 +389,102 @@ where
         self.inner.applied.load(Ordering::Acquire)
     }
 
-    /// Entries applied so far, if the log was started with `retain_entries`.
-    pub fn retained_entries(&self) -> Vec<(u64, SM::Request)> {
+    /// Encoded entries applied so far, if the log was started with `retain_entries`.
+    pub fn retained_entries(&self) -> Vec<(u64, Bytes)> {
         self.inner.retained.as_ref().map(|r| r.lock().clone()).unwrap_or_default()
     }
 
+    /// The current durability mode.
+    pub fn durability(&self) -> Durability {
+        match self.inner.durability.load(Ordering::Relaxed) {
+            DURABILITY_NONE => Durability::None,
+            _ => Durability::Local,
+        }
+    }
+
+    /// Changes the durability mode; writes already waiting keep their order.
+    pub fn set_durability(&self, durability: Durability) {
+        let v = match durability {
+            Durability::Local => DURABILITY_LOCAL,
+            Durability::None => DURABILITY_NONE,
+        };
+        self.inner.durability.store(v, Ordering::Relaxed);
+    }
+
+    /// Changes the automatic snapshot threshold (0: never).
+    pub fn set_snapshot_log_bytes(&self, bytes: u64) {
+        self.inner.snapshot_log_bytes.store(bytes, Ordering::Relaxed);
+    }
+
+    /// Why the log refuses writes, if it does.
+    pub fn poisoned(&self) -> Option<String> {
+        if !self.inner.poisoned.load(Ordering::Acquire) {
+            return None;
+        }
+        self.inner.poison.lock().clone()
+    }
+
+    /// Makes the next segment write or fsync fail (disk-fault tests).
+    pub fn inject_fault(&self, fault: Fault) {
+        self.inner.fault.store(fault as u8, Ordering::Release);
+    }
+
+    /// Counters for INFO.
+    pub fn stats(&self) -> &LogStats {
+        &self.inner.stats
+    }
+
+    /// Snapshot bookkeeping for INFO and LASTSAVE.
+    pub fn snapshot_status(&self) -> &SnapshotStatus {
+        &self.inner.snapshots
+    }
+
+    /// Loading progress for INFO.
+    pub fn load_progress(&self) -> &LoadProgress {
+        &self.inner.load
+    }
+
+    /// Whether recovery is still running.
+    pub fn is_loading(&self) -> bool {
+        self.inner.load.loading.load(Ordering::Acquire)
+    }
+
+    /// Bytes of log segments on disk.
+    pub fn log_bytes_on_disk(&self) -> u64 {
+        let Some(dir) = &self.inner.dir else { return 0 };
+        let segments = self.inner.segments.lock().clone();
+        segments
+            .iter()
+            .filter_map(|first| {
+                std::fs::metadata(log_dir(dir).join(segment::segment_name(*first))).ok()
+            })
+            .map(|m| m.len())
+            .sum()
+    }
+
     fn submit(&self, proposal: Proposal<SM::Request, SM::Response>) {
+        if self.inner.shutdown.load(Ordering::Acquire) {
+            proposal.refuse::<SM>(&LogError::Shutdown);
+            return;
+        }
+        if let Some(reason) = self.poisoned() {
+            proposal.refuse::<SM>(&LogError::Poisoned(reason));
+            return;
+        }
         self.inner.queue.lock().push(proposal);
-        // Whoever holds the applier drains the queue until it is empty, and checks again
-        // after letting go: a proposal queued while the lock was held is seen either by
-        // the holder's re-check or by its own proposer's next try_lock.
+        self.combine();
+    }
+
+    /// Frames everything queued, if nobody else holds the appender.
+    ///
+    /// Whoever holds the appender frames the queue until it is empty, and checks again
+    /// after letting go: a proposal queued while the lock was held is seen either by the
+    /// holder's re-check or by its own proposer's next try_lock. The writer thread holds
+    /// the appender too (briefly, to take the buffer) and calls this after letting go,
+    /// so a proposal whose try_lock met the writer is not stranded.
+    fn combine(&self) {
         loop {
-            let Some(mut applier) = self.inner.applier.try_lock() else { return };
+            let Some(mut appender) = self.inner.appender.try_lock() else { return };
             loop {
                 let proposals = {
                     let mut queue = self.inner.queue.lock();
@@ -168,34 +494,73 @@ where
                     let take = count_prefix(&queue, self.inner.max_batch);
                     queue.drain(..take).collect::<Vec<_>>()
                 };
-                self.apply(&mut applier, proposals);
+                self.append(&mut appender, proposals);
             }
-            drop(applier);
+            drop(appender);
             if self.inner.queue.lock().is_empty() {
                 return;
             }
         }
     }
 
+    /// Frames `proposals` and either applies them now (no disk to wait for) or hands
+    /// them to the writer.
+    fn append(
+        &self,
+        appender: &mut Appender<SM::Request, SM::Response>,
+        proposals: Vec<Proposal<SM::Request, SM::Response>>,
+    ) {
+        let first = appender.next_index;
+        let on_disk = self.inner.dir.is_some();
+        let retained_from = appender.buffer.len();
+        for p in &proposals {
+            for request in &p.requests {
+                let index = appender.next_index;
+                segment::append_record(&mut appender.buffer, index, |out| request.encode_into(out));
+                appender.next_index += 1;
+            }
+        }
+        if let Some(retained) = &self.inner.retained {
+            let framed = Bytes::copy_from_slice(&appender.buffer[retained_from..]);
+            retained.lock().extend(split_records(&framed));
+        }
+        if !on_disk {
+            appender.buffer.clear();
+        }
+        let immediate = !on_disk
+            || (self.inner.durability.load(Ordering::Relaxed) == DURABILITY_NONE
+                && appender.waiting.is_empty());
+        if immediate {
+            // Still holding the appender: nobody can append (or apply) a later index first.
+            let mut applier = self.inner.applier.lock();
+            if applier.applied + 1 == first {
+                self.apply(&mut applier, first, proposals);
+                return;
+            }
+        }
+        appender.waiting.push_back(Batch { first, proposals });
+        self.inner.writer_wake.notify_one();
+    }
+
     fn apply(
         &self,
         applier: &mut Applier<SM>,
+        first: u64,
         proposals: Vec<Proposal<SM::Request, SM::Response>>,
     ) {
         let mut batch = Vec::new();
         let mut replies = Vec::with_capacity(proposals.len());
+        let mut index = first;
         for p in proposals {
             replies.push((p.reply, p.requests.len()));
             for request in p.requests {
-                batch.push((applier.next_index, request));
-                applier.next_index += 1;
+                batch.push((index, request));
+                index += 1;
             }
         }
-        if let Some(r) = &self.inner.retained {
-            r.lock().extend(batch.iter().map(|(i, req)| (*i, req.clone())));
-        }
         let mut responses = applier.sm.apply_batch(batch).into_iter();
-        self.inner.applied.store(applier.next_index - 1, Ordering::Release);
+        applier.applied = index - 1;
+        self.inner.applied.store(applier.applied, Ordering::Release);
         // The proposer may have gone (client disconnected); its entries are applied
         // regardless, as they would be on every replica.
         for (reply, count) in replies {
@@ -212,6 +577,509 @@ where
             }
         }
     }
+
+    fn poison(&self, what: &str, error: &io::Error) -> String {
+        let reason = format!("Errors writing to the log ({what}): {error}");
+        let mut poison = self.inner.poison.lock();
+        if poison.is_none() {
+            tracing::error!(%reason, "log poisoned: refusing writes until restart; reads keep working");
+            *poison = Some(reason.clone());
+            self.inner.poisoned.store(true, Ordering::Release);
+        }
+        poison.clone().unwrap_or(reason)
+    }
+
+    fn take_fault(&self, fault: Fault) -> io::Result<()> {
+        if self
+            .inner
+            .fault
+            .compare_exchange(fault as u8, 0, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            return Err(io::Error::from_raw_os_error(28));
+        }
+        Ok(())
+    }
+
+    /// The writer thread: write, sync once for everything taken, apply, reply.
+    fn write_loop(self, mut segment: SegmentWriter) {
+        let mut spare = Vec::new();
+        loop {
+            let (buffer, batches, last_index) = {
+                let mut appender = self.inner.appender.lock();
+                if appender.waiting.is_empty() && !self.inner.shutdown.load(Ordering::Acquire) {
+                    self.inner.writer_wake.wait_for(&mut appender, FLUSH_INTERVAL);
+                }
+                let buffer = std::mem::replace(&mut appender.buffer, std::mem::take(&mut spare));
+                let batches = std::mem::take(&mut appender.waiting);
+                (buffer, batches, appender.next_index - 1)
+            };
+            self.combine();
+            let stop = self.inner.shutdown.load(Ordering::Acquire);
+            let sync = !batches.is_empty() && self.durability() == Durability::Local || stop;
+            let result = self.write_out(&mut segment, &buffer, sync);
+            let count: usize =
+                batches.iter().flat_map(|b| &b.proposals).map(|p| p.requests.len()).sum();
+            match result {
+                Ok(()) => {
+                    if sync {
+                        self.inner.stats.synced_entries.fetch_add(count as u64, Ordering::Relaxed);
+                    }
+                    if !batches.is_empty() {
+                        let mut applier = self.inner.applier.lock();
+                        for batch in batches {
+                            self.apply(&mut applier, batch.first, batch.proposals);
+                        }
+                    }
+                }
+                Err(reason) => {
+                    let error = LogError::Poisoned(reason);
+                    for batch in batches {
+                        for p in batch.proposals {
+                            p.refuse::<SM>(&error);
+                        }
+                    }
+                }
+            }
+            spare = buffer;
+            spare.clear();
+            if stop {
+                return;
+            }
+            if !self.inner.poisoned.load(Ordering::Acquire) {
+                self.maintain(&mut segment, last_index);
+            }
+        }
+    }
+
+    /// Writes `buffer` and (if `sync`) fdatasyncs; on failure poisons the log.
+    fn write_out(
+        &self,
+        segment: &mut SegmentWriter,
+        buffer: &[u8],
+        sync: bool,
+    ) -> Result<(), String> {
+        if let Some(reason) = self.poisoned() {
+            return Err(reason);
+        }
+        if !buffer.is_empty() {
+            if let Err(e) = self.take_fault(Fault::Write).and_then(|()| segment.write(buffer)) {
+                return Err(self.poison("write", &e));
+            }
+            let n = buffer.len() as u64;
+            self.inner.stats.bytes_written.fetch_add(n, Ordering::Relaxed);
+            self.inner.stats.bytes_since_snapshot.fetch_add(n, Ordering::Relaxed);
+        }
+        if sync {
+            let started = monotonic();
+            if let Err(e) = self.take_fault(Fault::Fsync).and_then(|()| segment.sync()) {
+                return Err(self.poison("fsync", &e));
+            }
+            self.inner.stats.fsyncs.fetch_add(1, Ordering::Relaxed);
+            self.inner
+                .stats
+                .last_fsync_us
+                .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Between writes: start a new segment when the current one is full, delete what a
+    /// snapshot covers, and start a snapshot when enough log has accumulated.
+    fn maintain(&self, segment: &mut SegmentWriter, last_index: u64) {
+        let truncate = self.inner.truncate_through.lock().take();
+        let has_records = last_index >= segment.first_index;
+        let full = segment.size >= self.inner.segment_bytes;
+        if has_records && (full || truncate.is_some()) {
+            if let Err(e) = self.rotate(segment, last_index + 1) {
+                self.poison("new segment", &e);
+                return;
+            }
+        }
+        if let Some(through) = truncate {
+            self.delete_segments_through(through);
+        }
+        let threshold = self.inner.snapshot_log_bytes.load(Ordering::Relaxed);
+        if threshold > 0
+            && self.inner.stats.bytes_since_snapshot.load(Ordering::Relaxed) >= threshold
+            && !self.inner.snapshots.in_progress.load(Ordering::Acquire)
+        {
+            match self.start_snapshot() {
+                Ok(_) | Err(LogError::SnapshotInProgress) => {}
+                Err(e) => tracing::warn!(error = %e, "automatic snapshot did not start"),
+            }
+        }
+    }
+
+    fn rotate(&self, segment: &mut SegmentWriter, first_index: u64) -> io::Result<()> {
+        segment.sync()?;
+        let next = SegmentWriter::create(segment.dir(), first_index)?;
+        *segment = next;
+        self.inner.segments.lock().push(first_index);
+        tracing::debug!(first_index, "log segment started");
+        Ok(())
+    }
+
+    /// Deletes closed segments whose every entry is at or before `through`.
+    fn delete_segments_through(&self, through: u64) {
+        let Some(dir) = &self.inner.dir else { return };
+        let dir = log_dir(dir);
+        let mut segments = self.inner.segments.lock();
+        let mut removed = 0;
+        while segments.len() > 1 && segments[1] <= through + 1 {
+            let path = dir.join(segment::segment_name(segments[0]));
+            if let Err(e) = std::fs::remove_file(&path) {
+                tracing::warn!(path = %path.display(), error = %e, "could not delete a truncated segment");
+                break;
+            }
+            segments.remove(0);
+            removed += 1;
+        }
+        drop(segments);
+        if removed > 0 {
+            let _ = segment::sync_dir(&dir);
+            tracing::info!(removed, through, "log truncated after snapshot");
+        }
+    }
+
+    /// Starts a snapshot of the state as of now; the returned receiver reports its end.
+    pub fn start_snapshot(&self) -> Result<oneshot::Receiver<Result<(), LogError>>, LogError> {
+        let Some(dir) = self.inner.dir.clone() else {
+            return Err(LogError::Snapshot("the log is in memory".into()));
+        };
+        if let Some(reason) = self.poisoned() {
+            return Err(LogError::Poisoned(reason));
+        }
+        if self.inner.snapshots.in_progress.swap(true, Ordering::AcqRel) {
+            return Err(LogError::SnapshotInProgress);
+        }
+        let (index, requests) = {
+            let mut applier = self.inner.applier.lock();
+            (applier.applied, applier.sm.freeze())
+        };
+        self.inner.stats.bytes_since_snapshot.store(0, Ordering::Relaxed);
+        self.inner.snapshots.started_unix.store(unix_secs(), Ordering::Relaxed);
+        let (done, rx) = oneshot::channel();
+        let log = self.clone();
+        let spawned = std::thread::Builder::new().name("engram-snapshot".into()).spawn(move || {
+            let started = monotonic();
+            let result = write_snapshot(&snapshot_dir(&dir), index, requests);
+            let status = &log.inner.snapshots;
+            status.last_duration_secs.store(started.elapsed().as_secs(), Ordering::Relaxed);
+            let result = match result {
+                Ok(bytes) => {
+                    status.last_save_unix.store(unix_secs(), Ordering::Relaxed);
+                    status.last_failed.store(false, Ordering::Relaxed);
+                    status.index.store(index, Ordering::Relaxed);
+                    tracing::info!(
+                        index,
+                        bytes,
+                        secs = started.elapsed().as_secs_f64(),
+                        "snapshot written"
+                    );
+                    *log.inner.truncate_through.lock() = Some(index);
+                    log.inner.writer_wake.notify_one();
+                    Ok(())
+                }
+                Err(e) => {
+                    status.last_failed.store(true, Ordering::Relaxed);
+                    tracing::error!(index, error = %e, "snapshot failed");
+                    Err(LogError::Snapshot(e.to_string()))
+                }
+            };
+            status.in_progress.store(false, Ordering::Release);
+            let _ = done.send(result);
+        });
+        if let Err(e) = spawned {
+            self.inner.snapshots.in_progress.store(false, Ordering::Release);
+            return Err(LogError::Snapshot(e.to_string()));
+        }
+        Ok(rx)
+    }
+
+    /// Loads the newest snapshot and replays the log after it, then starts the writer.
+    /// Blocking: run it on a thread of its own. `-LOADING` is the server's to answer
+    /// meanwhile ([`Log::is_loading`]).
+    pub fn recover(&self) -> Result<(), RecoveryError> {
+        let Some(dir) = self.inner.dir.clone() else {
+            self.inner.load.loading.store(false, Ordering::Release);
+            return Ok(());
+        };
+        let started = monotonic();
+        self.inner.load.started_unix.store(unix_secs(), Ordering::Relaxed);
+        let (log_dir, snap_dir) = (log_dir(&dir), snapshot_dir(&dir));
+        std::fs::create_dir_all(&log_dir)?;
+        std::fs::create_dir_all(&snap_dir)?;
+        let snapshot = newest_snapshot(&snap_dir)?;
+        let mut segments = list_segments(&log_dir)?;
+        let total: u64 = snapshot.iter().map(|(_, p)| file_len(p)).sum::<u64>()
+            + segments
+                .iter()
+                .map(|s| file_len(&log_dir.join(segment::segment_name(*s))))
+                .sum::<u64>();
+        self.inner.load.total_bytes.store(total, Ordering::Relaxed);
+        tracing::info!(dir = %dir.display(), bytes = total, segments = segments.len(), "loading");
+
+        let mut applier = self.inner.applier.lock();
+        if let Some((index, path)) = &snapshot {
+            self.load_snapshot(&mut applier, *index, path)?;
+            self.inner.snapshots.index.store(*index, Ordering::Relaxed);
+        }
+        let mut last_record = applier.applied;
+        let mut tail: Option<(u64, u64, u64)> = None;
+        let count = segments.len();
+        for (n, first) in segments.clone().into_iter().enumerate() {
+            let path = log_dir.join(segment::segment_name(first));
+            let is_last = n + 1 == count;
+            let data = Bytes::from(std::fs::read(&path)?);
+            if is_last && data.len() < segment::HEADER_LEN {
+                // A crash while the segment was being created: it never held a record.
+                tracing::warn!(path = %path.display(), "removing an incomplete new segment");
+                std::fs::remove_file(&path)?;
+                segments.pop();
+                break;
+            }
+            let scan = segment::scan(&data, is_last).map_err(|reason| RecoveryError::Corrupt {
+                path: path.clone(),
+                offset: 0,
+                reason,
+            })?;
+            if scan.first_index != first {
+                return Err(RecoveryError::Corrupt {
+                    path,
+                    offset: 16,
+                    reason: format!("header says first index {}", scan.first_index),
+                });
+            }
+            if first > last_record + 1 {
+                return Err(RecoveryError::Corrupt {
+                    path,
+                    offset: segment::HEADER_LEN as u64,
+                    reason: format!(
+                        "log gap: entries {} to {} are missing",
+                        last_record + 1,
+                        first - 1
+                    ),
+                });
+            }
+            let mut valid_len = data.len() as u64;
+            match scan.end {
+                ScanEnd::Clean => {}
+                ScanEnd::TornTail { offset, reason } => {
+                    tracing::warn!(path = %path.display(), offset, %reason, cut = data.len() as u64 - offset,
+                        "truncating a torn log tail (a write interrupted by a crash, never acknowledged)");
+                    valid_len = offset;
+                }
+                ScanEnd::Corrupt { offset, reason } => {
+                    return Err(RecoveryError::Corrupt { path, offset, reason });
+                }
+            }
+            let segment_last = first + scan.records.len() as u64 - 1;
+            last_record = last_record.max(segment_last);
+            let mut batch = Vec::with_capacity(REPLAY_BATCH);
+            for (index, payload) in scan.records {
+                if index <= applier.applied {
+                    continue;
+                }
+                let request = SM::Request::decode_from(payload.clone()).map_err(|reason| {
+                    RecoveryError::Corrupt {
+                        path: path.clone(),
+                        offset: 0,
+                        reason: format!("entry {index}: {reason}"),
+                    }
+                })?;
+                if let Some(retained) = &self.inner.retained {
+                    retained.lock().push((index, payload));
+                }
+                batch.push((index, request));
+                if batch.len() == REPLAY_BATCH {
+                    replay(&mut applier, std::mem::take(&mut batch));
+                    self.inner.applied.store(applier.applied, Ordering::Release);
+                }
+            }
+            replay(&mut applier, batch);
+            self.inner.applied.store(applier.applied, Ordering::Release);
+            self.inner.load.loaded_bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+            if is_last {
+                tail = Some((first, valid_len, segment_last));
+            }
+        }
+        let applied = applier.applied;
+        drop(applier);
+        self.inner.appender.lock().next_index = applied + 1;
+        // Append to the last segment if it ends where the state does; otherwise (no
+        // segment yet, or a snapshot newer than the log) start a new one.
+        let writer = match tail {
+            Some((first, valid_len, last)) if last == applied => {
+                SegmentWriter::reopen(&log_dir, first, valid_len)?
+            }
+            _ => {
+                let w = SegmentWriter::create(&log_dir, applied + 1)?;
+                segments.push(applied + 1);
+                w
+            }
+        };
+        *self.inner.segments.lock() = segments;
+        if let Some((index, _)) = snapshot {
+            self.delete_segments_through(index);
+        }
+        let log = self.clone();
+        let handle = std::thread::Builder::new()
+            .name("engram-log-writer".into())
+            .spawn(move || log.write_loop(writer))?;
+        *self.inner.writer.lock() = Some(handle);
+        self.inner.load.loaded_bytes.store(total, Ordering::Relaxed);
+        self.inner.load.loading.store(false, Ordering::Release);
+        tracing::info!(applied, secs = started.elapsed().as_secs_f64(), "loading finished");
+        Ok(())
+    }
+
+    fn load_snapshot(
+        &self,
+        applier: &mut Applier<SM>,
+        index: u64,
+        path: &Path,
+    ) -> Result<(), RecoveryError> {
+        let corrupt = |e: snapshot::SnapshotError| RecoveryError::Corrupt {
+            path: path.to_path_buf(),
+            offset: e.offset,
+            reason: e.reason,
+        };
+        let mut reader = SnapshotReader::open(path).map_err(corrupt)?;
+        if reader.index != index {
+            return Err(RecoveryError::Corrupt {
+                path: path.to_path_buf(),
+                offset: 16,
+                reason: format!("header says index {}", reader.index),
+            });
+        }
+        applier.sm.reset();
+        let mut batch = Vec::with_capacity(REPLAY_BATCH);
+        let mut last_offset = 0;
+        while let Some(payload) = reader.next_record().map_err(corrupt)? {
+            let offset = reader.offset();
+            let request = SM::Request::decode_from(payload).map_err(|reason| {
+                RecoveryError::Corrupt { path: path.to_path_buf(), offset, reason }
+            })?;
+            batch.push((index, request));
+            if batch.len() == REPLAY_BATCH {
+                applier.sm.apply_batch(std::mem::take(&mut batch));
+                self.inner.load.loaded_bytes.fetch_add(offset - last_offset, Ordering::Relaxed);
+                last_offset = offset;
+            }
+        }
+        applier.sm.apply_batch(batch);
+        applier.applied = index;
+        self.inner.applied.store(index, Ordering::Release);
+        self.inner.load.loaded_bytes.store(file_len(path), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Stops accepting proposals, writes and syncs what is buffered, and stops the
+    /// writer. Proposals already queued are applied (or refused if the disk failed).
+    pub fn close(&self) {
+        self.inner.shutdown.store(true, Ordering::Release);
+        self.inner.writer_wake.notify_one();
+        let handle = self.inner.writer.lock().take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn replay<SM: StateMachine>(applier: &mut Applier<SM>, batch: Vec<(u64, SM::Request)>) {
+    if let Some((last, _)) = batch.last() {
+        let last = *last;
+        applier.sm.apply_batch(batch);
+        applier.applied = last;
+    }
+}
+
+fn write_snapshot<R: Codec>(
+    dir: &Path,
+    index: u64,
+    requests: Box<dyn Iterator<Item = R> + Send>,
+) -> io::Result<u64> {
+    let mut writer = SnapshotWriter::create(dir, index, unix_ms())?;
+    for request in requests {
+        writer.record(|out| request.encode_into(out))?;
+    }
+    let bytes = writer.bytes;
+    writer.finish()?;
+    // Only the newest snapshot is kept: the log before it is deleted, so an older one
+    // could not be completed by replay anyway.
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let older = snapshot::parse_snapshot_name(&name).is_some_and(|i| i < index);
+        let stale_tmp =
+            name.ends_with(".snap.tmp") && !name.starts_with(&snapshot::snapshot_name(index));
+        if older || stale_tmp {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(bytes)
+}
+
+fn log_dir(dir: &Path) -> PathBuf {
+    dir.join("log")
+}
+
+fn snapshot_dir(dir: &Path) -> PathBuf {
+    dir.join("snapshot")
+}
+
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+fn newest_snapshot(dir: &Path) -> io::Result<Option<(u64, PathBuf)>> {
+    let mut newest: Option<(u64, PathBuf)> = None;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.ends_with(".snap.tmp") {
+            // An interrupted snapshot: the log it would replace is still there.
+            let _ = std::fs::remove_file(entry.path());
+            continue;
+        }
+        if let Some(index) = snapshot::parse_snapshot_name(&name) {
+            if newest.as_ref().is_none_or(|(i, _)| index > *i) {
+                newest = Some((index, entry.path()));
+            }
+        }
+    }
+    Ok(newest)
+}
+
+fn list_segments(dir: &Path) -> io::Result<Vec<u64>> {
+    let mut segments = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        if let Some(first) = segment::parse_segment_name(&name.to_string_lossy()) {
+            segments.push(first);
+        }
+    }
+    segments.sort_unstable();
+    Ok(segments)
+}
+
+/// Splits framed records (as built by [`segment::append_record`]) into (index, payload).
+fn split_records(framed: &Bytes) -> Vec<(u64, Bytes)> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos + segment::RECORD_HEADER_LEN <= framed.len() {
+        let len =
+            u32::from_le_bytes([framed[pos], framed[pos + 1], framed[pos + 2], framed[pos + 3]])
+                as usize;
+        let mut index = [0u8; 8];
+        index.copy_from_slice(&framed[pos + 8..pos + 16]);
+        let start = pos + segment::RECORD_HEADER_LEN;
+        out.push((u64::from_le_bytes(index), framed.slice(start..start + len)));
+        pos = start + len;
+    }
+    out
 }
 
 /// How many queued proposals to apply together: at least one, then up to `max` entries.
@@ -226,45 +1094,4 @@ fn count_prefix<R, S>(queue: &[Proposal<R, S>], max: usize) -> usize {
         n += 1;
     }
     n
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    struct Counter(u64);
-    impl StateMachine for Counter {
-        type Request = u64;
-        type Response = (u64, u64);
-        fn apply_batch(&mut self, batch: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
-            batch
-                .into_iter()
-                .map(|(index, add)| {
-                    self.0 += add;
-                    (index, self.0)
-                })
-                .collect()
-        }
-    }
-
-    #[tokio::test]
-    async fn proposals_are_applied_in_order_with_consecutive_indexes() {
-        let log =
-            MemLog::start(Counter(0), LogOptions { retain_entries: true, max_batch: 0 }).unwrap();
-        let mut pending = Vec::new();
-        for i in 1..=100u64 {
-            pending.push(log.propose(i).await.unwrap());
-        }
-        let mut total = 0;
-        for (n, rx) in pending.into_iter().enumerate() {
-            let (index, sum) = rx.await.unwrap();
-            total += n as u64 + 1;
-            assert_eq!(index, n as u64 + 1);
-            assert_eq!(sum, total);
-        }
-        assert_eq!(log.applied_index(), 100);
-        let batch = log.propose_batch(vec![1, 2, 3]).await.unwrap().await.unwrap();
-        assert_eq!(batch, vec![(101, total + 1), (102, total + 3), (103, total + 6)]);
-        assert_eq!(log.retained_entries().len(), 103);
-    }
 }

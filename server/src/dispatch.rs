@@ -133,6 +133,9 @@ async fn gate(
     if !session.authenticated && !spec.flags.has(Flags::NO_AUTH) {
         return Err(CmdError::NoAuth);
     }
+    if !spec.flags.has(Flags::LOADING) && shared.log.is_loading() {
+        return Err(CmdError::Loading);
+    }
     if let Some(reply) = crate::pubsub::gate(&shared.pubsub, session, spec, argv) {
         return Ok(Outcome::Ready(reply));
     }
@@ -144,6 +147,9 @@ async fn gate(
     }
     if session.multi.is_some() && !transactions::runs_inside_multi(spec.name) {
         return Ok(Outcome::Ready(transactions::queue(session, spec, compact(argv))?));
+    }
+    if spec.name == "save" && spec.group == crate::cmd::Group::Server {
+        return Ok(Outcome::Ready(crate::cmd::server::save(shared).await?));
     }
     if spec.name == "exec" && spec.group == crate::cmd::Group::Transactions {
         return Ok(Outcome::Ready(transactions::exec(shared, session).await?));

@@ -45,14 +45,14 @@ pub enum DecodeError {
     Truncated,
 }
 
-fn put_items(out: &mut BytesMut, items: &[Bytes]) {
+fn put_items(out: &mut impl BufMut, items: &[Bytes]) {
     out.put_u32_le(items.len() as u32);
     for item in items {
         put_item(out, item);
     }
 }
 
-fn put_item(out: &mut BytesMut, item: &[u8]) {
+fn put_item(out: &mut impl BufMut, item: &[u8]) {
     out.put_u32_le(item.len() as u32);
     out.put_slice(item);
 }
@@ -95,19 +95,34 @@ impl Request {
     /// The bytes stored in the log: version, tag, db, now_ms, then the tag's body.
     pub fn encode(&self) -> Bytes {
         let mut out = BytesMut::new();
+        self.encode_to(&mut out);
+        out.freeze()
+    }
+
+    /// The leader time the entry carries.
+    pub fn now_ms(&self) -> u64 {
+        match self {
+            Request::Write { now_ms, .. }
+            | Request::Expire { now_ms, .. }
+            | Request::Exec { now_ms, .. } => *now_ms,
+        }
+    }
+
+    /// Appends the stored form to `out` (the log frames it in place).
+    pub fn encode_to(&self, out: &mut impl BufMut) {
         out.put_u8(ENTRY_VERSION);
         match self {
             Request::Write { db, now_ms, argv } => {
                 out.put_u8(TAG_WRITE);
                 out.put_u32_le(*db);
                 out.put_u64_le(*now_ms);
-                put_items(&mut out, argv);
+                put_items(out, argv);
             }
             Request::Expire { db, now_ms, keys } => {
                 out.put_u8(TAG_EXPIRE);
                 out.put_u32_le(*db);
                 out.put_u64_le(*now_ms);
-                put_items(&mut out, keys);
+                put_items(out, keys);
             }
             Request::Exec { db, now_ms, watched, cmds } => {
                 out.put_u8(TAG_EXEC);
@@ -116,16 +131,15 @@ impl Request {
                 out.put_u32_le(watched.len() as u32);
                 for w in watched {
                     out.put_u32_le(w.db);
-                    put_item(&mut out, &w.key);
+                    put_item(out, &w.key);
                     out.put_u64_le(w.version);
                 }
                 out.put_u32_le(cmds.len() as u32);
                 for argv in cmds {
-                    put_items(&mut out, argv);
+                    put_items(out, argv);
                 }
             }
         }
-        out.freeze()
     }
 
     /// Decodes what [`Request::encode`] wrote (any version this build knows).
@@ -159,6 +173,16 @@ impl Request {
             other => return Err(DecodeError::Tag(other)),
         };
         Ok(request)
+    }
+}
+
+impl engram_log::Codec for Request {
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        self.encode_to(out);
+    }
+
+    fn decode_from(bytes: Bytes) -> Result<Self, String> {
+        Request::decode(bytes).map_err(|e| e.to_string())
     }
 }
 

@@ -290,6 +290,13 @@ pub enum CmdError {
     /// Full text including its code (e.g. `"INVALIDHLL ..."`, `"ERR ..."`).
     #[error("{0}")]
     Custom(String),
+    /// The log accepts no writes: a disk write or fsync failed (Redis's MISCONF for a
+    /// failing AOF).
+    #[error("MISCONF {0}")]
+    LogPoisoned(String),
+    /// Recovery has not finished.
+    #[error("LOADING Redis is loading the dataset in memory")]
+    Loading,
     /// An internal failure; detail is logged where it happens, the client sees this.
     #[error("ERR internal error")]
     Internal,

@@ -24,7 +24,9 @@ pub async fn run(shared: Arc<Shared>) {
             _ = tokio::time::sleep(Duration::from_millis(1000 / hz)) => {}
             _ = shutdown.changed() => return,
         }
-        if !shared.active_expire.load(std::sync::atomic::Ordering::Relaxed) {
+        if !shared.active_expire.load(std::sync::atomic::Ordering::Relaxed)
+            || shared.log.is_loading()
+        {
             continue; // DEBUG SET-ACTIVE-EXPIRE 0
         }
         // Keep proposing while whole batches come back, so a burst of expiries drains

@@ -48,6 +48,8 @@ pub struct Fsm {
     config: Arc<ConfigStore>,
     /// The server, for read commands inside EXEC (unset in replay tests).
     shared: Arc<std::sync::OnceLock<std::sync::Weak<crate::state::Shared>>>,
+    /// The newest leader time applied: the clock a snapshot's rewritten entries carry.
+    last_now_ms: u64,
 }
 
 impl Fsm {
@@ -61,7 +63,7 @@ impl Fsm {
         if let Some(stats) = stats {
             observers.push(Box::new(StatsObserver(stats)));
         }
-        Self { keyspace, observers, config, shared: Arc::default() }
+        Self { keyspace, observers, config, shared: Arc::default(), last_now_ms: 0 }
     }
 
     /// Applies one entry (also used directly by replay tests).
@@ -219,7 +221,30 @@ impl engram_log::StateMachine for Fsm {
     fn apply_batch(&mut self, batch: Vec<(u64, Request)>) -> Vec<Reply> {
         let keyspace = self.keyspace.clone();
         let mut ks = keyspace.write();
+        if let Some((_, last)) = batch.last() {
+            self.last_now_ms = self.last_now_ms.max(last.now_ms());
+        }
         batch.iter().map(|(index, request)| self.apply_one(&mut ks, *index, request)).collect()
+    }
+
+    fn refused(error: &engram_log::LogError) -> Reply {
+        Reply::Error(match error {
+            engram_log::LogError::Poisoned(reason) => CmdError::LogPoisoned(reason.clone()),
+            engram_log::LogError::Shutdown => CmdError::err("the server is shutting down"),
+            other => CmdError::Custom(format!("ERR {other}")),
+        })
+    }
+
+    fn freeze(&mut self) -> Box<dyn Iterator<Item = Request> + Send> {
+        let ks = self.keyspace.read();
+        let dbs: Vec<_> = ks.iter().map(|(i, db)| (i as u32, db.freeze())).collect();
+        Box::new(crate::snapshot::Rewriter::new(dbs, self.last_now_ms))
+    }
+
+    fn reset(&mut self) {
+        let mut ks = self.keyspace.write();
+        let databases = ks.len();
+        *ks = Keyspace::new(databases);
     }
 }
 
@@ -227,7 +252,7 @@ impl engram_log::StateMachine for Fsm {
 mod tests {
     use super::*;
     use crate::rng::Rng;
-    use engram_log::{LogOptions, MemLog};
+    use engram_log::{Log, LogOptions};
 
     fn argv(parts: &[&str]) -> Vec<Bytes> {
         parts.iter().map(|p| Bytes::from(p.to_string())).collect()
@@ -252,11 +277,10 @@ mod tests {
     async fn replaying_the_recorded_log_rebuilds_the_same_keyspace() {
         let seed = 0x5eed_u64;
         let keyspace = Arc::new(RwLock::new(Keyspace::new(16)));
-        let log = MemLog::start(
+        let log = Log::in_memory(
             Fsm::new(keyspace.clone(), None, Arc::default()),
-            LogOptions { retain_entries: true, max_batch: 0 },
-        )
-        .unwrap();
+            LogOptions { retain_entries: true, ..Default::default() },
+        );
         // Four concurrent proposers, each with its own pipeline of in-flight writes, plus
         // leader-style expiry entries: the log's order is whatever the race produced.
         let mut tasks = Vec::new();
@@ -292,9 +316,9 @@ mod tests {
 
         let mut replica = Keyspace::new(16);
         let mut fsm = Fsm::new(Arc::new(RwLock::new(Keyspace::new(16))), None, Arc::default());
-        for (index, request) in &entries {
-            // Through the encoding too: what a durable log would store and read back.
-            let decoded = Request::decode(request.encode()).unwrap();
+        for (index, stored) in &entries {
+            // Through the stored encoding: what the log wrote and recovery reads back.
+            let decoded = Request::decode(stored.clone()).unwrap();
             fsm.apply_one(&mut replica, *index, &decoded);
         }
         assert_eq!(replica.digest(), original, "seed {seed}");

@@ -33,8 +33,10 @@ pub mod notify;
 pub mod pubsub;
 pub mod reply;
 pub mod resp;
+pub mod rewrite;
 pub mod rng;
 pub mod session;
+pub mod snapshot;
 pub mod state;
 pub mod types;
 
@@ -91,7 +93,15 @@ pub async fn start(config: ConfigStore) -> Result<ServerHandle, EngineError> {
     let pubsub = Arc::new(pubsub::PubSub::default());
     fsm.add_observer(Box::new(notify::Notifier::new(pubsub.clone(), config.clone())));
     let fsm_shared = fsm.shared_slot();
-    let log = engram_log::MemLog::start(fsm, engram_log::LogOptions::default())?;
+    let log = engram_log::Log::open(
+        fsm,
+        engram_log::LogOptions {
+            dir: Some(dir.clone().into()),
+            durability: state::log_durability(&config),
+            snapshot_log_bytes: config.get_i64("snapshot-log-bytes").max(0) as u64,
+            ..Default::default()
+        },
+    );
     let bind = config.get("bind").unwrap_or_else(|| "127.0.0.1".into());
     let port = config.get_i64("port");
     let host = bind.split_whitespace().next().unwrap_or("127.0.0.1").to_string();
@@ -100,9 +110,25 @@ pub async fn start(config: ConfigStore) -> Result<ServerHandle, EngineError> {
     let shared = Arc::new(Shared { pubsub, ..Shared::new(config, keyspace, log, stats, blocked) });
     let _ = fsm_shared.set(Arc::downgrade(&shared));
     shared.port.store(u64::from(addr.port()), Ordering::Relaxed);
-    tracing::info!(%addr, dir, "engram-server ready to accept connections");
+    tracing::info!(%addr, dir, "engram-server listening; loading the data directory");
+    // Recovery runs while the listener answers -LOADING (as Redis while it loads): a big
+    // log must not look like a dead server to health checks.
+    let recovering = shared.log.clone();
+    tokio::task::spawn_blocking(move || match recovering.recover() {
+        Ok(()) => tracing::info!("engram-server ready to accept connections"),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot load the data directory");
+            eprintln!("engram-server: cannot load the data directory: {e}");
+            std::process::exit(1);
+        }
+    });
     tokio::spawn(expire::run(shared.clone()));
     let serve_shared = shared.clone();
-    let stopped = tokio::spawn(async move { net::serve(listener, serve_shared).await });
+    let stopped = tokio::spawn(async move {
+        net::serve(listener, serve_shared.clone()).await;
+        // Whatever is buffered (durability none) reaches the disk before we exit.
+        let log = serve_shared.log.clone();
+        let _ = tokio::task::spawn_blocking(move || log.close()).await;
+    });
     Ok(ServerHandle { addr, shared, stopped })
 }

@@ -14,7 +14,7 @@ use crate::keyspace::Keyspace;
 use crate::session::ClientInfo;
 
 /// The log the server proposes writes to.
-pub type Log = engram_log::MemLog<Fsm>;
+pub type Log = engram_log::Log<Fsm>;
 
 /// Per-command counters (`INFO commandstats`).
 #[derive(Debug, Default)]
@@ -270,8 +270,6 @@ pub struct Shared {
     pub active_expire: AtomicBool,
     /// For `instantaneous_ops_per_sec`.
     pub ops_sample: Mutex<OpsSample>,
-    /// Unix seconds of the last successful save (LASTSAVE; the start time for now).
-    pub last_save_s: AtomicU64,
     /// Pub/sub channels, patterns and shard channels (also fed by keyspace notifications).
     pub pubsub: Arc<crate::pubsub::PubSub>,
 }
@@ -303,7 +301,6 @@ impl Shared {
             slowlog: SlowLog::default(),
             active_expire: AtomicBool::new(true),
             ops_sample: Mutex::new(OpsSample { at_ms: started_ms, ..Default::default() }),
-            last_save_s: AtomicU64::new(started_ms / 1000),
             pubsub: Default::default(),
         }
     }
@@ -327,9 +324,25 @@ impl Shared {
         s.per_sec
     }
 
+    /// Pushes the log's run-time settings (`durability`, `snapshot-log-bytes`) from the
+    /// config to the log; called at start and after CONFIG SET.
+    pub fn configure_log(&self) {
+        self.log.set_durability(log_durability(&self.config));
+        self.log.set_snapshot_log_bytes(self.config.get_i64("snapshot-log-bytes").max(0) as u64);
+    }
+
     /// Asks every task to stop.
     pub fn request_shutdown(&self) {
         let _ = self.shutdown.send(true);
+    }
+}
+
+/// The log's durability for the `durability` setting: on a single node `quorum` is its
+/// own quorum, so it means `local`.
+pub fn log_durability(config: &ConfigStore) -> engram_log::Durability {
+    match config.get("durability").as_deref() {
+        Some("none") => engram_log::Durability::None,
+        _ => engram_log::Durability::Local,
     }
 }
 

@@ -4,9 +4,10 @@
 //! The binary is the one cargo built next to this test binary (`target/<profile>/`);
 //! the README's test command builds it first.
 
+use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,10 @@ pub struct TestServer {
     child: Child,
     pub port: u16,
     pub dir: PathBuf,
+    /// Whether dropping the server removes `dir` (false for [`TestServer::start_in`]).
+    owns_dir: bool,
+    /// Where the process's stdout and stderr go, if captured.
+    output: Option<PathBuf>,
 }
 
 /// Path of the engram-server binary built alongside the tests.
@@ -70,7 +75,8 @@ impl TestServer {
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap();
-            let mut server = TestServer { child, port, dir: dir.clone() };
+            let mut server =
+                TestServer { child, port, dir: dir.clone(), owns_dir: true, output: None };
             if server.wait_ready(Duration::from_secs(10)) {
                 return server;
             }
@@ -176,11 +182,124 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// Starts a server on an existing data directory `dir` (kept when the server is dropped,
+    /// so a later server can recover from it) and waits until it serves commands (PING and
+    /// DBSIZE answer without `-LOADING`). Its stdout and stderr go to a file in `dir`
+    /// ([`TestServer::output`]). Panics with that output if the server exits or does not
+    /// become ready within a minute.
+    pub fn start_in(dir: &Path, extra: &[&str]) -> TestServer {
+        let mut last = String::new();
+        // A free port can be taken between probe and bind; retry a few times.
+        for _ in 0..3 {
+            let mut server = Self::spawn_in(dir, extra);
+            if server.wait_serving(Duration::from_secs(60)) {
+                return server;
+            }
+            server.kill9();
+            last = server.output();
+        }
+        panic!("engram-server on {} did not become ready; its output:\n{last}", dir.display());
+    }
+
+    /// Spawns a server on an existing data directory without waiting for it (for servers
+    /// expected to refuse to start). Output is captured as for [`TestServer::start_in`].
+    pub fn spawn_in(dir: &Path, extra: &[&str]) -> TestServer {
+        std::fs::create_dir_all(dir).unwrap();
+        let port = free_port();
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let output = dir.join(format!("server-{port}-{nanos}.out"));
+        let out = File::create(&output).unwrap();
+        let err = out.try_clone().unwrap();
+        let child = Command::new(binary())
+            .args(["--port", &port.to_string(), "--dir", dir.to_str().unwrap()])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .unwrap();
+        TestServer { child, port, dir: dir.to_path_buf(), owns_dir: false, output: Some(output) }
+    }
+
+    /// Waits up to `timeout` until the server answers PING and a keyspace command (so it
+    /// has finished loading); false if it exited or the time ran out.
+    pub fn wait_serving(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        if !self.wait_ready(timeout) {
+            return false;
+        }
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                if s.write_all(b"DBSIZE\r\n").is_ok() {
+                    let mut buf = [0u8; 1];
+                    if s.read_exact(&mut buf).is_ok() && &buf == b":" {
+                        return true;
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Kills the process with SIGKILL (no chance to flush anything) and reaps it.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// What the process wrote to stdout and stderr so far ("" if not captured).
+    pub fn output(&self) -> String {
+        self.output
+            .as_ref()
+            .and_then(|p| std::fs::read(p).ok())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// A data directory that outlives server restarts ([`TestServer::start_in`]); removed on
+/// drop, except when the test is panicking (it is kept for inspection and its path printed).
+pub struct DataDir {
+    pub path: PathBuf,
+}
+
+impl DataDir {
+    /// A new, empty directory under the system temp dir; `name` goes into its name.
+    pub fn new(name: &str) -> DataDir {
+        let path = std::env::temp_dir().join(format!(
+            "engram-it-{name}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        DataDir { path }
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("keeping data dir {} for inspection", self.path.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if self.owns_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 mod bitmap;
 mod blocking;
 mod connection;
+mod durability;
 mod expire;
 mod geo;
 #[allow(dead_code)] // helpers shared by modules; not every one is used by all

@@ -439,6 +439,34 @@ pub const COMMANDS: &[CommandSpec] = &[
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
+        name: "save",
+        group: Group::Server,
+        summary: "Synchronously saves the database(s) to disk.",
+        since: "1.0.0",
+        complexity: "O(N) where N is the total number of keys in all databases",
+        arity: 1,
+        flags: Flags::ADMIN
+            .with(Flags::NOSCRIPT)
+            .with(Flags::NO_ASYNC_LOADING)
+            .with(Flags::NO_MULTI),
+        acl: &["admin", "dangerous"],
+        // Runs in dispatch (it awaits the snapshot); this is never called.
+        exec: Exec::Session(|_, _| Err(CmdError::Internal)),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "bgsave",
+        group: Group::Server,
+        summary: "Asynchronously saves the database(s) to disk.",
+        since: "1.0.0",
+        complexity: "O(1)",
+        arity: -1,
+        flags: Flags::ADMIN.with(Flags::NOSCRIPT).with(Flags::NO_ASYNC_LOADING),
+        acl: &["admin", "dangerous"],
+        exec: Exec::Session(bgsave),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
         name: "lastsave",
         group: Group::Server,
         summary: "Returns the Unix timestamp of the last successful save to disk.",
@@ -825,20 +853,45 @@ fn memory_section(shared: &Shared, p: &ProcessStats, out: &mut String) {
 
 fn persistence_section(shared: &Shared, out: &mut String) {
     out.push_str("# Persistence\r\n");
-    for k in
-        ["loading", "async_loading", "current_cow_peak", "current_cow_size", "current_cow_size_age"]
-    {
+    let log = &shared.log;
+    let load = log.load_progress();
+    let snap = log.snapshot_status();
+    let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let loading = log.is_loading();
+    line(out, "loading", u8::from(loading));
+    line(out, "async_loading", 0);
+    if loading {
+        let (total, done) = (get(&load.total_bytes), get(&load.loaded_bytes));
+        line(out, "loading_start_time", get(&load.started_unix));
+        line(out, "loading_total_bytes", total);
+        line(out, "loading_rdb_used_mem", 0);
+        line(out, "loading_loaded_bytes", done);
+        let perc = if total == 0 { 0.0 } else { done as f64 * 100.0 / total as f64 };
+        line(out, "loading_loaded_perc", format!("{perc:.2}"));
+        let elapsed = crate::clock::now_ms() / 1000
+            - get(&load.started_unix).min(crate::clock::now_ms() / 1000);
+        let eta = ((total - done.min(total)) * elapsed.max(1)).checked_div(done).unwrap_or(1);
+        line(out, "loading_eta_seconds", eta);
+    }
+    for k in ["current_cow_peak", "current_cow_size", "current_cow_size_age"] {
         line(out, k, 0);
     }
     line(out, "current_fork_perc", "0.00");
     line(out, "current_save_keys_processed", 0);
     line(out, "current_save_keys_total", 0);
     line(out, "rdb_changes_since_last_save", shared.stats.dirty.load(Ordering::Relaxed));
-    line(out, "rdb_bgsave_in_progress", 0);
-    line(out, "rdb_last_save_time", shared.last_save_s.load(Ordering::Relaxed));
-    line(out, "rdb_last_bgsave_status", "ok");
-    line(out, "rdb_last_bgsave_time_sec", -1);
-    line(out, "rdb_current_bgsave_time_sec", -1);
+    let in_progress = snap.in_progress.load(Ordering::Relaxed);
+    line(out, "rdb_bgsave_in_progress", u8::from(in_progress));
+    line(out, "rdb_last_save_time", get(&snap.last_save_unix));
+    let failed = snap.last_failed.load(Ordering::Relaxed);
+    line(out, "rdb_last_bgsave_status", if failed { "err" } else { "ok" });
+    line(out, "rdb_last_bgsave_time_sec", get(&snap.last_duration_secs));
+    let current = if in_progress {
+        (crate::clock::now_ms() / 1000).saturating_sub(get(&snap.started_unix)) as i64
+    } else {
+        -1
+    };
+    line(out, "rdb_current_bgsave_time_sec", current);
     line(out, "rdb_saves", 0);
     line(out, "rdb_last_cow_size", 0);
     line(out, "rdb_last_load_keys_expired", 0);
@@ -857,7 +910,20 @@ fn persistence_section(shared: &Shared, out: &mut String) {
     line(out, "module_fork_last_cow_size", 0);
     // Engram's own: every write is durable through the log, in this mode.
     line(out, "durability", shared.config.get("durability").unwrap_or_default());
-    line(out, "log_applied_index", shared.log.applied_index());
+    line(out, "log_applied_index", log.applied_index());
+    let stats = log.stats();
+    line(out, "log_fsyncs", get(&stats.fsyncs));
+    line(out, "log_synced_entries", get(&stats.synced_entries));
+    line(out, "log_bytes_written", get(&stats.bytes_written));
+    line(out, "log_last_fsync_us", get(&stats.last_fsync_us));
+    line(out, "log_bytes_on_disk", log.log_bytes_on_disk());
+    line(out, "log_bytes_since_snapshot", get(&stats.bytes_since_snapshot));
+    line(out, "snapshot_index", get(&snap.index));
+    let poison = log.poisoned();
+    line(out, "log_poisoned", u8::from(poison.is_some()));
+    if let Some(reason) = poison {
+        line(out, "log_poison_reason", reason);
+    }
 }
 
 fn stats_section(shared: &Shared, out: &mut String) {
@@ -1056,6 +1122,7 @@ fn config_set(args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
             "ERR CONFIG SET failed (possibly related to argument '{arg}') - {reason}"
         )),
     })?;
+    cx.shared.configure_log();
     Ok(Reply::ok())
 }
 
@@ -1513,7 +1580,51 @@ impl WriteCommand for SwapDb {
 }
 
 fn lastsave(_args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
-    Ok(Reply::Int(cx.shared.last_save_s.load(Ordering::Relaxed) as i64))
+    Ok(Reply::Int(cx.shared.log.snapshot_status().last_save_unix.load(Ordering::Relaxed) as i64))
+}
+
+/// SAVE: a snapshot, waited for. Unlike Redis's SAVE it blocks only this client: the
+/// snapshot is written in the background while every other command goes on.
+pub async fn save(shared: &Shared) -> CmdResult {
+    let done = start_snapshot(shared)?;
+    match done.await {
+        Ok(Ok(())) => Ok(Reply::ok()),
+        Ok(Err(e)) => Err(CmdError::Custom(format!("ERR {e}"))),
+        Err(_) => Err(CmdError::Internal),
+    }
+}
+
+fn start_snapshot(
+    shared: &Shared,
+) -> Result<tokio::sync::oneshot::Receiver<Result<(), engram_log::LogError>>, CmdError> {
+    let dirty = shared.stats.dirty.swap(0, Ordering::Relaxed);
+    shared.log.start_snapshot().map_err(|e| {
+        shared.stats.dirty.fetch_add(dirty, Ordering::Relaxed);
+        match e {
+            engram_log::LogError::SnapshotInProgress => {
+                CmdError::err("Background save already in progress")
+            }
+            engram_log::LogError::Poisoned(reason) => CmdError::LogPoisoned(reason),
+            other => CmdError::Custom(format!("ERR {other}")),
+        }
+    })
+}
+
+fn bgsave(args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
+    let schedule = args.eat("SCHEDULE");
+    if !args.is_empty() {
+        return Err(CmdError::Syntax);
+    }
+    match start_snapshot(cx.shared) {
+        Ok(_) => Ok(Reply::Status("Background saving started".into())),
+        Err(_)
+            if schedule && cx.shared.log.snapshot_status().in_progress.load(Ordering::Relaxed) =>
+        {
+            // The running snapshot already covers every write acknowledged before it.
+            Ok(Reply::Status("Background saving scheduled".into()))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn role(_args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
@@ -1816,6 +1927,16 @@ fn debug(args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
             ))
         }
         ("reload", _) | ("change-repl-id", 0) => Ok(Reply::ok()),
+        // Engram's own: the log's next segment write or fsync fails as on a full disk.
+        ("log-fault", 1) => {
+            let fault = match lossy(&args.take_rest()[0]).to_ascii_lowercase().as_str() {
+                "write" => engram_log::Fault::Write,
+                "fsync" => engram_log::Fault::Fsync,
+                _ => return Err(bad()),
+            };
+            cx.shared.log.inject_fault(fault);
+            Ok(Reply::ok())
+        }
         _ => Err(bad()),
     }
 }

@@ -33,6 +33,7 @@ impl Flags {
     pub const ALLOW_BUSY: Flags = Flags(1 << 15);
     pub const NO_MANDATORY_KEYS: Flags = Flags(1 << 16);
     pub const MOVABLE_KEYS: Flags = Flags(1 << 17);
+    pub const NO_ASYNC_LOADING: Flags = Flags(1 << 18);
 
     /// Both sets of flags.
     pub const fn with(self, other: Flags) -> Flags {
@@ -62,6 +63,7 @@ impl Flags {
             (Flags::FAST, "fast"),
             (Flags::NO_AUTH, "no_auth"),
             (Flags::MAY_REPLICATE, "may_replicate"),
+            (Flags::NO_ASYNC_LOADING, "no_async_loading"),
             (Flags::NO_MULTI, "no_multi"),
             (Flags::ALLOW_BUSY, "allow_busy"),
             (Flags::NO_MANDATORY_KEYS, "no_mandatory_keys"),

@@ -6,6 +6,7 @@
 //! every change.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use hashbrown::HashMap;
@@ -36,6 +37,45 @@ impl Entry {
 
 type Table = HashMap<Bytes, Entry>;
 
+/// A slot's table for writing. A snapshot in progress may share it (it froze the slot
+/// tables by reference count); then the first write copies it, and the snapshot keeps
+/// the version it froze. That is the copy-on-write that lets snapshots run without
+/// stopping writes, at the granularity of one slot.
+fn owned(table: &mut Option<Arc<Table>>) -> Option<&mut Table> {
+    table.as_mut().map(Arc::make_mut)
+}
+
+/// A database's slot tables as of one moment, shared with the live database until it
+/// changes them (see [`owned`]).
+pub struct FrozenDb(Vec<Arc<Table>>);
+
+impl FrozenDb {
+    /// Every (key, entry), expired or not.
+    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Entry)> {
+        self.0.iter().flat_map(|t| t.iter())
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.0.iter().map(|t| t.len()).sum()
+    }
+
+    /// Whether it holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Number of (non-empty) slot tables.
+    pub fn table_count(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The keys of the `i`th table.
+    pub fn table(&self, i: usize) -> impl Iterator<Item = (&Bytes, &Entry)> {
+        self.0.get(i).into_iter().flat_map(|t| t.iter())
+    }
+}
+
 fn is_hash(table: Option<&Table>, key: &[u8]) -> bool {
     matches!(table.and_then(|t| t.get(key)), Some(Entry { value: Value::Hash(_), .. }))
 }
@@ -44,7 +84,7 @@ fn is_hash(table: Option<&Table>, key: &[u8]) -> bool {
 #[derive(Debug, Default)]
 pub struct Db {
     /// Allocated on first write; `SLOTS` tables.
-    slots: Vec<Option<Box<Table>>>,
+    slots: Vec<Option<Arc<Table>>>,
     len: usize,
     /// (deadline, key) for every key with a TTL, for active expiry.
     deadlines: BTreeSet<(u64, Bytes)>,
@@ -98,6 +138,11 @@ impl Db {
     /// Every (key, entry), expired or not, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Entry)> {
         self.slots.iter().flatten().flat_map(|t| t.iter())
+    }
+
+    /// The slot tables as of now, shared until changed (cheap: reference counts).
+    pub fn freeze(&self) -> FrozenDb {
+        FrozenDb(self.slots.iter().flatten().cloned().collect())
     }
 
     /// Keys in slot `slot` (expired ones included; callers filter by their clock).
@@ -180,12 +225,12 @@ impl Db {
             self.slots.resize_with(SLOTS, || None);
         }
         let slot = key_slot(key) as usize;
-        self.slots[slot].get_or_insert_with(Default::default)
+        Arc::make_mut(self.slots[slot].get_or_insert_with(Default::default))
     }
 
     fn remove_raw(&mut self, key: &[u8]) -> Option<Entry> {
         let slot = key_slot(key) as usize;
-        let table = self.slots.get_mut(slot)?.as_deref_mut()?;
+        let table = owned(self.slots.get_mut(slot)?)?;
         let (k, entry) = table.remove_entry(key)?;
         if table.is_empty() {
             self.slots[slot] = None;
@@ -312,7 +357,7 @@ impl DbMut<'_> {
         }
         self.events.push(KeyEvent { db: self.index, key: key.clone(), event });
         let version = self.version;
-        self.db.slots[slot].as_deref_mut()?.get_mut(key).map(|e| {
+        owned(&mut self.db.slots[slot])?.get_mut(key).map(|e| {
             e.version = version;
             &mut e.value
         })
@@ -326,7 +371,7 @@ impl DbMut<'_> {
         let slot = key_slot(key) as usize;
         let version = self.version;
         // Still a change for WATCH, even when nobody is notified.
-        self.db.slots.get_mut(slot)?.as_deref_mut()?.get_mut(key).map(|e| {
+        owned(self.db.slots.get_mut(slot)?)?.get_mut(key).map(|e| {
             e.version = version;
             &mut e.value
         })
@@ -418,7 +463,7 @@ impl DbMut<'_> {
     ) -> bool {
         self.purge_if_expired(key, now_ms);
         let slot = key_slot(key) as usize;
-        let Some(table) = self.db.slots.get_mut(slot).and_then(|t| t.as_deref_mut()) else {
+        let Some(table) = self.db.slots.get_mut(slot).and_then(owned) else {
             return false;
         };
         let Some((k, entry)) = table.get_key_value_mut(key) else { return false };

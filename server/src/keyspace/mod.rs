@@ -13,7 +13,7 @@
 pub mod db;
 pub mod value;
 
-pub use db::{Db, DbMut, Entry};
+pub use db::{Db, DbMut, Entry, FrozenDb};
 pub use value::Value;
 
 use bytes::Bytes;

@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 /// `list-max-listpack-size -2`: one listpack node holds at most 8 KiB.
-const LISTPACK_MAX_BYTES: usize = 8192;
+pub const LISTPACK_MAX_BYTES: usize = 8192;
 /// A quicklist turns back into a listpack when it would fill half a node.
 const LISTPACK_SHRINK_BYTES: usize = LISTPACK_MAX_BYTES / 2;
 /// A listpack's header (total bytes, element count) and end marker.
@@ -73,6 +73,11 @@ impl List {
         } else {
             "listpack"
         }
+    }
+
+    /// The size the elements would take as one listpack (what the encoding follows).
+    pub fn listpack_bytes(&self) -> usize {
+        self.packed_total()
     }
 
     /// Approximate heap bytes (MEMORY USAGE).

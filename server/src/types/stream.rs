@@ -125,6 +125,28 @@ struct Node {
     bytes: usize,
 }
 
+/// What an entry counts against a node's `stream-node-max-bytes` (an approximation of its
+/// listpack size; at least 12 for an entry with one pair).
+pub fn entry_size(fields: &Fields) -> usize {
+    8 + fields.iter().map(|(f, v)| f.len() + v.len() + 4).sum::<usize>()
+}
+
+/// A listpack node's bookkeeping, as [`Stream::nodes`] shows it (the snapshot rewrite
+/// recreates it, so `~` trimming behaves the same after a restore).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// The first ID appended to the node (deleted or not).
+    pub first: StreamId,
+    /// The last ID appended to the node (deleted or not).
+    pub last: StreamId,
+    /// Entries not deleted.
+    pub live: usize,
+    /// Entries appended, deleted ones included.
+    pub total: usize,
+    /// Approximate listpack size: 16 plus the [`entry_size`] of every appended entry.
+    pub bytes: usize,
+}
+
 /// Node limits (`stream-node-max-entries`, `stream-node-max-bytes`; 0 = unlimited).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NodeLimits {
@@ -301,6 +323,17 @@ impl Stream {
         self.nodes.len()
     }
 
+    /// The listpack nodes in ID order.
+    pub fn nodes(&self) -> impl Iterator<Item = NodeInfo> + '_ {
+        self.nodes.iter().map(|(first, n)| NodeInfo {
+            first: *first,
+            last: n.last,
+            live: n.live,
+            total: n.total,
+            bytes: n.bytes,
+        })
+    }
+
     /// Approximate heap bytes (MEMORY USAGE).
     pub fn heap_bytes(&self) -> usize {
         let entries: usize = self.nodes.values().map(|n| n.bytes).sum();
@@ -329,6 +362,16 @@ impl Stream {
             out(&id.seq.to_le_bytes());
         }
         out(&self.entries_added.to_le_bytes());
+        // Node boundaries decide what `~` trimming removes: two streams that trim
+        // differently are not equal.
+        for (first, n) in &self.nodes {
+            for part in [first.ms, first.seq, n.last.ms, n.last.seq] {
+                out(&part.to_le_bytes());
+            }
+            for count in [n.live, n.total, n.bytes] {
+                out(&(count as u64).to_le_bytes());
+            }
+        }
         for (name, g) in &self.groups {
             out(name);
             out(&g.last_id.ms.to_le_bytes());
@@ -425,7 +468,7 @@ impl Stream {
 
     /// Appends an entry with `id`, which must be greater than `last_id`.
     pub fn append(&mut self, id: StreamId, fields: Fields, limits: NodeLimits) {
-        let size = 8 + fields.iter().map(|(f, v)| f.len() + v.len() + 4).sum::<usize>();
+        let size = entry_size(&fields);
         let fits = self.nodes.iter_mut().next_back().filter(|(_, n)| {
             let by_bytes = limits.max_bytes == 0 || n.bytes + size < limits.max_bytes;
             let by_count = limits.max_entries == 0 || n.total < limits.max_entries;
