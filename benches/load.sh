@@ -13,6 +13,8 @@
 #   KEYSPACE [100000]   -r: random keys out of this many
 #   REPEAT [3]          runs per (server, pipeline); the median-rps run is reported
 #   ENGRAM_ARGS         extra engram-server flags, e.g. "--durability none"
+#   REDIS_ARGS          extra reference flags, e.g. "--appendonly yes --appendfsync always"
+#                       (the durability comparison: benches/durability.sh)
 #   PEERS               path of redis-stack.sh [../shared/peers/redis-stack.sh]
 #   NO_BUILD=1          use the existing release binary
 #
@@ -32,6 +34,7 @@ NP=${NP:-1000000}
 KEYSPACE=${KEYSPACE:-100000}
 REPEAT=${REPEAT:-3}
 ENGRAM_ARGS=${ENGRAM_ARGS:-}
+REDIS_ARGS=${REDIS_ARGS:-}
 PEERS=${PEERS:-$ROOT/../shared/peers/redis-stack.sh}
 [ -x "$PEERS" ] || PEERS=/work/shared/peers/redis-stack.sh
 [ -x "$PEERS" ] || { echo "redis-stack.sh not found; set PEERS" >&2; exit 1; }
@@ -73,7 +76,8 @@ ENGRAM_PID=$!
 wait_ping "$ENGRAM_PORT"
 
 echo "starting reference redis on $REDIS_PORT" >&2
-"$PEERS" start "$REDIS_PORT" >/dev/null
+# shellcheck disable=SC2086 # REDIS_ARGS is a list of flags
+"$PEERS" start "$REDIS_PORT" $REDIS_ARGS >/dev/null
 wait_ping "$REDIS_PORT"
 
 # run PORT PIPELINE N -> CSV lines "TEST",rps,avg,min,p50,p95,p99,max (one per test)
@@ -122,5 +126,5 @@ done
 echo
 echo "p99 in ms. -c $CLIENTS, -r $KEYSPACE, -n $N1 (P=1) / $NP (P>1), median of $REPEAT runs."
 echo "engram: $("$BIN" --version) ${ENGRAM_ARGS:+($ENGRAM_ARGS)}; durability: $("$PEERS" cli "$ENGRAM_PORT" config get durability 2>/dev/null | tail -1)"
-echo "redis:  $("$PEERS" cli "$REDIS_PORT" info server 2>/dev/null | grep -m1 redis_version | tr -d '\r')"
+echo "redis:  $("$PEERS" cli "$REDIS_PORT" info server 2>/dev/null | grep -m1 redis_version | tr -d '\r') ${REDIS_ARGS:+($REDIS_ARGS)}"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr); client and servers share it"
