@@ -182,7 +182,10 @@ impl engram_log::Codec for Request {
     }
 
     fn decode_from(bytes: Bytes) -> Result<Self, String> {
-        Request::decode(bytes).map_err(|e| e.to_string())
+        // Recovery hands out slices of a whole segment read at once; a stored value that
+        // kept such a slice would pin the segment (64 MB) for as long as it lives. An
+        // allocation per entry pins only the entry, as a client's write does.
+        Request::decode(Bytes::copy_from_slice(&bytes)).map_err(|e| e.to_string())
     }
 }
 
