@@ -158,6 +158,14 @@ impl Rng {
     }
 }
 
+/// A connection whose reads give up after 30 s, so a server that stops answering fails
+/// the test instead of hanging it.
+fn client(server: &TestServer) -> redis::Connection {
+    let con = server.client();
+    con.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    con
+}
+
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
@@ -496,7 +504,7 @@ fn acknowledged_writes_survive_repeated_sigkill() {
     let extra = ["--snapshot-log-bytes", "65536"];
     let mut server = TestServer::start_in(&dir.path, &extra);
     {
-        let mut con = server.client();
+        let mut con = client(&server);
         assert_eq!(config_get(&mut con, "durability"), ["durability", "local"]);
         let info = info_persistence(&mut con);
         assert_eq!(info.get("durability").map(String::as_str), Some("local"), "{info:?}");
@@ -527,7 +535,7 @@ fn acknowledged_writes_survive_repeated_sigkill() {
         };
         if let Some(kind) = snapshot {
             std::thread::sleep(kill_after / 2);
-            let mut con = server.client();
+            let mut con = client(&server);
             match (kind, cmd(&mut con, &[kind])) {
                 ("BGSAVE", Ok(Value::SimpleString(s))) if s.starts_with("Background") => {}
                 ("SAVE", Ok(Value::Okay)) => {}
@@ -551,7 +559,7 @@ fn acknowledged_writes_survive_repeated_sigkill() {
         );
 
         server = TestServer::start_in(&dir.path, &extra);
-        let mut con = server.client();
+        let mut con = client(&server);
         let errors = verify(&mut con, &mut models);
         assert!(
             errors.is_empty(),
@@ -615,7 +623,7 @@ fn torn_tail_is_truncated() {
     for damage in ["cut in the payload", "cut in the record header", "bad CRC at the end"] {
         let dir = DataDir::new("torn");
         let mut server = TestServer::start_in(&dir.path, &[]);
-        let mut con = server.client();
+        let mut con = client(&server);
         write_keys(&mut con, "k", 0..50);
         drop(con);
         server.kill9();
@@ -635,7 +643,7 @@ fn torn_tail_is_truncated() {
         drop(file);
 
         let mut server = TestServer::start_in(&dir.path, &[]);
-        let mut con = server.client();
+        let mut con = client(&server);
         let when = format!("after a torn tail ({damage}) at offset {}", last.offset);
         check_keys(&mut con, "k", 0..49, &when);
         let last_key = get(&mut con, "k49");
@@ -651,7 +659,7 @@ fn torn_tail_is_truncated() {
         drop(con);
         server.kill9();
         let server = TestServer::start_in(&dir.path, &[]);
-        let mut con = server.client();
+        let mut con = client(&server);
         let when = format!("second restart after a torn tail ({damage})");
         check_keys(&mut con, "k", 0..49, &when);
         check_keys(&mut con, "after", 0..20, &when);
@@ -668,7 +676,7 @@ fn corruption_in_the_middle_refuses_to_start() {
     for damage in ["payload byte flipped", "length field changed", "index field changed"] {
         let dir = DataDir::new("corrupt");
         let mut server = TestServer::start_in(&dir.path, &[]);
-        let mut con = server.client();
+        let mut con = client(&server);
         write_keys(&mut con, "k", 0..200);
         drop(con);
         server.kill9();
@@ -739,7 +747,7 @@ fn disk_fault_poisons_writes_but_reads_work() {
     for fault in ["fsync", "write"] {
         let dir = DataDir::new("fault");
         let mut server = TestServer::start_in(&dir.path, &[]);
-        let mut con = server.client();
+        let mut con = client(&server);
         write_keys(&mut con, "a", 0..10);
         let r = cmd(&mut con, &["DEBUG", "LOG-FAULT", fault]);
         assert!(r.is_ok(), "DEBUG LOG-FAULT {fault}: {r:?}");
@@ -755,7 +763,7 @@ fn disk_fault_poisons_writes_but_reads_work() {
         misconf(cmd(&mut con, &["DEL", "a1"]), "a later DEL");
         // Reads keep working, on this connection and a new one.
         check_keys(&mut con, "a", 0..10, &format!("reads after a {fault} fault"));
-        let mut other = server.client();
+        let mut other = client(&server);
         check_keys(
             &mut other,
             "a",
@@ -770,7 +778,7 @@ fn disk_fault_poisons_writes_but_reads_work() {
         server.kill9();
 
         let mut server = TestServer::start_in(&dir.path, &[]);
-        let mut con = server.client();
+        let mut con = client(&server);
         let when = format!("restart after a {fault} fault");
         check_keys(&mut con, "a", 0..10, &when);
         let hit = get(&mut con, "hit");
@@ -783,7 +791,7 @@ fn disk_fault_poisons_writes_but_reads_work() {
         drop(con);
         server.kill9();
         let server = TestServer::start_in(&dir.path, &[]);
-        let mut con = server.client();
+        let mut con = client(&server);
         let when = format!("second restart after a {fault} fault");
         check_keys(&mut con, "a", 0..10, &when);
         assert_eq!(get(&mut con, "post").as_deref(), Some("ok"), "{when}: acknowledged post lost");
@@ -797,7 +805,7 @@ fn disk_fault_poisons_writes_but_reads_work() {
 fn snapshot_then_truncation_keeps_everything() {
     let dir = DataDir::new("snapshot");
     let mut server = TestServer::start_in(&dir.path, &[]);
-    let mut con = server.client();
+    let mut con = client(&server);
     // Strings, some with TTLs far enough away not to expire during the test.
     let mut expected: BTreeMap<String, String> = BTreeMap::new();
     for i in 0..3000 {
@@ -872,7 +880,7 @@ fn snapshot_then_truncation_keeps_everything() {
     server.kill9();
 
     let server = TestServer::start_in(&dir.path, &[]);
-    let mut con = server.client();
+    let mut con = client(&server);
     assert_eq!(dbsize(&mut con), size, "DBSIZE after snapshot + log replay");
     for (k, v) in &expected {
         let got = get(&mut con, k);
@@ -901,7 +909,7 @@ fn durability_none_still_recovers_after_clean_shutdown() {
     let dir = DataDir::new("none");
     let extra = ["--durability", "none"];
     let mut server = TestServer::start_in(&dir.path, &extra);
-    let mut con = server.client();
+    let mut con = client(&server);
     assert_eq!(config_get(&mut con, "durability"), ["durability", "none"]);
     let info = info_persistence(&mut con);
     assert_eq!(info.get("durability").map(String::as_str), Some("none"), "{info:?}");
@@ -918,7 +926,7 @@ fn durability_none_still_recovers_after_clean_shutdown() {
     );
 
     let server = TestServer::start_in(&dir.path, &extra);
-    let mut con = server.client();
+    let mut con = client(&server);
     check_keys(&mut con, "k", 0..1000, "after SHUTDOWN with durability none");
     assert_eq!(get(&mut con, "counter").as_deref(), Some("100"), "counter after SHUTDOWN");
     assert_eq!(dbsize(&mut con), 1001);
