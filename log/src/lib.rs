@@ -958,6 +958,48 @@ impl<SM: StateMachine> Log<SM> {
         Ok(())
     }
 
+    /// Writes a snapshot now and loads the state back from it (DEBUG RELOAD: proves the
+    /// snapshot recreates the state). Blocks the caller and every writer meanwhile.
+    pub fn reload(&self) -> Result<(), LogError> {
+        let Some(dir) = self.inner.dir.clone() else {
+            return Err(LogError::Snapshot("the log is in memory".into()));
+        };
+        if self.inner.snapshots.in_progress.swap(true, Ordering::AcqRel) {
+            return Err(LogError::SnapshotInProgress);
+        }
+        let result = self.reload_locked(&dir);
+        self.inner.snapshots.in_progress.store(false, Ordering::Release);
+        result
+    }
+
+    fn reload_locked(&self, dir: &Path) -> Result<(), LogError> {
+        // Hold the appender (no new entries) once everything appended is applied.
+        let _appender = loop {
+            let appender = self.inner.appender.lock();
+            let drained = appender.waiting.is_empty()
+                && self.inner.applied.load(Ordering::Acquire) + 1 == appender.next_index;
+            if drained {
+                break appender;
+            }
+            drop(appender);
+            if let Some(reason) = self.poisoned() {
+                return Err(LogError::Poisoned(reason));
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        };
+        let mut applier = self.inner.applier.lock();
+        let index = applier.applied;
+        let failed = |e: &dyn std::fmt::Display| LogError::Snapshot(e.to_string());
+        write_snapshot(&snapshot_dir(dir), index, applier.sm.freeze()).map_err(|e| failed(&e))?;
+        self.inner.snapshots.index.store(index, Ordering::Relaxed);
+        self.inner.snapshots.last_save_unix.store(unix_secs(), Ordering::Relaxed);
+        let path = snapshot_dir(dir).join(snapshot::snapshot_name(index));
+        self.load_snapshot(&mut applier, index, &path).map_err(|e| failed(&e))?;
+        *self.inner.truncate_through.lock() = Some(index);
+        self.inner.writer_wake.notify_one();
+        Ok(())
+    }
+
     /// Stops accepting proposals, writes and syncs what is buffered, and stops the
     /// writer. Proposals already queued are applied (or refused if the disk failed).
     pub fn close(&self) {

@@ -1926,7 +1926,12 @@ fn debug(args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
                     .collect(),
             ))
         }
-        ("reload", _) | ("change-repl-id", 0) => Ok(Reply::ok()),
+        // A real round trip through a snapshot, as Redis's save-then-load of its RDB.
+        ("reload", _) => match cx.shared.log.reload() {
+            Ok(()) => Ok(Reply::ok()),
+            Err(e) => Err(CmdError::Custom(format!("ERR Error trying to load the snapshot: {e}"))),
+        },
+        ("change-repl-id", 0) => Ok(Reply::ok()),
         // Engram's own: the log's next segment write or fsync fails as on a full disk.
         ("log-fault", 1) => {
             let fault = match lossy(&args.take_rest()[0]).to_ascii_lowercase().as_str() {

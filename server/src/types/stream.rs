@@ -384,10 +384,10 @@ impl Stream {
                 out(&p.delivery_time_ms.to_le_bytes());
                 out(&p.delivery_count.to_le_bytes());
             }
-            for (cname, c) in &g.consumers {
+            // Consumer seen/active times are access bookkeeping (as Redis's LRU clock,
+            // which its digest leaves out too); a snapshot restores them as of the load.
+            for cname in g.consumers.keys() {
                 out(cname);
-                out(&c.seen_time_ms.to_le_bytes());
-                out(&c.active_time_ms.map_or(-1i128, i128::from).to_le_bytes());
             }
         }
     }
