@@ -29,7 +29,16 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // `io-threads` (Redis's knob for I/O threads, default 1) is the number of threads that
+    // run connections. The log's writer and snapshots have threads of their own, so on a
+    // small machine one connection thread leaves a core for them: on 2 cores, 1 thread
+    // gave 1.0-1.2x the pipelined-off throughput of 2 and twice the durable -P 16 rate.
+    let io_threads = config.get_i64("io-threads").clamp(1, 128) as usize;
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(io_threads)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cannot start runtime: {e}");
