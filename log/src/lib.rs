@@ -306,6 +306,8 @@ const DURABILITY_LOCAL: u8 = 0;
 const DURABILITY_NONE: u8 = 1;
 /// How often the writer flushes the buffer when nothing waits for a sync.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(5);
+/// A batch this large is applied by the writer thread even when nothing waits for a sync.
+const HANDOFF_ENTRIES: u64 = 8;
 /// Entries per apply call during recovery.
 const REPLAY_BATCH: usize = 1024;
 
@@ -527,9 +529,14 @@ impl<SM: StateMachine> Log<SM> {
         if !on_disk {
             appender.buffer.clear();
         }
+        // Without a disk to wait for, a small batch is applied right here (a thread hop
+        // would cost more than the apply); a pipeline's worth goes to the writer thread,
+        // so parsing the next requests and applying these run on two cores at once.
+        let entries = appender.next_index - first;
         let immediate = !on_disk
             || (self.inner.durability.load(Ordering::Relaxed) == DURABILITY_NONE
-                && appender.waiting.is_empty());
+                && appender.waiting.is_empty()
+                && entries < HANDOFF_ENTRIES);
         if immediate {
             // Still holding the appender: nobody can append (or apply) a later index first.
             let mut applier = self.inner.applier.lock();
