@@ -220,6 +220,17 @@ class EngramServer:
         self._kill()
         return code
 
+    def crash(self) -> None:
+        """SIGKILL: no shutdown path runs (what a power cut or OOM kill leaves behind)."""
+        self._kill()
+
+    def restart(self) -> "EngramServer":
+        """Starts again on the same port and data dir, waiting until loading is done."""
+        if self.is_running():
+            self.stop()
+        self.requested_port = self.port
+        return self.start()
+
     def cleanup(self) -> None:
         """Stops the server and removes its data dir and log file if this object made them."""
         self.stop()
