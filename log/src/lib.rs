@@ -244,6 +244,8 @@ pub struct LoadProgress {
     pub loaded_bytes: AtomicU64,
     /// Unix seconds loading started.
     pub started_unix: AtomicU64,
+    /// Unix second of the last progress line in the log.
+    reported_unix: AtomicU64,
 }
 
 struct Inner<SM: StateMachine> {
@@ -882,6 +884,7 @@ impl<SM: StateMachine> Log<SM> {
                 }
                 Replayed::Read(bytes) => {
                     self.inner.load.loaded_bytes.fetch_add(bytes, Ordering::Relaxed);
+                    self.report_progress();
                 }
                 Replayed::Removed => {
                     segments.pop();
@@ -924,6 +927,19 @@ impl<SM: StateMachine> Log<SM> {
         Ok(())
     }
 
+    /// Logs loading progress, at most once a second.
+    fn report_progress(&self) {
+        let load = &self.inner.load;
+        let now = unix_secs();
+        if load.reported_unix.swap(now, Ordering::Relaxed) == now {
+            return;
+        }
+        let (done, total) =
+            (load.loaded_bytes.load(Ordering::Relaxed), load.total_bytes.load(Ordering::Relaxed));
+        let percent = if total == 0 { 100.0 } else { done as f64 * 100.0 / total as f64 };
+        tracing::info!(loaded_bytes = done, total_bytes = total, "loading: {percent:.1}%");
+    }
+
     fn load_snapshot(
         &self,
         applier: &mut Applier<SM>,
@@ -956,6 +972,7 @@ impl<SM: StateMachine> Log<SM> {
                 applier.sm.apply_batch(std::mem::take(&mut batch));
                 self.inner.load.loaded_bytes.fetch_add(offset - last_offset, Ordering::Relaxed);
                 last_offset = offset;
+                self.report_progress();
             }
         }
         applier.sm.apply_batch(batch);

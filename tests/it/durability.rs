@@ -1116,3 +1116,48 @@ fn debug_reload_and_restart_rebuild_every_type_from_the_snapshot() {
     assert!(other.is_some());
     assert_eq!(get(&mut con, "other-db").as_deref(), Some("yes"));
 }
+
+/// A data directory written by the first durable version (snapshot at entry 11, then log
+/// entries 12-16 incl. a MULTI/EXEC) must load in this and every later version: the
+/// segment, snapshot and entry formats are frozen. Never regenerate the fixture; add a
+/// new one next to it when a format gains a version.
+#[test]
+fn a_data_directory_from_format_version_1_still_loads() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/data-v1");
+    let dir = DataDir::new("fixture-v1");
+    for sub in ["log", "snapshot"] {
+        std::fs::create_dir_all(dir.path.join(sub)).unwrap();
+        for file in std::fs::read_dir(fixture.join(sub)).unwrap() {
+            let file = file.unwrap();
+            std::fs::copy(file.path(), dir.path.join(sub).join(file.file_name())).unwrap();
+        }
+    }
+    let server = TestServer::start_in(&dir.path, &[]);
+    let mut con = server.client();
+    let q = |con: &mut redis::Connection, args: &[&str]| cmd(con, args).unwrap();
+    assert_eq!(get(&mut con, "str").as_deref(), Some("hello"));
+    assert_eq!(q(&mut con, &["PEXPIRETIME", "str"]), Value::Int(4102444800000));
+    assert_eq!(get(&mut con, "counter").as_deref(), Some("43"));
+    let list: Vec<String> =
+        redis::cmd("LRANGE").arg("list").arg(0).arg(-1).query(&mut con).unwrap();
+    assert_eq!(list, ["z", "a", "b", "c", "d"]);
+    let hash: Vec<String> = redis::cmd("HGETALL").arg("hash").query(&mut con).unwrap();
+    assert_eq!(hash, ["f1", "v1", "f2", "v2"]);
+    assert_eq!(
+        q(&mut con, &["HPEXPIRETIME", "hash", "FIELDS", "2", "f1", "f2"]),
+        Value::Array(vec![Value::Int(-1), Value::Int(4102444800000)])
+    );
+    assert_eq!(q(&mut con, &["EXISTS", "set"]), Value::Int(0));
+    let zset: Vec<String> =
+        redis::cmd("ZRANGE").arg("zset").arg(0).arg(-1).arg("WITHSCORES").query(&mut con).unwrap();
+    assert_eq!(zset, ["one", "1.5", "two", "2"]);
+    assert_eq!(q(&mut con, &["XLEN", "stream"]), Value::Int(1));
+    let groups: Vec<Vec<Value>> =
+        redis::cmd("XINFO").arg("GROUPS").arg("stream").query(&mut con).unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(q(&mut con, &["PFCOUNT", "hll"]), Value::Int(3));
+    assert_eq!(q(&mut con, &["DBSIZE"]), Value::Int(7));
+    let _: () = redis::cmd("SELECT").arg(2).query(&mut con).unwrap();
+    assert_eq!(get(&mut con, "in-db-2").as_deref(), Some("yes"));
+    assert_eq!(info_persistence(&mut con).get("log_applied_index").map(String::as_str), Some("16"));
+}
