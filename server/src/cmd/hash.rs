@@ -399,7 +399,7 @@ fn edit<R>(
             let mut h = Hash::new();
             let out = f(&mut h);
             if !h.is_empty() {
-                db.set(key.clone(), Value::Hash(Box::new(h)), None, event);
+                db.set(key.clone(), Value::Hash(crate::keyspace::SharedValue::new(h)), None, event);
             }
             return Ok(out);
         }

@@ -604,7 +604,7 @@ impl WriteCommand for XAdd {
                 _ => return Err(CmdError::Internal),
             }
         } else {
-            let mut s = Box::<Stream>::default();
+            let mut s = crate::keyspace::SharedValue::<Stream>::default();
             let r = add(&mut s)?;
             db.set(self.key.clone(), Value::Stream(s), None, "xadd");
             r
@@ -1865,7 +1865,7 @@ impl WriteCommand for XGroupCreate {
         let group = |s: &Stream| crate::types::stream::Group::new(start.resolve(s), entries_read);
         match has_group {
             None => {
-                let mut s = Box::<Stream>::default();
+                let mut s = crate::keyspace::SharedValue::<Stream>::default();
                 let g = group(&s);
                 s.groups.insert(self.group, g);
                 db.set(self.key, Value::Stream(s), None, "xgroup-create");

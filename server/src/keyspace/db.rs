@@ -515,6 +515,51 @@ pub fn remove_from(db: &mut Db, key: &[u8]) -> Option<Entry> {
 mod tests {
     use super::super::Keyspace;
     use super::*;
+    use crate::keyspace::SharedValue;
+    use crate::types::set::Set;
+
+    fn set_of(members: &[&str]) -> Value {
+        Value::Set(SharedValue::new(Set::from_members(
+            members.iter().map(|m| Bytes::from(m.to_string())),
+        )))
+    }
+
+    fn set_in<'a>(db: impl Iterator<Item = (&'a Bytes, &'a Entry)>, key: &str) -> SharedValue<Set> {
+        let found = db.into_iter().find(|(k, _)| k.as_ref() == key.as_bytes());
+        match found.map(|(_, e)| &e.value) {
+            Some(Value::Set(s)) => s.clone(),
+            other => panic!("{key}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_frozen_snapshot_keeps_its_values_and_writes_copy_only_what_they_touch() {
+        let mut ks = Keyspace::new(1);
+        // Same slot (hash tag), so the write copies the slot table the snapshot shares.
+        for key in ["{t}touched", "{t}untouched"] {
+            ks.db_mut(0).set(Bytes::from(key), set_of(&["a", "b"]), None, "sadd");
+        }
+        let frozen = ks.db(0).freeze();
+        let touched = Bytes::from("{t}touched");
+        match ks.db_mut(0).value_mut(&touched, 0, "sadd") {
+            Some(Value::Set(s)) => assert!(s.insert(Bytes::from("c"))),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(set_in(frozen.iter(), "{t}touched").len(), 2, "the snapshot keeps its value");
+        assert_eq!(set_in(ks.db(0).iter(), "{t}touched").len(), 3);
+        assert!(
+            SharedValue::ptr_eq(
+                &set_in(frozen.iter(), "{t}untouched"),
+                &set_in(ks.db(0).iter(), "{t}untouched")
+            ),
+            "a value no write touched is shared, not copied"
+        );
+        drop(frozen);
+        match ks.db_mut(0).value_mut(&touched, 0, "sadd") {
+            Some(Value::Set(s)) => assert!(s.insert(Bytes::from("d"))),
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn expired_keys_are_hidden_from_reads_and_purged_by_writes() {

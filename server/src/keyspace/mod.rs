@@ -14,7 +14,7 @@ pub mod db;
 pub mod value;
 
 pub use db::{Db, DbMut, Entry, FrozenDb};
-pub use value::Value;
+pub use value::{SharedValue, Value};
 
 use bytes::Bytes;
 

@@ -1,22 +1,74 @@
 //! The value types a key can hold. Each collection type lives in `crate::types` and
 //! answers its own encoding, size and digest; this enum only dispatches.
 
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use crate::error::CmdError;
 use crate::resp::decode::parse_i64;
 use crate::types::{hash::Hash, list::List, set::Set, stream::Stream, zset::ZSet};
 
-/// A key's value. Collections are boxed so a string key stays small.
+/// A collection value, shared with any snapshot in progress.
+///
+/// Cloning is a reference count; the first write through a shared one copies it. A
+/// snapshot freezes the keyspace by sharing its slot tables, and a write that then copies
+/// a table copies only references to its collections: the copy-on-write is per value
+/// touched, not per slot (`keyspace::db::owned`).
+#[derive(Debug, PartialEq, Default)]
+pub struct SharedValue<T>(Arc<T>);
+
+impl<T> SharedValue<T> {
+    /// A collection owned by nobody else yet.
+    pub fn new(value: T) -> Self {
+        SharedValue(Arc::new(value))
+    }
+}
+
+impl<T> SharedValue<T> {
+    /// Whether both are the same allocation (nothing was copied).
+    pub fn ptr_eq(a: &Self, b: &Self) -> bool {
+        Arc::ptr_eq(&a.0, &b.0)
+    }
+}
+
+impl<T: Clone> SharedValue<T> {
+    /// The collection itself (copied only if a snapshot still shares it).
+    pub fn into_inner(self) -> T {
+        Arc::unwrap_or_clone(self.0)
+    }
+}
+
+impl<T> Clone for SharedValue<T> {
+    fn clone(&self) -> Self {
+        SharedValue(self.0.clone())
+    }
+}
+
+impl<T> Deref for SharedValue<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: Clone> DerefMut for SharedValue<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+/// A key's value. Collections are behind a pointer so a string key stays small.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// A string (also bitmaps and HyperLogLogs, which Redis stores as strings).
     Str(Bytes),
-    List(Box<List>),
-    Hash(Box<Hash>),
-    Set(Box<Set>),
-    ZSet(Box<ZSet>),
-    Stream(Box<Stream>),
+    List(SharedValue<List>),
+    Hash(SharedValue<Hash>),
+    Set(SharedValue<Set>),
+    ZSet(SharedValue<ZSet>),
+    Stream(SharedValue<Stream>),
 }
 
 impl Value {
