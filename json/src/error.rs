@@ -28,6 +28,23 @@ impl JsonError {
         ))
     }
 
+    /// `ERR could not perform this operation on a key that doesn't exist`: what JSON.ARRINSERT,
+    /// ARRPOP, ARRTRIM, CLEAR, TOGGLE (and NUMINCRBY, STRAPPEND, ARRAPPEND) reply for a
+    /// missing key.
+    pub fn no_such_key() -> JsonError {
+        JsonError::err("could not perform this operation on a key that doesn't exist")
+    }
+
+    /// `ERR Path '<path as written>' does not exist`: JSON.ARRINDEX's reply for a missing key.
+    pub fn no_such_key_path(path: &crate::Path) -> JsonError {
+        JsonError::no_path(path.original())
+    }
+
+    /// `Couldn't parse as integer` (no `ERR` prefix, as RedisJSON sends it).
+    pub fn not_an_integer() -> JsonError {
+        JsonError::Other("Couldn't parse as integer".into())
+    }
+
     /// The reply text (without the leading `-`).
     pub fn text(&self) -> &str {
         match self {

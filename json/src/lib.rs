@@ -11,17 +11,22 @@
 //! - Errors are [`JsonError`]s whose text is RedisJSON's reply text.
 #![warn(missing_docs)]
 
+mod array;
+mod edit;
 mod error;
 mod eval;
 mod format;
 mod ops;
 mod path;
+mod resp;
 
+pub use array::{parse_index, parse_pop_index};
 pub use error::JsonError;
 pub use eval::{Loc, Step};
 pub use format::Format;
 pub use ops::{type_name, NumOp, Output, SetCond};
 pub use path::{CmpOp, Expr, Operand, Path, Segment, Selector};
+pub use resp::{resp_double_text, RespValue};
 
 /// RedisJSON's nesting limit: JSON text nested this deep is rejected by the parser
 /// (`recursion limit exceeded at line 1 column N`, serde_json's limit, as in RedisJSON).

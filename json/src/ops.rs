@@ -50,7 +50,7 @@ pub fn type_name(v: &Value) -> &'static str {
     }
 }
 
-fn ser(v: &Value) -> String {
+pub(crate) fn ser(v: &Value) -> String {
     let mut s = String::new();
     write_value(&mut s, v, &Format::default());
     s
@@ -85,16 +85,16 @@ fn num_apply(cur: &Number, by: &Number, op: NumOp) -> Result<Number, JsonError> 
 }
 
 impl Document {
-    fn locate(&self, path: &Path) -> Vec<Loc> {
+    pub(crate) fn locate(&self, path: &Path) -> Vec<Loc> {
         eval::query_located(&self.root, path.segments()).into_iter().map(|(l, _)| l).collect()
     }
 
-    fn values(&self, path: &Path) -> Vec<&Value> {
+    pub(crate) fn values(&self, path: &Path) -> Vec<&Value> {
         eval::query(&self.root, path.segments())
     }
 
     /// Applies `f` at each location (all of them already validated).
-    fn update(&mut self, locs: &[Loc], mut f: impl FnMut(usize, &mut Value)) {
+    pub(crate) fn update(&mut self, locs: &[Loc], mut f: impl FnMut(usize, &mut Value)) {
         for (i, l) in locs.iter().enumerate() {
             if let Some(v) = get_mut(&mut self.root, l) {
                 f(i, v);

@@ -2,7 +2,7 @@
 """Runs json/tests/cases.in against a reference RedisJSON and writes json/tests/cases.txt.
 
     ../shared/peers/redis-stack.sh start 16380
-    python3 json/tests/refcases.py [port]        # default 16380
+    python3 json/tests/refcases.py [port]        # default $REFCASES_PORT, else 16380
     ../shared/peers/redis-stack.sh stop 16380
 
 cases.in: one command per line (shell quoting, `#` comments). Keys are prefixed with
@@ -67,7 +67,7 @@ def render(r):
 
 
 def main():
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 16380
+    port = int(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("REFCASES_PORT", 16380))
     c = Conn(port)
     keys = c.call(["KEYS", "ejt:*"])
     for k in keys[1]:
@@ -80,8 +80,10 @@ def main():
                 continue
             args = shlex.split(line)
             sent = list(args)
-            if len(sent) > 1 and sent[0].upper() not in ("PING",):
-                sent[1] = "ejt:" + sent[1]
+            # The key: JSON.DEBUG's comes after its subcommand.
+            ki = 2 if sent[0].upper() == "JSON.DEBUG" else 1
+            if len(sent) > ki and sent[0].upper() not in ("PING",):
+                sent[ki] = "ejt:" + sent[ki]
             out.append(json.dumps(args, ensure_ascii=False))
             out.append("=> " + render(c.call(sent)))
     for k in c.call(["KEYS", "ejt:*"])[1]:

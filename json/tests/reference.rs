@@ -3,7 +3,10 @@
 //! json/tests/refcases.py from cases.in). A tiny command layer maps each JSON.* command onto
 //! the crate's API and renders the reply like refcases.py's render().
 
-use engram_json::{Document, Format, JsonError, NumOp, Output, Path, SetCond};
+use engram_json::{
+    parse_index, parse_pop_index, resp_double_text, Document, Format, JsonError, NumOp, Output,
+    Path, RespValue, SetCond,
+};
 use std::collections::HashMap;
 
 enum R {
@@ -35,6 +38,31 @@ fn out<T>(o: Output<Option<T>>, f: impl Fn(T) -> R) -> R {
 
 fn int(n: usize) -> R {
     R::Int(n as i64)
+}
+
+fn resp(v: RespValue) -> R {
+    match v {
+        RespValue::Null => R::Nil,
+        RespValue::Bool(b) => R::Simple(b.to_string()),
+        RespValue::Int(i) => R::Int(i),
+        RespValue::Double(d) => R::Bulk(resp_double_text(d)),
+        RespValue::Str(s) => R::Bulk(s),
+        RespValue::Array(a) => {
+            R::Arr(std::iter::once(R::Simple("[".into())).chain(a.into_iter().map(resp)).collect())
+        }
+        RespValue::Object(m) => R::Arr(
+            std::iter::once(R::Simple("{".into()))
+                .chain(m.into_iter().flat_map(|(k, v)| [R::Bulk(k), resp(v)]))
+                .collect(),
+        ),
+    }
+}
+
+fn each<T>(o: Output<T>, f: impl Fn(T) -> R) -> R {
+    match o {
+        Output::Legacy(x) => f(x),
+        Output::Each(v) => R::Arr(v.into_iter().map(f).collect()),
+    }
 }
 
 fn run(keys: &mut HashMap<String, Document>, args: &[String]) -> Result<R, JsonError> {
@@ -166,6 +194,79 @@ fn run(keys: &mut HashMap<String, Document>, args: &[String]) -> Result<R, JsonE
             let path = path_at(2)?;
             let Some(doc) = keys.get(&key) else { return Ok(R::Nil) };
             Ok(out(doc.obj_len(&path)?, int))
+        }
+        "JSON.ARRINDEX" => {
+            let path = path_at(2)?;
+            let value = Document::parse_exact(&args[3])?;
+            let start = args.get(4).map_or(Ok(0), |a| parse_index(a))?;
+            let stop = args.get(5).map_or(Ok(0), |a| parse_index(a))?;
+            let doc = keys.get(&key).ok_or_else(|| JsonError::no_such_key_path(&path))?;
+            Ok(out(doc.arr_index(&path, &value, start, stop)?, R::Int))
+        }
+        "JSON.ARRINSERT" => {
+            let path = path_at(2)?;
+            let index = parse_index(&args[3])?;
+            let values =
+                args[4..].iter().map(|s| Document::parse(s)).collect::<Result<Vec<_>, _>>()?;
+            let doc = keys.get_mut(&key).ok_or_else(JsonError::no_such_key)?;
+            Ok(out(doc.arr_insert(&path, index, &values)?, int))
+        }
+        "JSON.ARRPOP" => {
+            let path = path_at(2)?;
+            let index = args.get(3).map_or(-1, |a| parse_pop_index(a));
+            let doc = keys.get_mut(&key).ok_or_else(JsonError::no_such_key)?;
+            Ok(out(doc.arr_pop(&path, index)?, R::Bulk))
+        }
+        "JSON.ARRTRIM" => {
+            let path = path_at(2)?;
+            let start = parse_index(&args[3])?;
+            let stop = parse_index(&args[4])?;
+            let doc = keys.get_mut(&key).ok_or_else(JsonError::no_such_key)?;
+            Ok(out(doc.arr_trim(&path, start, stop)?, int))
+        }
+        "JSON.CLEAR" => {
+            let path = path_at(2)?;
+            let doc = keys.get_mut(&key).ok_or_else(JsonError::no_such_key)?;
+            Ok(int(doc.clear(&path)))
+        }
+        "JSON.TOGGLE" => {
+            let path = path_at(2)?;
+            let doc = keys.get_mut(&key).ok_or_else(JsonError::no_such_key)?;
+            Ok(match doc.toggle(&path)? {
+                Output::Legacy(b) => b.map_or(R::Nil, |b| R::Bulk(b.to_string())),
+                Output::Each(v) => {
+                    R::Arr(v.into_iter().map(|b| b.map_or(R::Nil, |b| R::Int(b.into()))).collect())
+                }
+            })
+        }
+        "JSON.MERGE" => {
+            let path = path_at(2)?;
+            let value = Document::parse(&args[3])?;
+            let ok = match keys.get_mut(&key) {
+                Some(doc) => doc.merge(&path, &value)?,
+                None => match Document::new_at(&path, value, SetCond::Always)? {
+                    Some(d) => {
+                        keys.insert(key, d);
+                        true
+                    }
+                    None => false,
+                },
+            };
+            Ok(if ok { R::Simple("OK".into()) } else { R::Nil })
+        }
+        "JSON.RESP" => {
+            let path = path_at(2)?;
+            let Some(doc) = keys.get(&key) else { return Ok(R::Nil) };
+            Ok(each(doc.resp(&path)?, resp))
+        }
+        "JSON.DEBUG" => {
+            assert!(args[1].eq_ignore_ascii_case("MEMORY"));
+            let key = &args[2];
+            let path = path_at(3)?;
+            let Some(doc) = keys.get(key) else {
+                return Ok(if path.is_legacy() { R::Int(0) } else { R::Arr(Vec::new()) });
+            };
+            Ok(each(doc.debug_memory(&path)?, int))
         }
         other => panic!("unsupported command in cases: {other}"),
     }

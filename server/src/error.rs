@@ -205,6 +205,33 @@ pub enum CmdError {
     /// A RESP2 client in subscribed mode ran anything but the SUBSCRIBE family (full name).
     #[error("ERR Can't execute '{0}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")]
     PubsubContext(String),
+    /// CLIENT TRACKING REDIRECT to a client that is not connected.
+    #[error("ERR The client ID you want redirect to does not exist")]
+    TrackingNoSuchRedirect,
+    #[error("ERR A client can only redirect to a single other client")]
+    TrackingOneRedirect,
+    #[error("ERR PREFIX option requires BCAST mode to be enabled")]
+    TrackingPrefixNeedsBcast,
+    #[error("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.")]
+    TrackingBcastSwitch,
+    #[error("ERR OPTIN and OPTOUT are not compatible with BCAST")]
+    TrackingOptWithBcast,
+    #[error("ERR You can't specify both OPTIN mode and OPTOUT mode")]
+    TrackingOptinAndOptout,
+    #[error("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.")]
+    TrackingOptSwitch,
+    /// A BCAST prefix overlapping one the client already has: (new, existing).
+    #[error("ERR Prefix '{0}' overlaps with an existing prefix '{1}'. Prefixes for a single client must not overlap.")]
+    TrackingPrefixExisting(String, String),
+    /// Two overlapping BCAST prefixes in one CLIENT TRACKING call.
+    #[error("ERR Prefix '{0}' overlaps with another provided prefix '{1}'. Prefixes for a single client must not overlap.")]
+    TrackingPrefixProvided(String, String),
+    #[error("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled")]
+    TrackingCachingOff,
+    #[error("ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.")]
+    TrackingCachingYes,
+    #[error("ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.")]
+    TrackingCachingNo,
     /// A known subcommand with the wrong number of arguments, checked by its handler.
     #[error(
         "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {container} HELP."

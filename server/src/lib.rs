@@ -38,6 +38,7 @@ pub mod rng;
 pub mod session;
 pub mod snapshot;
 pub mod state;
+pub mod tracking;
 pub mod types;
 
 use std::net::SocketAddr;
@@ -92,6 +93,7 @@ pub async fn start(config: ConfigStore) -> Result<ServerHandle, EngineError> {
     fsm.add_observer(Box::new(blocking::BlockingObserver(blocked.clone())));
     let pubsub = Arc::new(pubsub::PubSub::default());
     fsm.add_observer(Box::new(notify::Notifier::new(pubsub.clone(), config.clone())));
+    fsm.add_observer(Box::new(tracking::Invalidator::new(pubsub.clone(), config.clone())));
     let fsm_shared = fsm.shared_slot();
     let log = engram_log::Log::open(
         fsm,
@@ -123,6 +125,7 @@ pub async fn start(config: ConfigStore) -> Result<ServerHandle, EngineError> {
         }
     });
     tokio::spawn(expire::run(shared.clone()));
+    tokio::spawn(tracking::run(shared.clone()));
     let serve_shared = shared.clone();
     let stopped = tokio::spawn(async move {
         net::serve(listener, serve_shared.clone()).await;

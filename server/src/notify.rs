@@ -117,6 +117,8 @@ fn class_of(event: &str) -> u32 {
         {
             class::STREAM
         }
+        // RedisJSON notifies its events (`json.set`, `json.del`, ...) as module events.
+        e if e.starts_with("json.") => class::MODULE,
         _ => class::GENERIC,
     }
 }

@@ -184,6 +184,8 @@ pub struct PubSub {
     /// Clients with at least one subscription: the subscribed-mode gate and keyspace
     /// notifications check this before taking any lock.
     subscribed_clients: AtomicUsize,
+    /// Client-side caching: its invalidations travel through these inboxes.
+    pub tracking: crate::tracking::Tracking,
 }
 
 /// A message frame: `[kind, parts...]`, a push in RESP3, an array in RESP2.
@@ -228,6 +230,24 @@ impl PubSub {
     fn detach(&self, id: u64) {
         self.unsubscribe_all(id);
         self.inner.write().clients.remove(&id);
+        self.tracking.disable(id);
+    }
+
+    /// Queues a message built for client `id` by `build(resp3, subscribed)` (client-side
+    /// caching invalidations; `None` sends nothing). Returns whether the client exists.
+    pub fn push_to(
+        &self,
+        id: u64,
+        config: &ConfigStore,
+        build: impl FnOnce(bool, bool) -> Option<(Reply, usize)>,
+    ) -> bool {
+        let inner = self.inner.read();
+        let Some(client) = inner.clients.get(&id) else { return false };
+        let resp3 = client.outbox.info.view.lock().resp == 3;
+        if let Some((msg, size)) = build(resp3, client.is_subscribed()) {
+            client.outbox.send(msg, size, config);
+        }
+        true
     }
 
     /// Whether client `id` has any subscription (RESP2 subscribed mode).

@@ -45,6 +45,10 @@ pub enum Reply {
     Verbatim(Bytes),
     /// `>n` in RESP3 (pub/sub messages); an array in RESP2.
     Push(Vec<Reply>),
+    /// A reply whose shape depends on the protocol beyond the encoding of one type
+    /// (RedisJSON's JSON.TYPE and JSON.NUMINCRBY answer differently in RESP3): the first
+    /// is sent to RESP2 clients, the second to RESP3 clients.
+    PerProto(Box<(Reply, Reply)>),
     /// Not a wire reply: a blocking command found nothing to serve. The connection waits
     /// for a change to one of the keys and runs the command again (see `net::blocking`).
     /// Never encoded; if it ever were, it would be sent as its timeout reply.

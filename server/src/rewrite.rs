@@ -77,9 +77,85 @@ pub fn rewrite_entry(key: &Bytes, entry: &Entry, out: &mut dyn FnMut(Vec<Bytes>)
         Value::Set(s) => rewrite_set(key, s, out),
         Value::ZSet(z) => rewrite_zset(key, z, out),
         Value::Stream(s) => rewrite_stream(key, s, out),
+        Value::Json(d) => rewrite_json(key, d, out),
     }
     if let (Some(at), false) = (entry.expire_at_ms, ttl_done) {
         out(vec![b("PEXPIREAT"), key.clone(), uint(at)]);
+    }
+}
+
+/// Nesting depth at which a JSON document is cut into several JSON.SETs: JSON text nested
+/// deeper than [`engram_json::MAX_DEPTH`] does not parse, but a document can grow deeper
+/// by setting values at depth.
+const JSON_CUT_DEPTH: usize = 64;
+
+/// `JSON.SET key $ <document>`; a document nested deeper than [`JSON_CUT_DEPTH`] is sent
+/// with nulls in place of the deep containers, each then set at its own path (and cut
+/// again if needed). Numbers are written in shortest round-trip form.
+fn rewrite_json(key: &Bytes, doc: &engram_json::Document, out: &mut dyn FnMut(Vec<Bytes>)) {
+    let compact = engram_json::Format::default();
+    if json_depth(doc.as_value(), 0) <= JSON_CUT_DEPTH {
+        out(vec![b("JSON.SET"), key.clone(), b("$"), Bytes::from(doc.to_json(&compact))]);
+        return;
+    }
+    let mut pending = vec![(String::from("$"), doc.as_value().clone())];
+    while let Some((path, value)) = pending.pop() {
+        let mut deeper = Vec::new();
+        let cut = json_cut(&value, 0, &path, &mut deeper);
+        let text = engram_json::Document::from_value(cut).to_json(&compact);
+        out(vec![b("JSON.SET"), key.clone(), Bytes::from(path), Bytes::from(text)]);
+        // Parents before children: the stack pops the deep ones after this one is set.
+        deeper.reverse();
+        pending.extend(deeper);
+    }
+}
+
+/// The nesting depth of `v` (a scalar at the root is 0), stopping early past the cut.
+fn json_depth(v: &serde_json::Value, level: usize) -> usize {
+    if level > JSON_CUT_DEPTH {
+        return level;
+    }
+    match v {
+        serde_json::Value::Array(a) => {
+            a.iter().map(|e| json_depth(e, level + 1)).max().unwrap_or(level + 1)
+        }
+        serde_json::Value::Object(m) => {
+            m.values().map(|e| json_depth(e, level + 1)).max().unwrap_or(level + 1)
+        }
+        _ => level,
+    }
+}
+
+/// A copy of `v` with the containers at `JSON_CUT_DEPTH` replaced by null; each replaced
+/// one is pushed to `deeper` with its static path (`$["key"][3]...`).
+fn json_cut(
+    v: &serde_json::Value,
+    level: usize,
+    path: &str,
+    deeper: &mut Vec<(String, serde_json::Value)>,
+) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        J::Array(_) | J::Object(_) if level == JSON_CUT_DEPTH => {
+            deeper.push((path.to_string(), v.clone()));
+            J::Null
+        }
+        J::Array(a) => J::Array(
+            a.iter()
+                .enumerate()
+                .map(|(i, e)| json_cut(e, level + 1, &format!("{path}[{i}]"), deeper))
+                .collect(),
+        ),
+        J::Object(m) => J::Object(
+            m.iter()
+                .map(|(k, e)| {
+                    let quoted = k.replace('\\', "\\\\").replace('"', "\\\"");
+                    let child = format!("{path}[\"{quoted}\"]");
+                    (k.clone(), json_cut(e, level + 1, &child, deeper))
+                })
+                .collect(),
+        ),
+        scalar => scalar.clone(),
     }
 }
 
@@ -950,6 +1026,12 @@ mod tests {
                 src.run(db, now_ms, argv);
             }
             src.run(0, now_ms, argv!("SET", "raw", "r".repeat(100)));
+            // JSON documents, one of them volatile (no rng draws: the workload stays as is).
+            src.run(0, now_ms, argv!("JSON.SET", "j1", "$", r#"{"a":[1,2.5,"x"],"b":null}"#));
+            src.run(0, now_ms, argv!("JSON.NUMINCRBY", "j1", "$.a[1]", "0.1"));
+            src.run(1, now_ms, argv!("JSON.SET", "j2", "$", "-0.0"));
+            src.run(0, now_ms, argv!("JSON.SET", "j3", "$", r#"{"z":1,"a":2}"#));
+            src.run(0, now_ms, argv!("PEXPIRE", "j3", 5_000u64));
             // Shapes the workload must have produced, or the test proves little.
             let encodings: BTreeSet<&str> =
                 src.ks.db(0).iter().map(|(_, e)| e.value.encoding()).collect();
@@ -970,6 +1052,52 @@ mod tests {
             assert!(streams_with_pending > 0, "seed {seed}");
             assert_round_trip(&mut src, now_ms, seed);
         }
+    }
+
+    #[test]
+    fn json_documents_keep_every_number_member_order_and_depth() {
+        let now = 1_000;
+        let mut src = Node::new();
+        let mut rng = Rng::new(9);
+        // Floats whose shortest text must read back as the same bits.
+        let mut floats = Vec::new();
+        for _ in 0..2000 {
+            let f = f64::from_bits(rng.next_u64());
+            if f.is_finite() {
+                floats.push(ryu::Buffer::new().format_finite(f).to_string());
+            }
+        }
+        let doc = format!(
+            r#"{{"z":[{}],"i":[-9223372036854775808,18446744073709551615,0],"s":"\u0000\"é\\","a":{{}},"e":[]}}"#,
+            floats.join(",")
+        );
+        src.ok(now, argv!("JSON.SET", "doc", "$", doc));
+        src.ok(now, argv!("JSON.SET", "ttl", "$", "[1]"));
+        src.ok(now, argv!("PEXPIRE", "ttl", 500u64));
+        // Deeper than JSON text may be nested, with keys that need quoting in a path.
+        src.ok(now, argv!("JSON.SET", "deep", "$", "{}"));
+        let mut path = String::from("$");
+        for i in 0..140 {
+            let key = if i % 3 == 0 { "k\"\\'[" } else { "x" };
+            src.ok(
+                now,
+                argv!(
+                    "JSON.SET",
+                    "deep",
+                    path.clone(),
+                    format!(
+                        r#"{{"{}":[{{}}],"n":{i}}}"#,
+                        key.replace('\\', "\\\\").replace('"', "\\\"")
+                    )
+                ),
+            );
+            let quoted = key.replace('\\', "\\\\").replace('"', "\\\"");
+            path = format!(r#"{path}["{quoted}"][0]"#);
+        }
+        let argvs = assert_round_trip(&mut src, now, 0);
+        assert!(argvs.contains(&argv!("PEXPIREAT", "ttl", 1_500u64)));
+        let deep_sets = argvs.iter().filter(|a| a[1] == "deep").count();
+        assert!(deep_sets > 2, "the deep document was not cut: {deep_sets} commands");
     }
 
     #[test]

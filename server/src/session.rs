@@ -130,6 +130,8 @@ pub struct Session {
     pub multi_failed: bool,
     /// Keys WATCHed, with the version each had when watched.
     pub watched: Vec<crate::entry::Watched>,
+    /// Client-side caching (CLIENT TRACKING / CACHING) as this connection set it.
+    pub tracking: crate::tracking::SessionTracking,
 }
 
 impl Session {
@@ -147,6 +149,7 @@ impl Session {
             multi: None,
             multi_failed: false,
             watched: Vec::new(),
+            tracking: Default::default(),
         }
     }
 

@@ -240,7 +240,34 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         "6.0.0",
         2,
         CLIENT_FLAGS,
-        client_getredir,
+        crate::tracking::client_getredir,
+    ),
+    CommandSpec {
+        complexity: "O(1). Some options may introduce additional complexity.",
+        ..client_sub(
+            "tracking",
+            "Controls server-assisted client-side caching for the connection.",
+            "6.0.0",
+            -3,
+            CLIENT_FLAGS,
+            crate::tracking::client_tracking,
+        )
+    },
+    client_sub(
+        "caching",
+        "Instructs the server whether to track the keys in the next request.",
+        "6.0.0",
+        3,
+        CLIENT_FLAGS,
+        crate::tracking::client_caching,
+    ),
+    client_sub(
+        "trackinginfo",
+        "Returns information about server-assisted client-side caching for the connection.",
+        "6.2.0",
+        2,
+        CLIENT_FLAGS,
+        crate::tracking::client_trackinginfo,
     ),
     client_sub(
         "help",
@@ -373,6 +400,8 @@ fn reset(_args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
     s.multi = None;
     s.multi_failed = false;
     s.watched.clear();
+    cx.shared.pubsub.tracking.disable(s.info.id);
+    s.tracking = Default::default();
     {
         let mut v = s.info.view.lock();
         v.name = None;
@@ -453,6 +482,8 @@ pub fn client_line(
     if v.multi >= 0 {
         flags.push('x');
     }
+    let (tracking_flags, redir) = crate::tracking::client_list_fields(&pubsub.tracking, info.id);
+    flags.push_str(tracking_flags);
     if v.no_evict {
         flags.push('e');
     }
@@ -471,7 +502,7 @@ pub fn client_line(
     let qbuf_free = if current.is_some() { 20474usize.saturating_sub(qbuf) } else { 0 };
     let cmd = if v.last_cmd.is_empty() { "NULL" } else { &v.last_cmd };
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub={sub} psub={psub} ssub={ssub} multi={} watch=0 qbuf={qbuf} qbuf-free={qbuf_free} argv-mem={argv_mem} multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={cmd} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={flags} db={} sub={sub} psub={psub} ssub={ssub} multi={} watch=0 qbuf={qbuf} qbuf-free={qbuf_free} argv-mem={argv_mem} multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={cmd} user={} redir={redir} resp={} lib-name={} lib-ver={}",
         info.id,
         info.addr,
         info.laddr,
@@ -703,10 +734,6 @@ fn client_unpause(_args: &mut Args<'_>, _cx: &mut SessionCtx<'_>) -> CmdResult {
     Ok(Reply::ok())
 }
 
-fn client_getredir(_args: &mut Args<'_>, _cx: &mut SessionCtx<'_>) -> CmdResult {
-    Ok(Reply::Int(-1))
-}
-
 fn client_help(_args: &mut Args<'_>, _cx: &mut SessionCtx<'_>) -> CmdResult {
     Ok(crate::cmd::server::help_reply(
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -742,6 +769,15 @@ fn client_help(_args: &mut Args<'_>, _cx: &mut SessionCtx<'_>) -> CmdResult {
             "    Protect the current client connection from eviction.",
             "NO-TOUCH (ON|OFF)",
             "    Commands of this connection do not change the LRU/LFU of keys.",
+            "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+            "         [OPTIN] [OPTOUT] [NOLOOP]",
+            "    Control server assisted client side caching.",
+            "CACHING (YES|NO)",
+            "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+            "GETREDIR",
+            "    Return the client ID we are redirecting to when tracking is enabled.",
+            "TRACKINGINFO",
+            "    Report tracking status for the current connection.",
         ],
     ))
 }

@@ -12,6 +12,7 @@ pub mod generic;
 pub mod geo;
 pub mod hash;
 pub mod hyperloglog;
+pub mod json;
 pub mod list;
 pub mod pubsub;
 pub mod scan;
@@ -51,6 +52,7 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     zset::COMMANDS,
     stream::COMMANDS,
     geo::COMMANDS,
+    json::COMMANDS,
     sort::COMMANDS,
     pubsub::COMMANDS,
     transactions::COMMANDS,

@@ -697,7 +697,14 @@ pub fn info_text(shared: &Shared, session_count: usize, args: &[Bytes]) -> Strin
                     cpu_section(p, &mut out);
                 }
             }
-            "modules" => out.push_str("# Modules\r\n"),
+            "modules" => {
+                out.push_str("# Modules\r\n");
+                out.push_str(&format!(
+                    "module:name={},ver={},api=1,filters=0,usedby=[],using=[],options=[handle-io-errors]\r\n",
+                    crate::cmd::json::MODULE_NAME,
+                    crate::cmd::json::MODULE_VERSION
+                ));
+            }
             "commandstats" => commandstats_section(shared, &mut out),
             "errorstats" => errorstats_section(shared, &mut out),
             "latencystats" => out.push_str("# Latencystats\r\n"),
@@ -759,15 +766,13 @@ fn clients_section(shared: &Shared, connected: usize, out: &mut String) {
     line(out, "cluster_connections", 0);
     line(out, "maxclients", shared.config.maxclients.load(Ordering::Relaxed));
     line(out, "blocked_clients", shared.blocked.len());
-    for k in [
-        "client_recent_max_input_buffer",
-        "client_recent_max_output_buffer",
-        "tracking_clients",
-        "pubsub_clients",
-        "watching_clients",
-        "clients_in_timeout_table",
-        "total_watched_keys",
-    ] {
+    for k in ["client_recent_max_input_buffer", "client_recent_max_output_buffer"] {
+        line(out, k, 0);
+    }
+    line(out, "tracking_clients", shared.pubsub.tracking.stats().clients);
+    for k in
+        ["pubsub_clients", "watching_clients", "clients_in_timeout_table", "total_watched_keys"]
+    {
         line(out, k, 0);
     }
     line(out, "total_blocking_keys", shared.blocked.keys_len());
@@ -978,13 +983,14 @@ fn stats_section(shared: &Shared, out: &mut String) {
         "active_defrag_key_misses",
         "total_active_defrag_time",
         "current_active_defrag_time",
-        "tracking_total_keys",
-        "tracking_total_items",
-        "tracking_total_prefixes",
-        "unexpected_error_replies",
     ] {
         line(out, k, 0);
     }
+    let tracking = shared.pubsub.tracking.stats();
+    line(out, "tracking_total_keys", tracking.keys);
+    line(out, "tracking_total_items", tracking.items);
+    line(out, "tracking_total_prefixes", tracking.prefixes);
+    line(out, "unexpected_error_replies", 0);
     line(out, "total_error_replies", get(&s.total_error_replies));
     for k in [
         "dump_payload_sanitizations",
@@ -1331,6 +1337,13 @@ fn command_info(args: &mut Args<'_>, _cx: &mut SessionCtx<'_>) -> CmdResult {
 }
 
 fn docs_reply(spec: &CommandSpec, full_name: &str) -> Reply {
+    if spec.group == Group::Json {
+        // RedisJSON registers no docs: COMMAND DOCS shows only the group and the module.
+        return Reply::Map(vec![
+            (Reply::bulk("group"), Reply::bulk("module")),
+            (Reply::bulk("module"), Reply::bulk(crate::cmd::json::MODULE_NAME)),
+        ]);
+    }
     let group = if matches!(spec.group, Group::Json | Group::Search) {
         "module"
     } else {
@@ -1376,7 +1389,7 @@ fn command_docs(args: &mut Args<'_>, _cx: &mut SessionCtx<'_>) -> CmdResult {
 fn command_list(args: &mut Args<'_>, _cx: &mut SessionCtx<'_>) -> CmdResult {
     enum Filter {
         All,
-        Module,
+        Module(Bytes),
         AclCat(String),
         Pattern(Bytes),
     }
@@ -1384,8 +1397,7 @@ fn command_list(args: &mut Args<'_>, _cx: &mut SessionCtx<'_>) -> CmdResult {
         Filter::All
     } else if args.eat("FILTERBY") && args.remaining() == 2 {
         if args.eat("MODULE") {
-            args.next_bytes()?;
-            Filter::Module
+            Filter::Module(args.next_bytes()?)
         } else if args.eat("ACLCAT") {
             Filter::AclCat(lossy(&args.next_bytes()?).to_ascii_lowercase())
         } else if args.eat("PATTERN") {
@@ -1401,7 +1413,10 @@ fn command_list(args: &mut Args<'_>, _cx: &mut SessionCtx<'_>) -> CmdResult {
         let Some((name, spec)) = table().get(id) else { continue };
         let keep = match &filter {
             Filter::All => true,
-            Filter::Module => false,
+            Filter::Module(m) => {
+                spec.group == Group::Json
+                    && m.eq_ignore_ascii_case(crate::cmd::json::MODULE_NAME.as_bytes())
+            }
             Filter::AclCat(cat) => spec.acl_categories().iter().any(|c| c == cat),
             Filter::Pattern(p) => crate::glob::matches(p, name.as_bytes(), true),
         };
@@ -1983,7 +1998,14 @@ fn shutdown(args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
 // MODULE, LATENCY
 
 fn module_list(_args: &mut Args<'_>, _cx: &mut SessionCtx<'_>) -> CmdResult {
-    Ok(Reply::Array(vec![]))
+    // The JSON commands are built in; clients (redis-py, redis-om, redisvl) look for them
+    // under RedisJSON's module name and version.
+    Ok(Reply::Array(vec![Reply::Map(vec![
+        (Reply::bulk("name"), Reply::bulk(crate::cmd::json::MODULE_NAME)),
+        (Reply::bulk("ver"), Reply::Int(crate::cmd::json::MODULE_VERSION)),
+        (Reply::bulk("path"), Reply::bulk("builtin")),
+        (Reply::bulk("args"), Reply::Array(vec![])),
+    ])]))
 }
 
 fn module_load(_args: &mut Args<'_>, _cx: &mut SessionCtx<'_>) -> CmdResult {

@@ -69,6 +69,8 @@ pub enum Value {
     Set(SharedValue<Set>),
     ZSet(SharedValue<ZSet>),
     Stream(SharedValue<Stream>),
+    /// A RedisJSON document (`JSON.*` commands).
+    Json(SharedValue<engram_json::Document>),
 }
 
 impl Value {
@@ -81,6 +83,7 @@ impl Value {
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
             Value::Stream(_) => "stream",
+            Value::Json(_) => "ReJSON-RL",
         }
     }
 
@@ -95,6 +98,8 @@ impl Value {
             Value::Set(v) => v.encoding(),
             Value::ZSet(v) => v.encoding(),
             Value::Stream(v) => v.encoding(),
+            // Redis reports a module value's encoding as `raw`.
+            Value::Json(_) => "raw",
         }
     }
 
@@ -107,6 +112,7 @@ impl Value {
             Value::Set(v) => v.heap_bytes(),
             Value::ZSet(v) => v.heap_bytes(),
             Value::Stream(v) => v.heap_bytes(),
+            Value::Json(v) => json_heap_bytes(v.as_value()),
         }
     }
 
@@ -120,6 +126,16 @@ impl Value {
             Value::Set(v) => v.digest(out),
             Value::ZSet(v) => v.digest(out),
             Value::Stream(v) => v.digest(out),
+            // Compact JSON in the document's own member order, which is part of its value.
+            Value::Json(v) => out(v.to_json(&engram_json::Format::default()).as_bytes()),
+        }
+    }
+
+    /// The JSON document, or WRONGTYPE.
+    pub fn as_json(&self) -> Result<&engram_json::Document, CmdError> {
+        match self {
+            Value::Json(d) => Ok(d),
+            _ => Err(CmdError::WrongType),
         }
     }
 
@@ -129,5 +145,22 @@ impl Value {
             Value::Str(s) => Ok(s),
             _ => Err(CmdError::WrongType),
         }
+    }
+}
+
+/// Approximate heap bytes of a JSON tree (node size plus owned strings and containers).
+fn json_heap_bytes(v: &serde_json::Value) -> usize {
+    const NODE: usize = std::mem::size_of::<serde_json::Value>();
+    match v {
+        serde_json::Value::String(s) => s.capacity(),
+        serde_json::Value::Array(a) => {
+            a.capacity() * NODE + a.iter().map(json_heap_bytes).sum::<usize>()
+        }
+        serde_json::Value::Object(m) => m
+            .iter()
+            // an ordered map entry: hash, key (String) and value, plus its index slot
+            .map(|(k, e)| 8 + 24 + k.capacity() + NODE + 8 + json_heap_bytes(e))
+            .sum(),
+        _ => 0,
     }
 }

@@ -30,6 +30,8 @@ struct Slot {
     argv: Vec<bytes::Bytes>,
     /// Suppressed by CLIENT REPLY OFF/SKIP.
     silent: bool,
+    /// Client-side caching: what this command holds back until it is answered.
+    held: crate::tracking::InFlight,
 }
 
 enum SlotReply {
@@ -215,8 +217,18 @@ async fn serve(
                     }
                 }
             }
+            // Client-side caching: a tracking client's reads are remembered before they run.
+            let held = match (&session.tracking.mode, &routed.resolved) {
+                (Some(_), Ok((spec, _, _))) => {
+                    crate::tracking::before_command(shared, session, spec, &argv)
+                }
+                _ => Default::default(),
+            };
             let was_authenticated = session.authenticated;
             let outcome = dispatch::dispatch(shared, session, &argv, routed).await;
+            if session.tracking.caching {
+                crate::tracking::after_command(session, &argv);
+            }
             if session.authenticated != was_authenticated {
                 decoder.set_limits(limits(shared, session));
             }
@@ -234,7 +246,7 @@ async fn serve(
                     SlotReply::Write
                 }
             };
-            slots.push_back(Slot { reply, id, argv, silent });
+            slots.push_back(Slot { reply, id, argv, silent, held });
             if blocking {
                 // Nothing after a blocking command runs until it is served (as Redis).
                 drain(
@@ -322,6 +334,9 @@ async fn drain(
             waited = true;
             reply =
                 crate::blocking::wait(shared, session, slot.argv.clone(), *blocked, socket).await;
+        }
+        if !slot.held.is_empty() {
+            shared.pubsub.tracking.release(session.info.id, &slot.held);
         }
         done.push((slot.id, slot.argv, slot.silent, reply));
     }

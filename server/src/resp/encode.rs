@@ -107,6 +107,10 @@ pub fn encode(reply: &Reply, proto: Proto, out: &mut BytesMut) {
             Proto::Resp2 => out.put_slice(if *b { b":1\r\n" } else { b":0\r\n" }),
         },
         Reply::Blocked(blocked) => encode(&blocked.on_timeout, proto, out),
+        Reply::PerProto(both) => match proto {
+            Proto::Resp2 => encode(&both.0, proto, out),
+            Proto::Resp3 => encode(&both.1, proto, out),
+        },
         Reply::Verbatim(text) => match proto {
             Proto::Resp3 => {
                 int_line(out, b'=', text.len() as i128 + 4);
