@@ -133,3 +133,111 @@ def test_documents_survive_a_crash(engram_server):
     assert r.json().get("crash") == {"f": 0.1, "big": 1.7976931348623157e308, "s": "é"}
     assert 0 < r.ttl("crash") <= 1000
     r.close()
+
+
+def test_array_index_insert_pop_trim(r):
+    j = r.json()
+    j.set("arr", "$", {"a": [1, 2, 3, 1, "x"], "b": {"a": [1]}, "t": True})
+    assert j.arrindex("arr", "$.a", 1) == [0]
+    assert j.arrindex("arr", "$.a", 1, 1) == [3]
+    assert j.arrindex("arr", "$.a", 1, 1, 3) == [-1]
+    assert j.arrindex("arr", "$..a", "x") == [4, -1]
+    assert j.arrindex("arr", ".a", 3) == 2
+    assert j.arrindex("arr", "$.t", 1) == [None]
+    assert j.arrinsert("arr", "$.a", 0, "first", 0) == [7]
+    assert j.arrinsert("arr", ".a", -1, {"o": 1}) == 8
+    assert j.arrinsert("arr", "$..a", 1, None) == [9, 2]
+    assert j.get("arr", "$.a") == [["first", None, 0, 1, 2, 3, 1, {"o": 1}, "x"]]
+    assert j.arrpop("arr", "$.a") == ['"x"']
+    # redis-py decodes a legacy path's popped JSON, not a `$` path's (except null).
+    assert j.arrpop("arr", ".a", 0) == "first"
+    assert j.arrpop("arr", "$..a", 100) == ['{"o":1}', None]
+    assert j.arrpop("arr", "$.t") == [None]
+    assert j.arrtrim("arr", "$.a", 1, 3) == [3]
+    assert j.arrtrim("arr", ".a", 0, 0) == 1
+    assert j.arrtrim("arr", "$.b.a", 1, 0) == [0]
+    assert j.get("arr") == {"a": [0], "b": {"a": []}, "t": True}
+    assert j.arrpop("arr", "$.b.a") == [None]
+
+
+def test_array_command_errors(r):
+    j = r.json()
+    j.set("arr", "$", {"a": [1], "t": True})
+    r.set("str", "v")
+    with pytest.raises(redis.ResponseError, match="index out of bounds"):
+        j.arrinsert("arr", ".a", 5, 1)
+    with pytest.raises(redis.ResponseError, match=r"Path '\$.t' does not exist or not an array"):
+        j.arrpop("arr", ".t")
+    with pytest.raises(redis.ResponseError, match="expected array but found boolean"):
+        j.arrindex("arr", ".t", 1)
+    with pytest.raises(redis.ResponseError, match=r"Path '\.zz' does not exist"):
+        j.arrindex("missing", ".zz", 1)
+    with pytest.raises(redis.ResponseError, match="doesn't exist"):
+        j.arrpop("missing")
+    with pytest.raises(redis.ResponseError, match="doesn't exist"):
+        j.arrtrim("missing", "$", 0, 1)
+    with pytest.raises(redis.ResponseError, match="Couldn't parse as integer"):
+        r.execute_command("JSON.ARRTRIM", "arr", "$.a", "x", "1")
+    with pytest.raises(redis.ResponseError, match="Existing key has wrong Redis type"):
+        j.arrinsert("str", "$", 0, 1)
+    assert j.get("arr") == {"a": [1], "t": True}
+
+
+def test_clear_toggle_merge(r):
+    j = r.json()
+    j.set("e", "$", {"a": [1], "o": {"x": 1}, "n": 2.5, "s": "str", "t": False, "in": {"t": True}})
+    assert j.toggle("e", "$.t") == [1]
+    assert j.toggle("e", "$..t") == [0, 0]
+    assert j.toggle("e", "$.s") == [None]
+    assert j.clear("e", "$.a") == 1
+    assert j.clear("e", "$.*") == 3
+    assert j.get("e") == {"a": [], "o": {}, "n": 0, "s": "str", "t": False, "in": {}}
+    assert j.clear("e") == 1
+    assert j.get("e") == {}
+    with pytest.raises(redis.ResponseError, match="doesn't exist"):
+        j.clear("missing")
+    with pytest.raises(redis.ResponseError, match="doesn't exist"):
+        j.toggle("missing", "$")
+    j.set("m", "$", {"a": {"b": 1, "c": [1, 2]}, "d": "x"})
+    assert j.merge("m", "$", {"a": {"b": None, "e": {"f": None, "g": 1}}, "h": [None]}) is True
+    assert j.get("m") == {"a": {"c": [1, 2], "e": {"g": 1}}, "d": "x", "h": [None]}
+    # Where nothing matched the patch is set as given, nulls included.
+    assert j.merge("m", "$.new", {"p": None, "r": 2}) is True
+    assert j.merge("m", "$..g", 3) is True
+    assert j.get("m", "$.new", "$.a.e") == {"$.new": [{"p": None, "r": 2}], "$.a.e": [{"g": 3}]}
+    assert j.merge("m", "$.x.y", 1) is None
+    # A new key too; merging the same patch again then removes the nulls (the last member
+    # moves into the removed one's place, as in RedisJSON).
+    assert j.merge("fresh", "$", {"a": None, "b": {"c": None}, "d": 1}) is True
+    assert j.get("fresh") == {"a": None, "b": {"c": None}, "d": 1}
+    assert j.merge("fresh", "$", {"a": None, "b": {"c": None}, "d": 1}) is True
+    assert j.get("fresh") == {"d": 1, "b": {}}
+    with pytest.raises(redis.ResponseError, match="new objects must be created at the root"):
+        j.merge("missing", "$.a", 1)
+    with pytest.raises(redis.ResponseError, match="syntax error"):
+        r.execute_command("JSON.MERGE", "m", "$", "1", "extra")
+
+
+def test_legacy_toggle_replies_text(engram, engram3):
+    # The reply is the bulk string "true" / "false"; redis-py turns it into a bool.
+    for c in (engram, engram3):
+        c.json().set("t", "$", {"t": False})
+        assert c.execute_command("JSON.TOGGLE", "t", ".t") is True
+        assert c.json().toggle("t", ".t") is False
+
+
+def test_resp_and_debug(r):
+    j = r.json()
+    j.set("rs", "$", {"a": [1, -2, 3.5, "x", True, None], "o": {"k": {}}})
+    resp3 = r.connection_pool.connection_kwargs.get("protocol") == 3
+    # A double is a bulk string in RESP2 and a RESP3 double.
+    assert j.resp("rs", ".a") == ["[", 1, -2, 3.5 if resp3 else "3.5", "x", "true", None]
+    assert j.resp("rs", "$.o") == [["{", "k", ["{"]]]
+    assert j.resp("missing") is None
+    assert j.debug("MEMORY", "rs", "$.o") == [129]
+    assert j.debug("MEMORY", "rs", ".o") == 129
+    assert j.debug("MEMORY", "missing", "$") == []
+    assert j.debug("MEMORY", "missing", ".") == 0
+    assert j.debug("HELP") == ["MEMORY <key> [path] - reports memory usage", "HELP                - this message"]
+    with pytest.raises(redis.ResponseError, match="unknown subcommand"):
+        r.execute_command("JSON.DEBUG", "FOO")

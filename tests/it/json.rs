@@ -59,6 +59,10 @@ const CASES: &[(&[&str], &str, &str)] = &[
     (&["json.set", "k", "$[", "1"], "!Error occurred on position 2, \"$[ <<<<----\", expected one of the following: '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'.", "!Error occurred on position 2, \"$[ <<<<----\", expected one of the following: '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'."),
     (&["json.set", "k2", ".a", "1"], "!ERR new objects must be created at the root", "!ERR new objects must be created at the root"),
     (&["json.set", "k2", "$", "1", "XX"], "nil", "nil"),
+    (&["json.set", "k2", "$..t", "1", "XX"], "nil", "nil"),
+    (&["json.set", "k2", "$[", "1", "XX"], "nil", "nil"),
+    (&["json.set", "k2", "$..t", "bad", "XX"], "!expected value at line 1 column 1", "!expected value at line 1 column 1"),
+    (&["json.set", "k2", "$..t", "1", "NX"], "!ERR new objects must be created at the root", "!ERR new objects must be created at the root"),
     (&["json.set", "k", "$.zz", "1", "XX"], "nil", "nil"),
     (&["json.get", "k"], "\"{\"a\":1,\"b\":[1,2.5,\"x\"],\"c\":{\"d\":true}}\"", "\"{\"a\":1,\"b\":[1,2.5,\"x\"],\"c\":{\"d\":true}}\""),
     (&["json.get", "k", "$"], "\"[{\"a\":1,\"b\":[1,2.5,\"x\"],\"c\":{\"d\":true}}]\"", "\"[{\"a\":1,\"b\":[1,2.5,\"x\"],\"c\":{\"d\":true}}]\""),
@@ -170,7 +174,162 @@ const CASES: &[(&[&str], &str, &str)] = &[
     (&["json.set", "f", "$.new", "[]"], "+OK", "+OK"),
     (&["json.set", "f", "$.new[5]", "1"], "!ERR array index out of range", "!ERR array index out of range"),
     (&["json.set", "f", "$.x.y", "1"], "nil", "nil"),
-    (&["json.get", "f"], "\"{\"i\":2.0,\"f\":3.0,\"e\":1e300,\"m\":1.8446744073709552e19,\"new\":[]}\"", "\"{\"i\":2.0,\"f\":3.0,\"e\":1e300,\"m\":1.8446744073709552e19,\"new\":[]}\""),
+    (&["json.get", "f"], "\"{\"i\":2.0,\"f\":3.0,\"e\":1e300,\"m\":1.8446744073709552e19,\"new\":[]}\"", "\"{\"i\":2.0,\"f\":3.0,\"e\":1e300,\"m\":1.8446744073709552e19,\"new\":[]}\""),    (&["json.set", "ar", "$", "{\"a\":[1,2,3,1,\"x\",[1],{\"k\":1},1.0,null],\"b\":{\"a\":[1]},\"t\":true,\"n\":1.5}"], "+OK", "+OK"),
+    (&["json.arrindex", "ar", "$.a", "1"], "[:0]", "[:0]"),
+    (&["json.arrindex", "ar", ".a", "1", "1"], ":3", ":3"),
+    (&["json.arrindex", "ar", "$..a", "1", "-2"], "[:-1, :0]", "[:-1, :0]"),
+    (&["json.arrindex", "ar", ".a", "1", "1", "3"], ":-1", ":-1"),
+    (&["json.arrindex", "ar", ".a", "1", "-100", "0"], ":0", ":0"),
+    (&["json.arrindex", "ar", ".a", "1.0"], ":7", ":7"),
+    (&["json.arrindex", "ar", ".a", "[1]"], ":5", ":5"),
+    (&["json.arrindex", "ar", ".a", "{\"k\":1}"], ":6", ":6"),
+    (&["json.arrindex", "ar", ".a", "null"], ":8", ":8"),
+    (&["json.arrindex", "ar", ".a", "\"x\""], ":4", ":4"),
+    (&["json.arrindex", "ar", "$.*", "1"], "[:0, nil, nil, nil]", "[:0, nil, nil, nil]"),
+    (&["json.arrindex", "ar", ".t", "1"], "!WRONGTYPE wrong type of path value - expected array but found boolean", "!WRONGTYPE wrong type of path value - expected array but found boolean"),
+    (&["json.arrindex", "ar", ".zz", "1"], "!ERR Path '$.zz' does not exist", "!ERR Path '$.zz' does not exist"),
+    (&["json.arrindex", "ar", "$.zz", "1"], "[]", "[]"),
+    (&["json.arrindex", "ar", ".a", "x"], "!ERR expected value at line 1 column 1", "!ERR expected value at line 1 column 1"),
+    (&["json.arrindex", "ar", ".a", "1 2"], "!ERR trailing characters at line 1 column 3", "!ERR trailing characters at line 1 column 3"),
+    (&["json.arrindex", "ar", ".a", "1", "x"], "!Couldn't parse as integer", "!Couldn't parse as integer"),
+    (&["json.arrindex", "ar", ".a", "1", "0", "01"], "!Couldn't parse as integer", "!Couldn't parse as integer"),
+    (&["json.arrindex", "ar", ".a", "1", "0", "9", "9"], "!ERR wrong number of arguments for 'json.arrindex' command", "!ERR wrong number of arguments for 'json.arrindex' command"),
+    (&["json.arrindex", "ar", "$.a"], "!ERR wrong number of arguments for 'json.arrindex' command", "!ERR wrong number of arguments for 'json.arrindex' command"),
+    (&["json.arrindex", "ar", "$[", "1"], "!Error occurred on position 2, \"$[ <<<<----\", expected one of the following: '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'.", "!Error occurred on position 2, \"$[ <<<<----\", expected one of the following: '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'."),
+    (&["json.arrindex", "nokey", ".a", "1"], "!ERR Path '.a' does not exist", "!ERR Path '.a' does not exist"),
+    (&["json.arrindex", "nokey", "$[", "1"], "!ERR Path '$[' does not exist", "!ERR Path '$[' does not exist"),
+    (&["json.arrindex", "nokey", "$", "bad"], "!ERR expected value at line 1 column 1", "!ERR expected value at line 1 column 1"),
+    (&["json.arrindex", "s", "$", "1"], "!Existing key has wrong Redis type", "!Existing key has wrong Redis type"),
+    (&["json.arrinsert", "ar", "$.a", "0", "\"new\"", "0"], "[:11]", "[:13]"),
+    (&["json.arrinsert", "ar", ".a", "-1", "true"], ":14", ":15"),
+    (&["json.arrinsert", "ar", "$..a", "1", "9"], "[:16, :2]", "[:17, :3]"),
+    (&["json.arrinsert", "ar", "$.*", "0", "7"], "[:18, nil, nil, nil]", "[:19, nil, nil, nil]"),
+    (&["json.arrinsert", "ar", ".a", "100", "1"], "!ERR index out of bounds", "!ERR index out of bounds"),
+    (&["json.arrinsert", "ar", ".a", "-100", "1"], "!ERR index out of bounds", "!ERR index out of bounds"),
+    (&["json.arrinsert", "ar", ".t", "0", "1"], "!ERR Path '$.t' does not exist or not an array", "!ERR Path '$.t' does not exist or not an array"),
+    (&["json.arrinsert", "ar", "$.zz", "0", "1"], "[]", "[]"),
+    (&["json.arrinsert", "ar", ".a", "x", "1"], "!Couldn't parse as integer", "!Couldn't parse as integer"),
+    (&["json.arrinsert", "ar", ".a", "0", "bad"], "!expected value at line 1 column 1", "!expected value at line 1 column 1"),
+    (&["json.arrinsert", "ar", ".a", "0"], "!ERR wrong number of arguments for 'json.arrinsert' command", "!ERR wrong number of arguments for 'json.arrinsert' command"),
+    (&["json.arrinsert", "ar", "$[", "0", "1"], "!Error occurred on position 2, \"$[ <<<<----\", expected one of the following: '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'.", "!Error occurred on position 2, \"$[ <<<<----\", expected one of the following: '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'."),
+    (&["json.arrinsert", "nokey", "$", "0", "1"], "!ERR could not perform this operation on a key that doesn't exist", "!ERR could not perform this operation on a key that doesn't exist"),
+    (&["json.arrinsert", "nokey", "$", "0", "bad"], "!expected value at line 1 column 1", "!expected value at line 1 column 1"),
+    (&["json.arrinsert", "s", "$", "0", "1"], "!Existing key has wrong Redis type", "!Existing key has wrong Redis type"),
+    (&["json.arrpop", "ar", "$.a"], "[\"null\"]", "[\"true\"]"),
+    (&["json.arrpop", "ar", ".a", "0"], "\"7\"", "\"7\""),
+    (&["json.arrpop", "ar", "$..a", "-100"], "[\"\"new\"\", \"1\"]", "[\"9\", \"9\"]"),
+    (&["json.arrpop", "ar", ".a", "100"], "\"true\"", "\"1.0\""),
+    (&["json.arrpop", "ar", ".a", "x", "extra"], "\"{\"k\":1}\"", "\"[1]\""),
+    (&["json.arrpop", "ar", "$.*"], "[\"\"x\"\", nil, nil, nil]", "[\"1\", nil, nil, nil]"),
+    (&["json.arrpop", "ar", "$.b.a"], "[\"9\"]", "[nil]"),
+    (&["json.arrpop", "ar", ".b.a"], "nil", "nil"),
+    (&["json.arrpop", "ar", ".t"], "!ERR Path '$.t' does not exist or not an array", "!ERR Path '$.t' does not exist or not an array"),
+    (&["json.arrpop", "ar", ".zz"], "!ERR Path '$.zz' does not exist or not an array", "!ERR Path '$.zz' does not exist or not an array"),
+    (&["json.arrpop", "ar", "$["], "!Error occurred on position 2, \"$[ <<<<----\", expected one of the following: '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'.", "!Error occurred on position 2, \"$[ <<<<----\", expected one of the following: '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'."),
+    (&["json.arrpop", "nokey"], "!ERR could not perform this operation on a key that doesn't exist", "!ERR could not perform this operation on a key that doesn't exist"),
+    (&["json.arrpop", "s"], "!Existing key has wrong Redis type", "!Existing key has wrong Redis type"),
+    (&["json.arrpop"], "!ERR wrong number of arguments for 'json.arrpop' command", "!ERR wrong number of arguments for 'json.arrpop' command"),
+    (&["json.arrtrim", "ar", "$.a", "1", "3"], "[:3]", "[:2]"),
+    (&["json.arrtrim", "ar", ".a", "0", "-1"], ":2", ":2"),
+    (&["json.arrtrim", "ar", "$..a", "5", "1"], "[:0, :0]", "[:0, :0]"),
+    (&["json.arrtrim", "ar", "$.*", "0", "0"], "[:0, nil, nil, nil]", "[:0, nil, nil, nil]"),
+    (&["json.arrtrim", "ar", ".t", "0", "0"], "!ERR Path '$.t' does not exist or not an array", "!ERR Path '$.t' does not exist or not an array"),
+    (&["json.arrtrim", "ar", ".a", "x", "0"], "!Couldn't parse as integer", "!Couldn't parse as integer"),
+    (&["json.arrtrim", "ar", ".a", "0", "x"], "!Couldn't parse as integer", "!Couldn't parse as integer"),
+    (&["json.arrtrim", "ar", ".a", "0"], "!ERR wrong number of arguments for 'json.arrtrim' command", "!ERR wrong number of arguments for 'json.arrtrim' command"),
+    (&["json.arrtrim", "ar", ".a", "0", "1", "extra"], ":0", ":0"),
+    (&["json.arrtrim", "nokey", "$", "0", "1"], "!ERR could not perform this operation on a key that doesn't exist", "!ERR could not perform this operation on a key that doesn't exist"),
+    (&["json.arrtrim", "nokey", "$", "x", "1"], "!Couldn't parse as integer", "!Couldn't parse as integer"),
+    (&["json.arrtrim", "s", "$", "0", "1"], "!Existing key has wrong Redis type", "!Existing key has wrong Redis type"),
+    (&["json.get", "ar"], "\"{\"a\":[],\"b\":{\"a\":[]},\"t\":true,\"n\":1.5}\"", "\"{\"a\":[],\"b\":{\"a\":[]},\"t\":true,\"n\":1.5}\""),
+    (&["json.set", "ed", "$", "{\"a\":[1],\"o\":{\"x\":1},\"n\":2.5,\"z\":0,\"s\":\"str\",\"t\":false,\"u\":null,\"in\":{\"t\":true}}"], "+OK", "+OK"),
+    (&["json.toggle", "ed", "$.t"], "[:1]", "[:0]"),
+    (&["json.toggle", "ed", ".t"], "\"true\"", "\"false\""),
+    (&["json.toggle", "ed", "$..t"], "[:1, :0]", "[:0, :1]"),
+    (&["json.toggle", "ed", "..t"], "\"false\"", "\"true\""),
+    (&["json.toggle", "ed", "$.*"], "[nil, nil, nil, nil, nil, :1, nil, nil]", "[nil, nil, nil, nil, nil, :0, nil, nil]"),
+    (&["json.toggle", "ed", ".s"], "!ERR Path '$.s' does not exist or not a bool", "!ERR Path '$.s' does not exist or not a bool"),
+    (&["json.toggle", "ed", "$.zz"], "[]", "[]"),
+    (&["json.toggle", "ed", ".zz"], "!ERR Path '$.zz' does not exist or not a bool", "!ERR Path '$.zz' does not exist or not a bool"),
+    (&["json.toggle", "ed", "$.t", "extra"], "[:1]", "[:0]"),
+    (&["json.toggle", "ed"], "!ERR wrong number of arguments for 'json.toggle' command", "!ERR wrong number of arguments for 'json.toggle' command"),
+    (&["json.toggle", "ed", "$["], "!Error occurred on position 2, \"$[ <<<<----\", expected one of the following: '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'.", "!Error occurred on position 2, \"$[ <<<<----\", expected one of the following: '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'."),
+    (&["json.toggle", "nokey", "$"], "!ERR could not perform this operation on a key that doesn't exist", "!ERR could not perform this operation on a key that doesn't exist"),
+    (&["json.toggle", "s", "$"], "!Existing key has wrong Redis type", "!Existing key has wrong Redis type"),
+    (&["json.get", "ed"], "\"{\"a\":[1],\"o\":{\"x\":1},\"n\":2.5,\"z\":0,\"s\":\"str\",\"t\":false,\"u\":null,\"in\":{\"t\":true}}\"", "\"{\"a\":[1],\"o\":{\"x\":1},\"n\":2.5,\"z\":0,\"s\":\"str\",\"t\":false,\"u\":null,\"in\":{\"t\":true}}\""),
+    (&["json.clear", "ed", "$.a"], ":1", ":0"),
+    (&["json.clear", "ed", "$.*"], ":3", ":0"),
+    (&["json.get", "ed"], "\"{\"a\":[],\"o\":{},\"n\":0,\"z\":0,\"s\":\"str\",\"t\":false,\"u\":null,\"in\":{}}\"", "\"{\"a\":[],\"o\":{},\"n\":0,\"z\":0,\"s\":\"str\",\"t\":false,\"u\":null,\"in\":{}}\""),
+    (&["json.clear", "ed", ".zz"], ":0", ":0"),
+    (&["json.clear", "ed", "$[", "x"], "!Error occurred on position 2, \"$[ <<<<----\", expected one of the following: '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'.", "!Error occurred on position 2, \"$[ <<<<----\", expected one of the following: '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'."),
+    (&["json.clear", "ed"], ":1", ":0"),
+    (&["json.get", "ed"], "\"{}\"", "\"{}\""),
+    (&["json.clear", "nokey"], "!ERR could not perform this operation on a key that doesn't exist", "!ERR could not perform this operation on a key that doesn't exist"),
+    (&["json.clear", "s"], "!Existing key has wrong Redis type", "!Existing key has wrong Redis type"),
+    (&["json.clear"], "!ERR wrong number of arguments for 'json.clear' command", "!ERR wrong number of arguments for 'json.clear' command"),
+    (&["json.set", "mg", "$", "{\"a\":{\"b\":1,\"c\":[1,2]},\"d\":\"x\"}"], "+OK", "+OK"),
+    (&["json.merge", "mg", "$", "{\"a\":{\"b\":null,\"e\":{\"f\":null,\"g\":1}},\"h\":[null]}"], "+OK", "+OK"),
+    (&["json.get", "mg"], "\"{\"a\":{\"c\":[1,2],\"e\":{\"g\":1}},\"d\":\"x\",\"h\":[null]}\"", "\"{\"a\":{\"c\":[1,2],\"e\":{\"g\":1}},\"d\":\"x\",\"h\":[null]}\""),
+    (&["json.merge", "mg", "$.a.c", "{\"q\":1}"], "+OK", "+OK"),
+    (&["json.merge", "mg", ".d", "null"], "+OK", "+OK"),
+    (&["json.merge", "mg", "$.new", "{\"p\":null,\"r\":2}"], "+OK", "+OK"),
+    (&["json.merge", "mg", "$..g", "3"], "+OK", "+OK"),
+    (&["json.get", "mg"], "\"{\"a\":{\"c\":{\"q\":1},\"e\":{\"g\":3}},\"d\":null,\"h\":[null],\"new\":{\"r\":2}}\"", "\"{\"a\":{\"c\":{\"q\":1},\"e\":{\"g\":3}},\"d\":null,\"h\":[null],\"new\":{\"r\":2}}\""),
+    (&["json.merge", "mg", "$.x.y", "1"], "nil", "nil"),
+    (&["json.merge", "mg", "$.h[5]", "1"], "!ERR array index out of range", "!ERR array index out of range"),
+    (&["json.merge", "mg", "$", "bad"], "!expected value at line 1 column 1", "!expected value at line 1 column 1"),
+    (&["json.merge", "mg", "$[", "bad"], "!expected value at line 1 column 1", "!expected value at line 1 column 1"),
+    (&["json.merge", "mg", "$[", "1"], "!Error occurred on position 2, \"$[ <<<<----\", expected one of the following: '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'.", "!Error occurred on position 2, \"$[ <<<<----\", expected one of the following: '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'."),
+    (&["json.merge", "mg", "$", "1", "extra"], "!ERR syntax error", "!ERR syntax error"),
+    (&["json.merge", "mg", "$"], "!ERR wrong number of arguments for 'json.merge' command", "!ERR wrong number of arguments for 'json.merge' command"),
+    (&["json.merge", "nokey", "$.a", "1"], "!ERR new objects must be created at the root", "!ERR new objects must be created at the root"),
+    (&["json.merge", "s", "$", "bad"], "!Existing key has wrong Redis type", "!Existing key has wrong Redis type"),
+    (&["json.merge", "mg2", "$", "{\"a\":null,\"b\":{\"c\":null},\"d\":1}"], "+OK", "+OK"),
+    (&["json.get", "mg2"], "\"{\"d\":1,\"b\":{}}\"", "\"{\"d\":1,\"b\":{}}\""),
+    (&["json.merge", "mg2", ".", "null"], "+OK", "+OK"),
+    (&["json.get", "mg2"], "\"null\"", "\"null\""),
+    (&["json.set", "rs", "$", "{\"a\":[1,-2,3.5,\"x\",true,false,null],\"o\":{\"k\":{}},\"f\":[1e300,-0.0,1e-7,0.1,18446744073709551615,1e21,100.0]}"], "+OK", "+OK"),
+    (&["json.resp", "rs"], "[+{, \"a\", [+[, :1, :-2, \"3.5\", \"x\", +true, +false, nil], \"o\", [+{, \"k\", [+{]], \"f\", [+[, \"1e+300\", \"-0\", \"1e-7\", \"0.1\", \"18446744073709552000\", \"1e+21\", \"100\"]]", "[+{, \"a\", [+[, :1, :-2, ,3.5, \"x\", +true, +false, nil], \"o\", [+{, \"k\", [+{]], \"f\", [+[, ,1e300, ,-0.0, ,1e-7, ,0.1, ,1.8446744073709552e19, ,1e21, ,100.0]]"),
+    (&["json.resp", "rs", "$"], "[[+{, \"a\", [+[, :1, :-2, \"3.5\", \"x\", +true, +false, nil], \"o\", [+{, \"k\", [+{]], \"f\", [+[, \"1e+300\", \"-0\", \"1e-7\", \"0.1\", \"18446744073709552000\", \"1e+21\", \"100\"]]]", "[[+{, \"a\", [+[, :1, :-2, ,3.5, \"x\", +true, +false, nil], \"o\", [+{, \"k\", [+{]], \"f\", [+[, ,1e300, ,-0.0, ,1e-7, ,0.1, ,1.8446744073709552e19, ,1e21, ,100.0]]]"),
+    (&["json.resp", "rs", ".a"], "[+[, :1, :-2, \"3.5\", \"x\", +true, +false, nil]", "[+[, :1, :-2, ,3.5, \"x\", +true, +false, nil]"),
+    (&["json.resp", "rs", "$..k"], "[[+{]]", "[[+{]]"),
+    (&["json.resp", "rs", "$.f"], "[[+[, \"1e+300\", \"-0\", \"1e-7\", \"0.1\", \"18446744073709552000\", \"1e+21\", \"100\"]]", "[[+[, ,1e300, ,-0.0, ,1e-7, ,0.1, ,1.8446744073709552e19, ,1e21, ,100.0]]"),
+    (&["json.resp", "rs", "$.a[4]"], "[+true]", "[+true]"),
+    (&["json.resp", "rs", ".a[6]"], "nil", "nil"),
+    (&["json.resp", "rs", "$.zz"], "[]", "[]"),
+    (&["json.resp", "rs", ".zz"], "!ERR Path '$.zz' does not exist", "!ERR Path '$.zz' does not exist"),
+    (&["json.resp", "rs", "$[", "x"], "!Error occurred on position 2, \"$[ <<<<----\", expected one of the following: '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'.", "!Error occurred on position 2, \"$[ <<<<----\", expected one of the following: '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'."),
+    (&["json.resp", "nokey", "$"], "nil", "nil"),
+    (&["json.resp", "nokey", "$["], "nil", "nil"),
+    (&["json.resp", "s"], "!Existing key has wrong Redis type", "!Existing key has wrong Redis type"),
+    (&["json.resp"], "!ERR wrong number of arguments for 'json.resp' command", "!ERR wrong number of arguments for 'json.resp' command"),
+    (&["json.debug", "memory", "rs"], ":669", ":669"),
+    (&["json.debug", "memory", "rs", "$.*"], "[:161, :129, :256]", "[:161, :129, :256]"),
+    (&["json.debug", "MEMORY", "rs", ".o"], ":129", ":129"),
+    (&["json.debug", "memory", "rs", "$.zz"], "[]", "[]"),
+    (&["json.debug", "memory", "rs", ".zz"], "!ERR Path '$.zz' does not exist", "!ERR Path '$.zz' does not exist"),
+    (&["json.debug", "memory", "rs", "$["], "!Error occurred on position 2, \"$[ <<<<----\", expected one of the following: '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'.", "!Error occurred on position 2, \"$[ <<<<----\", expected one of the following: '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'."),
+    (&["json.debug", "memory", "nokey"], ":0", ":0"),
+    (&["json.debug", "memory", "nokey", "$"], "[]", "[]"),
+    (&["json.debug", "memory", "nokey", "$["], "[]", "[]"),
+    (&["json.debug", "memory", "s"], "!Existing key has wrong Redis type", "!Existing key has wrong Redis type"),
+    (&["json.debug", "memory"], "!ERR wrong number of arguments for 'json.debug' command", "!ERR wrong number of arguments for 'json.debug' command"),
+    (&["json.debug", "help"], "[\"MEMORY <key> [path] - reports memory usage\", \"HELP                - this message\"]", "[\"MEMORY <key> [path] - reports memory usage\", \"HELP                - this message\"]"),
+    (&["json.debug", "HELP", "extra"], "[\"MEMORY <key> [path] - reports memory usage\", \"HELP                - this message\"]", "[\"MEMORY <key> [path] - reports memory usage\", \"HELP                - this message\"]"),
+    (&["json.debug", "foo"], "!ERR unknown subcommand - try `JSON.DEBUG HELP`", "!ERR unknown subcommand - try `JSON.DEBUG HELP`"),
+    (&["json.debug"], "!ERR wrong number of arguments for 'json.debug' command", "!ERR wrong number of arguments for 'json.debug' command"),    (&["json.set", "lp", "$", "{\"a\":{\"b\":1}}"], "+OK", "+OK"),
+    (&["json.type", "lp", ".a["], "nil", "[nil]"),
+    (&["json.type", "lp", "a["], "nil", "[nil]"),
+    (&["json.type", "lp", "$.a["], "!Error occurred on position 4, \"$.a[ <<<<----\", expected one of the following: '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'.", "!Error occurred on position 4, \"$.a[ <<<<----\", expected one of the following: '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'."),
+    (&["json.objlen", "lp", ".a["], "nil", "nil"),
+    (&["json.objkeys", "lp", ".a["], "nil", "nil"),
+    (&["json.objlen", "lp", "$.a["], "!Error occurred on position 4, \"$.a[ <<<<----\", expected one of the following: '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'.", "!Error occurred on position 4, \"$.a[ <<<<----\", expected one of the following: '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'."),
+    (&["json.objkeys", "lp", "$.a["], "!Error occurred on position 4, \"$.a[ <<<<----\", expected one of the following: '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'.", "!Error occurred on position 4, \"$.a[ <<<<----\", expected one of the following: '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'."),
+    (&["json.strlen", "lp", ".a["], "!Error occurred on position 4, \"$.a[ <<<<----\", expected one of the following: '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'.", "!Error occurred on position 4, \"$.a[ <<<<----\", expected one of the following: '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'."),
+    (&["json.set", "nn", "$", "{\"a\":1.5,\"b\":1e300,\"c\":-0.5,\"d\":1,\"e\":9223372036854775807}"], "+OK", "+OK"),
+    (&["json.nummultby", "nn", "$.*", "1e-9"], "\"[1.5000000000000002e-9,1.0000000000000001e291,-5e-10,1e-9,9223372036.854776]\"", "[,1.5000000000000003e-18, ,1.0000000000000002e282, ,-5e-19, ,1e-18, ,9.223372036854776]"),
+    (&["json.numincrby", "nn", "$.e", "0.5"], "\"[9.723372036854776]\"", "[,10.223372036854776]"),
+    (&["json.numincrby", "nn", ".d", "1e20"], "\"1e20\"", "[,2e20]"),
 ];
 
 #[test]
@@ -305,6 +464,136 @@ fn changes_are_notified_as_module_events() {
         ],
         "{text}"
     );
+}
+
+#[test]
+fn array_edit_and_merge_commands_notify_as_redisjson() {
+    // Recorded from the reference: an event whenever a value of the right type matched
+    // (ARRTRIM even if nothing changed; ARRPOP only if something was popped, CLEAR only
+    // if something was cleared), and after every successful JSON.MERGE.
+    let server = TestServer::start();
+    let mut con = server.client();
+    assert_eq!(ok(&mut con, &["CONFIG", "SET", "notify-keyspace-events", "Ed"]), "+OK");
+    let mut sub = server.raw();
+    use std::io::Write;
+    sub.write_all(b"PSUBSCRIBE __keyevent@0__:*\r\n").unwrap();
+    read_until_suffix(&mut sub, b":1\r\n", Duration::from_secs(5));
+    for argv in [
+        &["JSON.SET", "e", "$", r#"{"a":[1,2,3],"t":true,"o":{"x":1},"n":0,"z":[]}"#][..],
+        &["JSON.ARRINSERT", "e", "$.a", "0", "9"],
+        &["JSON.ARRINSERT", "e", "$.t", "0", "9"], // not an array: no event
+        &["JSON.ARRPOP", "e", "$.a"],
+        &["JSON.ARRPOP", "e", "$.z"],             // empty: no event
+        &["JSON.ARRTRIM", "e", "$.a", "0", "10"], // unchanged, still an event
+        &["JSON.ARRTRIM", "e", "$.t", "0", "1"],
+        &["JSON.TOGGLE", "e", "$.t"],
+        &["JSON.TOGGLE", "e", "$.a"],
+        &["JSON.CLEAR", "e", "$.n"], // already 0: no event
+        &["JSON.CLEAR", "e", "$.o"],
+        &["JSON.MERGE", "e", "$.zz.q", "1"], // nil: no event
+        &["JSON.MERGE", "e", "$", r#"{"q":1}"#],
+        &["JSON.MERGE", "e", "$", r#"{"q":1}"#], // unchanged, still an event
+        &["JSON.MERGE", "new", "$", r#"{"q":1}"#],
+        &["JSON.ARRINDEX", "e", "$.a", "1"],
+        &["JSON.RESP", "e"],
+        &["JSON.DEBUG", "MEMORY", "e"],
+    ] {
+        cmd(&mut con, argv).unwrap();
+    }
+    assert_eq!(ok(&mut con, &["CONFIG", "SET", "notify-keyspace-events", "E$d"]), "+OK");
+    cmd(&mut con, &["SET", "last", "v"]).unwrap();
+    let out = read_until_suffix(&mut sub, b"$4\r\nlast\r\n", Duration::from_secs(5));
+    let text = String::from_utf8_lossy(&out);
+    let events: Vec<&str> = text
+        .split("\r\n")
+        .filter_map(|l| l.strip_prefix("__keyevent@0__:"))
+        .filter(|e| *e != "*")
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "json.set",
+            "json.arrinsert",
+            "json.arrpop",
+            "json.arrtrim",
+            "json.toggle",
+            "json.clear",
+            "json.merge",
+            "json.merge",
+            "json.merge",
+            "set"
+        ],
+        "{text}"
+    );
+}
+
+#[test]
+fn failed_edits_change_nothing_and_replicate_deterministically() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    let doc = r#"{"a":[1,2],"b":{"a":[3]},"t":true}"#;
+    assert_eq!(ok(&mut con, &["JSON.SET", "d", "$", doc]), "+OK");
+    // ARRINSERT out of bounds for the second array: neither array changes.
+    assert_eq!(
+        ok(&mut con, &["JSON.ARRINSERT", "d", "$..a", "2", "0"]),
+        "!ERR index out of bounds"
+    );
+    assert_eq!(ok(&mut con, &["JSON.MERGE", "d", "$.a[9]", "1"]), "!ERR array index out of range");
+    assert_eq!(
+        ok(&mut con, &["JSON.MERGE", "d", "$", "{bad"]),
+        "!key must be a string at line 1 column 2"
+    );
+    assert_eq!(ok(&mut con, &["JSON.GET", "d"]), format!("\"{doc}\""));
+    // Inside MULTI the edits apply in order, as one.
+    assert_eq!(ok(&mut con, &["MULTI"]), "+OK");
+    for argv in [
+        &["JSON.ARRINSERT", "d", "$.a", "0", "0"][..],
+        &["JSON.ARRPOP", "d", "$.b.a"],
+        &["JSON.TOGGLE", "d", ".t"],
+        &["JSON.MERGE", "d", "$", r#"{"b":null,"c":{"x":null,"y":1}}"#],
+        &["JSON.ARRTRIM", "d", ".a", "1", "-1"],
+        &["JSON.GET", "d"],
+    ] {
+        assert_eq!(ok(&mut con, argv), "+QUEUED");
+    }
+    assert_eq!(
+        ok(&mut con, &["EXEC"]),
+        r#"[[:3], ["3"], "false", +OK, :2, "{"a":[1,2],"t":false,"c":{"y":1}}"]"#
+    );
+}
+
+/// RESP3 doubles on the wire as the reference sends them (the table compares parsed
+/// values, which cannot tell `2e-9` from `2e-09`).
+#[test]
+fn resp3_doubles_are_written_as_redis_writes_a_module_double() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    raw.write_all(b"HELLO 3\r\n").unwrap();
+    read_until_suffix(&mut raw, b"modules\r\n*0\r\n", Duration::from_secs(5));
+    let mut input = Vec::new();
+    for argv in [
+        &["JSON.SET", "w", "$", r#"{"a":2,"b":9223372036854775807,"c":1e300,"t":true}"#][..],
+        &["JSON.NUMMULTBY", "w", "$.*", "1e-9"],
+        &["JSON.NUMINCRBY", "w", "$.b", "0.5"],
+        &["JSON.RESP", "w", "$.c"],
+        &["JSON.NUMINCRBY", "w", "$.a", "1.9999999998"],
+        &["JSON.RESP", "w", "."],
+    ] {
+        input.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
+        for a in argv {
+            input.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+        }
+    }
+    use std::io::Write;
+    raw.write_all(&input).unwrap();
+    // Recorded from the reference.
+    let want: &[u8] =
+        b"+OK\r\n*4\r\n,2e-9\r\n,9223372036.854776\r\n,1.0000000000000001e+291\r\n_\r\n\
+        *1\r\n,9223372037.354776\r\n*1\r\n,1.0000000000000001e+291\r\n*1\r\n,2.0000000018\r\n\
+        *9\r\n+{\r\n$1\r\na\r\n,2.0000000018\r\n$1\r\nb\r\n,9223372037.354776\r\n\
+        $1\r\nc\r\n,1.0000000000000001e+291\r\n$1\r\nt\r\n+true\r\n";
+    let got = read_until_suffix(&mut raw, b"+true\r\n", Duration::from_secs(5));
+    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want));
 }
 
 #[test]

@@ -18,11 +18,17 @@
 //! `engram-json`, and nothing iterates a hash map.
 //!
 //! Keyspace events are RedisJSON's (`json.set`, `json.del`, `json.mset`,
-//! `json.numincrby`, `json.nummultby`, `json.strappend`, `json.arrappend`), recorded only
-//! when something changed; deleting a whole document records `json.del` alone.
+//! `json.numincrby`, `json.nummultby`, `json.strappend`, `json.arrappend`,
+//! `json.arrinsert`, `json.arrpop`, `json.arrtrim`, `json.clear`, `json.toggle`,
+//! `json.merge`), recorded only when something changed, except that JSON.ARRTRIM notifies
+//! whenever an array matched and JSON.MERGE after every successful merge (as RedisJSON);
+//! deleting a whole document records `json.del` alone.
 
 use bytes::Bytes;
-use engram_json::{Document, Format, JsonError, NumOp, Output, Path, SetCond};
+use engram_json::{
+    parse_index, parse_pop_index, resp_double_text, Document, Format, JsonError, NumOp, Output,
+    Path, RespValue, SetCond,
+};
 
 use crate::cmd::spec::{
     read, write, CmdResult, CommandSpec, Flags, Group, KeyFlags, KeySpec, Parse, ReadCommand,
@@ -40,6 +46,9 @@ pub const MODULE_VERSION: i64 = 20803;
 
 const KEY: &[KeySpec] =
     &[KeySpec::single(1, KeyFlags::RW.with(KeyFlags::ACCESS).with(KeyFlags::UPDATE))];
+/// JSON.DEBUG MEMORY's key follows the subcommand.
+const DEBUG_KEY: &[KeySpec] =
+    &[KeySpec::single(2, KeyFlags::RW.with(KeyFlags::ACCESS).with(KeyFlags::UPDATE))];
 const MSET_KEYS: &[KeySpec] =
     &[KeySpec::range(1, -1, 3, KeyFlags::RW.with(KeyFlags::ACCESS).with(KeyFlags::UPDATE))];
 
@@ -117,6 +126,57 @@ pub const COMMANDS: &[CommandSpec] = &[
         R,
         read::<JsonObjLen>(),
     ),
+    json(
+        "json.arrindex",
+        "Returns the index of the first occurrence of a JSON scalar value in the array at path",
+        R,
+        read::<JsonArrIndex>(),
+    ),
+    json(
+        "json.arrinsert",
+        "Inserts the JSON scalar(s) value at the specified index in the array at path",
+        W_DENYOOM,
+        write::<JsonArrInsert>(),
+    ),
+    json(
+        "json.arrpop",
+        "Removes and returns the element at the specified index in the array at path",
+        W,
+        write::<JsonArrPop>(),
+    ),
+    json(
+        "json.arrtrim",
+        "Trims the array at path to contain only the specified inclusive range of indices",
+        W,
+        write::<JsonArrTrim>(),
+    ),
+    json(
+        "json.clear",
+        "Clears all values from an array or an object and sets numeric values to `0`",
+        W,
+        write::<JsonClear>(),
+    ),
+    json("json.toggle", "Toggles a boolean value", W_DENYOOM, write::<JsonToggle>()),
+    json(
+        "json.merge",
+        "Merges a given JSON value into matching paths.",
+        W_DENYOOM,
+        write::<JsonMerge>(),
+    ),
+    json(
+        "json.resp",
+        "Returns the JSON value at path in Redis Serialization Protocol (RESP)",
+        R,
+        read::<JsonResp>(),
+    ),
+    // RedisJSON reports arity -1 with the key at 2; cmd::tests::key_positions_fit_the_arity
+    // wants keys within the arity, so -2 (the same errors: `JSON.DEBUG` alone is an arity
+    // error either way).
+    CommandSpec {
+        keys: DEBUG_KEY,
+        arity: -2,
+        ..json("json.debug", "Debugging container command", R, read::<JsonDebug>())
+    },
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -147,6 +207,16 @@ fn path_of(arg: Option<&Bytes>) -> Result<Path, CmdError> {
     match arg {
         Some(p) => Path::parse(text(p)?).map_err(jerr),
         None => Ok(Path::root_legacy()),
+    }
+}
+
+/// The path argument for JSON.TYPE, JSON.OBJKEYS and JSON.OBJLEN, which answer null for a
+/// legacy path that does not parse (`None`) and the syntax error only for a `$` path.
+fn lenient_path(arg: Option<&Bytes>) -> Result<Option<Path>, CmdError> {
+    match path_of(arg) {
+        Ok(p) => Ok(Some(p)),
+        Err(_) if !is_dollar(arg) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -274,6 +344,10 @@ impl WriteCommand for JsonSet {
         let exists = peek_doc(&mut db, &self.key, now)?.is_some();
         let value = parse_value(&self.value)?;
         if !exists {
+            // XX on a missing key is nil whatever the path (even one that does not parse).
+            if self.cond == SetCond::Xx {
+                return Ok(Reply::Null);
+            }
             let root = text(&self.path).ok().and_then(|p| Path::parse(p).ok());
             let Some(path) = root.filter(Path::is_root) else {
                 return Err(CmdError::err("new objects must be created at the root"));
@@ -533,7 +607,10 @@ impl ReadCommand for JsonType {
     fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
         let resp2 = match read_doc(cx, &self.key)? {
             None => Reply::Null,
-            Some(doc) => output(doc.type_of(&path_of(self.path.as_ref())?), Reply::bulk),
+            Some(doc) => match lenient_path(self.path.as_ref())? {
+                Some(path) => output(doc.type_of(&path), Reply::bulk),
+                None => Reply::Null,
+            },
         };
         // RESP3 wraps the RESP2 reply in one more array (a null too).
         let resp3 = Reply::Array(vec![resp2.clone()]);
@@ -618,7 +695,10 @@ impl<const OP: u8> WriteCommand for JsonNum<OP> {
                 .iter()
                 .map(|v| match v.as_i64() {
                     Some(i) => Reply::Int(i),
-                    None => v.as_f64().map_or(Reply::Null, Reply::Double),
+                    // As Redis writes a module's double (`2e-9`, `9223372036854776000`).
+                    None => {
+                        v.as_f64().map_or(Reply::Null, |d| Reply::DoubleText(resp_double_text(d)))
+                    }
                 })
                 .collect(),
         );
@@ -791,7 +871,8 @@ impl Parse for JsonObjKeys {
 impl ReadCommand for JsonObjKeys {
     fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
         let Some(doc) = read_doc(cx, &self.0.key)? else { return missing(&self.0, no_key()) };
-        let out = doc.obj_keys(&path_of(self.0.path.as_ref())?).map_err(jerr)?;
+        let Some(path) = lenient_path(self.0.path.as_ref())? else { return Ok(Reply::Null) };
+        let out = doc.obj_keys(&path).map_err(jerr)?;
         Ok(output(out, |keys| Reply::Array(keys.into_iter().map(bulk).collect())))
     }
 }
@@ -813,7 +894,390 @@ impl ReadCommand for JsonObjLen {
                 CmdError::Custom(format!("ERR Path '{shown}' does not exist or not an object"));
             return missing(&self.0, err);
         };
-        let out = doc.obj_len(&path_of(self.0.path.as_ref())?).map_err(jerr)?;
+        let Some(path) = lenient_path(self.0.path.as_ref())? else { return Ok(Reply::Null) };
+        let out = doc.obj_len(&path).map_err(jerr)?;
         Ok(output(out, usize_reply))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// JSON.ARRINDEX / JSON.ARRINSERT / JSON.ARRPOP / JSON.ARRTRIM
+
+/// An integer argument as RedisJSON reads it (`Couldn't parse as integer`).
+fn index_arg(b: &[u8]) -> Result<i64, CmdError> {
+    let t = std::str::from_utf8(b).map_err(|_| jerr(JsonError::not_an_integer()))?;
+    parse_index(t).map_err(jerr)
+}
+
+/// `JSON.ARRINDEX key path value [start [stop]]`: the value, start and stop are checked
+/// before the key, as RedisJSON does.
+struct JsonArrIndex {
+    key: Bytes,
+    path: Bytes,
+    value: Document,
+    start: i64,
+    stop: i64,
+}
+
+impl Parse for JsonArrIndex {
+    fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
+        if !(3..=5).contains(&args.remaining()) {
+            return Err(arity("json.arrindex"));
+        }
+        let (key, path, value) = (args.next_bytes()?, args.next_bytes()?, args.next_bytes()?);
+        let value = Document::parse_exact(text(&value)?).map_err(jerr)?;
+        let start = match args.next_bytes() {
+            Ok(b) => index_arg(&b)?,
+            Err(_) => 0,
+        };
+        let stop = match args.next_bytes() {
+            Ok(b) => index_arg(&b)?,
+            Err(_) => 0,
+        };
+        Ok(JsonArrIndex { key, path, value, start, stop })
+    }
+}
+
+impl ReadCommand for JsonArrIndex {
+    fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
+        let Some(doc) = read_doc(cx, &self.key)? else {
+            // The path as written, parsed or not.
+            return Err(CmdError::Custom(format!(
+                "ERR Path '{}' does not exist",
+                String::from_utf8_lossy(&self.path)
+            )));
+        };
+        let path = path_of(Some(&self.path))?;
+        let out = doc.arr_index(&path, &self.value, self.start, self.stop).map_err(jerr)?;
+        Ok(output(out, Reply::Int))
+    }
+}
+
+/// `JSON.ARRINSERT key path index value [value ...]`: the index and the values are
+/// checked before the key.
+struct JsonArrInsert {
+    key: Bytes,
+    path: Bytes,
+    index: i64,
+    values: Vec<Document>,
+}
+
+impl Parse for JsonArrInsert {
+    fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
+        if args.remaining() < 4 {
+            return Err(arity("json.arrinsert"));
+        }
+        let (key, path) = (args.next_bytes()?, args.next_bytes()?);
+        let index = index_arg(&args.next_bytes()?)?;
+        let values = args.take_rest().iter().map(|v| parse_value(v)).collect::<Result<_, _>>()?;
+        Ok(JsonArrInsert { key, path, index, values })
+    }
+}
+
+impl WriteCommand for JsonArrInsert {
+    fn apply(self, cx: &mut ApplyCtx<'_>) -> CmdResult {
+        let now = cx.now_ms;
+        let mut db = cx.db();
+        peek_doc(&mut db, &self.key, now)?.ok_or_else(|| jerr(JsonError::no_such_key()))?;
+        let path = path_of(Some(&self.path))?;
+        let out = doc_mut(&mut db, &self.key, now)?
+            .arr_insert(&path, self.index, &self.values)
+            .map_err(jerr)?;
+        if any_some(&out) {
+            db.event(&self.key, "json.arrinsert");
+        }
+        Ok(output(out, usize_reply))
+    }
+}
+
+/// `JSON.ARRPOP key [path [index]]`: an index that is not an integer means -1 (the last
+/// element), as in RedisJSON; further arguments are ignored.
+struct JsonArrPop {
+    key: Bytes,
+    path: Option<Bytes>,
+    index: i64,
+}
+
+impl Parse for JsonArrPop {
+    fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
+        if args.is_empty() {
+            return Err(arity("json.arrpop"));
+        }
+        let key = args.next_bytes()?;
+        let path = args.next_bytes().ok();
+        let index = match args.next_bytes() {
+            Ok(b) => std::str::from_utf8(&b).map_or(-1, parse_pop_index),
+            Err(_) => -1,
+        };
+        ignore_rest(args);
+        Ok(JsonArrPop { key, path, index })
+    }
+}
+
+impl WriteCommand for JsonArrPop {
+    fn apply(self, cx: &mut ApplyCtx<'_>) -> CmdResult {
+        let now = cx.now_ms;
+        let mut db = cx.db();
+        peek_doc(&mut db, &self.key, now)?.ok_or_else(|| jerr(JsonError::no_such_key()))?;
+        let path = path_of(self.path.as_ref())?;
+        let out = doc_mut(&mut db, &self.key, now)?.arr_pop(&path, self.index).map_err(jerr)?;
+        if any_some(&out) {
+            db.event(&self.key, "json.arrpop");
+        }
+        Ok(output(out, bulk))
+    }
+}
+
+/// `JSON.ARRTRIM key path start stop`: start and stop are checked before the key; further
+/// arguments are ignored.
+struct JsonArrTrim {
+    key: Bytes,
+    path: Bytes,
+    start: i64,
+    stop: i64,
+}
+
+impl Parse for JsonArrTrim {
+    fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
+        if args.remaining() < 4 {
+            return Err(arity("json.arrtrim"));
+        }
+        let (key, path) = (args.next_bytes()?, args.next_bytes()?);
+        let start = index_arg(&args.next_bytes()?)?;
+        let stop = index_arg(&args.next_bytes()?)?;
+        ignore_rest(args);
+        Ok(JsonArrTrim { key, path, start, stop })
+    }
+}
+
+impl WriteCommand for JsonArrTrim {
+    fn apply(self, cx: &mut ApplyCtx<'_>) -> CmdResult {
+        let now = cx.now_ms;
+        let mut db = cx.db();
+        peek_doc(&mut db, &self.key, now)?.ok_or_else(|| jerr(JsonError::no_such_key()))?;
+        let path = path_of(Some(&self.path))?;
+        let out = doc_mut(&mut db, &self.key, now)?
+            .arr_trim(&path, self.start, self.stop)
+            .map_err(jerr)?;
+        // RedisJSON notifies whenever an array matched, changed or not.
+        if any_some(&out) {
+            db.event(&self.key, "json.arrtrim");
+        }
+        Ok(output(out, usize_reply))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// JSON.CLEAR / JSON.TOGGLE / JSON.MERGE
+
+/// `JSON.CLEAR key [path]`
+struct JsonClear(KeyPath);
+
+impl Parse for JsonClear {
+    fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
+        key_path(args, "json.clear").map(JsonClear)
+    }
+}
+
+impl WriteCommand for JsonClear {
+    fn apply(self, cx: &mut ApplyCtx<'_>) -> CmdResult {
+        let now = cx.now_ms;
+        let mut db = cx.db();
+        let key = &self.0.key;
+        peek_doc(&mut db, key, now)?.ok_or_else(|| jerr(JsonError::no_such_key()))?;
+        let path = path_of(self.0.path.as_ref())?;
+        let cleared = doc_mut(&mut db, key, now)?.clear(&path);
+        if cleared > 0 {
+            db.event(key, "json.clear");
+        }
+        Ok(usize_reply(cleared))
+    }
+}
+
+/// `JSON.TOGGLE key path` (the path is required; further arguments are ignored)
+struct JsonToggle {
+    key: Bytes,
+    path: Bytes,
+}
+
+impl Parse for JsonToggle {
+    fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
+        if args.remaining() < 2 {
+            return Err(arity("json.toggle"));
+        }
+        let (key, path) = (args.next_bytes()?, args.next_bytes()?);
+        ignore_rest(args);
+        Ok(JsonToggle { key, path })
+    }
+}
+
+impl WriteCommand for JsonToggle {
+    fn apply(self, cx: &mut ApplyCtx<'_>) -> CmdResult {
+        let now = cx.now_ms;
+        let mut db = cx.db();
+        peek_doc(&mut db, &self.key, now)?.ok_or_else(|| jerr(JsonError::no_such_key()))?;
+        let path = path_of(Some(&self.path))?;
+        let out = doc_mut(&mut db, &self.key, now)?.toggle(&path).map_err(jerr)?;
+        if any_some(&out) {
+            db.event(&self.key, "json.toggle");
+        }
+        // A legacy path answers the new value as text, a `$` path 1 / 0 per match.
+        Ok(match out {
+            Output::Legacy(b) => b.map_or(Reply::Null, |b| bulk(b.to_string())),
+            Output::Each(v) => Reply::Array(
+                v.into_iter()
+                    .map(|b| b.map_or(Reply::Null, |b| Reply::Int(i64::from(b))))
+                    .collect(),
+            ),
+        })
+    }
+}
+
+/// `JSON.MERGE key path value`
+struct JsonMerge {
+    key: Bytes,
+    path: Bytes,
+    value: Bytes,
+}
+
+impl Parse for JsonMerge {
+    fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
+        if args.remaining() < 3 {
+            return Err(arity("json.merge"));
+        }
+        let (key, path, value) = (args.next_bytes()?, args.next_bytes()?, args.next_bytes()?);
+        args.finish()?;
+        Ok(JsonMerge { key, path, value })
+    }
+}
+
+impl WriteCommand for JsonMerge {
+    fn apply(self, cx: &mut ApplyCtx<'_>) -> CmdResult {
+        let now = cx.now_ms;
+        let mut db = cx.db();
+        // RedisJSON's order: the key's type, the value, then the path.
+        let exists = peek_doc(&mut db, &self.key, now)?.is_some();
+        let patch = parse_value(&self.value)?;
+        if !exists {
+            let root = text(&self.path).ok().and_then(|p| Path::parse(p).ok());
+            let Some(path) = root.filter(Path::is_root) else {
+                return Err(CmdError::err("new objects must be created at the root"));
+            };
+            // A new key holds the patch as given, nulls included (as RedisJSON does).
+            let Some(doc) = Document::new_at(&path, patch, SetCond::Always).map_err(jerr)? else {
+                return Ok(Reply::Null);
+            };
+            db.set(self.key, Value::Json(SharedValue::new(doc)), None, "json.merge");
+            return Ok(Reply::ok());
+        }
+        let path = path_of(Some(&self.path))?;
+        let doc = doc_mut(&mut db, &self.key, now)?;
+        // Where the path selects nothing, the patch is set as given (nil if its parent is
+        // missing too).
+        if !doc.merge(&path, &patch).map_err(jerr)? {
+            return Ok(Reply::Null);
+        }
+        // RedisJSON notifies every successful merge, changed or not.
+        db.event(&self.key, "json.merge");
+        Ok(Reply::ok())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// JSON.RESP / JSON.DEBUG
+
+/// `JSON.RESP key [path]` (further arguments are ignored)
+struct JsonResp(KeyPath);
+
+impl Parse for JsonResp {
+    fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
+        key_path(args, "json.resp").map(JsonResp)
+    }
+}
+
+/// A JSON value as JSON.RESP encodes it: containers are arrays led by the simple string
+/// `[` or `{`, booleans simple strings, doubles as Redis writes a module's double.
+fn resp_reply(v: RespValue) -> Reply {
+    match v {
+        RespValue::Null => Reply::Null,
+        RespValue::Bool(b) => Reply::Status(if b { "true" } else { "false" }.into()),
+        RespValue::Int(i) => Reply::Int(i),
+        RespValue::Double(d) => Reply::DoubleText(resp_double_text(d)),
+        RespValue::Str(s) => bulk(s),
+        RespValue::Array(items) => {
+            let mut out = Vec::with_capacity(items.len() + 1);
+            out.push(Reply::Status("[".into()));
+            out.extend(items.into_iter().map(resp_reply));
+            Reply::Array(out)
+        }
+        RespValue::Object(members) => {
+            let mut out = Vec::with_capacity(2 * members.len() + 1);
+            out.push(Reply::Status("{".into()));
+            for (k, v) in members {
+                out.push(bulk(k));
+                out.push(resp_reply(v));
+            }
+            Reply::Array(out)
+        }
+    }
+}
+
+impl ReadCommand for JsonResp {
+    fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
+        let Some(doc) = read_doc(cx, &self.0.key)? else { return Ok(Reply::Null) };
+        let out = doc.resp(&path_of(self.0.path.as_ref())?).map_err(jerr)?;
+        Ok(match out {
+            Output::Legacy(v) => resp_reply(v),
+            Output::Each(vs) => Reply::Array(vs.into_iter().map(resp_reply).collect()),
+        })
+    }
+}
+
+/// `JSON.DEBUG MEMORY key [path]` / `JSON.DEBUG HELP` (further arguments are ignored)
+enum JsonDebug {
+    Memory(KeyPath),
+    Help,
+}
+
+impl Parse for JsonDebug {
+    fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
+        if args.is_empty() {
+            return Err(arity("json.debug"));
+        }
+        if args.eat("MEMORY") {
+            return key_path(args, "json.debug").map(JsonDebug::Memory);
+        }
+        if args.eat("HELP") {
+            ignore_rest(args);
+            return Ok(JsonDebug::Help);
+        }
+        Err(CmdError::Custom("ERR unknown subcommand - try `JSON.DEBUG HELP`".into()))
+    }
+}
+
+impl ReadCommand for JsonDebug {
+    fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
+        let kp = match self {
+            JsonDebug::Help => {
+                return Ok(Reply::Array(vec![
+                    Reply::bulk("MEMORY <key> [path] - reports memory usage"),
+                    Reply::bulk("HELP                - this message"),
+                ]))
+            }
+            JsonDebug::Memory(kp) => kp,
+        };
+        let Some(doc) = read_doc(cx, &kp.key)? else {
+            // The path is not even parsed.
+            return Ok(if is_dollar(kp.path.as_ref()) {
+                Reply::Array(Vec::new())
+            } else {
+                Reply::Int(0)
+            });
+        };
+        let out = doc.debug_memory(&path_of(kp.path.as_ref())?).map_err(jerr)?;
+        Ok(match out {
+            Output::Legacy(n) => usize_reply(n),
+            Output::Each(v) => Reply::Array(v.into_iter().map(usize_reply).collect()),
+        })
     }
 }
