@@ -111,6 +111,19 @@ fn command_count_matches_the_table_and_getkeys_uses_key_specs() {
     assert!(err.to_string().contains("The command has no key arguments"));
     let err = cmd(&mut con, &["COMMAND", "GETKEYS", "nosuch", "x"]).unwrap_err();
     assert!(err.to_string().contains("Invalid command specified"));
+    // A key count far past the arguments is refused at once (it once spun forever,
+    // hanging the server), for GETKEYS and GETKEYSANDFLAGS alike.
+    for sub in ["GETKEYS", "GETKEYSANDFLAGS"] {
+        let argv = ["COMMAND", sub, "ZINTERSTORE", "zz", "1443677133621497600", "asdf"];
+        let err = cmd(&mut con, &argv).unwrap_err();
+        assert!(err.to_string().contains("Invalid arguments specified for command"), "{err}");
+    }
+    let keys: Vec<String> = redis::cmd("COMMAND")
+        .arg(&["GETKEYS", "ZUNIONSTORE", "d", "2", "a", "b"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(keys, vec!["d", "a", "b"]);
+    assert_eq!(cmd(&mut con, &["PING"]).unwrap(), redis::Value::SimpleString("PONG".into()));
 
     let info: Vec<redis::Value> =
         redis::cmd("COMMAND").arg(&["INFO", "get", "nosuch"]).query(&mut con).unwrap();

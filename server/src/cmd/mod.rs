@@ -227,13 +227,16 @@ pub fn keys_of<'a>(spec: &CommandSpec, argv: &'a [Bytes]) -> Vec<&'a Bytes> {
                     .and_then(|a| crate::resp::decode::parse_i64(a))
                     .unwrap_or(0)
                     .max(0) as usize;
-                let mut i = begin + first_key;
-                for _ in 0..n {
-                    if let Some(k) = argv.get(i) {
-                        keys.push(k);
-                    }
-                    i += step.max(1);
+                // `n` is the client's number: a count beyond the arguments there are makes
+                // the command's keys unknowable (as Redis: none, "Invalid arguments"),
+                // and must not be walked.
+                let first = begin + first_key;
+                let step = step.max(1);
+                let last = n.checked_sub(1).map(|m| m.saturating_mul(step).saturating_add(first));
+                if last.is_some_and(|last| last >= argv.len()) {
+                    return Vec::new();
                 }
+                keys.extend((0..n).map(|j| &argv[first + j * step]));
             }
         }
     }

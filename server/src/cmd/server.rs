@@ -1459,6 +1459,11 @@ fn command_getkeys(args: &mut Args<'_>, _cx: &mut SessionCtx<'_>) -> CmdResult {
 fn command_getkeysandflags(args: &mut Args<'_>, _cx: &mut SessionCtx<'_>) -> CmdResult {
     let argv = args.take_rest();
     let spec = getkeys_target(argv)?;
+    // Keys that cannot all be found (a key count past the arguments) are an error for the
+    // whole command, not just for that key spec.
+    if crate::cmd::keys_of(spec, argv).is_empty() {
+        return Err(CmdError::err("Invalid arguments specified for command"));
+    }
     let mut out = Vec::new();
     for ks in spec.keys {
         let one = CommandSpec { keys: std::slice::from_ref(ks), ..CommandSpec::DEFAULT };
