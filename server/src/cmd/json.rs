@@ -169,12 +169,10 @@ pub const COMMANDS: &[CommandSpec] = &[
         R,
         read::<JsonResp>(),
     ),
-    // RedisJSON reports arity -1 with the key at 2; cmd::tests::key_positions_fit_the_arity
-    // wants keys within the arity, so -2 (the same errors: `JSON.DEBUG` alone is an arity
-    // error either way).
+    // Arity -1 with the key at 2, as RedisJSON reports it.
     CommandSpec {
         keys: DEBUG_KEY,
-        arity: -2,
+        arity: -1,
         ..json("json.debug", "Debugging container command", R, read::<JsonDebug>())
     },
 ];
