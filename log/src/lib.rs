@@ -683,6 +683,20 @@ impl<SM: StateMachine> Log<SM> {
         }
     }
 
+    /// The writer thread panicked (a bug): nothing more can become durable, so refuse
+    /// what waits and everything after, rather than leave clients waiting forever.
+    fn writer_died(&self) {
+        let reason = "Errors writing to the log: the log writer stopped (internal error)";
+        self.poison("writer", &io::Error::other(reason));
+        let waiting = std::mem::take(&mut self.inner.appender.lock().waiting);
+        let error = LogError::Poisoned(reason.into());
+        for batch in waiting {
+            for p in batch.proposals {
+                p.refuse::<SM>(&error);
+            }
+        }
+    }
+
     /// Writes `buffer` and (if `sync`) fdatasyncs; on failure poisons the log.
     fn write_out(
         &self,
@@ -917,9 +931,14 @@ impl<SM: StateMachine> Log<SM> {
             self.delete_segments_through(index);
         }
         let log = self.clone();
-        let handle = std::thread::Builder::new()
-            .name("engram-log-writer".into())
-            .spawn(move || log.write_loop(writer))?;
+        let handle =
+            std::thread::Builder::new().name("engram-log-writer".into()).spawn(move || {
+                let survivor = log.clone();
+                let run = std::panic::AssertUnwindSafe(|| log.write_loop(writer));
+                if std::panic::catch_unwind(run).is_err() {
+                    survivor.writer_died();
+                }
+            })?;
         *self.inner.writer.lock() = Some(handle);
         self.inner.load.loaded_bytes.store(total, Ordering::Relaxed);
         self.inner.load.loading.store(false, Ordering::Release);

@@ -21,6 +21,10 @@ fn main() {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
+        // On a full disk the log line about it cannot be written either; by default the
+        // subscriber then reports that on stderr with eprintln!, which panics when stderr
+        // is the same full disk, killing whichever thread logged (the log writer).
+        .log_internal_errors(false)
         .init();
     let config = match engram_server::config::from_args(&args) {
         Ok(c) => c,

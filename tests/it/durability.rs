@@ -1161,3 +1161,79 @@ fn a_data_directory_from_format_version_1_still_loads() {
     assert_eq!(get(&mut con, "in-db-2").as_deref(), Some("yes"));
     assert_eq!(info_persistence(&mut con).get("log_applied_index").map(String::as_str), Some("16"));
 }
+
+/// A real full disk, not an injected fault: the data directory is a 1 MB tmpfs (skipped
+/// where mounting needs a privilege the test does not have). The write that finds no
+/// space is refused with MISCONF and so is every later one; reads go on; once there is
+/// room again, a restart has every acknowledged write.
+#[test]
+fn a_real_full_disk_poisons_writes_and_loses_no_acknowledged_write() {
+    use std::process::{Command, Stdio};
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).stderr(Stdio::null()).status();
+        }
+    }
+    let dir = DataDir::new("enospc");
+    let mount = |options: &str| {
+        Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(&dir.path)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !mount("size=1m") {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    }
+    let _unmount = Unmount(dir.path.clone());
+
+    let mut server = TestServer::start_in(&dir.path, &[]);
+    let mut con = server.client();
+    let value = "x".repeat(1000);
+    let mut acked = Vec::new();
+    let mut refused = None;
+    for i in 0..5000 {
+        match cmd(&mut con, &["SET", &format!("k{i}"), &value]) {
+            Ok(_) => acked.push(i),
+            Err(e) => {
+                refused = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    let refused = refused.expect("1 MB filled up without an error");
+    assert!(
+        refused.contains("MISCONF") && refused.contains("No space left"),
+        "{refused} after {} writes; server running: {}; {}",
+        acked.len(),
+        server.is_running(),
+        server.output()
+    );
+    assert!(acked.len() > 100, "only {} writes fit", acked.len());
+    let later = cmd(&mut con, &["SET", "after", "1"]).unwrap_err().to_string();
+    assert!(later.contains("MISCONF"), "{later}");
+    assert_eq!(get(&mut con, "k0").as_deref(), Some(value.as_str()), "reads keep working");
+    let info = info_persistence(&mut con);
+    assert_eq!(info.get("log_poisoned").map(String::as_str), Some("1"), "{info:?}");
+    server.kill9();
+
+    // Room again (as an operator would make it), then recovery.
+    assert!(Command::new("mount")
+        .args(["-o", "remount,size=16m"])
+        .arg(&dir.path)
+        .status()
+        .is_ok_and(|s| s.success()));
+    let server = TestServer::start_in(&dir.path, &[]);
+    let mut con = server.client();
+    for i in &acked {
+        let key = format!("k{i}");
+        assert_eq!(get(&mut con, &key).as_deref(), Some(value.as_str()), "acknowledged {key} lost");
+    }
+    set_ok(&mut con, &["after", "1"]);
+    assert_eq!(get(&mut con, "after").as_deref(), Some("1"));
+    drop(con);
+    drop(server);
+}
