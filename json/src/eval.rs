@@ -1,6 +1,6 @@
 //! Path evaluation over a `serde_json::Value` tree, with RedisJSON 2.8 semantics
 //! (negative indexes below the start clamp to the first element, filters apply to object
-//! member values, `!=` is true when the left side is missing).
+//! member values and to a scalar itself, `!=` is true when the left side is missing).
 
 use crate::path::{CmpOp, Expr, Operand, Segment, Selector};
 use serde_json::Value;
@@ -42,6 +42,19 @@ pub fn query_located<'a>(root: &'a Value, segs: &[Segment]) -> Vec<(Loc, &'a Val
         cur = step(&mut cx, cur, s);
     }
     cur.into_iter().map(|(l, v)| (l.unwrap_or_default(), v)).collect()
+}
+
+/// The value at a location.
+pub fn get<'a>(root: &'a Value, loc: &[Step]) -> Option<&'a Value> {
+    let mut v = root;
+    for s in loc {
+        v = match (s, v) {
+            (Step::Key(k), Value::Object(m)) => m.get(k)?,
+            (Step::Index(i), Value::Array(a)) => a.get(*i)?,
+            _ => return None,
+        };
+    }
+    Some(v)
 }
 
 /// The value at a location, mutably.
@@ -182,12 +195,20 @@ fn select<'a>(
             }
         }
         (Selector::Filter(e), Value::Object(m)) => {
-            for (k, c) in m {
+            // RedisJSON records a member a filter selects by its position, as a key: the
+            // location names the member whose key is that number, if any (so JSON.NUMINCRBY
+            // `$[?(@==2)]` on `{"a":1,"b":2,"1":10}` increments `"1"`; checked against the
+            // reference). Values are still the members the filter chose.
+            for (i, c) in m.values().enumerate() {
                 if eval_expr(cx, e, c) {
-                    push(out, loc, || Step::Key(k.clone()), c);
+                    push(out, loc, || Step::Key(i.to_string()), c);
                 }
             }
         }
+        // RedisJSON applies a filter on a scalar to the scalar itself and selects it when the
+        // filter holds (`$.n[?(@>1)]` on `2` is `[2]`), so `$..[?(...)]` reaches each
+        // scalar member twice: as a member of its parent and as itself.
+        (Selector::Filter(e), _) if eval_expr(cx, e, v) => out.push((loc.clone(), v)),
         _ => {}
     }
 }

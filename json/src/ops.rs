@@ -6,6 +6,7 @@ use crate::format::{write_value, Format};
 use crate::path::{Path, Segment, Selector};
 use crate::Document;
 use serde_json::{Map, Number, Value};
+use std::collections::BTreeMap;
 
 /// The result of an operation for one path.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +83,60 @@ fn num_apply(cur: &Number, by: &Number, op: NumOp) -> Result<Number, JsonError> 
     Number::from_f64(r)
         .filter(|_| r.is_finite())
         .ok_or_else(|| JsonError::err("result is not a number"))
+}
+
+/// A location as RedisJSON writes it for JSON.DEL: keys as they are, indexes in decimal,
+/// joined with `,`.
+fn loc_string(l: &[Step]) -> String {
+    let parts: Vec<String> = l
+        .iter()
+        .map(|s| match s {
+            Step::Key(k) => k.clone(),
+            Step::Index(i) => i.to_string(),
+        })
+        .collect();
+    parts.join(",")
+}
+
+/// The position a binary search of sorted `v` reports for `x`: on an equal element it stops
+/// at the first midpoint that hits one (halving from `left + size / 2`), which decides
+/// which of several duplicates JSON.DEL keeps. Written out rather than calling
+/// `slice::binary_search` because std's choice among duplicates is unspecified and changed.
+fn legacy_binary_search(v: &[String], x: &str) -> usize {
+    let (mut left, mut right) = (0, v.len());
+    while left < right {
+        let mid = left + (right - left) / 2;
+        match v[mid].as_str().cmp(x) {
+            std::cmp::Ordering::Less => left = mid + 1,
+            std::cmp::Ordering::Greater => right = mid,
+            std::cmp::Ordering::Equal => return mid,
+        }
+    }
+    left
+}
+
+/// JSON.DEL's deletion order, step by step: two steps that read as unsigned integers (array
+/// indexes, or object keys like `"10"`) higher first; a non-numeric step before a numeric
+/// one; other steps by string; a location before its own ancestors.
+fn del_order(a: &Loc, b: &Loc) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let text = |s: &Step| match s {
+        Step::Key(k) => k.clone(),
+        Step::Index(i) => i.to_string(),
+    };
+    for (x, y) in a.iter().zip(b) {
+        let (x, y) = (text(x), text(y));
+        let o = match (x.parse::<usize>(), y.parse::<usize>()) {
+            (Ok(i), Ok(j)) => j.cmp(&i),
+            (Ok(_), Err(_)) => Ordering::Greater,
+            (Err(_), Ok(_)) => Ordering::Less,
+            (Err(_), Err(_)) => x.cmp(&y),
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    b.len().cmp(&a.len())
 }
 
 impl Document {
@@ -213,24 +268,35 @@ impl Document {
 
     /// JSON.DEL / JSON.FORGET: the number of values deleted. Deleting the root (`$` or `.`)
     /// returns 1 and the caller deletes the key.
+    ///
+    /// RedisJSON 2.8 chooses what to delete from the matches (duplicates included) by their
+    /// path strings (the steps joined with `,`), checked against the reference:
+    /// - the strings are sorted; a match is dropped when a string sorted before the position
+    ///   a binary search finds for its own string is a prefix of it. So a match nested in
+    ///   another is dropped, but so is `arr` next to `a` (a string prefix), and a duplicated
+    ///   match is dropped or kept (and then deleted twice) depending on where the search lands;
+    /// - the rest are deleted in [`del_order`], each on the document as the previous
+    ///   deletions left it (a repeated array index deletes the next element too).
     pub fn del(&mut self, path: &Path) -> usize {
         if path.is_root() {
             return 1;
         }
-        let mut locs = self.locate(path);
-        locs.sort();
-        locs.dedup();
-        // A location inside another deleted one is not counted (RedisJSON counts 1 for
-        // `$..a` when one `a` holds another).
-        let mut kept: Vec<Loc> = Vec::with_capacity(locs.len());
-        for l in locs {
-            if !kept.iter().any(|k| l.len() > k.len() && l.starts_with(k)) {
-                kept.push(l);
-            }
-        }
-        let locs = kept;
+        let locs = self.locate(path);
+        let strs: Vec<String> = locs.iter().map(|l| loc_string(l)).collect();
+        let mut sorted = strs.clone();
+        sorted.sort();
+        let mut kept: Vec<Loc> = locs
+            .into_iter()
+            .zip(&strs)
+            .filter(|(_, s)| {
+                let at = legacy_binary_search(&sorted, s);
+                !sorted[..at].iter().any(|p| s.starts_with(p.as_str()))
+            })
+            .map(|(l, _)| l)
+            .collect();
+        kept.sort_by(del_order);
         let mut n = 0;
-        for l in locs.iter().rev() {
+        for l in &kept {
             let Some((last, parent)) = l.split_last() else { continue };
             let removed = match (get_mut(&mut self.root, parent), last) {
                 // RedisJSON moves the last member into the hole (checked against the reference).
@@ -261,12 +327,31 @@ impl Document {
     pub fn num_op(&mut self, path: &Path, op: NumOp, arg: &str) -> Result<String, JsonError> {
         let by = parse_number(arg)?;
         let found = eval::query_located(&self.root, path.segments());
+        // As RedisJSON: each numeric match is updated in turn on the document as the earlier
+        // updates left it (a match named twice is updated twice), and a location that names
+        // nothing (an object member a filter selected, located by position) is
+        // `ERR Path does not exist`. Computed on an overlay first so an error changes nothing.
+        let mut now: BTreeMap<&[Step], Number> = BTreeMap::new();
         let mut results: Vec<Option<Number>> = Vec::with_capacity(found.len());
-        for (_, v) in &found {
-            results.push(match v {
-                Value::Number(n) => Some(num_apply(n, &by, op)?),
-                _ => None,
-            });
+        for (l, v) in &found {
+            if !v.is_number() {
+                results.push(None);
+                continue;
+            }
+            let cur = match now.get(l.as_slice()) {
+                Some(n) => n.clone(),
+                None => match eval::get(&self.root, l) {
+                    Some(Value::Number(n)) => n.clone(),
+                    Some(_) => {
+                        results.push(None);
+                        continue;
+                    }
+                    None => return Err(JsonError::err("Path does not exist")),
+                },
+            };
+            let n = num_apply(&cur, &by, op)?;
+            now.insert(l.as_slice(), n.clone());
+            results.push(Some(n));
         }
         if path.is_legacy() && !results.iter().any(Option::is_some) {
             return Err(JsonError::err(format_args!(
@@ -274,12 +359,12 @@ impl Document {
                 path.text()
             )));
         }
-        let locs: Vec<Loc> = found.into_iter().map(|(l, _)| l).collect();
-        self.update(&locs, |i, v| {
-            if let Some(Some(n)) = results.get(i) {
-                *v = Value::Number(n.clone());
+        let writes: Vec<(Loc, Number)> = now.into_iter().map(|(l, n)| (l.to_vec(), n)).collect();
+        for (l, n) in writes {
+            if let Some(v) = get_mut(&mut self.root, &l) {
+                *v = Value::Number(n);
             }
-        });
+        }
         if path.is_legacy() {
             let last = results.iter().rev().flatten().next().cloned();
             Ok(last.map(|n| ser(&Value::Number(n))).unwrap_or_default())

@@ -359,6 +359,15 @@ impl WriteCommand for JsonSet {
             };
         }
         let path = path_of(Some(&self.path))?;
+        if path.is_root() {
+            // The whole document: move the parsed value in (no copy of it, one tree freed).
+            if self.cond == SetCond::Nx {
+                return Ok(Reply::Null);
+            }
+            *doc_mut(&mut db, &self.key, now)? = value;
+            db.event(&self.key, "json.set");
+            return Ok(Reply::ok());
+        }
         let doc = doc_mut(&mut db, &self.key, now)?;
         if doc.set(&path, &value, self.cond).map_err(jerr)? {
             db.event(&self.key, "json.set");
