@@ -385,7 +385,12 @@ impl WriteCommand for Del {
     fn apply(self, cx: &mut ApplyCtx<'_>) -> CmdResult {
         let now_ms = cx.now_ms;
         let mut db = cx.db();
-        let n = self.keys.iter().filter(|k| db.remove(k, now_ms, "del").is_some()).count();
+        let n = self
+            .keys
+            .iter()
+            .filter_map(|k| db.remove(k, now_ms, "del"))
+            .map(|entry| crate::keyspace::lazyfree::drop_value(entry.value))
+            .count();
         Ok(Reply::Int(n as i64))
     }
 }

@@ -364,7 +364,9 @@ impl WriteCommand for JsonSet {
             if self.cond == SetCond::Nx {
                 return Ok(Reply::Null);
             }
-            *doc_mut(&mut db, &self.key, now)? = value;
+            let old = std::mem::replace(doc_mut(&mut db, &self.key, now)?, value);
+            let old = Value::Json(crate::keyspace::SharedValue::new(old));
+            crate::keyspace::lazyfree::drop_value(old);
             db.event(&self.key, "json.set");
             return Ok(Reply::ok());
         }

@@ -386,7 +386,10 @@ impl DbMut<'_> {
         event: &'static str,
     ) {
         self.events.push(KeyEvent { db: self.index, key: key.clone(), event });
-        self.db.insert_raw(key, Entry { value, expire_at_ms, version: self.version });
+        let old = self.db.insert_raw(key, Entry { value, expire_at_ms, version: self.version });
+        if let Some(old) = old {
+            super::lazyfree::drop_value(old.value);
+        }
     }
 
     /// Sets `key` to `value`, keeping its current deadline if it exists.
@@ -484,7 +487,7 @@ impl DbMut<'_> {
     /// [`super::DB_EVENT_FLUSHED`] event (empty key) lets observers that track keys of this
     /// database (blocked clients) react. Keyspace notifications skip it.
     pub fn flush(&mut self) {
-        *self.db = Db::default();
+        super::lazyfree::drop_db(std::mem::take(self.db));
         self.events.push(KeyEvent {
             db: self.index,
             key: Bytes::new(),
