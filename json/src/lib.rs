@@ -28,6 +28,25 @@ pub use ops::{type_name, NumOp, Output, SetCond};
 pub use path::{CmpOp, Expr, Operand, Path, Segment, Selector};
 pub use resp::{resp_double_text, RespValue};
 
+/// Gives back the growth slack parsing left in every container (maps and vectors grow
+/// by doubling): a stored document lives long, its parse is over.
+fn shrink(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Array(items) => {
+            items.shrink_to_fit();
+            items.iter_mut().for_each(shrink);
+        }
+        serde_json::Value::Object(map) => {
+            // serde_json's Map has no shrink_to_fit; collecting a known number of entries
+            // allocates exactly that many.
+            *map = std::mem::take(map).into_iter().collect();
+            map.values_mut().for_each(shrink);
+        }
+        serde_json::Value::String(s) => s.shrink_to_fit(),
+        _ => {}
+    }
+}
+
 /// RedisJSON's nesting limit: JSON text nested this deep is rejected by the parser
 /// (`recursion limit exceeded at line 1 column N`, serde_json's limit, as in RedisJSON).
 /// Values may still end up deeper by setting nested values at depth, as in RedisJSON.
@@ -49,7 +68,8 @@ impl Document {
             Some(r) => r,
             None => serde_json::from_str::<serde_json::Value>(text),
         };
-        let root = first.map_err(|e| JsonError::InvalidJson(e.to_string()))?;
+        let mut root = first.map_err(|e| JsonError::InvalidJson(e.to_string()))?;
+        shrink(&mut root);
         Ok(Document { root })
     }
 
