@@ -523,18 +523,19 @@ impl<SM: StateMachine> Log<SM> {
     ) {
         let first = appender.next_index;
         let on_disk = self.inner.dir.is_some();
-        let retained_from = appender.buffer.len();
+        let mut retained = self.inner.retained.as_ref().map(|r| r.lock());
         for p in &proposals {
             for request in &p.requests {
                 let index = appender.next_index;
+                let start = appender.buffer.len() + segment::RECORD_HEADER_LEN;
                 segment::append_record(&mut appender.buffer, index, |out| request.encode_into(out));
+                if let Some(retained) = retained.as_mut() {
+                    retained.push((index, Bytes::copy_from_slice(&appender.buffer[start..])));
+                }
                 appender.next_index += 1;
             }
         }
-        if let Some(retained) = &self.inner.retained {
-            let framed = Bytes::copy_from_slice(&appender.buffer[retained_from..]);
-            retained.lock().extend(split_records(&framed));
-        }
+        drop(retained);
         if !on_disk {
             appender.buffer.clear();
         }
@@ -631,7 +632,7 @@ impl<SM: StateMachine> Log<SM> {
         // Proposals the last two syncs answered: their clients are likely sending again.
         let (mut answered, mut answered_before) = (0usize, 0usize);
         loop {
-            let (buffer, batches, last_index) = {
+            let (buffer, batches, taken, last_index) = {
                 let mut appender = self.inner.appender.lock();
                 if appender.waiting.is_empty() && !self.inner.shutdown.load(Ordering::Acquire) {
                     self.inner.writer_wake.wait_for(&mut appender, FLUSH_INTERVAL);
@@ -658,8 +659,8 @@ impl<SM: StateMachine> Log<SM> {
                 }
                 let buffer = std::mem::replace(&mut appender.buffer, std::mem::take(&mut spare));
                 let batches = std::mem::take(&mut appender.waiting);
-                appender.waiting_proposals = 0;
-                (buffer, batches, appender.next_index - 1)
+                let taken = std::mem::take(&mut appender.waiting_proposals);
+                (buffer, batches, taken, appender.next_index - 1)
             };
             self.combine();
             let stop = self.inner.shutdown.load(Ordering::Acquire);
@@ -668,7 +669,7 @@ impl<SM: StateMachine> Log<SM> {
             let count: usize =
                 batches.iter().flat_map(|b| &b.proposals).map(|p| p.requests.len()).sum();
             answered_before = answered;
-            answered = waiting_proposals(&batches);
+            answered = taken;
             match result {
                 Ok(()) => {
                     if sync {
@@ -1258,27 +1259,6 @@ fn list_segments(dir: &Path) -> io::Result<Vec<u64>> {
     }
     segments.sort_unstable();
     Ok(segments)
-}
-
-/// Splits framed records (as built by [`segment::append_record`]) into (index, payload).
-fn split_records(framed: &Bytes) -> Vec<(u64, Bytes)> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    while pos + segment::RECORD_HEADER_LEN <= framed.len() {
-        let len =
-            u32::from_le_bytes([framed[pos], framed[pos + 1], framed[pos + 2], framed[pos + 3]])
-                as usize;
-        let mut index = [0u8; 8];
-        index.copy_from_slice(&framed[pos + 8..pos + 16]);
-        let start = pos + segment::RECORD_HEADER_LEN;
-        out.push((u64::from_le_bytes(index), framed.slice(start..start + len)));
-        pos = start + len;
-    }
-    out
-}
-
-fn waiting_proposals<R, S>(batches: &VecDeque<Batch<R, S>>) -> usize {
-    batches.iter().map(|b| b.proposals.len()).sum()
 }
 
 /// How many queued proposals to apply together: at least one, then up to `max` entries.
