@@ -108,7 +108,7 @@ impl Document {
     pub fn merge(&mut self, path: &Path, patch: &Document) -> Result<bool, JsonError> {
         let locs = self.locate(path);
         if locs.is_empty() {
-            return self.set(path, patch, SetCond::Always);
+            return self.set(path, patch.clone(), SetCond::Always);
         }
         for l in &locs {
             if let Some(v) = get_mut(&mut self.root, l) {

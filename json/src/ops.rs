@@ -199,7 +199,7 @@ impl Document {
     /// JSON.SET on an existing document. `Ok(true)` is OK, `Ok(false)` the nil reply (NX/XX
     /// not met, or the parent of a new member does not exist). A new key is
     /// [`Document::new_at`] instead.
-    pub fn set(&mut self, path: &Path, value: &Document, cond: SetCond) -> Result<bool, JsonError> {
+    pub fn set(&mut self, path: &Path, value: Document, cond: SetCond) -> Result<bool, JsonError> {
         let found = eval::query_located(&self.root, path.segments());
         if !found.is_empty() {
             if cond == SetCond::Nx {
@@ -207,10 +207,11 @@ impl Document {
             }
             let locs: Vec<Loc> = found.into_iter().map(|(l, _)| l).collect();
             if locs.iter().any(Vec::is_empty) {
-                self.root = value.root.clone();
+                self.root = value.root;
                 return Ok(true);
             }
-            self.update(&locs, |_, v| *v = value.root.clone());
+            let mut give = one_per_location(value.root, locs.len());
+            self.update(&locs, |_, v| *v = give());
             return Ok(true);
         }
         if cond == SetCond::Xx {
@@ -243,9 +244,10 @@ impl Document {
         if parents.is_empty() {
             return Ok(false);
         }
+        let mut give = one_per_location(value.root, parents.len());
         self.update(&parents, |_, v| {
             if let Value::Object(m) = v {
-                m.insert(key.clone(), value.root.clone());
+                m.insert(key.clone(), give());
             }
         });
         Ok(true)
@@ -538,5 +540,20 @@ impl Document {
         } else {
             Output::Each(lens)
         })
+    }
+}
+
+/// Hands out `value` for `count` locations: copies for all but the last, which gets the
+/// value itself (a whole-document or single-match SET copies nothing).
+fn one_per_location(value: Value, count: usize) -> impl FnMut() -> Value {
+    let mut left = count;
+    let mut value = Some(value);
+    move || {
+        left = left.saturating_sub(1);
+        if left == 0 {
+            value.take().unwrap_or_default()
+        } else {
+            value.clone().unwrap_or_default()
+        }
     }
 }

@@ -84,7 +84,7 @@ fn run(keys: &mut HashMap<String, Document>, args: &[String]) -> Result<R, JsonE
                 _ => SetCond::Always,
             };
             let ok = match keys.get_mut(&key) {
-                Some(doc) => doc.set(&path, &value, cond)?,
+                Some(doc) => doc.set(&path, value, cond)?,
                 None => match Document::new_at(&path, value, cond)? {
                     Some(d) => {
                         keys.insert(key, d);

@@ -359,19 +359,8 @@ impl WriteCommand for JsonSet {
             };
         }
         let path = path_of(Some(&self.path))?;
-        if path.is_root() {
-            // The whole document: move the parsed value in (no copy of it, one tree freed).
-            if self.cond == SetCond::Nx {
-                return Ok(Reply::Null);
-            }
-            let old = std::mem::replace(doc_mut(&mut db, &self.key, now)?, value);
-            let old = Value::Json(crate::keyspace::SharedValue::new(old));
-            crate::keyspace::lazyfree::drop_value(old);
-            db.event(&self.key, "json.set");
-            return Ok(Reply::ok());
-        }
         let doc = doc_mut(&mut db, &self.key, now)?;
-        if doc.set(&path, &value, self.cond).map_err(jerr)? {
+        if doc.set(&path, value, self.cond).map_err(jerr)? {
             db.event(&self.key, "json.set");
             Ok(Reply::ok())
         } else {
@@ -426,7 +415,7 @@ impl WriteCommand for JsonMSet {
                 Some(i) => {
                     let path = path_of(Some(path))?;
                     let value = parse_value(value)?;
-                    staged[i].1.set(&path, &value, SetCond::Always).map_err(jerr)?;
+                    staged[i].1.set(&path, value, SetCond::Always).map_err(jerr)?;
                 }
             }
         }
