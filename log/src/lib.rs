@@ -1148,7 +1148,7 @@ fn read_segments<R: Codec>(
                 return Err(RecoveryError::Corrupt { path, offset, reason });
             }
         }
-        let segment_last = first + scan.records.len() as u64 - 1;
+        let segment_last = (first + scan.records.len() as u64).saturating_sub(1);
         last_record = last_record.max(segment_last);
         let mut batch = Vec::with_capacity(REPLAY_BATCH);
         let mut stored = Vec::new();
