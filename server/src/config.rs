@@ -83,6 +83,7 @@ pub static ALIASES: &[(&str, &str)] = &[
     ("slave-serve-stale-data", "replica-serve-stale-data"),
     ("min-slaves-to-write", "min-replicas-to-write"),
     ("min-slaves-max-lag", "min-replicas-max-lag"),
+    ("lua-time-limit", "busy-reply-threshold"),
 ];
 const INT: Kind = Kind::Int { min: 0, max: i64::MAX };
 const ANY_INT: Kind = Kind::Int { min: i64::MIN, max: i64::MAX };
@@ -153,7 +154,6 @@ pub static PARAMS: &[Param] = &[
     p("activedefrag", "no", YESNO),
     p("active-expire-effort", "1", Kind::Int { min: 1, max: 10 }),
     p("busy-reply-threshold", "5000", INT),
-    p("lua-time-limit", "5000", INT),
     p("list-max-listpack-size", "-2", ANY_INT),
     p("list-compress-depth", "0", INT),
     p("hash-max-listpack-entries", "128", INT),
@@ -231,6 +231,8 @@ pub struct ConfigStore {
     pub slowlog_max_len: AtomicU64,
     pub client_query_buffer_limit: AtomicU64,
     pub maxclients: AtomicU64,
+    /// `busy-reply-threshold` (`lua-time-limit`) in milliseconds.
+    pub busy_reply_threshold_ms: AtomicU64,
 }
 
 impl Default for ConfigStore {
@@ -246,6 +248,7 @@ impl Default for ConfigStore {
             slowlog_max_len: AtomicU64::new(128),
             client_query_buffer_limit: AtomicU64::new(0),
             maxclients: AtomicU64::new(0),
+            busy_reply_threshold_ms: AtomicU64::new(5000),
         };
         for p in PARAMS {
             store.mirror(p.name, p.default);
@@ -386,6 +389,7 @@ impl ConfigStore {
                 self.client_query_buffer_limit.store(n, Ordering::Relaxed)
             }
             "maxclients" => self.maxclients.store(n, Ordering::Relaxed),
+            "busy-reply-threshold" => self.busy_reply_threshold_ms.store(n, Ordering::Relaxed),
             _ => {}
         }
     }

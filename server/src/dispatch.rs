@@ -119,7 +119,7 @@ pub fn compact(argv: &[Bytes]) -> Vec<Bytes> {
 
 /// Whether `maxmemory` is set and allocated memory exceeds it (policy `noeviction`:
 /// commands that may grow memory are refused; eviction is not implemented).
-fn over_maxmemory(shared: &Shared) -> bool {
+pub(crate) fn over_maxmemory(shared: &Shared) -> bool {
     let max = shared.config.maxmemory.load(std::sync::atomic::Ordering::Relaxed);
     max != 0 && crate::state::allocated_bytes() > max
 }
@@ -135,6 +135,11 @@ async fn gate(
     }
     if !spec.flags.has(Flags::LOADING) && shared.log.is_loading() {
         return Err(CmdError::Loading);
+    }
+    if !spec.flags.has(Flags::ALLOW_BUSY) {
+        if let Some(is_function) = shared.scripts.busy() {
+            return Err(crate::script::runtime::ScriptRuntime::busy_error(is_function));
+        }
     }
     if let Some(reply) = crate::pubsub::gate(&shared.pubsub, session, spec, argv) {
         return Ok(Outcome::Ready(reply));
@@ -175,6 +180,11 @@ async fn gate(
         Exec::Write(fns) => {
             // Syntax errors never reach the log.
             (fns.check)(&mut Args::new(&argv[skip..]))?;
+            if spec.group == crate::cmd::Group::Scripting {
+                if let Some(reply) = cmd::scripting::route(shared, session, spec, argv, skip)? {
+                    return Ok(Outcome::Ready(reply));
+                }
+            }
             let now_ms = session.now_ms;
             Ok(Outcome::Write(Request::Write {
                 db: session.db as u32,

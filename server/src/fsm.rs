@@ -50,6 +50,9 @@ pub struct Fsm {
     shared: Arc<std::sync::OnceLock<std::sync::Weak<crate::state::Shared>>>,
     /// The newest leader time applied: the clock a snapshot's rewritten entries carry.
     last_now_ms: u64,
+    /// Log indexes of scripts that were killed or abandoned mid-run (see
+    /// `script::runtime`): replay answers them with an error instead of running them.
+    aborted: std::collections::BTreeSet<u64>,
 }
 
 impl Fsm {
@@ -63,13 +66,24 @@ impl Fsm {
         if let Some(stats) = stats {
             observers.push(Box::new(StatsObserver(stats)));
         }
-        Self { keyspace, observers, config, shared: Arc::default(), last_now_ms: 0 }
+        Self {
+            keyspace,
+            observers,
+            config,
+            shared: Arc::default(),
+            last_now_ms: 0,
+            aborted: Default::default(),
+        }
     }
 
     /// Applies one entry (also used directly by replay tests).
     pub fn apply_one(&mut self, ks: &mut Keyspace, index: u64, request: &Request) -> Reply {
         ks.set_apply_index(index);
+        let shared = self.shared.get().and_then(std::sync::Weak::upgrade);
         let (reply, now_ms) = match request {
+            _ if self.aborted.contains(&index) => {
+                (Reply::Error(CmdError::err("the script was killed")), request.now_ms())
+            }
             Request::Write { db, now_ms, argv } => {
                 let mut cx = ApplyCtx {
                     ks,
@@ -88,6 +102,7 @@ impl Fsm {
                         .stream_node_max_bytes
                         .load(Ordering::Relaxed),
                     may_block: true,
+                    shared: shared.as_ref(),
                 };
                 (apply_write(argv, &mut cx), *now_ms)
             }
@@ -154,6 +169,7 @@ impl Fsm {
                                 .stream_node_max_bytes
                                 .load(Ordering::Relaxed),
                             may_block: false,
+                            shared: shared.as_ref(),
                         };
                         (fns.apply)(&mut Args::new(&argv[skip..]), &mut cx)
                             .unwrap_or_else(Reply::Error)
@@ -183,6 +199,12 @@ impl Fsm {
             replies.push(reply);
         }
         Reply::Array(replies)
+    }
+
+    /// Log indexes whose scripts never completed (read from the data directory before
+    /// recovery).
+    pub fn set_aborted(&mut self, aborted: std::collections::BTreeSet<u64>) {
+        self.aborted = aborted;
     }
 
     /// Adds an observer of every applied change (before the log starts).

@@ -35,6 +35,7 @@ pub mod reply;
 pub mod resp;
 pub mod rewrite;
 pub mod rng;
+pub mod script;
 pub mod session;
 pub mod snapshot;
 pub mod state;
@@ -94,6 +95,7 @@ pub async fn start(config: ConfigStore) -> Result<ServerHandle, EngineError> {
     let pubsub = Arc::new(pubsub::PubSub::default());
     fsm.add_observer(Box::new(notify::Notifier::new(pubsub.clone(), config.clone())));
     fsm.add_observer(Box::new(tracking::Invalidator::new(pubsub.clone(), config.clone())));
+    fsm.set_aborted(script::runtime::load_aborted(std::path::Path::new(&dir)));
     let fsm_shared = fsm.shared_slot();
     let log = engram_log::Log::open(
         fsm,
@@ -109,7 +111,9 @@ pub async fn start(config: ConfigStore) -> Result<ServerHandle, EngineError> {
     let host = bind.split_whitespace().next().unwrap_or("127.0.0.1").to_string();
     let listener = tokio::net::TcpListener::bind((host.as_str(), port as u16)).await?;
     let addr = listener.local_addr()?;
-    let shared = Arc::new(Shared { pubsub, ..Shared::new(config, keyspace, log, stats, blocked) });
+    let scripts = Arc::new(script::runtime::ScriptRuntime::new(Some(dir.clone().into()), 5000));
+    let shared =
+        Arc::new(Shared { pubsub, scripts, ..Shared::new(config, keyspace, log, stats, blocked) });
     let _ = fsm_shared.set(Arc::downgrade(&shared));
     shared.port.store(u64::from(addr.port()), Ordering::Relaxed);
     tracing::info!(%addr, dir, "engram-server listening; loading the data directory");

@@ -272,6 +272,8 @@ pub struct Shared {
     pub ops_sample: Mutex<OpsSample>,
     /// Pub/sub channels, patterns and shard channels (also fed by keyspace notifications).
     pub pubsub: Arc<crate::pubsub::PubSub>,
+    /// The running script (busy replies, SCRIPT KILL, FUNCTION STATS).
+    pub scripts: Arc<crate::script::runtime::ScriptRuntime>,
 }
 
 impl Shared {
@@ -302,6 +304,7 @@ impl Shared {
             active_expire: AtomicBool::new(true),
             ops_sample: Mutex::new(OpsSample { at_ms: started_ms, ..Default::default() }),
             pubsub: Default::default(),
+            scripts: Default::default(),
         }
     }
 

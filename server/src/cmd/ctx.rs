@@ -31,6 +31,9 @@ pub struct ApplyCtx<'a> {
     pub stream_node_max_bytes: u64,
     /// Whether a blocking command may return `Reply::Blocked` (false inside MULTI/EXEC).
     pub may_block: bool,
+    /// The server, for what scripts read through `redis.call` (config); unset in tests
+    /// that apply entries without one.
+    pub shared: Option<&'a Arc<Shared>>,
 }
 
 impl ApplyCtx<'_> {

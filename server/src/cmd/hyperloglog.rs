@@ -357,6 +357,7 @@ mod tests {
             stream_node_max_entries: 100,
             stream_node_max_bytes: 4096,
             may_block: false,
+            shared: None,
         };
         cmd.apply(&mut cx)
     }

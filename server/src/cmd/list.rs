@@ -994,6 +994,7 @@ mod tests {
             stream_node_max_entries: 100,
             stream_node_max_bytes: 4096,
             may_block,
+            shared: None,
         };
         (fns.apply)(&mut Args::new(&argv[skip..]), &mut cx).unwrap_or_else(Reply::Error)
     }

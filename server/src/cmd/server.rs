@@ -1991,6 +1991,11 @@ fn shutdown(args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
     if abort {
         return Err(CmdError::err("No shutdown in progress."));
     }
+    // A script spinning in apply would hold up the log's close forever: it ends the
+    // process itself at its next check, recording that it never completed.
+    if cx.shared.scripts.busy().is_some() {
+        cx.shared.scripts.shutdown();
+    }
     // Every acknowledged write is already durable in the log: nothing to save first.
     // Like Redis, a successful SHUTDOWN closes the connection without a reply.
     tracing::warn!(client = cx.session.info.id, "SHUTDOWN requested by a client");

@@ -47,6 +47,9 @@ pub struct Keyspace {
     events: Vec<KeyEvent>,
     /// The log index being applied (stamped into changed keys as their version).
     apply_index: u64,
+    /// Cached scripts and function libraries: state, so EVALSHA and FCALL mean the same
+    /// on every replica and on replay.
+    pub scripts: crate::script::ScriptStore,
 }
 
 impl Keyspace {
@@ -56,6 +59,7 @@ impl Keyspace {
             dbs: (0..databases.max(1)).map(|_| Db::default()).collect(),
             events: Vec::new(),
             apply_index: 0,
+            scripts: crate::script::ScriptStore::default(),
         }
     }
 

@@ -1,0 +1,173 @@
+//! Conversions between command replies and Lua values, as Redis documents them: RESP2
+//! or RESP3 into Lua for `redis.call` (the script picks with `redis.setresp`), and Lua
+//! into a protocol-neutral [`Reply`] for the script's caller.
+
+use bytes::Bytes;
+use mlua::{Lua, Table, Value};
+
+use crate::error::CmdError;
+use crate::reply::{format_double, Reply};
+
+/// Deepest table nesting converted: deeper (or cyclic) tables stop there, as Redis stops
+/// at its Lua stack limit, instead of overflowing ours.
+const MAX_DEPTH: usize = 1000;
+
+/// A table with one field, `{name = value}`.
+fn tagged(lua: &Lua, name: &str, value: impl mlua::IntoLua) -> mlua::Result<Value> {
+    let t = lua.create_table_with_capacity(0, 1)?;
+    t.raw_set(name, value)?;
+    Ok(Value::Table(t))
+}
+
+fn array(lua: &Lua, items: Vec<Reply>, resp3: bool) -> mlua::Result<Value> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, item) in items.into_iter().enumerate() {
+        t.raw_set(i + 1, reply_to_lua(lua, item, resp3)?)?;
+    }
+    Ok(Value::Table(t))
+}
+
+fn pairs_array(lua: &Lua, items: Vec<(Reply, Reply)>, resp3: bool) -> mlua::Result<Value> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, (k, v)) in items.into_iter().enumerate() {
+        t.raw_set(i + 1, array(lua, vec![k, v], resp3)?)?;
+    }
+    Ok(Value::Table(t))
+}
+
+fn flat(lua: &Lua, items: Vec<(Reply, Reply)>, resp3: bool) -> mlua::Result<Value> {
+    let t = lua.create_table_with_capacity(items.len() * 2, 0)?;
+    for (i, (k, v)) in items.into_iter().enumerate() {
+        t.raw_set(2 * i + 1, reply_to_lua(lua, k, resp3)?)?;
+        t.raw_set(2 * i + 2, reply_to_lua(lua, v, resp3)?)?;
+    }
+    Ok(Value::Table(t))
+}
+
+fn map(lua: &Lua, items: Vec<(Reply, Reply)>, resp3: bool) -> mlua::Result<Value> {
+    let t = lua.create_table_with_capacity(0, items.len())?;
+    for (k, v) in items {
+        let key = reply_to_lua(lua, k, resp3)?;
+        if !key.is_nil() {
+            t.raw_set(key, reply_to_lua(lua, v, resp3)?)?;
+        }
+    }
+    tagged(lua, "map", t)
+}
+
+/// A command's reply as `redis.call` returns it: RESP2 conversions unless the script
+/// chose RESP3 (`redis.setresp(3)`).
+pub fn reply_to_lua(lua: &Lua, reply: Reply, resp3: bool) -> mlua::Result<Value> {
+    Ok(match reply {
+        Reply::Status(s) => tagged(lua, "ok", lua.create_string(s.as_bytes())?)?,
+        Reply::Error(e) => tagged(lua, "err", lua.create_string(e.to_string())?)?,
+        Reply::Int(n) => Value::Number(n as f64),
+        Reply::Bulk(b) => Value::String(lua.create_string(&b)?),
+        Reply::Verbatim(b) if !resp3 => Value::String(lua.create_string(&b)?),
+        Reply::Verbatim(b) => {
+            let t = lua.create_table_with_capacity(0, 2)?;
+            t.raw_set("format", "txt")?;
+            t.raw_set("string", lua.create_string(&b)?)?;
+            tagged(lua, "verbatim_string", t)?
+        }
+        Reply::Null | Reply::NullArray if resp3 => Value::Nil,
+        Reply::Null | Reply::NullArray => Value::Boolean(false),
+        Reply::Array(items) | Reply::Push(items) => array(lua, items, resp3)?,
+        Reply::Set(items) if resp3 => {
+            let t = lua.create_table_with_capacity(0, items.len())?;
+            for item in items {
+                let key = reply_to_lua(lua, item, resp3)?;
+                if !key.is_nil() {
+                    t.raw_set(key, true)?;
+                }
+            }
+            tagged(lua, "set", t)?
+        }
+        Reply::Set(items) => array(lua, items, resp3)?,
+        Reply::Map(items) | Reply::KeyedArrays(items) if resp3 => map(lua, items, resp3)?,
+        Reply::Map(items) => flat(lua, items, resp3)?,
+        Reply::KeyedArrays(items) => pairs_array(lua, items, resp3)?,
+        Reply::Pairs(items) if resp3 => pairs_array(lua, items, resp3)?,
+        Reply::Pairs(items) => flat(lua, items, resp3)?,
+        Reply::Double(d) if resp3 => tagged(lua, "double", d)?,
+        Reply::Double(d) => Value::String(lua.create_string(format_double(d))?),
+        Reply::DoubleText(s) if resp3 => tagged(lua, "double", s.parse::<f64>().unwrap_or(0.0))?,
+        Reply::DoubleText(s) => Value::String(lua.create_string(s)?),
+        Reply::Bool(b) if resp3 => Value::Boolean(b),
+        Reply::Bool(b) => Value::Number(if b { 1.0 } else { 0.0 }),
+        Reply::PerProto(both) => {
+            let (resp2_form, resp3_form) = *both;
+            reply_to_lua(lua, if resp3 { resp3_form } else { resp2_form }, resp3)?
+        }
+        Reply::Blocked(on) => reply_to_lua(lua, *on.on_timeout, resp3)?,
+    })
+}
+
+/// What a script returned, as the reply its caller gets.
+pub fn lua_to_reply(value: &Value) -> Reply {
+    to_reply(value, 0)
+}
+
+fn string_field(t: &Table, name: &str) -> Option<mlua::LuaString> {
+    match t.raw_get::<Value>(name) {
+        Ok(Value::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+fn to_reply(value: &Value, depth: usize) -> Reply {
+    if depth > MAX_DEPTH {
+        return Reply::Error(CmdError::Custom("ERR reached lua stack limit".into()));
+    }
+    match value {
+        Value::Nil => Reply::Null,
+        Value::Boolean(true) => Reply::Bool(true),
+        // RESP2 has no false: Redis answers a null bulk there.
+        Value::Boolean(false) => Reply::PerProto(Box::new((Reply::Null, Reply::Bool(false)))),
+        // Lua numbers are doubles; Redis truncates them toward zero.
+        Value::Number(n) => Reply::Int(*n as i64),
+        Value::Integer(n) => Reply::Int(*n),
+        Value::String(s) => Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
+        Value::Table(t) => table_to_reply(t, depth),
+        _ => Reply::Null,
+    }
+}
+
+fn table_to_reply(t: &Table, depth: usize) -> Reply {
+    if let Some(err) = string_field(t, "err") {
+        return Reply::Error(CmdError::Custom(err.to_string_lossy()));
+    }
+    if let Some(ok) = string_field(t, "ok") {
+        return Reply::Status(ok.to_string_lossy().into());
+    }
+    if let Ok(Value::Number(d)) = t.raw_get::<Value>("double") {
+        return Reply::Double(d);
+    }
+    if let Ok(Value::Table(m)) = t.raw_get::<Value>("map") {
+        let mut items = Vec::new();
+        for (k, v) in m.pairs::<Value, Value>().flatten() {
+            items.push((to_reply(&k, depth + 1), to_reply(&v, depth + 1)));
+        }
+        return Reply::Map(items);
+    }
+    if let Ok(Value::Table(s)) = t.raw_get::<Value>("set") {
+        let items = s.pairs::<Value, Value>().flatten().map(|(k, _)| to_reply(&k, depth + 1));
+        return Reply::Set(items.collect());
+    }
+    if let Some(n) = string_field(t, "big_number") {
+        return Reply::Bulk(Bytes::copy_from_slice(&n.as_bytes()));
+    }
+    if let Ok(Value::Table(v)) = t.raw_get::<Value>("verbatim_string") {
+        if let Some(s) = string_field(&v, "string") {
+            return Reply::Verbatim(Bytes::copy_from_slice(&s.as_bytes()));
+        }
+    }
+    let mut items = Vec::new();
+    for i in 1.. {
+        match t.raw_get::<Value>(i) {
+            Ok(Value::Nil) | Err(_) => break,
+            Ok(v) => items.push(to_reply(&v, depth + 1)),
+        }
+    }
+    Reply::Array(items)
+}

@@ -1,0 +1,176 @@
+//! What `redis.call` reaches: the keyspace, through the same handlers clients use. In
+//! apply ([`ApplyHost`]) writes run as log-applied writes with the entry's time and a
+//! seed per call; on the read path ([`ReadHost`]) only reads are allowed.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::cmd::{self, ApplyCtx, Args, CommandSpec, Exec, Flags, ReadCtx};
+use crate::error::CmdError;
+use crate::keyspace::Keyspace;
+use crate::reply::Reply;
+use crate::state::Shared;
+
+/// The keyspace as a script sees it.
+pub trait Host {
+    /// Runs one command for `redis.call` / `redis.pcall`; errors are error replies.
+    fn call(&mut self, argv: &[Bytes]) -> Reply;
+}
+
+fn custom(text: &str) -> Reply {
+    Reply::Error(CmdError::Custom(text.to_string()))
+}
+
+/// The checks Redis makes before a script's command runs, in its order.
+fn resolve(argv: &[Bytes], read_only: bool) -> Result<(&'static CommandSpec, usize), Reply> {
+    let (spec, _, skip) = cmd::resolve(argv).map_err(|e| match e {
+        CmdError::WrongArity(_) => {
+            custom("ERR Wrong number of args calling Redis command from script")
+        }
+        _ => custom("ERR Unknown Redis command called from script"),
+    })?;
+    if spec.flags.has(Flags::NOSCRIPT) {
+        return Err(custom("ERR This Redis command is not allowed from script"));
+    }
+    if read_only && spec.is_write() {
+        return Err(custom("ERR Write commands are not allowed from read-only scripts."));
+    }
+    Ok((spec, skip))
+}
+
+/// Session commands a script may call; what they mean inside a script.
+enum ScriptSession {
+    Select(usize),
+    Reply(Reply),
+}
+
+fn session_command(
+    spec: &CommandSpec,
+    args: &[Bytes],
+    databases: usize,
+    now_ms: u64,
+) -> Result<ScriptSession, Reply> {
+    match spec.name {
+        "select" => crate::cmd::transactions::select_target(spec, args, databases)
+            .map(ScriptSession::Select)
+            .ok_or(Reply::Error(CmdError::DbIndexOutOfRange)),
+        "ping" => Ok(ScriptSession::Reply(match args.first() {
+            None => Reply::status("PONG"),
+            Some(msg) => Reply::Bulk(msg.clone()),
+        })),
+        "echo" => Ok(ScriptSession::Reply(Reply::Bulk(args.first().cloned().unwrap_or_default()))),
+        // The entry's time: a script's TIME is the same on every replica and on replay.
+        "time" => Ok(ScriptSession::Reply(Reply::Array(vec![
+            Reply::bulk_int((now_ms / 1000) as i64),
+            Reply::bulk_int(((now_ms % 1000) * 1000) as i64),
+        ]))),
+        _ => Err(custom("ERR This Redis command is not allowed from script")),
+    }
+}
+
+/// Whether a command that may grow memory must be refused (`maxmemory`, noeviction).
+fn refused_for_memory(spec: &CommandSpec, shared: Option<&Arc<Shared>>, allow_oom: bool) -> bool {
+    !allow_oom
+        && spec.flags.has(Flags::DENYOOM)
+        && shared.is_some_and(|s| crate::dispatch::over_maxmemory(s))
+}
+
+/// A script running in apply (EVAL, EVALSHA, FCALL through the log).
+pub struct ApplyHost<'a, 'b> {
+    pub cx: &'a mut ApplyCtx<'b>,
+    pub shared: Option<&'a Arc<Shared>>,
+    /// Function declared `no-writes` but reached through the log (inside MULTI).
+    pub read_only: bool,
+    pub allow_oom: bool,
+    calls: u64,
+    base_seed: u64,
+}
+
+impl<'a, 'b> ApplyHost<'a, 'b> {
+    /// A host over `cx`.
+    pub fn new(cx: &'a mut ApplyCtx<'b>, shared: Option<&'a Arc<Shared>>) -> Self {
+        let base_seed = cx.seed;
+        Self { cx, shared, read_only: false, allow_oom: false, calls: 0, base_seed }
+    }
+}
+
+impl Host for ApplyHost<'_, '_> {
+    fn call(&mut self, argv: &[Bytes]) -> Reply {
+        let (spec, skip) = match resolve(argv, self.read_only) {
+            Ok(found) => found,
+            Err(reply) => return reply,
+        };
+        if refused_for_memory(spec, self.shared, self.allow_oom) {
+            return Reply::Error(CmdError::Oom);
+        }
+        self.calls += 1;
+        // SPOP / SRANDMEMBER in one script must not repeat the same draw.
+        self.cx.seed = self.base_seed ^ crate::rng::Rng::new(self.calls).next_u64();
+        match spec.exec {
+            Exec::Write(fns) => {
+                (fns.apply)(&mut Args::new(&argv[skip..]), self.cx).unwrap_or_else(Reply::Error)
+            }
+            Exec::Read(f) => {
+                let Some(shared) = self.shared else { return Reply::Error(CmdError::Internal) };
+                let cx = ReadCtx {
+                    ks: self.cx.ks,
+                    db: self.cx.db,
+                    now_ms: self.cx.now_ms,
+                    shared,
+                    may_block: false,
+                };
+                f(&mut Args::new(&argv[skip..]), &cx).unwrap_or_else(Reply::Error)
+            }
+            Exec::Session(_) => {
+                match session_command(spec, &argv[skip..], self.cx.ks.len(), self.cx.now_ms) {
+                    Ok(ScriptSession::Select(db)) => {
+                        self.cx.db = db;
+                        Reply::ok()
+                    }
+                    Ok(ScriptSession::Reply(r)) | Err(r) => r,
+                }
+            }
+            Exec::Container => Reply::Error(CmdError::Internal),
+        }
+    }
+}
+
+/// A read-only script on the read path (EVAL_RO, FCALL_RO, `no-writes`).
+pub struct ReadHost<'a> {
+    pub ks: &'a Keyspace,
+    pub db: usize,
+    pub now_ms: u64,
+    pub shared: &'a Arc<Shared>,
+}
+
+impl Host for ReadHost<'_> {
+    fn call(&mut self, argv: &[Bytes]) -> Reply {
+        let (spec, skip) = match resolve(argv, true) {
+            Ok(found) => found,
+            Err(reply) => return reply,
+        };
+        match spec.exec {
+            Exec::Read(f) => {
+                let cx = ReadCtx {
+                    ks: self.ks,
+                    db: self.db,
+                    now_ms: self.now_ms,
+                    shared: self.shared,
+                    may_block: false,
+                };
+                f(&mut Args::new(&argv[skip..]), &cx).unwrap_or_else(Reply::Error)
+            }
+            Exec::Session(_) => {
+                match session_command(spec, &argv[skip..], self.ks.len(), self.now_ms) {
+                    Ok(ScriptSession::Select(db)) => {
+                        self.db = db;
+                        Reply::ok()
+                    }
+                    Ok(ScriptSession::Reply(r)) | Err(r) => r,
+                }
+            }
+            Exec::Write(_) | Exec::Container => Reply::Error(CmdError::Internal),
+        }
+    }
+}

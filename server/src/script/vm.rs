@@ -1,0 +1,818 @@
+//! The Lua machines: one for EVAL scripts and one for function libraries per thread that
+//! runs scripts (the log's apply thread, and connection threads for read-only scripts),
+//! created on first use. Each is sandboxed as Redis's: no `io`, `os` beyond `os.clock`,
+//! no `loadfile`/`dofile`/`require`/`print`, globals read-only, `math.random` seeded from
+//! the log entry so a script draws the same numbers on every replica and on replay.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+
+use crate::error::CmdError;
+use crate::reply::Reply;
+use crate::script::convert::{lua_to_reply, reply_to_lua};
+use crate::script::functions::{FunctionMeta, Libraries};
+use crate::script::host::Host;
+use crate::script::runtime::{ScriptRuntime, Stop};
+use crate::script::ScriptFlags;
+
+/// Instructions between two checks for SCRIPT KILL and busy-reply-threshold. Small
+/// enough that a killed script inside `pcall` loops stops quickly, large enough to cost
+/// nothing measurable.
+const HOOK_INSTRUCTIONS: u32 = 10_000;
+
+/// Memory one machine may hold: a runaway table fails the script, not the server.
+const MEMORY_LIMIT: usize = 1 << 30;
+
+/// The version scripts see in `redis.REDIS_VERSION`.
+const REDIS_VERSION: &str = "7.4.1";
+const REDIS_VERSION_NUM: i64 = 0x0007_0401;
+
+/// Lua-side wiring: `pcall` hands command errors (raised by `redis.call`) and `{err=}`
+/// tables to the script as their text, as Redis 7.4 does; the globals table refuses new
+/// names and reports missing ones.
+const PRELUDE: &str = r#"
+local error_text = ...
+local error, type, rawget, tostring = error, type, rawget, tostring
+local lua_pcall = pcall
+local function unwrap(ok, ...)
+  if not ok then
+    local e = ...
+    if type(e) == 'table' and type(rawget(e, 'err')) == 'string' then
+      return false, rawget(e, 'err')
+    end
+    if type(e) == 'userdata' then
+      local text = error_text(e)
+      if text then return false, text end
+    end
+  end
+  return ok, ...
+end
+pcall = function(...) return unwrap(lua_pcall(...)) end
+local G = _G
+local lua_setmetatable, lua_rawset = setmetatable, rawset
+setmetatable = function(t, mt)
+  if t == G then error('Attempt to modify a readonly table', 0) end
+  return lua_setmetatable(t, mt)
+end
+rawset = function(t, k, v)
+  if t == G then error('Attempt to modify a readonly table', 0) end
+  return lua_rawset(t, k, v)
+end
+lua_setmetatable(G, {
+  __index = function(_, name)
+    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+  end,
+  __newindex = function() error('Attempt to modify a readonly table', 2) end,
+  __metatable = false,
+})
+"#;
+
+/// Runs `f` under xpcall with the error handler; returns (ok, first value).
+const INVOKE: &str = r#"
+local xpcall = xpcall
+return function(f, handler, a, b)
+  if a == nil then return xpcall(f, handler) end
+  return xpcall(function() return f(a, b) end, handler)
+end
+"#;
+
+/// Which of the two machines.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Eval,
+    Function,
+}
+
+impl Kind {
+    fn chunk_name(self) -> &'static str {
+        match self {
+            Kind::Eval => "@user_script",
+            Kind::Function => "@user_function",
+        }
+    }
+}
+
+/// Tracking of a run for SCRIPT KILL and -BUSY.
+pub struct Tracking {
+    pub runtime: Arc<ScriptRuntime>,
+    /// The log index, when running in apply.
+    pub index: Option<u64>,
+}
+
+/// What `redis.register_function` collected while a library loaded.
+type Registered = Vec<(String, Function, FunctionMeta)>;
+type Collector = Rc<RefCell<Option<Registered>>>;
+/// The runtime, when the run started, and its log index.
+type Tracked = (Arc<ScriptRuntime>, Instant, Option<u64>);
+
+/// Per-run state the hook, the error handler and the Rust callbacks share.
+#[derive(Default)]
+struct RunState {
+    /// `script: <sha or function name>` for error suffixes.
+    label: RefCell<String>,
+    resp3: Cell<bool>,
+    /// drand48 state (48 bits), as Redis's `math.random` uses.
+    rand48: Cell<u64>,
+    tracked: RefCell<Option<Tracked>>,
+    stopped: Cell<Option<Stop>>,
+}
+
+impl RunState {
+    /// The hook's (and each write's) check: once a stop is decided, it is recorded and
+    /// sticks until the script has unwound.
+    fn must_stop(&self) -> Option<Stop> {
+        if let Some(stop) = self.stopped.get() {
+            return Some(stop);
+        }
+        let tracked = self.tracked.borrow();
+        let (runtime, started, index) = tracked.as_ref()?;
+        let stop = runtime.check(*started)?;
+        if let Some(index) = index {
+            runtime.record_aborted(*index);
+        }
+        if stop == Stop::Shutdown {
+            tracing::warn!("SHUTDOWN NOSAVE while a script runs: exiting without completing it");
+            std::process::exit(0);
+        }
+        self.stopped.set(Some(stop));
+        Some(stop)
+    }
+
+    /// Before a write: claims the right to write, or (a kill won) stops the script as
+    /// the hook would.
+    fn before_write(&self) -> Option<Stop> {
+        let tracked = self.tracked.borrow();
+        let (runtime, _, index) = tracked.as_ref()?;
+        if runtime.begin_write() {
+            return None;
+        }
+        if let Some(index) = index {
+            runtime.record_aborted(*index);
+        }
+        self.stopped.set(Some(Stop::Killed));
+        Some(Stop::Killed)
+    }
+}
+
+/// One sandboxed Lua state.
+pub struct Vm {
+    lua: Lua,
+    kind: Kind,
+    state: Rc<RunState>,
+    redis: Table,
+    invoke: Function,
+    handler: Function,
+    /// EVAL scripts compiled in this machine, by SHA-1, for one cache generation.
+    compiled: HashMap<String, Function>,
+    compiled_generation: u64,
+    /// Functions registered in this machine, for one libraries generation.
+    functions: HashMap<String, (Function, FunctionMeta)>,
+    functions_generation: u64,
+    /// `redis.register_function`'s collector while a library loads.
+    registering: Collector,
+}
+
+fn lua_err(text: impl Into<String>) -> mlua::Error {
+    mlua::Error::RuntimeError(text.into())
+}
+
+/// Redis's `redisLrand48` step: the top 31 bits of the next 48-bit state.
+fn lrand48(state: &Cell<u64>) -> u64 {
+    let next = (0x5_DEEC_E66D_u64.wrapping_mul(state.get()).wrapping_add(0xB)) & ((1 << 48) - 1);
+    state.set(next);
+    next >> 17
+}
+
+fn srand48(seed: i32) -> u64 {
+    (u64::from(seed as u32) << 16) | 0x330E
+}
+
+/// A command's error reply raised by `redis.call`: its text is the script's error as is.
+#[derive(Debug)]
+struct ReplyError(String);
+
+impl std::fmt::Display for ReplyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ReplyError {}
+
+/// The text of a [`ReplyError`] inside a Lua error, if it is one.
+fn reply_error(e: &mlua::Error) -> Option<&str> {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => reply_error(cause),
+        mlua::Error::ExternalError(inner) => {
+            inner.downcast_ref::<ReplyError>().map(|r| r.0.as_str())
+        }
+        _ => None,
+    }
+}
+
+/// The message of a Lua error value as Redis words it, before the `script:` suffix.
+fn error_text(value: &Value, line: Option<usize>, chunk: &str) -> String {
+    match value {
+        Value::Table(t) => match t.raw_get::<Value>("err") {
+            Ok(Value::String(s)) => s.to_string_lossy(),
+            _ => "ERR unknown error".into(),
+        },
+        Value::String(s) => format!("ERR {}", s.to_string_lossy()),
+        Value::Error(e) if reply_error(e).is_some() => {
+            reply_error(e).unwrap_or_default().to_string()
+        }
+        // The helper libraries word their errors as Lua's C libraries would, position
+        // included.
+        Value::Error(e) if crate::script::libs::lib_error_text(e).is_some() => {
+            format!("ERR {}", crate::script::libs::lib_error_text(e).unwrap_or_default())
+        }
+        Value::Error(e) => {
+            // Errors from Rust callbacks carry no position; Lua's C functions would.
+            let mut cause: &mlua::Error = e;
+            while let mlua::Error::CallbackError { cause: inner, .. } = cause {
+                cause = inner;
+            }
+            let text = match cause {
+                mlua::Error::RuntimeError(m) => m.clone(),
+                other => other.to_string(),
+            };
+            match line {
+                Some(line) => format!("ERR {}:{line}: {text}", &chunk[1..]),
+                None => format!("ERR {text}"),
+            }
+        }
+        other => format!("ERR {}", other.type_name()),
+    }
+}
+
+impl Vm {
+    fn new(kind: Kind) -> mlua::Result<Vm> {
+        let lua = Lua::new_with(
+            StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::OS,
+            LuaOptions::default(),
+        )?;
+        lua.set_memory_limit(MEMORY_LIMIT)?;
+        let state = Rc::new(RunState::default());
+        let registering = Rc::new(RefCell::new(None));
+        let globals = lua.globals();
+        let os: Table = globals.get("os")?;
+        let only_clock = lua.create_table()?;
+        only_clock.set("clock", os.get::<Value>("clock")?)?;
+        globals.set("os", only_clock)?;
+        for name in ["print", "dofile", "loadfile", "require", "module", "package", "io", "debug"] {
+            globals.raw_set(name, Value::Nil)?;
+        }
+        crate::script::libs::register_all(&lua)?;
+        Self::install_random(&lua, &state)?;
+        Self::install_redis(&lua, &state, kind, &registering)?;
+        let redis: Table = lua.globals().get("redis")?;
+        let error_text_fn = lua.create_function(|_, e: Value| {
+            Ok(match &e {
+                Value::Error(err) => reply_error(err)
+                    .map(str::to_string)
+                    .or_else(|| crate::script::libs::lib_error_text(err)),
+                _ => None,
+            })
+        })?;
+        lua.load(PRELUDE).set_name("=prelude").call::<()>(error_text_fn)?;
+        let invoke: Function = lua.load(INVOKE).set_name("=invoke").call(())?;
+        let handler = {
+            let state = state.clone();
+            lua.create_function(move |lua, err: Value| {
+                let chunk = kind.chunk_name();
+                let line = (0..64).find_map(|level| {
+                    lua.inspect_stack(level, |d| {
+                        let source = d.source().source.map(|s| s.to_string());
+                        (source.as_deref() == Some(chunk)).then(|| d.current_line()).flatten()
+                    })
+                    .flatten()
+                });
+                let text = if state.stopped.get().is_some() {
+                    "ERR Script killed by user with SCRIPT KILL...".to_string()
+                } else {
+                    error_text(&err, line, chunk)
+                };
+                let line = line.map_or_else(|| "?".to_string(), |l| l.to_string());
+                let full = format!("{text} {}, on {chunk}:{line}.", state.label.borrow());
+                let t = lua.create_table()?;
+                t.raw_set("err", full)?;
+                Ok(t)
+            })?
+        };
+        {
+            let state = state.clone();
+            lua.set_hook(
+                HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS),
+                move |_lua, _debug| match state.must_stop() {
+                    Some(_) => Err(lua_err("ERR Script killed by user with SCRIPT KILL...")),
+                    None => Ok(mlua::VmState::Continue),
+                },
+            )?;
+        }
+        Ok(Vm {
+            lua,
+            kind,
+            state,
+            redis,
+            invoke,
+            handler,
+            compiled: HashMap::new(),
+            compiled_generation: 0,
+            functions: HashMap::new(),
+            functions_generation: 0,
+            registering,
+        })
+    }
+
+    fn install_random(lua: &Lua, state: &Rc<RunState>) -> mlua::Result<()> {
+        let math: Table = lua.globals().get("math")?;
+        let st = state.clone();
+        let random = lua.create_function(move |_, args: MultiValue| {
+            const MAX: u64 = i32::MAX as u64;
+            let r = (lrand48(&st.rand48) % MAX) as f64 / MAX as f64;
+            let int = |v: &Value| match v {
+                Value::Number(n) => Ok(n.floor()),
+                Value::Integer(n) => Ok(*n as f64),
+                Value::String(s) => {
+                    s.to_str()?.trim().parse::<f64>().map(f64::floor).map_err(|_| {
+                        lua_err("bad argument #1 to 'random' (number expected, got string)")
+                    })
+                }
+                other => Err(lua_err(format!(
+                    "bad argument #1 to 'random' (number expected, got {})",
+                    other.type_name()
+                ))),
+            };
+            match args.len() {
+                0 => Ok(r),
+                1 => {
+                    let m = int(&args[0])?;
+                    if m < 1.0 {
+                        return Err(lua_err("bad argument #1 to 'random' (interval is empty)"));
+                    }
+                    Ok((r * m).floor() + 1.0)
+                }
+                2 => {
+                    let (m, n) = (int(&args[0])?, int(&args[1])?);
+                    if m > n {
+                        return Err(lua_err("bad argument #2 to 'random' (interval is empty)"));
+                    }
+                    Ok((r * (n - m + 1.0)).floor() + m)
+                }
+                _ => Err(lua_err("wrong number of arguments")),
+            }
+        })?;
+        let st = state.clone();
+        let randomseed = lua.create_function(move |_, seed: f64| {
+            st.rand48.set(srand48(seed as i64 as i32));
+            Ok(())
+        })?;
+        math.set("random", random)?;
+        math.set("randomseed", randomseed)?;
+        Ok(())
+    }
+
+    fn install_redis(
+        lua: &Lua,
+        state: &Rc<RunState>,
+        kind: Kind,
+        registering: &Collector,
+    ) -> mlua::Result<()> {
+        let redis = lua.create_table()?;
+        redis.set(
+            "sha1hex",
+            lua.create_function(|lua, args: MultiValue| {
+                if args.len() != 1 {
+                    return Err(lua_err("wrong number of arguments"));
+                }
+                let text = lua.coerce_string(args[0].clone())?.map(|s| s.as_bytes().to_vec());
+                Ok(crate::script::sha1_hex(&text.unwrap_or_default()))
+            })?,
+        )?;
+        redis.set(
+            "error_reply",
+            lua.create_function(|lua, msg: mlua::LuaString| {
+                let t = lua.create_table()?;
+                t.raw_set("err", msg)?;
+                Ok(t)
+            })?,
+        )?;
+        redis.set(
+            "status_reply",
+            lua.create_function(|lua, msg: mlua::LuaString| {
+                let t = lua.create_table()?;
+                t.raw_set("ok", msg)?;
+                Ok(t)
+            })?,
+        )?;
+        redis.set(
+            "log",
+            lua.create_function(|lua, args: MultiValue| {
+                if args.len() < 2 {
+                    return Err(lua_err("redis.log() requires two arguments or more."));
+                }
+                let level = match &args[0] {
+                    Value::Number(n) => *n as i64,
+                    Value::Integer(n) => *n,
+                    _ => return Err(lua_err("First argument must be a number (log level).")),
+                };
+                let mut message = String::new();
+                for (i, v) in args.iter().skip(1).enumerate() {
+                    if i > 0 {
+                        message.push(' ');
+                    }
+                    if let Some(s) = lua.coerce_string(v.clone())? {
+                        message.push_str(&s.to_string_lossy());
+                    }
+                }
+                match level {
+                    0 => tracing::debug!(target: "engram::script", "{message}"),
+                    1 | 2 => tracing::info!(target: "engram::script", "{message}"),
+                    3 => tracing::warn!(target: "engram::script", "{message}"),
+                    _ => return Err(lua_err("Invalid debug level.")),
+                }
+                Ok(())
+            })?,
+        )?;
+        let st = state.clone();
+        redis.set(
+            "setresp",
+            lua.create_function(move |_, version: i64| match version {
+                2 | 3 => {
+                    st.resp3.set(version == 3);
+                    Ok(())
+                }
+                _ => Err(lua_err("RESP version must be 2 or 3.")),
+            })?,
+        )?;
+        redis.set("set_repl", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+        redis.set("replicate_commands", lua.create_function(|_, _: MultiValue| Ok(true))?)?;
+        redis.set("breakpoint", lua.create_function(|_, _: MultiValue| Ok(false))?)?;
+        redis.set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+        redis.set(
+            "acl_check_cmd",
+            lua.create_function(|_, args: MultiValue| {
+                let name = match args.front() {
+                    Some(Value::String(s)) => s.as_bytes().to_vec(),
+                    _ => {
+                        return Err(lua_err(
+                            "Please specify at least one argument for this redis lib call",
+                        ))
+                    }
+                };
+                if crate::cmd::lookup(&name).is_none() {
+                    return Err(lua_err("Invalid command passed to redis.acl_check_cmd()"));
+                }
+                Ok(true)
+            })?,
+        )?;
+        for (name, value) in [
+            ("LOG_DEBUG", 0),
+            ("LOG_VERBOSE", 1),
+            ("LOG_NOTICE", 2),
+            ("LOG_WARNING", 3),
+            ("REPL_NONE", 0),
+            ("REPL_AOF", 1),
+            ("REPL_SLAVE", 2),
+            ("REPL_REPLICA", 2),
+            ("REPL_ALL", 3),
+        ] {
+            redis.set(name, value)?;
+        }
+        redis.set("REDIS_VERSION", REDIS_VERSION)?;
+        redis.set("REDIS_VERSION_NUM", REDIS_VERSION_NUM)?;
+        if kind == Kind::Function {
+            let registering = registering.clone();
+            redis.set(
+                "register_function",
+                lua.create_function(move |_, args: MultiValue| {
+                    let mut slot = registering.borrow_mut();
+                    let Some(collected) = slot.as_mut() else {
+                        return Err(lua_err(
+                            "redis.register_function can only be called on FUNCTION LOAD command",
+                        ));
+                    };
+                    let (name, callback, meta) = crate::script::functions::registration(args)?;
+                    collected.push((name, callback, meta));
+                    Ok(())
+                })?,
+            )?;
+        }
+        lua.globals().set("redis", redis)?;
+        Ok(())
+    }
+
+    /// Compiles an EVAL body (cached by SHA-1 for this cache generation).
+    fn eval_function(
+        &mut self,
+        generation: u64,
+        sha: &str,
+        body: &[u8],
+    ) -> Result<Function, CmdError> {
+        if self.compiled_generation != generation {
+            self.compiled.clear();
+            self.compiled_generation = generation;
+        }
+        if let Some(f) = self.compiled.get(sha) {
+            return Ok(f.clone());
+        }
+        let source = crate::script::eval_source(body);
+        let f = self.lua.load(&*source).set_name(self.kind.chunk_name()).into_function().map_err(
+            |e| {
+                let message = match e {
+                    mlua::Error::SyntaxError { message, .. } => message,
+                    other => other.to_string(),
+                };
+                CmdError::Custom(format!("ERR Error compiling script (new function): {message}"))
+            },
+        )?;
+        self.compiled.insert(sha.to_string(), f.clone());
+        Ok(f)
+    }
+
+    /// Loads every library into this (function) machine if they changed since.
+    fn sync_functions(&mut self, libraries: &Libraries) {
+        if self.functions_generation == libraries.generation() {
+            return;
+        }
+        self.functions.clear();
+        for library in libraries.iter() {
+            match self.load_library(&library.code) {
+                Ok(found) => {
+                    for (name, f, meta) in found {
+                        self.functions.insert(name, (f, meta));
+                    }
+                }
+                // It loaded when FUNCTION LOAD applied it; a machine that cannot load it
+                // now leaves its functions missing rather than failing every FCALL.
+                Err(e) => {
+                    tracing::error!(library = %library.name, error = %e, "cannot load library")
+                }
+            }
+        }
+        self.functions_generation = libraries.generation();
+    }
+
+    /// Runs a library's code, returning what it registered.
+    fn load_library(
+        &mut self,
+        code: &[u8],
+    ) -> Result<Vec<(String, Function, FunctionMeta)>, CmdError> {
+        let source = crate::script::functions::library_source(code);
+        let chunk =
+            self.lua.load(source).set_name(self.kind.chunk_name()).into_function().map_err(
+                |e| {
+                    let message = match e {
+                        mlua::Error::SyntaxError { message, .. } => message,
+                        other => other.to_string(),
+                    };
+                    CmdError::Custom(format!("ERR Error compiling function: {message}"))
+                },
+            )?;
+        *self.registering.borrow_mut() = Some(Vec::new());
+        *self.state.label.borrow_mut() = "script: library".into();
+        let started = crate::clock::monotonic();
+        let result = self.invoke.call::<MultiValue>((chunk, self.handler.clone()));
+        let collected = self.registering.borrow_mut().take().unwrap_or_default();
+        let values = result
+            .map_err(|e| CmdError::Custom(format!("ERR Error registering functions: {e}")))?;
+        if let Some(Value::Boolean(false)) = values.front() {
+            let text = match values.get(1) {
+                Some(Value::Table(t)) => t.raw_get::<String>("err").unwrap_or_default(),
+                _ => String::new(),
+            };
+            // The suffix names the library run, not a script: keep Redis's wording.
+            let text = text.split(" script: library").next().unwrap_or_default().to_string();
+            let text = text.strip_prefix("ERR ").unwrap_or(&text).to_string();
+            return Err(CmdError::Custom(format!("ERR Error registering functions: {text}")));
+        }
+        let _ = started;
+        Ok(collected)
+    }
+
+    /// Runs `f` with the command callback wired to `host`.
+    fn run(
+        &mut self,
+        f: Function,
+        args: Option<(Table, Table)>,
+        seed: u64,
+        tracking: Option<Tracking>,
+        host: &mut dyn Host,
+    ) -> Reply {
+        self.state.resp3.set(false);
+        self.state.stopped.set(None);
+        self.state.rand48.set(srand48(seed as i32));
+        *self.state.tracked.borrow_mut() =
+            tracking.map(|t| (t.runtime, crate::clock::monotonic(), t.index));
+        let host = RefCell::new(host);
+        let state = self.state.clone();
+        let result = self.lua.scope(|scope| {
+            // C functions, not Lua wrappers: `return redis.call(...)` is a tail call, and
+            // only a C callee leaves the script's frame (and line) on the stack.
+            let call = scope.create_function(|lua, args: MultiValue| {
+                let (reply, failed) = call_from_script(lua, &state, &host, args)?;
+                if failed {
+                    let text = match &reply {
+                        Value::Table(t) => t.raw_get::<String>("err").unwrap_or_default(),
+                        _ => String::new(),
+                    };
+                    return Err(mlua::Error::external(ReplyError(text)));
+                }
+                Ok(reply)
+            })?;
+            let pcall = scope.create_function(|lua, args: MultiValue| {
+                Ok(call_from_script(lua, &state, &host, args)?.0)
+            })?;
+            self.redis.raw_set("call", call)?;
+            self.redis.raw_set("pcall", pcall)?;
+            let (a, b) = match args {
+                Some((keys, argv)) => (Value::Table(keys), Value::Table(argv)),
+                None => (Value::Nil, Value::Nil),
+            };
+            let out = self.invoke.call::<MultiValue>((f, self.handler.clone(), a, b));
+            self.redis.raw_set("call", Value::Nil)?;
+            self.redis.raw_set("pcall", Value::Nil)?;
+            out
+        });
+        *self.state.tracked.borrow_mut() = None;
+        let reply = match result {
+            Ok(values) => match values.front() {
+                Some(Value::Boolean(true)) => lua_to_reply(values.get(1).unwrap_or(&Value::Nil)),
+                _ => lua_to_reply(values.get(1).unwrap_or(&Value::Nil)),
+            },
+            Err(e) => Reply::Error(CmdError::Custom(format!("ERR {e}"))),
+        };
+        // A script's garbage should not outlive it by much (Redis collects a step per run).
+        let _ = self.lua.gc_step();
+        reply
+    }
+}
+
+/// The Rust side of `redis.call` / `redis.pcall`: (reply, whether it is an error).
+fn call_from_script(
+    lua: &Lua,
+    state: &RunState,
+    host: &RefCell<&mut dyn Host>,
+    args: MultiValue,
+) -> mlua::Result<(Value, bool)> {
+    let fail = |text: &str| -> mlua::Result<(Value, bool)> {
+        let t = lua.create_table()?;
+        t.raw_set("err", text)?;
+        Ok((Value::Table(t), true))
+    };
+    if args.is_empty() {
+        return fail("ERR Please specify at least one argument for this redis lib call");
+    }
+    let mut argv = Vec::with_capacity(args.len());
+    for arg in &args {
+        match arg {
+            Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
+            Value::Number(_) | Value::Integer(_) => match lua.coerce_string(arg.clone())? {
+                Some(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
+                None => {
+                    return fail("ERR Lua redis lib command arguments must be strings or integers")
+                }
+            },
+            _ => return fail("ERR Lua redis lib command arguments must be strings or integers"),
+        }
+    }
+    if state.must_stop().is_some() {
+        return Err(lua_err("ERR Script killed by user with SCRIPT KILL..."));
+    }
+    let writes = crate::cmd::lookup(&argv[0]).is_some_and(|(spec, _)| spec.is_write());
+    if writes && state.before_write().is_some() {
+        return Err(lua_err("ERR Script killed by user with SCRIPT KILL..."));
+    }
+    let reply = host.borrow_mut().call(&argv);
+    let failed = reply.is_error();
+    Ok((reply_to_lua(lua, reply, state.resp3.get())?, failed))
+}
+
+thread_local! {
+    static EVAL_VM: RefCell<Option<Vm>> = const { RefCell::new(None) };
+    static FUNCTION_VM: RefCell<Option<Vm>> = const { RefCell::new(None) };
+}
+
+fn with_vm<R>(kind: Kind, f: impl FnOnce(&mut Vm) -> R) -> Result<R, CmdError> {
+    let cell = match kind {
+        Kind::Eval => &EVAL_VM,
+        Kind::Function => &FUNCTION_VM,
+    };
+    cell.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        if slot.is_none() {
+            let vm = Vm::new(kind).map_err(|e| {
+                tracing::error!(error = %e, "cannot create the Lua machine");
+                CmdError::Custom(format!("ERR cannot create the Lua machine: {e}"))
+            })?;
+            *slot = Some(vm);
+        }
+        let vm = slot.as_mut().ok_or(CmdError::Internal)?;
+        Ok(f(vm))
+    })
+}
+
+/// Builds the KEYS / ARGV tables.
+fn string_table(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, item) in items.iter().enumerate() {
+        t.raw_set(i + 1, lua.create_string(item)?)?;
+    }
+    Ok(t)
+}
+
+/// Runs an EVAL script.
+/// One call of a script: its KEYS and ARGV, the seed of its `math.random`, and how it
+/// is tracked for -BUSY / SCRIPT KILL.
+pub struct Invocation<'a> {
+    pub keys: &'a [Bytes],
+    pub args: &'a [Bytes],
+    pub seed: u64,
+    pub tracking: Option<Tracking>,
+}
+
+pub fn run_eval(
+    generation: u64,
+    sha: &str,
+    body: &[u8],
+    call: Invocation<'_>,
+    host: &mut dyn Host,
+) -> Reply {
+    let Invocation { keys, args: argv, seed, tracking } = call;
+    let outcome = with_vm(Kind::Eval, |vm| -> Result<Reply, CmdError> {
+        let f = vm.eval_function(generation, sha, body)?;
+        let globals = vm.lua.globals();
+        let set = |name: &str, items: &[Bytes]| -> mlua::Result<()> {
+            globals.raw_set(name, string_table(&vm.lua, items)?)
+        };
+        set("KEYS", keys)
+            .and_then(|()| set("ARGV", argv))
+            .map_err(|e| CmdError::Custom(format!("ERR {e}")))?;
+        *vm.state.label.borrow_mut() = format!("script: {sha}");
+        Ok(vm.run(f, None, seed, tracking, host))
+    });
+    match outcome {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(e)) | Err(e) => Reply::Error(e),
+    }
+}
+
+/// Runs a function; `None` if no such function exists.
+pub fn run_function(
+    libraries: &Libraries,
+    name: &str,
+    call: Invocation<'_>,
+    host: &mut dyn Host,
+) -> Reply {
+    let Invocation { keys, args: argv, seed, tracking } = call;
+    let outcome = with_vm(Kind::Function, |vm| -> Result<Reply, CmdError> {
+        vm.sync_functions(libraries);
+        let Some((f, _)) = vm.functions.get(name).cloned() else {
+            return Err(CmdError::Custom("ERR Function not found".into()));
+        };
+        let tables = string_table(&vm.lua, keys)
+            .and_then(|k| Ok((k, string_table(&vm.lua, argv)?)))
+            .map_err(|e| CmdError::Custom(format!("ERR {e}")))?;
+        *vm.state.label.borrow_mut() = format!("script: {name}");
+        Ok(vm.run(f, Some(tables), seed, tracking, host))
+    });
+    match outcome {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(e)) | Err(e) => Reply::Error(e),
+    }
+}
+
+/// Compiles an EVAL body without running it (SCRIPT LOAD refuses what cannot compile).
+pub fn compile_check(body: &[u8]) -> Result<(), CmdError> {
+    with_vm(Kind::Eval, |vm| {
+        let source = crate::script::eval_source(body);
+        vm.lua.load(&*source).set_name(Kind::Eval.chunk_name()).into_function().map(|_| ()).map_err(
+            |e| {
+                let message = match e {
+                    mlua::Error::SyntaxError { message, .. } => message,
+                    other => other.to_string(),
+                };
+                CmdError::Custom(format!("ERR Error compiling script (new function): {message}"))
+            },
+        )
+    })?
+}
+
+/// Loads `code` into a throwaway machine: what it registers, or why it cannot load.
+pub fn check_library(code: &[u8]) -> Result<Vec<(String, FunctionMeta)>, CmdError> {
+    let mut vm = Vm::new(Kind::Function)
+        .map_err(|e| CmdError::Custom(format!("ERR cannot create the Lua machine: {e}")))?;
+    let found = vm.load_library(code)?;
+    Ok(found.into_iter().map(|(name, _, meta)| (name, meta)).collect())
+}
+
+/// Flags of a function, if it exists (FCALL_RO and the read-path routing check them).
+pub fn function_flags(libraries: &Libraries, name: &str) -> Option<ScriptFlags> {
+    libraries.function(name).map(|meta| meta.flags)
+}
