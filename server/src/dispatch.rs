@@ -167,8 +167,15 @@ async fn gate(
         Exec::Read(f) => {
             let now_ms = session.now_ms;
             let (reply, stale) = {
-                let ks = shared.keyspace.read();
-                let cx = ReadCtx { ks: &ks, db: session.db, now_ms, shared, may_block: true };
+                let ks = shared.read_keyspace()?;
+                let cx = ReadCtx {
+                    ks: &ks,
+                    db: session.db,
+                    now_ms,
+                    shared,
+                    may_block: true,
+                    seed: None,
+                };
                 let reply = f(&mut Args::new(&argv[skip..]), &cx);
                 (reply, stale_keys(&ks, session.db, spec, argv, now_ms))
             };

@@ -34,7 +34,9 @@ pub async fn run(shared: Arc<Shared>) {
         loop {
             let now_ms = crate::clock::now_ms();
             let due: Vec<(usize, Vec<bytes::Bytes>)> = {
-                let ks = shared.keyspace.read();
+                // Never wait here: a long script holds the keyspace, and this task shares
+                // a thread with connections that must answer -BUSY meanwhile.
+                let Some(ks) = shared.keyspace.try_read() else { break };
                 ks.iter()
                     .map(|(i, db)| (i, db.expired_keys(now_ms, BATCH)))
                     // Hashes whose fields are due (HEXPIRE): the same entry purges them.

@@ -178,7 +178,8 @@ impl Fsm {
                     // skips them, which changes no state.
                     Exec::Read(f) => match &shared {
                         Some(shared) => {
-                            let cx = ReadCtx { ks, db, now_ms, shared, may_block: false };
+                            let cx =
+                                ReadCtx { ks, db, now_ms, shared, may_block: false, seed: None };
                             f(&mut Args::new(&argv[skip..]), &cx).unwrap_or_else(Reply::Error)
                         }
                         None => Reply::Null,
@@ -260,7 +261,30 @@ impl engram_log::StateMachine for Fsm {
     fn freeze(&mut self) -> Box<dyn Iterator<Item = Request> + Send> {
         let ks = self.keyspace.read();
         let dbs: Vec<_> = ks.iter().map(|(i, db)| (i as u32, db.freeze())).collect();
-        Box::new(crate::snapshot::Rewriter::new(dbs, self.last_now_ms))
+        // Scripts and libraries first: they are small, and a snapshot taken while they
+        // change sees one consistent set (taken under the same guard as the tables).
+        let now_ms = self.last_now_ms;
+        let state = |argv: Vec<Bytes>| Request::Write { db: 0, now_ms, argv };
+        let mut prelude: Vec<Request> = ks
+            .scripts
+            .script_bodies()
+            .map(|body| {
+                state(vec![
+                    Bytes::from_static(b"SCRIPT"),
+                    Bytes::from_static(b"LOAD"),
+                    body.clone(),
+                ])
+            })
+            .collect();
+        prelude.extend(ks.scripts.libraries.iter().map(|library| {
+            state(vec![
+                Bytes::from_static(b"FUNCTION"),
+                Bytes::from_static(b"LOAD"),
+                Bytes::from_static(b"REPLACE"),
+                library.code.clone(),
+            ])
+        }));
+        Box::new(crate::snapshot::Rewriter::new(dbs, now_ms).with_prelude(prelude))
     }
 
     fn reset(&mut self) {

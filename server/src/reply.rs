@@ -43,6 +43,8 @@ pub enum Reply {
     Bool(bool),
     /// `=len txt:...` in RESP3; a bulk string in RESP2.
     Verbatim(Bytes),
+    /// `(digits` in RESP3; a bulk string in RESP2 (a script's `{big_number=...}`).
+    BigNumber(Bytes),
     /// `>n` in RESP3 (pub/sub messages); an array in RESP2.
     Push(Vec<Reply>),
     /// A reply whose shape depends on the protocol beyond the encoding of one type

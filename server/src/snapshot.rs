@@ -26,6 +26,12 @@ impl Rewriter {
         Self { dbs, next_table: 0, now_ms, ready: VecDeque::new() }
     }
 
+    /// Entries emitted before the keys (script cache, function libraries).
+    pub fn with_prelude(mut self, prelude: Vec<Request>) -> Self {
+        self.ready.extend(prelude);
+        self
+    }
+
     /// Rewrites the next slot table into `ready`; false when none is left.
     fn fill(&mut self) -> bool {
         loop {

@@ -308,6 +308,23 @@ impl Shared {
         }
     }
 
+    /// The keyspace for reading, for code on connection threads. A script holds the
+    /// write guard for as long as it runs: past `busy-reply-threshold` this answers
+    /// `-BUSY` (as Redis does) instead of waiting, which would also stall every other
+    /// connection served by this thread.
+    pub fn read_keyspace(
+        &self,
+    ) -> Result<parking_lot::RwLockReadGuard<'_, Keyspace>, crate::error::CmdError> {
+        loop {
+            if let Some(guard) = self.keyspace.try_read_for(std::time::Duration::from_millis(2)) {
+                return Ok(guard);
+            }
+            if let Some(is_function) = self.scripts.busy() {
+                return Err(crate::script::runtime::ScriptRuntime::busy_error(is_function));
+            }
+        }
+    }
+
     /// Builds the stats block sized for the command table.
     pub fn new_stats() -> Arc<Stats> {
         Arc::new(Stats::new(crate::cmd::table().len()))

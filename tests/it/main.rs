@@ -20,6 +20,7 @@ mod keyspace;
 mod list;
 mod protocol;
 mod pubsub;
+mod scripting;
 mod server;
 mod set;
 mod sort;

@@ -49,6 +49,32 @@ pub const COMMANDS: &[CommandSpec] = &[
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
+        name: "wait",
+        group: Group::Generic,
+        summary: "Blocks until the asynchronous replication of all preceding write commands \
+                  sent by the connection is completed.",
+        since: "3.0.0",
+        complexity: "O(1)",
+        arity: 3,
+        flags: Flags::BLOCKING,
+        acl: &["connection"],
+        exec: Exec::Session(wait),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "waitaof",
+        group: Group::Generic,
+        summary: "Blocks until all of the preceding write commands sent by the connection are \
+                  written to the append-only file of the master and/or replicas.",
+        since: "7.2.0",
+        complexity: "O(1)",
+        arity: 4,
+        flags: Flags::BLOCKING,
+        acl: &["connection"],
+        exec: Exec::Session(waitaof),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
         name: "quit",
         group: Group::Connection,
         summary: "Closes the connection.",
@@ -287,13 +313,41 @@ fn ping(args: &mut Args<'_>, _cx: &mut SessionCtx<'_>) -> CmdResult {
     }
 }
 
+/// `WAIT numreplicas timeout`: a single node has no replicas to wait for, and every
+/// acknowledged write is already in its own log, so it answers at once.
+fn wait(args: &mut Args<'_>, _cx: &mut SessionCtx<'_>) -> CmdResult {
+    args.next_i64()?;
+    if args.next_i64()? < 0 {
+        return Err(CmdError::TimeoutNegative);
+    }
+    Ok(Reply::Int(0))
+}
+
+/// `WAITAOF numlocal numreplicas timeout`: with a durable log every acknowledged write
+/// is already fsynced locally (Redis's "appendfsync always"); `durability none` is
+/// Redis without an append-only file.
+fn waitaof(args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
+    let numlocal = args.next_i64()?;
+    args.next_i64()?;
+    if args.next_i64()? < 0 {
+        return Err(CmdError::TimeoutNegative);
+    }
+    let durable = cx.shared.config.get("durability").is_none_or(|d| d != "none");
+    if numlocal > 0 && !durable {
+        return Err(CmdError::err(
+            "WAITAOF cannot be used when numlocal is set but appendonly is disabled.",
+        ));
+    }
+    Ok(Reply::Array(vec![Reply::Int(i64::from(durable)), Reply::Int(0)]))
+}
+
 fn echo(args: &mut Args<'_>, _cx: &mut SessionCtx<'_>) -> CmdResult {
     Ok(Reply::Bulk(args.next_bytes()?))
 }
 
 fn select(args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
     let index = args.next_i64()?;
-    let databases = cx.shared.keyspace.read().len() as i64;
+    let databases = cx.shared.read_keyspace()?.len() as i64;
     if index < 0 || index >= databases {
         return Err(CmdError::DbIndexOutOfRange);
     }

@@ -60,12 +60,29 @@ pub struct ReadCtx<'a> {
     pub shared: &'a Arc<Shared>,
     /// Whether a blocking command may return `Reply::Blocked` (false inside MULTI/EXEC).
     pub may_block: bool,
+    /// Where random reads (SRANDMEMBER, HRANDFIELD, ZRANDMEMBER, RANDOMKEY) draw from:
+    /// set inside a script that runs in apply, whose later writes may depend on the
+    /// draw; `None` elsewhere (any draw will do).
+    pub seed: Option<u64>,
 }
 
 impl ReadCtx<'_> {
     /// The selected database.
     pub fn db(&self) -> &Db {
         self.ks.db(self.db)
+    }
+
+    /// The generator random reads use (see `seed`).
+    pub fn rng(&self) -> Rng {
+        match self.seed {
+            Some(seed) => Rng::new(seed),
+            None => {
+                // Calls within the same microsecond must still differ.
+                static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                let calls = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Rng::new(crate::clock::now_us() ^ calls.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            }
+        }
     }
 }
 

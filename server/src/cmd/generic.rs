@@ -11,8 +11,6 @@
 //! Not tracked: access times and LFU counters. `OBJECT IDLETIME` reports 0 and
 //! `OBJECT FREQ` reports 0 (under an LFU policy); TOUCH only counts existing keys.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use bytes::Bytes;
 
 use crate::cmd::scan::{self, parse_cursor};
@@ -570,14 +568,9 @@ impl Parse for RandomKey {
     }
 }
 
-/// Distinguishes RANDOMKEY calls within one millisecond.
-static RANDOM_KEY_CALLS: AtomicU64 = AtomicU64::new(0);
-
 impl ReadCommand for RandomKey {
     fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
-        // A read: no determinism needed, but no ambient generator either.
-        let calls = RANDOM_KEY_CALLS.fetch_add(1, Ordering::Relaxed);
-        let seed = cx.now_ms ^ calls.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let seed = cx.rng().next_u64();
         Ok(cx.db().random_key(seed, cx.now_ms).map_or(Reply::Null, Reply::Bulk))
     }
 }

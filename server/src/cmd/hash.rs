@@ -26,7 +26,6 @@
 //! results are Redis's to the last digit and the same on every replica.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 
@@ -41,7 +40,6 @@ use crate::error::CmdError;
 use crate::keyspace::{Db, DbMut, Value};
 use crate::reply::Reply;
 use crate::resp::decode::parse_i64;
-use crate::rng::Rng;
 use crate::types::hash::Hash;
 
 const RW_UPDATE: &[KeySpec] = &[KeySpec::single(1, KeyFlags::RW.with(KeyFlags::UPDATE))];
@@ -433,14 +431,6 @@ fn parse_fields(args: &mut Args<'_>, bad_count: CmdError) -> Result<Vec<Bytes>, 
     Ok(fields.to_vec())
 }
 
-/// A generator for read commands: no determinism needed, but calls within the same
-/// microsecond must still differ.
-fn read_rng() -> Rng {
-    static CALLS: AtomicU64 = AtomicU64::new(0);
-    let calls = CALLS.fetch_add(1, Ordering::Relaxed);
-    Rng::new(crate::clock::now_us() ^ calls.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-}
-
 // ---------------------------------------------------------------------------------------
 // Setting and reading fields
 
@@ -804,7 +794,7 @@ impl ReadCommand for HRandField {
             }
             return Ok(match h {
                 Some(h) if !live.is_empty() => {
-                    let pos = live[read_rng().below(live.len() as u64) as usize];
+                    let pos = live[cx.rng().below(live.len() as u64) as usize];
                     h.at(pos).map_or(Reply::Null, |s| Reply::Bulk(s.field.clone()))
                 }
                 _ => Reply::Null,
@@ -813,7 +803,7 @@ impl ReadCommand for HRandField {
         if live.is_empty() || count == 0 {
             return Ok(Reply::Array(Vec::new()));
         }
-        let mut rng = read_rng();
+        let mut rng = cx.rng();
         let picks: Vec<usize> = if count < 0 {
             (0..count.unsigned_abs()).map(|_| live[rng.below(live.len() as u64) as usize]).collect()
         } else if count as u64 >= live.len() as u64 {

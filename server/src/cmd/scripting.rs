@@ -543,7 +543,7 @@ pub fn route(
         return Ok(None);
     }
     let call = Call::parse(&mut Args::new(&argv[skip..]))?;
-    let ks = shared.keyspace.read();
+    let ks = shared.read_keyspace()?;
     let script = match spec.name {
         "eval" => {
             if !eval_shebang(&call.target)?.no_writes {
@@ -729,7 +729,7 @@ fn function_stats(_args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
         ]),
         _ => Reply::Null,
     };
-    let (libraries, functions) = cx.shared.keyspace.read().scripts.libraries.counts();
+    let (libraries, functions) = cx.shared.read_keyspace()?.scripts.libraries.counts();
     let lua = Reply::Map(vec![
         (Reply::bulk("libraries_count"), Reply::Int(libraries as i64)),
         (Reply::bulk("functions_count"), Reply::Int(functions as i64)),
@@ -768,9 +768,8 @@ impl Parse for FunctionLoad {
 
 impl WriteCommand for FunctionLoad {
     fn apply(self, cx: &mut ApplyCtx<'_>) -> CmdResult {
-        let mut libraries = (*cx.ks.scripts.libraries).clone();
-        let name = libraries.load(self.code, self.replace)?;
-        cx.ks.scripts.libraries = Arc::new(libraries);
+        // `load` changes nothing unless it succeeds.
+        let name = Arc::make_mut(&mut cx.ks.scripts.libraries).load(self.code, self.replace)?;
         Ok(Reply::Bulk(Bytes::from(name)))
     }
 }
@@ -853,6 +852,11 @@ impl WriteCommand for FunctionRestore {
             _ => (*cx.ks.scripts.libraries).clone(),
         };
         for code in codes {
+            let name = crate::script::functions::library_name(&code)?;
+            if self.policy == RestorePolicy::Append && libraries.library(&name).is_some() {
+                // Unlike FUNCTION LOAD, Redis does not quote the name here.
+                return Err(CmdError::Custom(format!("ERR Library {name} already exists")));
+            }
             libraries.load(code, self.policy == RestorePolicy::Replace)?;
         }
         cx.ks.scripts.libraries = Arc::new(libraries);

@@ -805,24 +805,28 @@ fn memory_section(shared: &Shared, p: &ProcessStats, out: &mut String) {
     line(out, "allocator_muzzy", 0);
     line(out, "total_system_memory", total_system);
     line(out, "total_system_memory_human", bytes_human(total_system));
-    for k in ["used_memory_lua", "used_memory_vm_eval"] {
-        line(out, k, 0);
-    }
-    line(out, "used_memory_lua_human", "0B");
-    for k in [
-        "used_memory_scripts_eval",
-        "number_of_cached_scripts",
-        "number_of_functions",
-        "number_of_libraries",
-        "used_memory_vm_functions",
-        "used_memory_vm_total",
-    ] {
-        line(out, k, 0);
-    }
-    line(out, "used_memory_vm_total_human", "0B");
+    let eval_vm = crate::script::vm::EVAL_VM_BYTES.load(Ordering::Relaxed);
+    let functions_vm = crate::script::vm::FUNCTION_VM_BYTES.load(Ordering::Relaxed);
+    // Never wait for a running script here: INFO must answer while one spins.
+    let (scripts, libraries, functions, script_bytes) =
+        shared.keyspace.try_read().map_or((0, 0, 0, 0), |ks| {
+            let (libraries, functions) = ks.scripts.libraries.counts();
+            let bytes: usize = ks.scripts.script_bodies().map(|b| b.len() + 40).sum();
+            (ks.scripts.script_count(), libraries, functions, bytes as u64)
+        });
+    line(out, "used_memory_lua", eval_vm);
+    line(out, "used_memory_vm_eval", eval_vm);
+    line(out, "used_memory_lua_human", bytes_human(eval_vm));
+    line(out, "used_memory_scripts_eval", script_bytes);
+    line(out, "number_of_cached_scripts", scripts);
+    line(out, "number_of_functions", functions);
+    line(out, "number_of_libraries", libraries);
+    line(out, "used_memory_vm_functions", functions_vm);
+    line(out, "used_memory_vm_total", eval_vm + functions_vm);
+    line(out, "used_memory_vm_total_human", bytes_human(eval_vm + functions_vm));
     line(out, "used_memory_functions", 0);
-    line(out, "used_memory_scripts", 0);
-    line(out, "used_memory_scripts_human", "0B");
+    line(out, "used_memory_scripts", script_bytes);
+    line(out, "used_memory_scripts_human", bytes_human(script_bytes));
     line(out, "maxmemory", maxmemory);
     line(out, "maxmemory_human", bytes_human(maxmemory));
     line(out, "maxmemory_policy", shared.config.get("maxmemory-policy").unwrap_or_default());

@@ -508,7 +508,7 @@ impl Parse for SRandMember {
 impl ReadCommand for SRandMember {
     fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
         let set = get_set(cx.db(), &self.key, cx.now_ms)?;
-        let mut rng = Rng::new(crate::clock::now_us());
+        let mut rng = cx.rng();
         let Some(count) = self.count else {
             return Ok(set.map_or(Reply::Null, |s| {
                 Reply::Bulk(s.as_slice()[rng.below(s.len() as u64) as usize].clone())

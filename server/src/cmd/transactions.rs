@@ -131,7 +131,7 @@ fn watch(args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
         return Err(CmdError::err("WATCH inside MULTI is not allowed"));
     }
     let now_ms = crate::clock::now_ms();
-    let ks = cx.shared.keyspace.read();
+    let ks = cx.shared.read_keyspace()?;
     let db = ks.db(cx.session.db);
     for key in args.take_rest() {
         let version = db.get_entry(key, now_ms).map_or(0, |e| e.version);
@@ -206,7 +206,10 @@ fn run_reads(
     watched: &[Watched],
     cmds: &[Vec<Bytes>],
 ) -> Reply {
-    let ks = shared.keyspace.read();
+    let ks = match shared.read_keyspace() {
+        Ok(ks) => ks,
+        Err(e) => return Reply::Error(e),
+    };
     if !watched_unchanged(&ks, now_ms, watched) {
         return Reply::NullArray;
     }
@@ -217,7 +220,7 @@ fn run_reads(
             Err(e) => Reply::Error(e),
             Ok((spec, _, skip)) => match spec.exec {
                 Exec::Read(f) => {
-                    let cx = ReadCtx { ks: &ks, db, now_ms, shared, may_block: false };
+                    let cx = ReadCtx { ks: &ks, db, now_ms, shared, may_block: false, seed: None };
                     f(&mut Args::new(&argv[skip..]), &cx).unwrap_or_else(Reply::Error)
                 }
                 Exec::Session(_) => {

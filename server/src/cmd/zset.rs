@@ -21,7 +21,6 @@ use crate::glob;
 use crate::keyspace::{Db, Value};
 use crate::reply::{format_double, BlockedOn, Reply};
 use crate::resp::decode::parse_i64;
-use crate::rng::Rng;
 use crate::types::set::Set;
 use crate::types::zset::{cmp_key, ZSet};
 
@@ -1512,7 +1511,7 @@ impl Parse for ZRandMember {
 impl ReadCommand for ZRandMember {
     fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
         let z = zset_ref(cx.db().get(&self.key, cx.now_ms))?;
-        let mut rng = Rng::new(crate::clock::now_us());
+        let mut rng = cx.rng();
         let Some(count) = self.count else {
             return Ok(match z {
                 None => Reply::Null,

@@ -111,6 +111,10 @@ pub fn encode(reply: &Reply, proto: Proto, out: &mut BytesMut) {
             Proto::Resp2 => encode(&both.0, proto, out),
             Proto::Resp3 => encode(&both.1, proto, out),
         },
+        Reply::BigNumber(digits) => match proto {
+            Proto::Resp3 => line(out, b'(', digits),
+            Proto::Resp2 => bulk(out, digits),
+        },
         Reply::Verbatim(text) => match proto {
             Proto::Resp3 => {
                 int_line(out, b'=', text.len() as i128 + 4);

@@ -63,7 +63,8 @@ pub fn reply_to_lua(lua: &Lua, reply: Reply, resp3: bool) -> mlua::Result<Value>
         Reply::Error(e) => tagged(lua, "err", lua.create_string(e.to_string())?)?,
         Reply::Int(n) => Value::Number(n as f64),
         Reply::Bulk(b) => Value::String(lua.create_string(&b)?),
-        Reply::Verbatim(b) if !resp3 => Value::String(lua.create_string(&b)?),
+        Reply::Verbatim(b) | Reply::BigNumber(b) if !resp3 => Value::String(lua.create_string(&b)?),
+        Reply::BigNumber(b) => tagged(lua, "big_number", lua.create_string(&b)?)?,
         Reply::Verbatim(b) => {
             let t = lua.create_table_with_capacity(0, 2)?;
             t.raw_set("format", "txt")?;
@@ -103,9 +104,64 @@ pub fn reply_to_lua(lua: &Lua, reply: Reply, resp3: bool) -> mlua::Result<Value>
     })
 }
 
-/// What a script returned, as the reply its caller gets.
-pub fn lua_to_reply(value: &Value) -> Reply {
-    to_reply(value, 0)
+/// A Lua number passed to `redis.call`, as Redis writes it: the shortest digits that
+/// read back the same, plain up to seven zeros past them (so 2^63 is
+/// `9223372036854776000`), else in exponent form without padding (`1e+20`, `1e-7`).
+/// Lua's own `%.14g` would lose precision (`9007199254740991`).
+pub fn format_number_arg(d: f64) -> String {
+    if d.is_nan() {
+        return if d.is_sign_negative() { "-nan".into() } else { "nan".into() };
+    }
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if d == 0.0 {
+        return "0".into();
+    }
+    let sci = format!("{:e}", d.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let ndigits = digits.len() as i32;
+    let point: i32 = exp.parse().unwrap_or(0);
+    // value = digits x 10^k
+    let k = point - (ndigits - 1);
+    let mut out = String::new();
+    if d < 0.0 {
+        out.push('-');
+    }
+    let magnitude = point.abs();
+    if k >= 0 && magnitude < ndigits + 7 {
+        out.push_str(&digits);
+        out.extend(std::iter::repeat_n('0', k as usize));
+    } else if k < 0 && (k > -7 || magnitude < 4) {
+        let offset = ndigits + k;
+        if offset <= 0 {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', (-offset) as usize));
+            out.push_str(&digits);
+        } else {
+            out.push_str(&digits[..offset as usize]);
+            out.push('.');
+            out.push_str(&digits[offset as usize..]);
+        }
+    } else {
+        out.push_str(&digits[..1]);
+        if ndigits > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('e');
+        out.push(if point < 0 { '-' } else { '+' });
+        out.push_str(&magnitude.to_string());
+    }
+    out
+}
+
+/// What a script returned, as the reply its caller gets. Booleans follow the script's
+/// protocol (`redis.setresp`): under RESP2 `true` is `:1` and `false` a null, whatever
+/// the client speaks.
+pub fn lua_to_reply(value: &Value, resp3: bool) -> Reply {
+    to_reply(value, 0, resp3)
 }
 
 fn string_field(t: &Table, name: &str) -> Option<mlua::LuaString> {
@@ -115,25 +171,25 @@ fn string_field(t: &Table, name: &str) -> Option<mlua::LuaString> {
     }
 }
 
-fn to_reply(value: &Value, depth: usize) -> Reply {
+fn to_reply(value: &Value, depth: usize, resp3: bool) -> Reply {
     if depth > MAX_DEPTH {
         return Reply::Error(CmdError::Custom("ERR reached lua stack limit".into()));
     }
     match value {
         Value::Nil => Reply::Null,
-        Value::Boolean(true) => Reply::Bool(true),
-        // RESP2 has no false: Redis answers a null bulk there.
-        Value::Boolean(false) => Reply::PerProto(Box::new((Reply::Null, Reply::Bool(false)))),
+        Value::Boolean(b) if resp3 => Reply::Bool(*b),
+        Value::Boolean(true) => Reply::Int(1),
+        Value::Boolean(false) => Reply::Null,
         // Lua numbers are doubles; Redis truncates them toward zero.
         Value::Number(n) => Reply::Int(*n as i64),
         Value::Integer(n) => Reply::Int(*n),
         Value::String(s) => Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
-        Value::Table(t) => table_to_reply(t, depth),
+        Value::Table(t) => table_to_reply(t, depth, resp3),
         _ => Reply::Null,
     }
 }
 
-fn table_to_reply(t: &Table, depth: usize) -> Reply {
+fn table_to_reply(t: &Table, depth: usize, resp3: bool) -> Reply {
     if let Some(err) = string_field(t, "err") {
         return Reply::Error(CmdError::Custom(err.to_string_lossy()));
     }
@@ -146,16 +202,17 @@ fn table_to_reply(t: &Table, depth: usize) -> Reply {
     if let Ok(Value::Table(m)) = t.raw_get::<Value>("map") {
         let mut items = Vec::new();
         for (k, v) in m.pairs::<Value, Value>().flatten() {
-            items.push((to_reply(&k, depth + 1), to_reply(&v, depth + 1)));
+            items.push((to_reply(&k, depth + 1, resp3), to_reply(&v, depth + 1, resp3)));
         }
         return Reply::Map(items);
     }
     if let Ok(Value::Table(s)) = t.raw_get::<Value>("set") {
-        let items = s.pairs::<Value, Value>().flatten().map(|(k, _)| to_reply(&k, depth + 1));
+        let items =
+            s.pairs::<Value, Value>().flatten().map(|(k, _)| to_reply(&k, depth + 1, resp3));
         return Reply::Set(items.collect());
     }
     if let Some(n) = string_field(t, "big_number") {
-        return Reply::Bulk(Bytes::copy_from_slice(&n.as_bytes()));
+        return Reply::BigNumber(Bytes::copy_from_slice(&n.as_bytes()));
     }
     if let Ok(Value::Table(v)) = t.raw_get::<Value>("verbatim_string") {
         if let Some(s) = string_field(&v, "string") {
@@ -166,8 +223,34 @@ fn table_to_reply(t: &Table, depth: usize) -> Reply {
     for i in 1.. {
         match t.raw_get::<Value>(i) {
             Ok(Value::Nil) | Err(_) => break,
-            Ok(v) => items.push(to_reply(&v, depth + 1)),
+            Ok(v) => items.push(to_reply(&v, depth + 1, resp3)),
         }
     }
     Reply::Array(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_arguments_are_written_as_redis_writes_them() {
+        // Recorded from Redis 7.4: `redis.call('set', k, <number>)` then GET.
+        for (value, text) in [
+            (9007199254740991.0, "9007199254740991"),
+            (3.5, "3.5"),
+            (0.1, "0.1"),
+            (1e20, "1e+20"),
+            (1e-7, "1e-7"),
+            (123456789012345678.0, "123456789012345680"),
+            (-0.0, "0"),
+            (f64::INFINITY, "inf"),
+            (9223372036854775808.0, "9223372036854776000"),
+            (0.30000000000000004, "0.30000000000000004"),
+            (-2.5, "-2.5"),
+            (100.0, "100"),
+        ] {
+            assert_eq!(format_number_arg(value), text, "{value}");
+        }
+    }
 }

@@ -89,8 +89,9 @@ pub fn library_source(code: &[u8]) -> Vec<u8> {
     src
 }
 
+/// A registration error: Redis reports these without a script position.
 fn reg_err(text: &str) -> mlua::Error {
-    mlua::Error::RuntimeError(text.to_string())
+    mlua::Error::external(crate::script::vm::ReplyError(format!("ERR {text}")))
 }
 
 /// Parses `redis.register_function`'s arguments: `(name, callback)` or a table of named
@@ -129,8 +130,9 @@ pub fn registration(args: MultiValue) -> mlua::Result<(String, Function, Functio
         _ => return Err(reg_err("wrong number of arguments to redis.register_function")),
     };
     if !valid_name(&name) {
+        // Redis's wording, "Library" included.
         return Err(reg_err(
-            "Function names can only contain letters, numbers, or underscores(_) and must be at \
+            "Library names can only contain letters, numbers, or underscores(_) and must be at \
              least one character long",
         ));
     }

@@ -60,6 +60,9 @@ fn session_command(
             Some(msg) => Reply::Bulk(msg.clone()),
         })),
         "echo" => Ok(ScriptSession::Reply(Reply::Bulk(args.first().cloned().unwrap_or_default()))),
+        // Never blocks inside a script; nothing to wait for on a single node.
+        "wait" => Ok(ScriptSession::Reply(Reply::Int(0))),
+        "waitaof" => Ok(ScriptSession::Reply(Reply::Array(vec![Reply::Int(0), Reply::Int(0)]))),
         // The entry's time: a script's TIME is the same on every replica and on replay.
         "time" => Ok(ScriptSession::Reply(Reply::Array(vec![
             Reply::bulk_int((now_ms / 1000) as i64),
@@ -119,6 +122,8 @@ impl Host for ApplyHost<'_, '_> {
                     now_ms: self.cx.now_ms,
                     shared,
                     may_block: false,
+                    // Later writes may depend on what a random read drew.
+                    seed: Some(self.cx.seed),
                 };
                 f(&mut Args::new(&argv[skip..]), &cx).unwrap_or_else(Reply::Error)
             }
@@ -158,6 +163,7 @@ impl Host for ReadHost<'_> {
                     now_ms: self.now_ms,
                     shared: self.shared,
                     may_block: false,
+                    seed: None,
                 };
                 f(&mut Args::new(&argv[skip..]), &cx).unwrap_or_else(Reply::Error)
             }

@@ -7,6 +7,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -29,6 +30,9 @@ const HOOK_INSTRUCTIONS: u32 = 10_000;
 /// Memory one machine may hold: a runaway table fails the script, not the server.
 const MEMORY_LIMIT: usize = 1 << 30;
 
+/// How long a library's code may run while FUNCTION LOAD registers its functions.
+const LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The version scripts see in `redis.REDIS_VERSION`.
 const REDIS_VERSION: &str = "7.4.1";
 const REDIS_VERSION_NUM: i64 = 0x0007_0401;
@@ -38,7 +42,7 @@ const REDIS_VERSION_NUM: i64 = 0x0007_0401;
 /// names and reports missing ones.
 const PRELUDE: &str = r#"
 local error_text = ...
-local error, type, rawget, tostring = error, type, rawget, tostring
+local error, type, rawget, tostring, byte = error, type, rawget, tostring, string.byte
 local lua_pcall = pcall
 local function unwrap(ok, ...)
   if not ok then
@@ -54,23 +58,62 @@ local function unwrap(ok, ...)
   return ok, ...
 end
 pcall = function(...) return unwrap(lua_pcall(...)) end
+local lua_loadstring = loadstring
+loadstring = function(s, name)
+  if type(s) == 'string' and byte(s, 1) == 27 then
+    return nil, 'binary chunks are not allowed'
+  end
+  return lua_loadstring(s, name)
+end
 local G = _G
 local lua_setmetatable, lua_rawset = setmetatable, rawset
+local protected, proxied = {}, {}
+local function readonly() error('Attempt to modify a readonly table', 2) end
+-- pairs/next see through proxies, so scripts can still list a library's functions.
+local lua_next = next
+next = function(t, k)
+  local real = proxied[t]
+  if real then return lua_next(real, k) end
+  return lua_next(t, k)
+end
+pairs = function(t)
+  local real = proxied[t]
+  if real then
+    return function(_, k) return lua_next(real, k) end, t, nil
+  end
+  return lua_next, t, nil
+end
+-- A table scripts may read but not change: an empty proxy whose metatable (itself
+-- readonly when fetched with getmetatable) forwards reads.
+local function protect(t)
+  local proxy, mt, visible = {}, { __index = t, __newindex = readonly }, {}
+  lua_setmetatable(visible, { __index = mt, __newindex = readonly, __metatable = false })
+  mt.__metatable = visible
+  lua_setmetatable(proxy, mt)
+  protected[proxy], protected[visible] = true, true
+  proxied[proxy] = t
+  return proxy
+end
 setmetatable = function(t, mt)
-  if t == G then error('Attempt to modify a readonly table', 0) end
+  if t == G or protected[t] then error('Attempt to modify a readonly table', 0) end
   return lua_setmetatable(t, mt)
 end
 rawset = function(t, k, v)
-  if t == G then error('Attempt to modify a readonly table', 0) end
+  if t == G or protected[t] then error('Attempt to modify a readonly table', 0) end
   return lua_rawset(t, k, v)
+end
+for _, name in ipairs({'redis', 'cjson', 'cmsgpack', 'bit', 'struct', 'string', 'math', 'table', 'os', 'coroutine'}) do
+  if type(G[name]) == 'table' then lua_rawset(G, name, protect(G[name])) end
 end
 lua_setmetatable(G, {
   __index = function(_, name)
     error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
   end,
-  __newindex = function() error('Attempt to modify a readonly table', 2) end,
-  __metatable = false,
+  __newindex = readonly,
 })
+local proxy = protect(G)
+lua_rawset(G, '_G', proxy)
+return proxy
 "#;
 
 /// Runs `f` under xpcall with the error handler; returns (ok, first value).
@@ -81,6 +124,11 @@ return function(f, handler, a, b)
   return xpcall(function() return f(a, b) end, handler)
 end
 "#;
+
+/// Memory held by the EVAL and the function machines of the thread that ran last
+/// (`INFO memory` `used_memory_lua`, `used_memory_vm_functions`).
+pub static EVAL_VM_BYTES: AtomicU64 = AtomicU64::new(0);
+pub static FUNCTION_VM_BYTES: AtomicU64 = AtomicU64::new(0);
 
 /// Which of the two machines.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -121,6 +169,8 @@ struct RunState {
     rand48: Cell<u64>,
     tracked: RefCell<Option<Tracked>>,
     stopped: Cell<Option<Stop>>,
+    /// While FUNCTION LOAD runs a library's code: when it must have finished.
+    load_deadline: Cell<Option<Instant>>,
 }
 
 impl RunState {
@@ -165,6 +215,8 @@ pub struct Vm {
     lua: Lua,
     kind: Kind,
     state: Rc<RunState>,
+    /// The real globals (scripts see a read-only proxy): KEYS and ARGV go here.
+    globals: Table,
     redis: Table,
     invoke: Function,
     handler: Function,
@@ -195,7 +247,7 @@ fn srand48(seed: i32) -> u64 {
 
 /// A command's error reply raised by `redis.call`: its text is the script's error as is.
 #[derive(Debug)]
-struct ReplyError(String);
+pub(crate) struct ReplyError(pub(crate) String);
 
 impl std::fmt::Display for ReplyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -280,7 +332,8 @@ impl Vm {
                 _ => None,
             })
         })?;
-        lua.load(PRELUDE).set_name("=prelude").call::<()>(error_text_fn)?;
+        let proxy: Table = lua.load(PRELUDE).set_name("=prelude").call(error_text_fn)?;
+        lua.set_globals(proxy)?;
         let invoke: Function = lua.load(INVOKE).set_name("=invoke").call(())?;
         let handler = {
             let state = state.clone();
@@ -309,9 +362,14 @@ impl Vm {
             let state = state.clone();
             lua.set_hook(
                 HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS),
-                move |_lua, _debug| match state.must_stop() {
-                    Some(_) => Err(lua_err("ERR Script killed by user with SCRIPT KILL...")),
-                    None => Ok(mlua::VmState::Continue),
+                move |_lua, _debug| {
+                    if state.load_deadline.get().is_some_and(|d| crate::clock::monotonic() > d) {
+                        return Err(lua_err("FUNCTION LOAD timeout"));
+                    }
+                    match state.must_stop() {
+                        Some(_) => Err(lua_err("ERR Script killed by user with SCRIPT KILL...")),
+                        None => Ok(mlua::VmState::Continue),
+                    }
                 },
             )?;
         }
@@ -319,6 +377,7 @@ impl Vm {
             lua,
             kind,
             state,
+            globals,
             redis,
             invoke,
             handler,
@@ -577,8 +636,11 @@ impl Vm {
             )?;
         *self.registering.borrow_mut() = Some(Vec::new());
         *self.state.label.borrow_mut() = "script: library".into();
-        let started = crate::clock::monotonic();
+        // A library's top level only registers functions; one that spins must not hold
+        // apply forever (Redis allows it 500 ms too).
+        self.state.load_deadline.set(Some(crate::clock::monotonic() + LOAD_TIMEOUT));
         let result = self.invoke.call::<MultiValue>((chunk, self.handler.clone()));
+        self.state.load_deadline.set(None);
         let collected = self.registering.borrow_mut().take().unwrap_or_default();
         let values = result
             .map_err(|e| CmdError::Custom(format!("ERR Error registering functions: {e}")))?;
@@ -587,12 +649,10 @@ impl Vm {
                 Some(Value::Table(t)) => t.raw_get::<String>("err").unwrap_or_default(),
                 _ => String::new(),
             };
-            // The suffix names the library run, not a script: keep Redis's wording.
+            // The suffix names the library run, not a script: Redis words it without.
             let text = text.split(" script: library").next().unwrap_or_default().to_string();
-            let text = text.strip_prefix("ERR ").unwrap_or(&text).to_string();
             return Err(CmdError::Custom(format!("ERR Error registering functions: {text}")));
         }
-        let _ = started;
         Ok(collected)
     }
 
@@ -643,8 +703,10 @@ impl Vm {
         *self.state.tracked.borrow_mut() = None;
         let reply = match result {
             Ok(values) => match values.front() {
-                Some(Value::Boolean(true)) => lua_to_reply(values.get(1).unwrap_or(&Value::Nil)),
-                _ => lua_to_reply(values.get(1).unwrap_or(&Value::Nil)),
+                Some(Value::Boolean(true)) => {
+                    lua_to_reply(values.get(1).unwrap_or(&Value::Nil), self.state.resp3.get())
+                }
+                _ => lua_to_reply(values.get(1).unwrap_or(&Value::Nil), self.state.resp3.get()),
             },
             Err(e) => Reply::Error(CmdError::Custom(format!("ERR {e}"))),
         };
@@ -673,12 +735,10 @@ fn call_from_script(
     for arg in &args {
         match arg {
             Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
-            Value::Number(_) | Value::Integer(_) => match lua.coerce_string(arg.clone())? {
-                Some(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
-                None => {
-                    return fail("ERR Lua redis lib command arguments must be strings or integers")
-                }
-            },
+            Value::Number(n) => {
+                argv.push(Bytes::from(crate::script::convert::format_number_arg(*n)))
+            }
+            Value::Integer(n) => argv.push(Bytes::from(n.to_string())),
             _ => return fail("ERR Lua redis lib command arguments must be strings or integers"),
         }
     }
@@ -714,7 +774,13 @@ fn with_vm<R>(kind: Kind, f: impl FnOnce(&mut Vm) -> R) -> Result<R, CmdError> {
             *slot = Some(vm);
         }
         let vm = slot.as_mut().ok_or(CmdError::Internal)?;
-        Ok(f(vm))
+        let out = f(vm);
+        let gauge = match kind {
+            Kind::Eval => &EVAL_VM_BYTES,
+            Kind::Function => &FUNCTION_VM_BYTES,
+        };
+        gauge.store(vm.lua.used_memory() as u64, Ordering::Relaxed);
+        Ok(out)
     })
 }
 
@@ -747,7 +813,7 @@ pub fn run_eval(
     let Invocation { keys, args: argv, seed, tracking } = call;
     let outcome = with_vm(Kind::Eval, |vm| -> Result<Reply, CmdError> {
         let f = vm.eval_function(generation, sha, body)?;
-        let globals = vm.lua.globals();
+        let globals = vm.globals.clone();
         let set = |name: &str, items: &[Bytes]| -> mlua::Result<()> {
             globals.raw_set(name, string_table(&vm.lua, items)?)
         };
@@ -806,9 +872,9 @@ pub fn compile_check(body: &[u8]) -> Result<(), CmdError> {
 
 /// Loads `code` into a throwaway machine: what it registers, or why it cannot load.
 pub fn check_library(code: &[u8]) -> Result<Vec<(String, FunctionMeta)>, CmdError> {
-    let mut vm = Vm::new(Kind::Function)
-        .map_err(|e| CmdError::Custom(format!("ERR cannot create the Lua machine: {e}")))?;
-    let found = vm.load_library(code)?;
+    // The thread's function machine: its globals are read-only, so a library's code
+    // cannot leave anything behind, and a new machine per load would cost far more.
+    let found = with_vm(Kind::Function, |vm| vm.load_library(code))??;
     Ok(found.into_iter().map(|(name, _, meta)| (name, meta)).collect())
 }
 

@@ -285,8 +285,44 @@ fn int_option(args: &Args, n: usize, min: i64) -> mlua::Result<Option<i64>> {
 /// One table being written; the encoder keeps these on an explicit stack rather than
 /// recursing, so 1000 levels of nesting cannot exhaust a small thread stack.
 enum Frame {
-    Array { table: Table, next: f64, len: f64 },
-    Object { items: Vec<(Value, Value)>, next: usize },
+    Array {
+        table: Table,
+        next: f64,
+        len: f64,
+    },
+    /// Keys are held as Rust data, values fetched one at a time: every live Lua value
+    /// takes a slot of mlua's reference stack, which holds only a few thousand.
+    Object {
+        table: Table,
+        keys: Vec<ObjectKey>,
+        next: usize,
+    },
+}
+
+/// An object member's key, without holding a Lua reference for string and number keys.
+enum ObjectKey {
+    Str(Vec<u8>),
+    Num(f64),
+    Other(Value),
+}
+
+impl ObjectKey {
+    fn of(key: Value) -> Self {
+        match key {
+            Value::String(s) => ObjectKey::Str(s.as_bytes().to_vec()),
+            Value::Number(n) => ObjectKey::Num(n),
+            Value::Integer(n) => ObjectKey::Num(n as f64),
+            other => ObjectKey::Other(other),
+        }
+    }
+
+    fn to_value(&self, lua: &Lua) -> mlua::Result<Value> {
+        Ok(match self {
+            ObjectKey::Str(s) => Value::String(lua.create_string(s)?),
+            ObjectKey::Num(n) => Value::Number(*n),
+            ObjectKey::Other(v) => v.clone(),
+        })
+    }
 }
 
 fn encode_root(lua: &Lua, cfg: &Config, root: Value, out: &mut Vec<u8>) -> mlua::Result<()> {
@@ -315,14 +351,15 @@ fn encode_root(lua: &Lua, cfg: &Config, root: Value, out: &mut Vec<u8>) -> mlua:
                     stack.pop();
                 }
             }
-            Frame::Object { items, next } => {
-                if let Some((key, value)) = items.get(*next) {
+            Frame::Object { table, keys, next } => {
+                if let Some(key) = keys.get(*next) {
                     if *next > 0 {
                         out.push(b',');
                     }
-                    encode_key(lua, cfg, key, out)?;
+                    let key = key.to_value(lua)?;
+                    encode_key(lua, cfg, &key, out)?;
                     out.push(b':');
-                    pending = Some(value.clone());
+                    pending = Some(table.raw_get::<Value>(key)?);
                     *next += 1;
                 } else {
                     out.push(b'}');
@@ -460,8 +497,11 @@ fn open_table(
         }
         _ => {
             out.push(b'{');
-            let items = table.pairs::<Value, Value>().collect::<mlua::Result<Vec<_>>>()?;
-            Ok(Frame::Object { items, next: 0 })
+            let mut keys = Vec::new();
+            for pair in table.pairs::<Value, Value>() {
+                keys.push(ObjectKey::of(pair?.0));
+            }
+            Ok(Frame::Object { table, keys, next: 0 })
         }
     }
 }

@@ -178,20 +178,20 @@ fn pack_number(n: f64, out: &mut Vec<u8>) {
 }
 
 fn pack_table(t: &Table, level: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
-    let pairs = t.pairs::<Value, Value>().collect::<mlua::Result<Vec<_>>>()?;
+    // Two streaming passes rather than one collected list: every live Lua value takes a
+    // slot of mlua's reference stack, which holds only a few thousand.
     // An array is a table whose keys are exactly the integers 1..n.
     let mut max = 0.0f64;
     let mut is_array = true;
-    for (key, _) in &pairs {
-        match as_number(key) {
-            Some(k) if k >= 1.0 && k.floor() == k => max = max.max(k),
-            _ => {
-                is_array = false;
-                break;
-            }
+    let mut count = 0usize;
+    for pair in t.pairs::<Value, Value>() {
+        let (key, _) = pair?;
+        count += 1;
+        match as_number(&key) {
+            Some(k) if is_array && k >= 1.0 && k.floor() == k => max = max.max(k),
+            _ => is_array = false,
         }
     }
-    let count = pairs.len();
     if is_array && max == count as f64 {
         header(out, count, 0x90, 0xdc, 0xdd);
         for i in 1..=count {
@@ -200,9 +200,10 @@ fn pack_table(t: &Table, level: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
         }
     } else {
         header(out, count, 0x80, 0xde, 0xdf);
-        for (key, value) in &pairs {
-            pack_value(key, level, out)?;
-            pack_value(value, level, out)?;
+        for pair in t.pairs::<Value, Value>() {
+            let (key, value) = pair?;
+            pack_value(&key, level, out)?;
+            pack_value(&value, level, out)?;
         }
     }
     Ok(())
