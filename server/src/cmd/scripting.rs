@@ -17,7 +17,7 @@ use crate::reply::Reply;
 use crate::script::host::{ApplyHost, ReadHost};
 use crate::script::runtime::RunInfo;
 use crate::script::vm::{self, Invocation, Tracking};
-use crate::script::{eval_shebang, sha1_hex};
+use crate::script::{eval_shebang, sha1_hex, ScriptFlags};
 use crate::session::Session;
 use crate::state::Shared;
 
@@ -372,8 +372,15 @@ fn run_in_apply(cx: &mut ApplyCtx<'_>, script: Script, call: &Call, command: &st
     let tracking = track(shared.as_ref(), &script, command, call, Some(cx.index));
     let seed = cx.seed;
     let mut host = ApplyHost::new(cx, shared.as_ref());
-    if let Script::Function { name } = &script {
-        host.read_only = libraries.function(name).is_some_and(|m| m.flags.no_writes);
+    match &script {
+        Script::Function { name } => {
+            let flags = libraries.function(name).map(|m| m.flags).unwrap_or_default();
+            host.read_only = flags.no_writes;
+            host.allow_oom = flags.allow_oom;
+        }
+        Script::Eval { body, .. } => {
+            host.allow_oom = eval_shebang(body).is_ok_and(|f| f.allow_oom);
+        }
     }
     Ok(run(&script, call, seed, tracking, &mut host, (generation, &libraries)))
 }
@@ -484,9 +491,17 @@ impl ReadCommand for EvalShaRo {
 /// `FCALL function numkeys [key ...] [arg ...]`
 struct Fcall(Call);
 
+/// FCALL words a numkeys that is not a number its own way.
+fn parse_fcall(args: &mut Args<'_>) -> Result<Call, CmdError> {
+    Call::parse(args).map_err(|e| match e {
+        CmdError::NotAnInteger => CmdError::err("Bad number of keys provided"),
+        other => other,
+    })
+}
+
 impl Parse for Fcall {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
-        Call::parse(args).map(Fcall)
+        parse_fcall(args).map(Fcall)
     }
 }
 
@@ -505,7 +520,7 @@ struct FcallRo(Call);
 
 impl Parse for FcallRo {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
-        Call::parse(args).map(FcallRo)
+        parse_fcall(args).map(FcallRo)
     }
 }
 
@@ -530,6 +545,30 @@ impl ReadCommand for FcallRo {
     }
 }
 
+/// Whether this EVAL / EVALSHA / FCALL will run on the read path (`no-writes`): the
+/// connection then lets its in-flight writes apply first, as for any read, so a
+/// pipelined script sees the writes sent before it. Errs toward true when unsure.
+pub fn runs_as_read(shared: &Shared, spec: &CommandSpec, argv: &[Bytes]) -> bool {
+    if spec.group != Group::Scripting || !matches!(spec.name, "eval" | "evalsha" | "fcall") {
+        return false;
+    }
+    let Some(target) = argv.get(1) else { return false };
+    match spec.name {
+        "eval" => eval_shebang(target).is_ok_and(|f| f.no_writes),
+        _ => {
+            let Some(ks) = shared.keyspace.try_read() else { return true };
+            if spec.name == "evalsha" {
+                ks.scripts
+                    .script(target)
+                    .is_some_and(|b| eval_shebang(b).is_ok_and(|f| f.no_writes))
+            } else {
+                let name = String::from_utf8_lossy(target);
+                ks.scripts.libraries.function(&name).is_some_and(|m| m.flags.no_writes)
+            }
+        }
+    }
+}
+
 /// Before proposing EVAL / EVALSHA / FCALL: an unknown script or function is refused
 /// without a log entry, and a `no-writes` one runs here, on the read path. `None`: propose.
 pub fn route(
@@ -542,32 +581,44 @@ pub fn route(
     if !matches!(spec.name, "eval" | "evalsha" | "fcall") || spec.group != Group::Scripting {
         return Ok(None);
     }
-    let call = Call::parse(&mut Args::new(&argv[skip..]))?;
+    let call = if spec.name == "fcall" {
+        parse_fcall(&mut Args::new(&argv[skip..]))?
+    } else {
+        Call::parse(&mut Args::new(&argv[skip..]))?
+    };
     let ks = shared.read_keyspace()?;
-    let script = match spec.name {
+    let (script, flags) = match spec.name {
         "eval" => {
-            if !eval_shebang(&call.target)?.no_writes {
-                return Ok(None);
-            }
-            Script::Eval { sha: sha1_hex(&call.target), body: call.target.clone() }
+            let flags = eval_shebang(&call.target)?;
+            (Script::Eval { sha: sha1_hex(&call.target), body: call.target.clone() }, flags)
         }
         "evalsha" => {
             let body = ks.scripts.script(&call.target).ok_or_else(noscript)?;
-            if !eval_shebang(body).is_ok_and(|f| f.no_writes) {
-                return Ok(None);
-            }
+            let flags = eval_shebang(body).unwrap_or_default();
             let sha = String::from_utf8_lossy(&call.target).to_ascii_lowercase();
-            Script::Eval { sha, body: body.clone() }
+            (Script::Eval { sha, body: body.clone() }, flags)
         }
         _ => {
             let name = String::from_utf8_lossy(&call.target).into_owned();
             let meta = ks.scripts.libraries.function(&name).ok_or_else(function_not_found)?;
-            if !meta.flags.no_writes {
-                return Ok(None);
-            }
-            Script::Function { name }
+            // A function always declares its flags, none being a declaration too.
+            let flags = ScriptFlags { declared: true, ..meta.flags };
+            (Script::Function { name }, flags)
         }
     };
+    // Scripts that declare flags are refused whole when memory is over the limit, unless
+    // they may not write or say they may run anyway (Redis 7); others only fail at a
+    // command that would grow memory.
+    if flags.declared
+        && !flags.allow_oom
+        && !flags.no_writes
+        && crate::dispatch::over_maxmemory(shared)
+    {
+        return Err(CmdError::Oom);
+    }
+    if !flags.no_writes {
+        return Ok(None);
+    }
     Ok(Some(run_read(&ks, session.db, session.now_ms, shared, script, &call, spec.name)))
 }
 
@@ -729,7 +780,12 @@ fn function_stats(_args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
         ]),
         _ => Reply::Null,
     };
-    let (libraries, functions) = cx.shared.read_keyspace()?.scripts.libraries.counts();
+    // Allowed while a script is busy, which holds the keyspace: the counts then come
+    // from the last FUNCTION change applied.
+    let (libraries, functions) = match cx.shared.keyspace.try_read() {
+        Some(ks) => ks.scripts.libraries.counts(),
+        None => cx.shared.scripts.library_counts(),
+    };
     let lua = Reply::Map(vec![
         (Reply::bulk("libraries_count"), Reply::Int(libraries as i64)),
         (Reply::bulk("functions_count"), Reply::Int(functions as i64)),
@@ -768,9 +824,26 @@ impl Parse for FunctionLoad {
 
 impl WriteCommand for FunctionLoad {
     fn apply(self, cx: &mut ApplyCtx<'_>) -> CmdResult {
+        let before = cx.ks.scripts.libraries.generation();
+        let before_empty = cx.ks.scripts.libraries.counts().0 == 0;
+        let replaced: Vec<String> = crate::script::functions::library_name(&self.code)
+            .ok()
+            .and_then(|name| cx.ks.scripts.libraries.library(&name))
+            .map(|library| library.functions.keys().cloned().collect())
+            .unwrap_or_default();
         // `load` changes nothing unless it succeeds.
         let name = Arc::make_mut(&mut cx.ks.scripts.libraries).load(self.code, self.replace)?;
+        let after = cx.ks.scripts.libraries.generation();
+        crate::script::vm::adopt_loaded(before, before_empty, after, &replaced);
+        note_counts(cx);
         Ok(Reply::Bulk(Bytes::from(name)))
+    }
+}
+
+/// Keeps FUNCTION STATS' fallback counts current (see `ScriptRuntime`).
+fn note_counts(cx: &ApplyCtx<'_>) {
+    if let Some(shared) = cx.shared {
+        shared.scripts.set_library_counts(cx.ks.scripts.libraries.counts());
     }
 }
 
@@ -789,6 +862,7 @@ impl WriteCommand for FunctionDelete {
             return Err(CmdError::err("Library not found"));
         }
         Arc::make_mut(&mut cx.ks.scripts.libraries).delete(&self.0);
+        note_counts(cx);
         Ok(Reply::ok())
     }
 }
@@ -798,7 +872,12 @@ struct FunctionFlush;
 
 impl Parse for FunctionFlush {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
-        if !args.is_empty() && !args.eat("ASYNC") && !args.eat("SYNC") || args.remaining() > 0 {
+        if args.remaining() > 1 {
+            return Err(CmdError::err(
+                "unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP.",
+            ));
+        }
+        if !args.is_empty() && !args.eat("ASYNC") && !args.eat("SYNC") {
             return Err(CmdError::err("FUNCTION FLUSH only supports SYNC|ASYNC option"));
         }
         Ok(FunctionFlush)
@@ -808,6 +887,7 @@ impl Parse for FunctionFlush {
 impl WriteCommand for FunctionFlush {
     fn apply(self, cx: &mut ApplyCtx<'_>) -> CmdResult {
         cx.ks.scripts.libraries = Default::default();
+        note_counts(cx);
         Ok(Reply::ok())
     }
 }
@@ -837,7 +917,12 @@ impl Parse for FunctionRestore {
                 1 => return Err(CmdError::err(
                     "Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
                 )),
-                _ => return Err(CmdError::Syntax),
+                _ => {
+                    return Err(CmdError::err(
+                        "unknown subcommand or wrong number of arguments for 'restore'. Try \
+                         FUNCTION HELP.",
+                    ))
+                }
             };
         crate::script::functions::undump(&payload)?;
         Ok(FunctionRestore { payload, policy })
@@ -860,6 +945,7 @@ impl WriteCommand for FunctionRestore {
             libraries.load(code, self.policy == RestorePolicy::Replace)?;
         }
         cx.ks.scripts.libraries = Arc::new(libraries);
+        note_counts(cx);
         Ok(Reply::ok())
     }
 }
@@ -894,10 +980,7 @@ impl Parse for FunctionList {
                     return Err(CmdError::err("Unknown argument withcode"));
                 }
                 list.with_code = true;
-            } else if args.eat("LIBRARYNAME") {
-                if list.pattern.is_some() {
-                    return Err(CmdError::err("library name argument was already given"));
-                }
+            } else if list.pattern.is_none() && args.eat("LIBRARYNAME") {
                 if args.is_empty() {
                     return Err(CmdError::err("library name argument was not given"));
                 }

@@ -189,7 +189,9 @@ async fn serve(
             };
             let routed = dispatch::route(&argv);
             let blocking = routed.is_blocking();
-            if (!routed.is_write() || blocking) && !slots.is_empty() {
+            let read_script = matches!(&routed.resolved, Ok((spec, _, _))
+                if crate::cmd::scripting::runs_as_read(shared, spec, &argv));
+            if (!routed.is_write() || blocking || read_script) && !slots.is_empty() {
                 drain(
                     &mut slots,
                     &mut writes,

@@ -191,7 +191,10 @@ fn to_reply(value: &Value, depth: usize, resp3: bool) -> Reply {
 
 fn table_to_reply(t: &Table, depth: usize, resp3: bool) -> Reply {
     if let Some(err) = string_field(t, "err") {
-        return Reply::Error(CmdError::Custom(err.to_string_lossy()));
+        let text = err.to_string_lossy();
+        // An empty error still needs a code on the wire.
+        let text = if text.is_empty() { "ERR".to_string() } else { text };
+        return Reply::Error(CmdError::Custom(text));
     }
     if let Some(ok) = string_field(t, "ok") {
         return Reply::Status(ok.to_string_lossy().into());

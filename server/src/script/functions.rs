@@ -25,7 +25,9 @@ pub struct Library {
     pub functions: BTreeMap<String, FunctionMeta>,
 }
 
-/// Every library, by name, and which library holds each function.
+/// Every library, and which library holds each function. Both are keyed by lowercase
+/// name: Redis finds libraries and functions case-insensitively (`FCALL TEST` calls
+/// `test`), while listings keep the names as declared.
 #[derive(Debug, Clone)]
 pub struct Libraries {
     libraries: BTreeMap<String, Library>,
@@ -58,17 +60,24 @@ pub fn library_name(code: &[u8]) -> Result<String, CmdError> {
     }
     let line = code.split(|&b| b == b'\n').next().unwrap_or_default();
     let line = String::from_utf8_lossy(&line[2..]).into_owned();
-    let mut parts = line.split(' ').filter(|p| !p.is_empty());
-    let engine = parts.next().unwrap_or_default();
+    // The engine is what follows `#!` up to the first space (`#! name=x` names none).
+    let (engine, rest) = line.split_once(' ').unwrap_or((&line, ""));
     if !engine.eq_ignore_ascii_case("lua") {
         return Err(custom(format!("ERR Engine '{engine}' not found")));
     }
     let mut name = None;
-    for part in parts {
-        match part.strip_prefix("name=") {
-            Some(n) => name = Some(n.to_string()),
-            None => return Err(custom(format!("ERR Invalid metadata value given: {part}"))),
+    for part in rest.split(' ').filter(|p| !p.is_empty()) {
+        let Some(value) = part.strip_prefix("name=") else {
+            return Err(custom(format!("ERR Invalid metadata value given: {part}")));
+        };
+        if name.is_some() {
+            return Err(custom(
+                "ERR Invalid metadata value, name argument was given multiple times",
+            ));
         }
+        // Redis splits the line as it splits arguments: quotes group and are dropped.
+        let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
+        name = Some(value.to_string());
     }
     let name = name.ok_or_else(|| custom("ERR Library name was not given"))?;
     if !valid_name(&name) {
@@ -213,21 +222,22 @@ impl Libraries {
         (self.libraries.len(), self.owner.len())
     }
 
-    /// A library by name.
+    /// A library by name (any case).
     pub fn library(&self, name: &str) -> Option<&Library> {
-        self.libraries.get(name)
+        self.libraries.get(&name.to_ascii_lowercase())
     }
 
-    /// A function's metadata.
+    /// A function's metadata (any case).
     pub fn function(&self, name: &str) -> Option<&FunctionMeta> {
-        let library = self.libraries.get(self.owner.get(name)?)?;
-        library.functions.get(name)
+        let library = self.libraries.get(self.owner.get(&name.to_ascii_lowercase())?)?;
+        library.functions.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, m)| m)
     }
 
     /// FUNCTION LOAD: checks and adds (or replaces) the library `code` declares.
     pub fn load(&mut self, code: Bytes, replace: bool) -> Result<String, CmdError> {
         let name = library_name(&code)?;
-        if self.libraries.contains_key(&name) && !replace {
+        let key = name.to_ascii_lowercase();
+        if self.libraries.contains_key(&key) && !replace {
             return Err(custom(format!("ERR Library '{name}' already exists")));
         }
         let found = crate::script::vm::check_library(&code)?;
@@ -235,28 +245,30 @@ impl Libraries {
             return Err(custom("ERR No functions registered"));
         }
         let mut functions = BTreeMap::new();
+        let mut seen = std::collections::HashSet::new();
         for (function, meta) in found {
-            if self.owner.get(&function).is_some_and(|owner| *owner != name) {
+            let lower = function.to_ascii_lowercase();
+            if self.owner.get(&lower).is_some_and(|owner| *owner != key) || !seen.insert(lower) {
                 return Err(custom(format!("ERR Function {function} already exists")));
             }
-            if functions.insert(function.clone(), meta).is_some() {
-                return Err(custom(format!("ERR Function {function} already exists")));
-            }
+            functions.insert(function, meta);
         }
-        self.delete(&name);
+        self.delete(&key);
         for function in functions.keys() {
-            self.owner.insert(function.clone(), name.clone());
+            self.owner.insert(function.to_ascii_lowercase(), key.clone());
         }
-        self.libraries.insert(name.clone(), Library { name: name.clone(), code, functions });
+        self.libraries.insert(key, Library { name: name.clone(), code, functions });
         self.generation = super::next_generation();
         Ok(name)
     }
 
     /// FUNCTION DELETE; false if there is no such library.
     pub fn delete(&mut self, name: &str) -> bool {
-        let Some(library) = self.libraries.remove(name) else { return false };
+        let Some(library) = self.libraries.remove(&name.to_ascii_lowercase()) else {
+            return false;
+        };
         for function in library.functions.keys() {
-            self.owner.remove(function);
+            self.owner.remove(&function.to_ascii_lowercase());
         }
         self.generation = super::next_generation();
         true
@@ -293,7 +305,7 @@ fn crc32c_of(bytes: &[u8]) -> u32 {
 
 /// The library codes in a FUNCTION DUMP payload.
 pub fn undump(payload: &[u8]) -> Result<Vec<Bytes>, CmdError> {
-    let bad = || custom("ERR payload version or checksum are wrong");
+    let bad = || custom("ERR DUMP payload version or checksum are wrong");
     if payload.len() < DUMP_MAGIC.len() + 4 || !payload.starts_with(DUMP_MAGIC) {
         return Err(bad());
     }

@@ -56,6 +56,10 @@ pub struct ScriptRuntime {
     /// `busy-reply-threshold` in milliseconds, mirrored from the config.
     pub threshold_ms: AtomicU64,
     dir: Mutex<Option<PathBuf>>,
+    /// Libraries and functions, as of the last FUNCTION change applied: FUNCTION STATS
+    /// answers from here while a busy script holds the keyspace.
+    libraries: AtomicU64,
+    functions: AtomicU64,
 }
 
 impl ScriptRuntime {
@@ -106,6 +110,20 @@ impl ScriptRuntime {
     /// What FUNCTION STATS reports as `running_script`.
     pub fn running(&self) -> Option<RunInfo> {
         self.running.lock().clone()
+    }
+
+    /// Records the library and function counts after a FUNCTION change.
+    pub fn set_library_counts(&self, (libraries, functions): (usize, usize)) {
+        self.libraries.store(libraries as u64, Ordering::Relaxed);
+        self.functions.store(functions as u64, Ordering::Relaxed);
+    }
+
+    /// The counts [`ScriptRuntime::set_library_counts`] recorded.
+    pub fn library_counts(&self) -> (usize, usize) {
+        (
+            self.libraries.load(Ordering::Relaxed) as usize,
+            self.functions.load(Ordering::Relaxed) as usize,
+        )
     }
 
     /// SCRIPT KILL (`function` false) / FUNCTION KILL (true).

@@ -116,6 +116,35 @@ lua_rawset(G, '_G', proxy)
 return proxy
 "#;
 
+/// The environment a library's code runs in while FUNCTION LOAD registers it: nothing
+/// but a `redis` table with the registration API (any other name reads as a missing
+/// global). Returns the environment and a function that, once loading is done, points
+/// it at the ordinary (read-only) globals the library's functions use when called.
+const LOAD_ENV: &str = r#"
+local register, redis, globals = ...
+local error, tostring, ipairs = error, tostring, ipairs
+local function missing(_, name)
+  error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+end
+local function readonly() error('Attempt to modify a readonly table', 2) end
+local api = { register_function = register }
+for _, k in ipairs({'log', 'LOG_DEBUG', 'LOG_VERBOSE', 'LOG_NOTICE', 'LOG_WARNING',
+                    'REDIS_VERSION', 'REDIS_VERSION_NUM'}) do
+  api[k] = redis[k]
+end
+setmetatable(api, { __index = missing, __newindex = readonly, __metatable = false })
+local mt = {
+  __index = function(_, name)
+    if name == 'redis' then return api end
+    return missing(_, name)
+  end,
+  __newindex = readonly,
+  __metatable = false,
+}
+local env = setmetatable({}, mt)
+return env, function() mt.__index = globals end
+"#;
+
 /// Runs `f` under xpcall with the error handler; returns (ok, first value).
 const INVOKE: &str = r#"
 local xpcall = xpcall
@@ -226,6 +255,9 @@ pub struct Vm {
     /// Functions registered in this machine, for one libraries generation.
     functions: HashMap<String, (Function, FunctionMeta)>,
     functions_generation: u64,
+    /// What the last successful library load in this machine registered, so FUNCTION
+    /// LOAD can keep the machine current instead of reloading every library.
+    last_loaded: Registered,
     /// `redis.register_function`'s collector while a library loads.
     registering: Collector,
 }
@@ -385,6 +417,7 @@ impl Vm {
             compiled_generation: 0,
             functions: HashMap::new(),
             functions_generation: 0,
+            last_loaded: Vec::new(),
             registering,
         })
     }
@@ -547,21 +580,26 @@ impl Vm {
         redis.set("REDIS_VERSION", REDIS_VERSION)?;
         redis.set("REDIS_VERSION_NUM", REDIS_VERSION_NUM)?;
         if kind == Kind::Function {
+            // Not on `redis` itself: only the load environment offers it (a function that
+            // calls it at run time finds nothing there, as in Redis).
             let registering = registering.clone();
-            redis.set(
-                "register_function",
-                lua.create_function(move |_, args: MultiValue| {
-                    let mut slot = registering.borrow_mut();
-                    let Some(collected) = slot.as_mut() else {
-                        return Err(lua_err(
-                            "redis.register_function can only be called on FUNCTION LOAD command",
-                        ));
-                    };
-                    let (name, callback, meta) = crate::script::functions::registration(args)?;
-                    collected.push((name, callback, meta));
-                    Ok(())
-                })?,
-            )?;
+            let register = lua.create_function(move |_, args: MultiValue| {
+                let mut slot = registering.borrow_mut();
+                let Some(collected) = slot.as_mut() else {
+                    return Err(lua_err(
+                        "redis.register_function can only be called on FUNCTION LOAD command",
+                    ));
+                };
+                let (name, callback, meta) = crate::script::functions::registration(args)?;
+                if collected.iter().any(|(n, _, _)| n.eq_ignore_ascii_case(&name)) {
+                    return Err(mlua::Error::external(ReplyError(
+                        "ERR Function already exists in the library".into(),
+                    )));
+                }
+                collected.push((name, callback, meta));
+                Ok(())
+            })?;
+            lua.set_named_registry_value("engram.register_function", register)?;
         }
         lua.globals().set("redis", redis)?;
         Ok(())
@@ -605,7 +643,7 @@ impl Vm {
             match self.load_library(&library.code) {
                 Ok(found) => {
                     for (name, f, meta) in found {
-                        self.functions.insert(name, (f, meta));
+                        self.functions.insert(name.to_ascii_lowercase(), (f, meta));
                     }
                 }
                 // It loaded when FUNCTION LOAD applied it; a machine that cannot load it
@@ -634,13 +672,27 @@ impl Vm {
                     CmdError::Custom(format!("ERR Error compiling function: {message}"))
                 },
             )?;
+        let fail = |e: mlua::Error| CmdError::Custom(format!("ERR {e}"));
+        let register: Function =
+            self.lua.named_registry_value("engram.register_function").map_err(fail)?;
+        let (env, finish): (Table, Function) = self
+            .lua
+            .load(LOAD_ENV)
+            .set_name("=load_env")
+            .call((register, self.redis.clone(), self.lua.globals()))
+            .map_err(fail)?;
+        chunk.set_environment(env).map_err(fail)?;
         *self.registering.borrow_mut() = Some(Vec::new());
+        // A previous run's kill must not end this load.
+        self.state.stopped.set(None);
+        *self.state.tracked.borrow_mut() = None;
         *self.state.label.borrow_mut() = "script: library".into();
         // A library's top level only registers functions; one that spins must not hold
         // apply forever (Redis allows it 500 ms too).
         self.state.load_deadline.set(Some(crate::clock::monotonic() + LOAD_TIMEOUT));
         let result = self.invoke.call::<MultiValue>((chunk, self.handler.clone()));
         self.state.load_deadline.set(None);
+        let _ = finish.call::<()>(());
         let collected = self.registering.borrow_mut().take().unwrap_or_default();
         let values = result
             .map_err(|e| CmdError::Custom(format!("ERR Error registering functions: {e}")))?;
@@ -839,7 +891,7 @@ pub fn run_function(
     let Invocation { keys, args: argv, seed, tracking } = call;
     let outcome = with_vm(Kind::Function, |vm| -> Result<Reply, CmdError> {
         vm.sync_functions(libraries);
-        let Some((f, _)) = vm.functions.get(name).cloned() else {
+        let Some((f, _)) = vm.functions.get(&name.to_ascii_lowercase()).cloned() else {
             return Err(CmdError::Custom("ERR Function not found".into()));
         };
         let tables = string_table(&vm.lua, keys)
@@ -874,8 +926,35 @@ pub fn compile_check(body: &[u8]) -> Result<(), CmdError> {
 pub fn check_library(code: &[u8]) -> Result<Vec<(String, FunctionMeta)>, CmdError> {
     // The thread's function machine: its globals are read-only, so a library's code
     // cannot leave anything behind, and a new machine per load would cost far more.
-    let found = with_vm(Kind::Function, |vm| vm.load_library(code))??;
-    Ok(found.into_iter().map(|(name, _, meta)| (name, meta)).collect())
+    let found = with_vm(Kind::Function, |vm| {
+        let found = vm.load_library(code)?;
+        let listed = found.iter().map(|(name, _, meta)| (name.clone(), meta.clone())).collect();
+        vm.last_loaded = found;
+        Ok::<_, CmdError>(listed)
+    })??;
+    Ok(found)
+}
+
+/// After FUNCTION LOAD applied the library [`check_library`] just loaded here: if this
+/// thread's machine was current before (`before`), it takes that library's functions in
+/// place of `replaced` and is current for `after`, without reloading every library.
+/// A machine with no functions is current for an empty set of libraries whatever
+/// generation it last saw (`before_empty`).
+pub fn adopt_loaded(before: u64, before_empty: bool, after: u64, replaced: &[String]) {
+    let _ = with_vm(Kind::Function, |vm| {
+        let loaded = std::mem::take(&mut vm.last_loaded);
+        let empty_and_current = before_empty && vm.functions.is_empty();
+        if vm.functions_generation != before && !empty_and_current {
+            return;
+        }
+        for name in replaced {
+            vm.functions.remove(&name.to_ascii_lowercase());
+        }
+        for (name, f, meta) in loaded {
+            vm.functions.insert(name.to_ascii_lowercase(), (f, meta));
+        }
+        vm.functions_generation = after;
+    });
 }
 
 /// Flags of a function, if it exists (FCALL_RO and the read-path routing check them).
