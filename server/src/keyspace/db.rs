@@ -87,7 +87,7 @@ pub struct Db {
     slots: Vec<Option<Arc<Table>>>,
     len: usize,
     /// (deadline, key) for every key with a TTL, for active expiry.
-    deadlines: BTreeSet<(u64, Bytes)>,
+    deadlines: super::deadlines::DeadlineIndex,
     /// (earliest field deadline, key) for every hash with field deadlines (HEXPIRE), so
     /// the leader's expiry finds them; `hash_deadline_of` is the reverse map.
     hash_deadlines: BTreeSet<(u64, Bytes)>,
@@ -155,14 +155,9 @@ impl Db {
         self.slots.get(slot).and_then(|t| t.as_deref()).map_or(0, |t| t.len())
     }
 
-    /// Up to `limit` keys whose deadline is at or before `now_ms`, earliest first.
+    /// Up to `limit` keys whose deadline is at or before `now_ms`.
     pub fn expired_keys(&self, now_ms: u64, limit: usize) -> Vec<Bytes> {
-        self.deadlines
-            .iter()
-            .take_while(|(at, _)| *at <= now_ms)
-            .take(limit)
-            .map(|(_, k)| k.clone())
-            .collect()
+        self.deadlines.due(now_ms, limit)
     }
 
     /// Up to `limit` hashes with a field whose deadline is at or before `now_ms`.
@@ -240,7 +235,7 @@ impl Db {
             self.hash_deadlines.remove(&(at, hk));
         }
         if let Some(at) = entry.expire_at_ms {
-            self.deadlines.remove(&(at, k));
+            self.deadlines.remove(at, &k);
         }
         Some(entry)
     }
@@ -264,18 +259,19 @@ impl Db {
                 (handle, None)
             }
         };
-        match &old {
-            Some(old) => {
-                // Old deadline out before the new one goes in: they may be equal (KEEPTTL,
-                // RENAME onto a key with the same deadline).
-                if let Some(at) = old.expire_at_ms {
-                    self.deadlines.remove(&(at, stored.clone()));
-                }
-            }
-            None => self.len += 1,
+        let old_at = old.as_ref().and_then(|o| o.expire_at_ms);
+        if old.is_none() {
+            self.len += 1;
         }
-        if let Some(at) = new_at {
-            self.deadlines.insert((at, stored));
+        // An unchanged deadline (INCR, APPEND, KEEPTTL on a volatile key) stays indexed
+        // as it is: two ordered-set operations per write on a hot path otherwise.
+        if old_at != new_at {
+            if let Some(at) = old_at {
+                self.deadlines.remove(at, &stored);
+            }
+            if let Some(at) = new_at {
+                self.deadlines.insert(at, stored);
+            }
         }
         if !self.hash_deadline_of.is_empty() || is_hash(self.table(&key), &key) {
             self.index_hash(&key);
@@ -474,10 +470,10 @@ impl DbMut<'_> {
         entry.version = self.version;
         let old = std::mem::replace(&mut entry.expire_at_ms, expire_at_ms);
         if let Some(at) = old {
-            self.db.deadlines.remove(&(at, k.clone()));
+            self.db.deadlines.remove(at, &k);
         }
         if let Some(at) = expire_at_ms {
-            self.db.deadlines.insert((at, k.clone()));
+            self.db.deadlines.insert(at, k.clone());
         }
         self.events.push(KeyEvent { db: self.index, key: k, event });
         true

@@ -11,6 +11,7 @@
 //! operations (`CLUSTER COUNTKEYSINSLOT`, slot migration) direct.
 
 pub mod db;
+pub mod deadlines;
 pub mod lazyfree;
 pub mod value;
 

@@ -28,6 +28,9 @@ use crate::script::ScriptFlags;
 const HOOK_INSTRUCTIONS: u32 = 10_000;
 
 /// Memory one machine may hold: a runaway table fails the script, not the server.
+/// Checked by the instruction hook rather than set as an allocator limit, because mlua
+/// wraps every table and string operation in a protected call while a limit is set
+/// (that alone cost a third of a small script's time).
 const MEMORY_LIMIT: usize = 1 << 30;
 
 /// How long a library's code may run while FUNCTION LOAD registers its functions.
@@ -341,7 +344,6 @@ impl Vm {
             StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::OS,
             LuaOptions::default(),
         )?;
-        lua.set_memory_limit(MEMORY_LIMIT)?;
         let state = Rc::new(RunState::default());
         let registering = Rc::new(RefCell::new(None));
         let globals = lua.globals();
@@ -394,7 +396,13 @@ impl Vm {
             let state = state.clone();
             lua.set_hook(
                 HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS),
-                move |_lua, _debug| {
+                move |lua, _debug| {
+                    if lua.used_memory() > MEMORY_LIMIT {
+                        let _ = lua.gc_collect();
+                        if lua.used_memory() > MEMORY_LIMIT {
+                            return Err(lua_err("ERR script used more than 1 GiB of memory"));
+                        }
+                    }
                     if state.load_deadline.get().is_some_and(|d| crate::clock::monotonic() > d) {
                         return Err(lua_err("FUNCTION LOAD timeout"));
                     }
@@ -747,7 +755,7 @@ impl Vm {
                 Some((keys, argv)) => (Value::Table(keys), Value::Table(argv)),
                 None => (Value::Nil, Value::Nil),
             };
-            let out = self.invoke.call::<MultiValue>((f, self.handler.clone(), a, b));
+            let out = self.invoke.call::<MultiValue>((f, &self.handler, a, b));
             self.redis.raw_set("call", Value::Nil)?;
             self.redis.raw_set("pcall", Value::Nil)?;
             out
@@ -762,8 +770,6 @@ impl Vm {
             },
             Err(e) => Reply::Error(CmdError::Custom(format!("ERR {e}"))),
         };
-        // A script's garbage should not outlive it by much (Redis collects a step per run).
-        let _ = self.lua.gc_step();
         reply
     }
 }
