@@ -15,7 +15,9 @@ use crate::state::Shared;
 /// The keyspace as a script sees it.
 pub trait Host {
     /// Runs one command for `redis.call` / `redis.pcall`; errors are error replies.
-    fn call(&mut self, argv: &[Bytes]) -> Reply;
+    /// `may_write` is asked right before a write runs; false (the script was killed
+    /// meanwhile) refuses it.
+    fn call(&mut self, argv: &[Bytes], may_write: &mut dyn FnMut() -> bool) -> Reply;
 }
 
 fn custom(text: &str) -> Reply {
@@ -99,7 +101,7 @@ impl<'a, 'b> ApplyHost<'a, 'b> {
 }
 
 impl Host for ApplyHost<'_, '_> {
-    fn call(&mut self, argv: &[Bytes]) -> Reply {
+    fn call(&mut self, argv: &[Bytes], may_write: &mut dyn FnMut() -> bool) -> Reply {
         let (spec, skip) = match resolve(argv, self.read_only) {
             Ok(found) => found,
             Err(reply) => return reply,
@@ -112,6 +114,9 @@ impl Host for ApplyHost<'_, '_> {
         self.cx.seed = self.base_seed ^ crate::rng::Rng::new(self.calls).next_u64();
         match spec.exec {
             Exec::Write(fns) => {
+                if !may_write() {
+                    return custom("ERR Script killed by user with SCRIPT KILL...");
+                }
                 (fns.apply)(&mut Args::new(&argv[skip..]), self.cx).unwrap_or_else(Reply::Error)
             }
             Exec::Read(f) => {
@@ -150,7 +155,7 @@ pub struct ReadHost<'a> {
 }
 
 impl Host for ReadHost<'_> {
-    fn call(&mut self, argv: &[Bytes]) -> Reply {
+    fn call(&mut self, argv: &[Bytes], _may_write: &mut dyn FnMut() -> bool) -> Reply {
         let (spec, skip) = match resolve(argv, true) {
             Ok(found) => found,
             Err(reply) => return reply,

@@ -33,6 +33,9 @@ const HOOK_INSTRUCTIONS: u32 = 10_000;
 /// (that alone cost a third of a small script's time).
 const MEMORY_LIMIT: usize = 1 << 30;
 
+/// Runs between explicit garbage-collection steps.
+const GC_STEP_EVERY: u64 = 50;
+
 /// How long a library's code may run while FUNCTION LOAD registers its functions.
 const LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -258,6 +261,8 @@ pub struct Vm {
     /// Functions registered in this machine, for one libraries generation.
     functions: HashMap<String, (Function, FunctionMeta)>,
     functions_generation: u64,
+    /// Runs since the machine was created (for the periodic GC step).
+    runs: u64,
     /// What the last successful library load in this machine registered, so FUNCTION
     /// LOAD can keep the machine current instead of reloading every library.
     last_loaded: Registered,
@@ -426,6 +431,7 @@ impl Vm {
             functions: HashMap::new(),
             functions_generation: 0,
             last_loaded: Vec::new(),
+            runs: 0,
             registering,
         })
     }
@@ -623,6 +629,8 @@ impl Vm {
         if self.compiled_generation != generation {
             self.compiled.clear();
             self.compiled_generation = generation;
+            // SCRIPT FLUSH: what the dropped scripts held goes now, as Redis's VM reset.
+            let _ = self.lua.gc_collect();
         }
         if let Some(f) = self.compiled.get(sha) {
             return Ok(f.clone());
@@ -761,6 +769,12 @@ impl Vm {
             out
         });
         *self.state.tracked.borrow_mut() = None;
+        // Garbage is collected as Lua allocates; a step every few runs as well keeps the
+        // heap near its live size between bursts (Redis steps every 50 calls).
+        self.runs = self.runs.wrapping_add(1);
+        if self.runs.is_multiple_of(GC_STEP_EVERY) {
+            let _ = self.lua.gc_step();
+        }
         let reply = match result {
             Ok(values) => match values.front() {
                 Some(Value::Boolean(true)) => {
@@ -803,11 +817,10 @@ fn call_from_script(
     if state.must_stop().is_some() {
         return Err(lua_err("ERR Script killed by user with SCRIPT KILL..."));
     }
-    let writes = crate::cmd::lookup(&argv[0]).is_some_and(|(spec, _)| spec.is_write());
-    if writes && state.before_write().is_some() {
+    let reply = host.borrow_mut().call(&argv, &mut || state.before_write().is_none());
+    if state.stopped.get().is_some() {
         return Err(lua_err("ERR Script killed by user with SCRIPT KILL..."));
     }
-    let reply = host.borrow_mut().call(&argv);
     let failed = reply.is_error();
     Ok((reply_to_lua(lua, reply, state.resp3.get())?, failed))
 }
