@@ -236,3 +236,28 @@ fn an_error_midway_keeps_earlier_writes_on_the_node_and_on_replay() {
     let restarted = TestServer::start_in(&dir.path, &[]);
     assert_eq!(cmd(&mut restarted.client(), &["MGET", "a", "b"]).unwrap(), state);
 }
+
+#[test]
+fn a_runaway_read_only_script_can_be_killed_even_inside_pcall() {
+    // Read-only scripts run on a connection thread; the default is one such thread, so
+    // this also checks that a spinning one does not stop every other client.
+    let server = TestServer::start();
+    let mut con = server.client();
+    cmd(&mut con, &["CONFIG", "SET", "busy-reply-threshold", "50"]).unwrap();
+    let url = server.url();
+    let spinner = std::thread::spawn(move || {
+        let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+        let spin = "local f = function() while true do redis.call('GET', 'k') end end \
+                    while true do pcall(f) end";
+        cmd(&mut con, &["EVAL_RO", spin, "0"])
+    });
+    wait_for("-BUSY", Duration::from_secs(20), || is_busy(&server));
+    assert_eq!(cmd(&mut con, &["SCRIPT", "KILL"]).unwrap(), Value::Okay);
+    let killed = spinner.join().unwrap().unwrap_err().to_string();
+    assert!(killed.contains("Script killed by user with SCRIPT KILL"), "{killed}");
+    assert_eq!(cmd(&mut con, &["PING"]).unwrap(), Value::SimpleString("PONG".into()));
+    // A long read-only script that ends by itself still answers correctly (it moves off
+    // the connection thread partway and runs again there).
+    let sum = "local t = 0 for i = 1, 3000000 do t = t + i end return t";
+    assert_eq!(cmd(&mut con, &["EVAL_RO", sum, "0"]).unwrap(), Value::Int(4_500_001_500_000));
+}

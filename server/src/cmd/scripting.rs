@@ -346,14 +346,14 @@ fn track(
 fn run(
     script: &Script,
     call: &Call,
-    seed: u64,
+    (seed, yield_after): (u64, Option<std::time::Duration>),
     tracking: Option<Tracking>,
     host: &mut dyn crate::script::host::Host,
     libraries: (u64, &crate::script::functions::Libraries),
 ) -> Reply {
     let runtime = tracking.as_ref().map(|t| t.runtime.clone());
     let (generation, libraries) = libraries;
-    let invocation = Invocation { keys: &call.keys, args: &call.args, seed, tracking };
+    let invocation = Invocation { keys: &call.keys, args: &call.args, seed, tracking, yield_after };
     let reply = match script {
         Script::Eval { sha, body } => vm::run_eval(generation, sha, body, invocation, host),
         Script::Function { name } => vm::run_function(libraries, name, invocation, host),
@@ -382,7 +382,7 @@ fn run_in_apply(cx: &mut ApplyCtx<'_>, script: Script, call: &Call, command: &st
             host.allow_oom = eval_shebang(body).is_ok_and(|f| f.allow_oom);
         }
     }
-    Ok(run(&script, call, seed, tracking, &mut host, (generation, &libraries)))
+    Ok(run(&script, call, (seed, None), tracking, &mut host, (generation, &libraries)))
 }
 
 /// Runs `script` on the read path (no log entry; writes refused).
@@ -395,13 +395,51 @@ fn run_read(
     call: &Call,
     command: &str,
 ) -> Reply {
-    let tracking = track(Some(shared), &script, command, call, None);
+    // A read-only script may spin until SCRIPT KILL, and with one connection thread (the
+    // default) nothing else, SCRIPT KILL included, would be served meanwhile. Moving
+    // every script off the thread's scheduler halved EVALSHA_RO throughput, so it first
+    // runs here for a few milliseconds; one still running then starts again where it
+    // may block (it has no effects: running it twice is running it once).
+    let reply = run_read_here(ks, db, now_ms, shared, &script, call, command, Some(INLINE_READ));
+    if !crate::script::vm::last_run_yielded() {
+        return reply;
+    }
+    off_worker(|| run_read_here(ks, db, now_ms, shared, &script, call, command, None))
+}
+
+/// How long a read-only script runs on a connection thread before moving off it.
+const INLINE_READ: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Runs `f` where it may block: tokio moves this worker's other connections to another
+/// thread first (multi-threaded runtime only; elsewhere `f` just runs).
+fn off_worker<R>(f: impl FnOnce() -> R) -> R {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi_thread {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // one call site pair, all plain context
+fn run_read_here(
+    ks: &crate::keyspace::Keyspace,
+    db: usize,
+    now_ms: u64,
+    shared: &Arc<Shared>,
+    script: &Script,
+    call: &Call,
+    command: &str,
+    yield_after: Option<std::time::Duration>,
+) -> Reply {
+    let tracking = track(Some(shared), script, command, call, None);
     let mut host = ReadHost { ks, db, now_ms, shared };
     let seed = crate::clock::now_us();
     run(
-        &script,
+        script,
         call,
-        seed,
+        (seed, yield_after),
         tracking,
         &mut host,
         (ks.scripts.scripts_generation(), &ks.scripts.libraries),

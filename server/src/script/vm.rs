@@ -206,6 +206,11 @@ struct RunState {
     stopped: Cell<Option<Stop>>,
     /// While FUNCTION LOAD runs a library's code: when it must have finished.
     load_deadline: Cell<Option<Instant>>,
+    /// A read-only run on a connection thread stops here (see `Invocation`), and says so.
+    yield_at: Cell<Option<Instant>>,
+    yielded: Cell<bool>,
+    /// The hook fires at every instruction (a stop is unwinding).
+    dense_hook: Cell<bool>,
 }
 
 impl RunState {
@@ -283,6 +288,50 @@ fn lrand48(state: &Cell<u64>) -> u64 {
 
 fn srand48(seed: i32) -> u64 {
     (u64::from(seed as u32) << 16) | 0x330E
+}
+
+/// Installs the instruction hook: memory, the read path's time slice, FUNCTION LOAD's
+/// timeout, SCRIPT KILL. Once it stops a script it fires at every instruction until the
+/// script has unwound: a script catching the error with `pcall` in a loop would
+/// otherwise always be inside the `pcall` when a sparse hook fires.
+fn install_hook(lua: &Lua, state: &Rc<RunState>, every: u32) -> mlua::Result<()> {
+    let state = state.clone();
+    state.dense_hook.set(every == 1);
+    lua.set_hook(HookTriggers::new().every_nth_instruction(every), move |lua, debug| {
+        let stop = |lua: &Lua, message: &str| {
+            if !state.dense_hook.get() {
+                let _ = install_hook(lua, &state, 1);
+            }
+            // Raised only in the script's own code: raised in our wrappers (pcall's, the
+            // invoker's) it would escape the error handler that words it.
+            let source = debug.source().source;
+            let in_script =
+                source.as_deref().is_some_and(|s| s == "@user_script" || s == "@user_function");
+            if !in_script {
+                return Ok(mlua::VmState::Continue);
+            }
+            Err(lua_err(message))
+        };
+        if lua.used_memory() > MEMORY_LIMIT {
+            let _ = lua.gc_collect();
+            if lua.used_memory() > MEMORY_LIMIT {
+                return stop(lua, "ERR script used more than 1 GiB of memory");
+            }
+        }
+        if state.yielded.get()
+            || state.yield_at.get().is_some_and(|at| crate::clock::monotonic() > at)
+        {
+            state.yielded.set(true);
+            return stop(lua, "the script moves off the connection thread");
+        }
+        if state.load_deadline.get().is_some_and(|d| crate::clock::monotonic() > d) {
+            return stop(lua, "FUNCTION LOAD timeout");
+        }
+        match state.must_stop() {
+            Some(_) => stop(lua, "ERR Script killed by user with SCRIPT KILL..."),
+            None => Ok(mlua::VmState::Continue),
+        }
+    })
 }
 
 /// A command's error reply raised by `redis.call`: its text is the script's error as is.
@@ -397,27 +446,7 @@ impl Vm {
                 Ok(t)
             })?
         };
-        {
-            let state = state.clone();
-            lua.set_hook(
-                HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS),
-                move |lua, _debug| {
-                    if lua.used_memory() > MEMORY_LIMIT {
-                        let _ = lua.gc_collect();
-                        if lua.used_memory() > MEMORY_LIMIT {
-                            return Err(lua_err("ERR script used more than 1 GiB of memory"));
-                        }
-                    }
-                    if state.load_deadline.get().is_some_and(|d| crate::clock::monotonic() > d) {
-                        return Err(lua_err("FUNCTION LOAD timeout"));
-                    }
-                    match state.must_stop() {
-                        Some(_) => Err(lua_err("ERR Script killed by user with SCRIPT KILL...")),
-                        None => Ok(mlua::VmState::Continue),
-                    }
-                },
-            )?;
-        }
+        install_hook(&lua, &state, HOOK_INSTRUCTIONS)?;
         Ok(Vm {
             lua,
             kind,
@@ -701,6 +730,10 @@ impl Vm {
         *self.registering.borrow_mut() = Some(Vec::new());
         // A previous run's kill must not end this load.
         self.state.stopped.set(None);
+        self.state.yielded.set(false);
+        if self.state.dense_hook.get() {
+            let _ = install_hook(&self.lua, &self.state, HOOK_INSTRUCTIONS);
+        }
         *self.state.tracked.borrow_mut() = None;
         *self.state.label.borrow_mut() = "script: library".into();
         // A library's top level only registers functions; one that spins must not hold
@@ -729,12 +762,17 @@ impl Vm {
         &mut self,
         f: Function,
         args: Option<(Table, Table)>,
-        seed: u64,
+        (seed, yield_after): (u64, Option<std::time::Duration>),
         tracking: Option<Tracking>,
         host: &mut dyn Host,
     ) -> Reply {
         self.state.resp3.set(false);
         self.state.stopped.set(None);
+        self.state.yielded.set(false);
+        self.state.yield_at.set(yield_after.map(|d| crate::clock::monotonic() + d));
+        if self.state.dense_hook.get() {
+            let _ = install_hook(&self.lua, &self.state, HOOK_INSTRUCTIONS);
+        }
         self.state.rand48.set(srand48(seed as i32));
         *self.state.tracked.borrow_mut() =
             tracking.map(|t| (t.runtime, crate::clock::monotonic(), t.index));
@@ -769,6 +807,8 @@ impl Vm {
             out
         });
         *self.state.tracked.borrow_mut() = None;
+        self.state.yield_at.set(None);
+        YIELDED.with(|y| y.set(self.state.yielded.get()));
         // Garbage is collected as Lua allocates; a step every few runs as well keeps the
         // heap near its live size between bursts (Redis steps every 50 calls).
         self.runs = self.runs.wrapping_add(1);
@@ -872,6 +912,19 @@ pub struct Invocation<'a> {
     pub args: &'a [Bytes],
     pub seed: u64,
     pub tracking: Option<Tracking>,
+    /// Read-only scripts on a connection thread: stop after this long, so the caller
+    /// can run the script again where it may block ([`last_run_yielded`]).
+    pub yield_after: Option<std::time::Duration>,
+}
+
+thread_local! {
+    static YIELDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the last run on this thread stopped at its `yield_after` (its reply is
+/// meaningless; a read-only script can simply run again).
+pub fn last_run_yielded() -> bool {
+    YIELDED.with(Cell::get)
 }
 
 pub fn run_eval(
@@ -881,7 +934,7 @@ pub fn run_eval(
     call: Invocation<'_>,
     host: &mut dyn Host,
 ) -> Reply {
-    let Invocation { keys, args: argv, seed, tracking } = call;
+    let Invocation { keys, args: argv, seed, tracking, yield_after } = call;
     let outcome = with_vm(Kind::Eval, |vm| -> Result<Reply, CmdError> {
         let f = vm.eval_function(generation, sha, body)?;
         let globals = vm.globals.clone();
@@ -892,7 +945,7 @@ pub fn run_eval(
             .and_then(|()| set("ARGV", argv))
             .map_err(|e| CmdError::Custom(format!("ERR {e}")))?;
         *vm.state.label.borrow_mut() = format!("script: {sha}");
-        Ok(vm.run(f, None, seed, tracking, host))
+        Ok(vm.run(f, None, (seed, yield_after), tracking, host))
     });
     match outcome {
         Ok(Ok(reply)) => reply,
@@ -907,7 +960,7 @@ pub fn run_function(
     call: Invocation<'_>,
     host: &mut dyn Host,
 ) -> Reply {
-    let Invocation { keys, args: argv, seed, tracking } = call;
+    let Invocation { keys, args: argv, seed, tracking, yield_after } = call;
     let outcome = with_vm(Kind::Function, |vm| -> Result<Reply, CmdError> {
         vm.sync_functions(libraries);
         let Some((f, _)) = vm.functions.get(&name.to_ascii_lowercase()).cloned() else {
@@ -917,7 +970,7 @@ pub fn run_function(
             .and_then(|k| Ok((k, string_table(&vm.lua, argv)?)))
             .map_err(|e| CmdError::Custom(format!("ERR {e}")))?;
         *vm.state.label.borrow_mut() = format!("script: {name}");
-        Ok(vm.run(f, Some(tables), seed, tracking, host))
+        Ok(vm.run(f, Some(tables), (seed, yield_after), tracking, host))
     });
     match outcome {
         Ok(Ok(reply)) => reply,
