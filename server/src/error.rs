@@ -317,6 +317,10 @@ pub enum CmdError {
     /// Full text including its code (e.g. `"INVALIDHLL ..."`, `"ERR ..."`).
     #[error("{0}")]
     Custom(String),
+    /// A script's error that a command inside it already counted in `INFO errorstats`
+    /// (as Redis, the script's reply does not count it again). Full text.
+    #[error("{0}")]
+    Reported(String),
     /// The log accepts no writes: a disk write or fsync failed (Redis's MISCONF for a
     /// failing AOF).
     #[error("MISCONF {0}")]

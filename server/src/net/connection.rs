@@ -381,7 +381,9 @@ impl LocalStats {
     fn record(&mut self, shared: &Shared, id: Option<usize>, elapsed_us: u64, reply: &Reply) {
         self.processed += 1;
         if let Reply::Error(e) = reply {
-            shared.stats.error(e.code());
+            if !matches!(e, crate::error::CmdError::Reported(_)) {
+                shared.stats.error(e.code());
+            }
             // Refused before running (arity, auth): Redis counts these as rejected.
             let rejected = match e {
                 crate::error::CmdError::WrongArity(name) => crate::cmd::table().id(name),

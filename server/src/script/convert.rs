@@ -60,7 +60,14 @@ fn map(lua: &Lua, items: Vec<(Reply, Reply)>, resp3: bool) -> mlua::Result<Value
 pub fn reply_to_lua(lua: &Lua, reply: Reply, resp3: bool) -> mlua::Result<Value> {
     Ok(match reply {
         Reply::Status(s) => tagged(lua, "ok", lua.create_string(s.as_bytes())?)?,
-        Reply::Error(e) => tagged(lua, "err", lua.create_string(e.to_string())?)?,
+        Reply::Error(e) => {
+            // Counted when the command failed: returned as the script's reply, it is not
+            // counted again (Redis marks its error tables the same way).
+            let t = lua.create_table_with_capacity(0, 2)?;
+            t.raw_set("err", lua.create_string(e.to_string())?)?;
+            t.raw_set("ignore_err_stats_update", true)?;
+            Value::Table(t)
+        }
         Reply::Int(n) => Value::Number(n as f64),
         Reply::Bulk(b) => Value::String(lua.create_string(&b)?),
         Reply::Verbatim(b) | Reply::BigNumber(b) if !resp3 => Value::String(lua.create_string(&b)?),
@@ -194,6 +201,9 @@ fn table_to_reply(t: &Table, depth: usize, resp3: bool) -> Reply {
         let text = err.to_string_lossy();
         // An empty error still needs a code on the wire.
         let text = if text.is_empty() { "ERR".to_string() } else { text };
+        if let Ok(Value::Boolean(true)) = t.raw_get::<Value>("ignore_err_stats_update") {
+            return Reply::Error(CmdError::Reported(text));
+        }
         return Reply::Error(CmdError::Custom(text));
     }
     if let Some(ok) = string_field(t, "ok") {

@@ -100,7 +100,7 @@ pub fn library_source(code: &[u8]) -> Vec<u8> {
 
 /// A registration error: Redis reports these without a script position.
 fn reg_err(text: &str) -> mlua::Error {
-    mlua::Error::external(crate::script::vm::ReplyError(format!("ERR {text}")))
+    mlua::Error::external(crate::script::vm::ReplyError(format!("ERR {text}"), false))
 }
 
 /// Parses `redis.register_function`'s arguments: `(name, callback)` or a table of named

@@ -2,6 +2,7 @@
 //! apply ([`ApplyHost`]) writes run as log-applied writes with the entry's time and a
 //! seed per call; on the read path ([`ReadHost`]) only reads are allowed.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -24,21 +25,46 @@ fn custom(text: &str) -> Reply {
     Reply::Error(CmdError::Custom(text.to_string()))
 }
 
-/// The checks Redis makes before a script's command runs, in its order.
-fn resolve(argv: &[Bytes], read_only: bool) -> Result<(&'static CommandSpec, usize), Reply> {
-    let (spec, _, skip) = cmd::resolve(argv).map_err(|e| match e {
+/// The checks Redis makes before a script's command runs, in its order: the command
+/// (spec, stats id, name arguments), or the refusal and the refused command's id.
+#[allow(clippy::type_complexity)]
+fn resolve(
+    argv: &[Bytes],
+    read_only: bool,
+) -> Result<(&'static CommandSpec, usize, usize), (Reply, Option<usize>)> {
+    let (spec, id, skip) = cmd::resolve(argv).map_err(|e| match e {
         CmdError::WrongArity(_) => {
-            custom("ERR Wrong number of args calling Redis command from script")
+            (custom("ERR Wrong number of args calling Redis command from script"), None)
         }
-        _ => custom("ERR Unknown Redis command called from script"),
+        _ => (custom("ERR Unknown Redis command called from script"), None),
     })?;
     if spec.flags.has(Flags::NOSCRIPT) {
-        return Err(custom("ERR This Redis command is not allowed from script"));
+        return Err((custom("ERR This Redis command is not allowed from script"), Some(id)));
     }
     if read_only && spec.is_write() {
-        return Err(custom("ERR Write commands are not allowed from read-only scripts."));
+        let refusal = custom("ERR Write commands are not allowed from read-only scripts.");
+        return Err((refusal, Some(id)));
     }
-    Ok((spec, skip))
+    Ok((spec, id, skip))
+}
+
+/// `INFO commandstats` / `errorstats` for a command a script called, as Redis counts
+/// them: a refused command is a rejected call, a run one a call (failed if it erred),
+/// and its error is counted here, once (the script's reply does not count it again).
+fn count(shared: Option<&Arc<Shared>>, id: Option<usize>, reply: &Reply, rejected: bool) {
+    let Some(shared) = shared else { return };
+    if let Reply::Error(e) = reply {
+        shared.stats.error(e.code());
+    }
+    let Some(cmd) = id.and_then(|id| shared.stats.commands.get(id)) else { return };
+    if rejected {
+        cmd.rejected_calls.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    cmd.calls.fetch_add(1, Ordering::Relaxed);
+    if reply.is_error() {
+        cmd.failed_calls.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Session commands a script may call; what they mean inside a script.
@@ -102,13 +128,32 @@ impl<'a, 'b> ApplyHost<'a, 'b> {
 
 impl Host for ApplyHost<'_, '_> {
     fn call(&mut self, argv: &[Bytes], may_write: &mut dyn FnMut() -> bool) -> Reply {
-        let (spec, skip) = match resolve(argv, self.read_only) {
+        let (spec, id, skip) = match resolve(argv, self.read_only) {
             Ok(found) => found,
-            Err(reply) => return reply,
+            Err((reply, id)) => {
+                count(self.shared, id, &reply, true);
+                return reply;
+            }
         };
         if refused_for_memory(spec, self.shared, self.allow_oom) {
-            return Reply::Error(CmdError::Oom);
+            let reply = Reply::Error(CmdError::Oom);
+            count(self.shared, Some(id), &reply, true);
+            return reply;
         }
+        let reply = self.run(spec, skip, argv, may_write);
+        count(self.shared, Some(id), &reply, false);
+        reply
+    }
+}
+
+impl ApplyHost<'_, '_> {
+    fn run(
+        &mut self,
+        spec: &'static CommandSpec,
+        skip: usize,
+        argv: &[Bytes],
+        may_write: &mut dyn FnMut() -> bool,
+    ) -> Reply {
         self.calls += 1;
         // SPOP / SRANDMEMBER in one script must not repeat the same draw.
         self.cx.seed = self.base_seed ^ crate::rng::Rng::new(self.calls).next_u64();
@@ -156,10 +201,21 @@ pub struct ReadHost<'a> {
 
 impl Host for ReadHost<'_> {
     fn call(&mut self, argv: &[Bytes], _may_write: &mut dyn FnMut() -> bool) -> Reply {
-        let (spec, skip) = match resolve(argv, true) {
+        let (spec, id, skip) = match resolve(argv, true) {
             Ok(found) => found,
-            Err(reply) => return reply,
+            Err((reply, id)) => {
+                count(Some(self.shared), id, &reply, true);
+                return reply;
+            }
         };
+        let reply = self.run(spec, skip, argv);
+        count(Some(self.shared), Some(id), &reply, false);
+        reply
+    }
+}
+
+impl ReadHost<'_> {
+    fn run(&mut self, spec: &'static CommandSpec, skip: usize, argv: &[Bytes]) -> Reply {
         match spec.exec {
             Exec::Read(f) => {
                 let cx = ReadCtx {

@@ -334,9 +334,10 @@ fn install_hook(lua: &Lua, state: &Rc<RunState>, every: u32) -> mlua::Result<()>
     })
 }
 
-/// A command's error reply raised by `redis.call`: its text is the script's error as is.
+/// A command's error reply raised by `redis.call`: its text is the script's error as is;
+/// the flag says the command already counted it in `INFO errorstats`.
 #[derive(Debug)]
-pub(crate) struct ReplyError(pub(crate) String);
+pub(crate) struct ReplyError(pub(crate) String, pub(crate) bool);
 
 impl std::fmt::Display for ReplyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -354,6 +355,17 @@ fn reply_error(e: &mlua::Error) -> Option<&str> {
             inner.downcast_ref::<ReplyError>().map(|r| r.0.as_str())
         }
         _ => None,
+    }
+}
+
+/// Whether `e` is a command's error that the command already counted.
+fn counted_reply_error(e: &mlua::Error) -> bool {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => counted_reply_error(cause),
+        mlua::Error::ExternalError(inner) => {
+            inner.downcast_ref::<ReplyError>().is_some_and(|r| r.1)
+        }
+        _ => false,
     }
 }
 
@@ -443,6 +455,10 @@ impl Vm {
                 let full = format!("{text} {}, on {chunk}:{line}.", state.label.borrow());
                 let t = lua.create_table()?;
                 t.raw_set("err", full)?;
+                // A command's error raised by redis.call was counted when it happened.
+                if matches!(&err, Value::Error(e) if counted_reply_error(e)) {
+                    t.raw_set("ignore_err_stats_update", true)?;
+                }
                 Ok(t)
             })?
         };
@@ -637,6 +653,7 @@ impl Vm {
                 if collected.iter().any(|(n, _, _)| n.eq_ignore_ascii_case(&name)) {
                     return Err(mlua::Error::external(ReplyError(
                         "ERR Function already exists in the library".into(),
+                        false,
                     )));
                 }
                 collected.push((name, callback, meta));
@@ -784,11 +801,14 @@ impl Vm {
             let call = scope.create_function(|lua, args: MultiValue| {
                 let (reply, failed) = call_from_script(lua, &state, &host, args)?;
                 if failed {
-                    let text = match &reply {
-                        Value::Table(t) => t.raw_get::<String>("err").unwrap_or_default(),
-                        _ => String::new(),
+                    let (text, counted) = match &reply {
+                        Value::Table(t) => (
+                            t.raw_get::<String>("err").unwrap_or_default(),
+                            t.raw_get::<bool>("ignore_err_stats_update").unwrap_or(false),
+                        ),
+                        _ => (String::new(), false),
                     };
-                    return Err(mlua::Error::external(ReplyError(text)));
+                    return Err(mlua::Error::external(ReplyError(text, counted)));
                 }
                 Ok(reply)
             })?;
