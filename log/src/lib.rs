@@ -631,6 +631,8 @@ impl<SM: StateMachine> Log<SM> {
         let mut spare = Vec::new();
         // Proposals the last two syncs answered: their clients are likely sending again.
         let (mut answered, mut answered_before) = (0usize, 0usize);
+        // The last index this thread wrote (unknown until its first batch).
+        let mut written_through: Option<u64> = None;
         loop {
             let (buffer, batches, taken, last_index) = {
                 let mut appender = self.inner.appender.lock();
@@ -665,7 +667,17 @@ impl<SM: StateMachine> Log<SM> {
             self.combine();
             let stop = self.inner.shutdown.load(Ordering::Acquire);
             let sync = !batches.is_empty() && self.durability() == Durability::Local || stop;
+            // A snapshot finished since the last batch: cut the segment before this batch,
+            // so everything the snapshot covers ends in segments it can delete. After the
+            // batch, the old segment would also hold entries the snapshot lacks, and stay.
+            if let Some(through) = written_through {
+                let pending = self.inner.truncate_through.lock().is_some();
+                if pending && !self.inner.poisoned.load(Ordering::Acquire) {
+                    self.maintain(&mut segment, through);
+                }
+            }
             let result = self.write_out(&mut segment, &buffer, sync);
+            written_through = Some(last_index);
             let count: usize =
                 batches.iter().flat_map(|b| &b.proposals).map(|p| p.requests.len()).sum();
             answered_before = answered;
