@@ -175,6 +175,7 @@ async fn gate(
                     shared,
                     may_block: true,
                     seed: None,
+                    in_script: false,
                 };
                 let reply = f(&mut Args::new(&argv[skip..]), &cx);
                 (reply, stale_keys(&ks, session.db, spec, argv, now_ms))

@@ -103,6 +103,7 @@ impl Fsm {
                         .load(Ordering::Relaxed),
                     may_block: true,
                     shared: shared.as_ref(),
+                    in_script: false,
                 };
                 (apply_write(argv, &mut cx), *now_ms)
             }
@@ -170,6 +171,7 @@ impl Fsm {
                                 .load(Ordering::Relaxed),
                             may_block: false,
                             shared: shared.as_ref(),
+                            in_script: false,
                         };
                         (fns.apply)(&mut Args::new(&argv[skip..]), &mut cx)
                             .unwrap_or_else(Reply::Error)
@@ -178,8 +180,15 @@ impl Fsm {
                     // skips them, which changes no state.
                     Exec::Read(f) => match &shared {
                         Some(shared) => {
-                            let cx =
-                                ReadCtx { ks, db, now_ms, shared, may_block: false, seed: None };
+                            let cx = ReadCtx {
+                                ks,
+                                db,
+                                now_ms,
+                                shared,
+                                may_block: false,
+                                seed: None,
+                                in_script: false,
+                            };
                             f(&mut Args::new(&argv[skip..]), &cx).unwrap_or_else(Reply::Error)
                         }
                         None => Reply::Null,

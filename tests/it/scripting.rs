@@ -261,3 +261,17 @@ fn a_runaway_read_only_script_can_be_killed_even_inside_pcall() {
     let sum = "local t = 0 for i = 1, 3000000 do t = t + i end return t";
     assert_eq!(cmd(&mut con, &["EVAL_RO", sum, "0"]).unwrap(), Value::Int(4_500_001_500_000));
 }
+
+#[test]
+fn sort_by_a_constant_inside_a_script_orders_a_set() {
+    // A set has no order of its own; Redis hands scripts (and STORE) a sorted result so
+    // what a script computes does not depend on the set's history.
+    let server = TestServer::start();
+    let mut con = server.client();
+    cmd(&mut con, &["SADD", "s", "b", "aa", "c", "a"]).unwrap();
+    let sorted =
+        cmd(&mut con, &["EVAL", "return redis.call('SORT', KEYS[1], 'BY', '_')", "1", "s"]);
+    let expected: Vec<Value> =
+        ["a", "aa", "b", "c"].iter().map(|m| Value::BulkString(m.as_bytes().to_vec())).collect();
+    assert_eq!(sorted.unwrap(), Value::Array(expected));
+}

@@ -34,6 +34,8 @@ pub struct ApplyCtx<'a> {
     /// The server, for what scripts read through `redis.call` (config); unset in tests
     /// that apply entries without one.
     pub shared: Option<&'a Arc<Shared>>,
+    /// The command runs inside a script (SORT then orders a set even BY a constant).
+    pub in_script: bool,
 }
 
 impl ApplyCtx<'_> {
@@ -64,6 +66,8 @@ pub struct ReadCtx<'a> {
     /// set inside a script that runs in apply, whose later writes may depend on the
     /// draw; `None` elsewhere (any draw will do).
     pub seed: Option<u64>,
+    /// The command runs inside a script (see `ApplyCtx::in_script`).
+    pub in_script: bool,
 }
 
 impl ReadCtx<'_> {

@@ -985,6 +985,7 @@ mod tests {
             stream_node_max_bytes: 4096,
             may_block: false,
             shared: None,
+            in_script: false,
         };
         (fns.apply)(&mut Args::new(&argv[skip..]), &mut cx).unwrap_or_else(Reply::Error)
     }

@@ -358,6 +358,7 @@ mod tests {
             stream_node_max_bytes: 4096,
             may_block: false,
             shared: None,
+            in_script: false,
         };
         cmd.apply(&mut cx)
     }

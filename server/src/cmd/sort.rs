@@ -123,17 +123,17 @@ impl<const RO: bool> Parse for Sort<RO> {
 
 impl<const RO: bool> ReadCommand for Sort<RO> {
     fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
-        let rows = self.rows(cx.db(), cx.now_ms)?;
+        let rows = self.rows(cx.db(), cx.now_ms, cx.in_script)?;
         Ok(Reply::Array(rows.into_iter().map(|r| r.map_or(Reply::Null, Reply::Bulk)).collect()))
     }
 }
 
 impl<const RO: bool> WriteCommand for Sort<RO> {
     fn apply(self, cx: &mut ApplyCtx<'_>) -> CmdResult {
-        let now_ms = cx.now_ms;
+        let (now_ms, in_script) = (cx.now_ms, cx.in_script);
         let mut db = cx.db();
         purge_expired(&mut db, [&self.key].into_iter().chain(self.store.as_ref()), now_ms);
-        let rows = self.rows(db.read(), now_ms)?;
+        let rows = self.rows(db.read(), now_ms, in_script)?;
         let Some(dst) = self.store else {
             return Ok(Reply::Array(
                 rows.into_iter().map(|r| r.map_or(Reply::Null, Reply::Bulk)).collect(),
@@ -160,7 +160,7 @@ struct Item<'a> {
 
 impl<const RO: bool> Sort<RO> {
     /// The reply rows: one per element, or one per GET pattern per element.
-    fn rows(&self, db: &Db, now_ms: u64) -> Result<Vec<Option<Bytes>>, CmdError> {
+    fn rows(&self, db: &Db, now_ms: u64, in_script: bool) -> Result<Vec<Option<Bytes>>, CmdError> {
         let (mut elements, ordered): (Vec<&Bytes>, bool) = match db.get(&self.key, now_ms) {
             None => (Vec::new(), true),
             Some(Value::List(l)) => (l.iter().collect(), true),
@@ -169,9 +169,9 @@ impl<const RO: bool> Sort<RO> {
             Some(_) => return Err(CmdError::WrongType),
         };
         let (mut dontsort, mut alpha, mut by) = (self.dontsort, self.alpha, self.by.as_ref());
-        if dontsort && !ordered && self.store.is_some() {
-            // A set has no meaningful native order: Redis sorts what it stores so the
-            // result does not depend on the set's history.
+        if dontsort && !ordered && (self.store.is_some() || in_script) {
+            // A set has no meaningful native order: Redis sorts what it stores, and what
+            // it hands a script, so the result does not depend on the set's history.
             (dontsort, alpha, by) = (false, true, None);
         }
         if dontsort {
@@ -360,7 +360,7 @@ mod tests {
     fn sort(ks: &Keyspace, args: &[&str]) -> Result<Vec<Option<String>>, CmdError> {
         let argv: Vec<Bytes> = args.iter().map(|a| b(a)).collect();
         let cmd = Sort::<false>::parse(&mut Args::new(&argv))?;
-        let rows = cmd.rows(ks.db(0), NOW)?;
+        let rows = cmd.rows(ks.db(0), NOW, false)?;
         Ok(rows.into_iter().map(|r| r.map(|v| String::from_utf8_lossy(&v).into_owned())).collect())
     }
 

@@ -220,7 +220,15 @@ fn run_reads(
             Err(e) => Reply::Error(e),
             Ok((spec, _, skip)) => match spec.exec {
                 Exec::Read(f) => {
-                    let cx = ReadCtx { ks: &ks, db, now_ms, shared, may_block: false, seed: None };
+                    let cx = ReadCtx {
+                        ks: &ks,
+                        db,
+                        now_ms,
+                        shared,
+                        may_block: false,
+                        seed: None,
+                        in_script: false,
+                    };
                     f(&mut Args::new(&argv[skip..]), &cx).unwrap_or_else(Reply::Error)
                 }
                 Exec::Session(_) => {

@@ -122,6 +122,7 @@ impl<'a, 'b> ApplyHost<'a, 'b> {
     /// A host over `cx`.
     pub fn new(cx: &'a mut ApplyCtx<'b>, shared: Option<&'a Arc<Shared>>) -> Self {
         let base_seed = cx.seed;
+        cx.in_script = true;
         Self { cx, shared, read_only: false, allow_oom: false, calls: 0, base_seed }
     }
 }
@@ -174,6 +175,7 @@ impl ApplyHost<'_, '_> {
                     may_block: false,
                     // Later writes may depend on what a random read drew.
                     seed: Some(self.cx.seed),
+                    in_script: true,
                 };
                 f(&mut Args::new(&argv[skip..]), &cx).unwrap_or_else(Reply::Error)
             }
@@ -225,6 +227,7 @@ impl ReadHost<'_> {
                     shared: self.shared,
                     may_block: false,
                     seed: None,
+                    in_script: true,
                 };
                 f(&mut Args::new(&argv[skip..]), &cx).unwrap_or_else(Reply::Error)
             }
