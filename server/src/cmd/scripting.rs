@@ -334,10 +334,15 @@ fn track(
         .threshold_ms
         .store(shared.config.busy_reply_threshold_ms.load(Ordering::Relaxed), Ordering::Relaxed);
     let (name, is_function) = script.label();
-    let mut argv = vec![Bytes::from(command.to_string()), call.target.clone()];
-    argv.push(Bytes::from(call.keys.len().to_string()));
-    argv.extend(call.keys.iter().cloned());
-    argv.extend(call.args.iter().cloned());
+    // Only FUNCTION STATS shows the command, and only a function's: an EVAL script (the
+    // hot case) does not pay for copying it.
+    let mut argv = Vec::new();
+    if is_function {
+        argv = vec![Bytes::from(command.to_string()), call.target.clone()];
+        argv.push(Bytes::from(call.keys.len().to_string()));
+        argv.extend(call.keys.iter().cloned());
+        argv.extend(call.args.iter().cloned());
+    }
     let info =
         RunInfo { name, command: argv, started: crate::clock::monotonic(), is_function, index };
     runtime.begin(info).then_some(Tracking { runtime, index })
