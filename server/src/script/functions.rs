@@ -89,15 +89,6 @@ pub fn library_name(code: &[u8]) -> Result<String, CmdError> {
     Ok(name)
 }
 
-/// The Lua source of a library: the shebang line blanked, keeping line numbers.
-pub fn library_source(code: &[u8]) -> Vec<u8> {
-    let end = code.iter().position(|&b| b == b'\n').unwrap_or(code.len());
-    let mut src = Vec::with_capacity(code.len() + 1);
-    src.push(b'\n');
-    src.extend_from_slice(code.get(end + 1..).unwrap_or_default());
-    src
-}
-
 /// A registration error: Redis reports these without a script position.
 fn reg_err(text: &str) -> mlua::Error {
     mlua::Error::external(crate::script::vm::ReplyError(format!("ERR {text}"), false))

@@ -176,9 +176,10 @@ pub fn eval_shebang(body: &[u8]) -> Result<ScriptFlags, CmdError> {
     Ok(flags)
 }
 
-/// The Lua source of an EVAL body: the shebang line is blanked rather than cut, so line
-/// numbers in errors count from the body's first line (as Redis reports them).
-pub fn eval_source(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+/// The Lua source of an EVAL body or a library: the `#!` line is blanked rather than
+/// cut, so line numbers in errors count from the code's first line (as Redis reports
+/// them).
+pub fn blank_shebang(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     if !body.starts_with(b"#!") {
         return std::borrow::Cow::Borrowed(body);
     }
@@ -212,6 +213,6 @@ mod tests {
             eval_shebang(b"#!luax\n").unwrap_err().to_string(),
             "ERR Unexpected engine in script shebang: #!luax"
         );
-        assert_eq!(&*eval_source(b"#!lua\nerror('x')"), b"\nerror('x')");
+        assert_eq!(&*blank_shebang(b"#!lua\nerror('x')"), b"\nerror('x')");
     }
 }

@@ -20,7 +20,6 @@ use crate::script::convert::{lua_to_reply, reply_to_lua};
 use crate::script::functions::{FunctionMeta, Libraries};
 use crate::script::host::Host;
 use crate::script::runtime::{ScriptRuntime, Stop};
-use crate::script::ScriptFlags;
 
 /// Instructions between two checks for SCRIPT KILL and busy-reply-threshold. Small
 /// enough that a killed script inside `pcall` loops stops quickly, large enough to cost
@@ -142,7 +141,8 @@ setmetatable(api, { __index = missing, __newindex = readonly, __metatable = fals
 local mt = {
   __index = function(_, name)
     if name == 'redis' then return api end
-    return missing(_, name)
+    -- Not `return missing(...)`: a tail call would hide the script's line.
+    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
   end,
   __newindex = readonly,
   __metatable = false,
@@ -681,16 +681,7 @@ impl Vm {
         if let Some(f) = self.compiled.get(sha) {
             return Ok(f.clone());
         }
-        let source = crate::script::eval_source(body);
-        let f = self.lua.load(&*source).set_name(self.kind.chunk_name()).into_function().map_err(
-            |e| {
-                let message = match e {
-                    mlua::Error::SyntaxError { message, .. } => message,
-                    other => other.to_string(),
-                };
-                CmdError::Custom(format!("ERR Error compiling script (new function): {message}"))
-            },
-        )?;
+        let f = compile(&self.lua, self.kind, body, EVAL_COMPILE_ERROR)?;
         self.compiled.insert(sha.to_string(), f.clone());
         Ok(f)
     }
@@ -723,17 +714,7 @@ impl Vm {
         &mut self,
         code: &[u8],
     ) -> Result<Vec<(String, Function, FunctionMeta)>, CmdError> {
-        let source = crate::script::functions::library_source(code);
-        let chunk =
-            self.lua.load(source).set_name(self.kind.chunk_name()).into_function().map_err(
-                |e| {
-                    let message = match e {
-                        mlua::Error::SyntaxError { message, .. } => message,
-                        other => other.to_string(),
-                    };
-                    CmdError::Custom(format!("ERR Error compiling function: {message}"))
-                },
-            )?;
+        let chunk = compile(&self.lua, self.kind, code, "Error compiling function")?;
         let fail = |e: mlua::Error| CmdError::Custom(format!("ERR {e}"));
         let register: Function =
             self.lua.named_registry_value("engram.register_function").map_err(fail)?;
@@ -835,16 +816,13 @@ impl Vm {
         if self.runs.is_multiple_of(GC_STEP_EVERY) {
             let _ = self.lua.gc_step();
         }
-        let reply = match result {
-            Ok(values) => match values.front() {
-                Some(Value::Boolean(true)) => {
-                    lua_to_reply(values.get(1).unwrap_or(&Value::Nil), self.state.resp3.get())
-                }
-                _ => lua_to_reply(values.get(1).unwrap_or(&Value::Nil), self.state.resp3.get()),
-            },
+        match result {
+            // (ok, value) from xpcall; on failure the value is the handler's `{err=}`.
+            Ok(values) => {
+                lua_to_reply(values.get(1).unwrap_or(&Value::Nil), self.state.resp3.get())
+            }
             Err(e) => Reply::Error(CmdError::Custom(format!("ERR {e}"))),
-        };
-        reply
+        }
     }
 }
 
@@ -998,20 +976,25 @@ pub fn run_function(
     }
 }
 
+/// Compiles `code` (its `#!` line blanked) as a chunk of `kind`; a syntax error is
+/// worded `ERR <what>: <Lua's message>`.
+fn compile(lua: &Lua, kind: Kind, code: &[u8], what: &str) -> Result<Function, CmdError> {
+    let source = crate::script::blank_shebang(code);
+    lua.load(&*source).set_name(kind.chunk_name()).into_function().map_err(|e| {
+        let message = match e {
+            mlua::Error::SyntaxError { message, .. } => message,
+            other => other.to_string(),
+        };
+        CmdError::Custom(format!("ERR {what}: {message}"))
+    })
+}
+
+/// What Redis calls a failed EVAL compilation.
+const EVAL_COMPILE_ERROR: &str = "Error compiling script (new function)";
+
 /// Compiles an EVAL body without running it (SCRIPT LOAD refuses what cannot compile).
 pub fn compile_check(body: &[u8]) -> Result<(), CmdError> {
-    with_vm(Kind::Eval, |vm| {
-        let source = crate::script::eval_source(body);
-        vm.lua.load(&*source).set_name(Kind::Eval.chunk_name()).into_function().map(|_| ()).map_err(
-            |e| {
-                let message = match e {
-                    mlua::Error::SyntaxError { message, .. } => message,
-                    other => other.to_string(),
-                };
-                CmdError::Custom(format!("ERR Error compiling script (new function): {message}"))
-            },
-        )
-    })?
+    with_vm(Kind::Eval, |vm| compile(&vm.lua, Kind::Eval, body, EVAL_COMPILE_ERROR).map(|_| ()))?
 }
 
 /// Loads `code` into a throwaway machine: what it registers, or why it cannot load.
@@ -1047,9 +1030,4 @@ pub fn adopt_loaded(before: u64, before_empty: bool, after: u64, replaced: &[Str
         }
         vm.functions_generation = after;
     });
-}
-
-/// Flags of a function, if it exists (FCALL_RO and the read-path routing check them).
-pub fn function_flags(libraries: &Libraries, name: &str) -> Option<ScriptFlags> {
-    libraries.function(name).map(|meta| meta.flags)
 }
