@@ -1,5 +1,12 @@
 //! engram-index: search indexes (vector, TAG, NUMERIC, TEXT) and the FT query language.
 //!
-//! Knows nothing of sockets or the keyspace: it is fed document changes. This crate is a
-//! placeholder until the vector-search issue lands; it owns nothing yet.
+//! Knows nothing of sockets, RESP or the keyspace: the server feeds it document changes
+//! (already extracted into field values by schema) and asks it which documents match a
+//! query. Mutated only by the apply thread; searched concurrently by readers.
 #![warn(missing_docs)]
+
+/// A dense document number inside one index (reused after removal).
+pub type DocId = u32;
+
+pub mod query;
+pub mod vector;
