@@ -8,5 +8,11 @@
 /// A dense document number inside one index (reused after removal).
 pub type DocId = u32;
 
+pub mod index;
 pub mod query;
+pub mod schema;
+pub mod text;
 pub mod vector;
+
+pub use index::{ExecError, Hit, Index, SearchParams, SearchResult};
+pub use schema::{Field, FieldType, FieldValue};

@@ -91,6 +91,11 @@ impl Document {
         Document { root }
     }
 
+    /// The values a path selects, in order (search indexes read fields through this).
+    pub fn select(&self, path: &Path) -> Vec<&serde_json::Value> {
+        eval::query(&self.root, path.segments())
+    }
+
     /// The values a path selects, serialised, in order (for tests and diagnostics).
     pub fn query(&self, path: &Path) -> Vec<String> {
         eval::query(&self.root, path.segments())

@@ -118,6 +118,8 @@ impl Fsm {
         };
         let events = ks.take_events();
         if !events.is_empty() {
+            let (db0, search) = ks.search_parts();
+            search.on_events(db0, &events, now_ms);
             for o in &mut self.observers {
                 o.on_events(&events, ks, now_ms);
             }
@@ -291,6 +293,17 @@ impl engram_log::StateMachine for Fsm {
                 Bytes::from_static(b"LOAD"),
                 Bytes::from_static(b"REPLACE"),
                 library.code.clone(),
+            ])
+        }));
+        // Index definitions before the keys, so loading the keys indexes them.
+        for (_, index) in ks.search.iter() {
+            prelude.extend(index.history.iter().cloned().map(state));
+        }
+        prelude.extend(ks.search.aliases().map(|(alias, index)| {
+            state(vec![
+                Bytes::from_static(b"FT.ALIASADD"),
+                Bytes::copy_from_slice(alias.as_bytes()),
+                Bytes::copy_from_slice(index.as_bytes()),
             ])
         }));
         Box::new(crate::snapshot::Rewriter::new(dbs, now_ms).with_prelude(prelude))

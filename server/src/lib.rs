@@ -36,6 +36,7 @@ pub mod resp;
 pub mod rewrite;
 pub mod rng;
 pub mod script;
+pub mod search;
 pub mod session;
 pub mod snapshot;
 pub mod state;
@@ -129,6 +130,7 @@ pub async fn start(config: ConfigStore) -> Result<ServerHandle, EngineError> {
         }
     });
     tokio::spawn(expire::run(shared.clone()));
+    search::backfill::spawn(&shared.keyspace);
     tokio::spawn(tracking::run(shared.clone()));
     let serve_shared = shared.clone();
     let stopped = tokio::spawn(async move {

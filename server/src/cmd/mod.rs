@@ -17,6 +17,7 @@ pub mod list;
 pub mod pubsub;
 pub mod scan;
 pub mod scripting;
+pub mod search;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -53,6 +54,7 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     stream::COMMANDS,
     geo::COMMANDS,
     json::COMMANDS,
+    search::COMMANDS,
     sort::COMMANDS,
     pubsub::COMMANDS,
     transactions::COMMANDS,

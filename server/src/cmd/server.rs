@@ -699,11 +699,14 @@ pub fn info_text(shared: &Shared, session_count: usize, args: &[Bytes]) -> Strin
             }
             "modules" => {
                 out.push_str("# Modules\r\n");
-                out.push_str(&format!(
-                    "module:name={},ver={},api=1,filters=0,usedby=[],using=[],options=[handle-io-errors]\r\n",
-                    crate::cmd::json::MODULE_NAME,
-                    crate::cmd::json::MODULE_VERSION
-                ));
+                for (name, version) in [
+                    (crate::cmd::search::MODULE_NAME, crate::cmd::search::MODULE_VERSION),
+                    (crate::cmd::json::MODULE_NAME, crate::cmd::json::MODULE_VERSION),
+                ] {
+                    out.push_str(&format!(
+                        "module:name={name},ver={version},api=1,filters=0,usedby=[],using=[],options=[handle-io-errors]\r\n"
+                    ));
+                }
             }
             "commandstats" => commandstats_section(shared, &mut out),
             "errorstats" => errorstats_section(shared, &mut out),
@@ -2014,12 +2017,18 @@ fn shutdown(args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
 fn module_list(_args: &mut Args<'_>, _cx: &mut SessionCtx<'_>) -> CmdResult {
     // The JSON commands are built in; clients (redis-py, redis-om, redisvl) look for them
     // under RedisJSON's module name and version.
-    Ok(Reply::Array(vec![Reply::Map(vec![
-        (Reply::bulk("name"), Reply::bulk(crate::cmd::json::MODULE_NAME)),
-        (Reply::bulk("ver"), Reply::Int(crate::cmd::json::MODULE_VERSION)),
-        (Reply::bulk("path"), Reply::bulk("builtin")),
-        (Reply::bulk("args"), Reply::Array(vec![])),
-    ])]))
+    let module = |name: &str, version: i64| {
+        Reply::Map(vec![
+            (Reply::bulk("name"), Reply::bulk(name)),
+            (Reply::bulk("ver"), Reply::Int(version)),
+            (Reply::bulk("path"), Reply::bulk("builtin")),
+            (Reply::bulk("args"), Reply::Array(vec![])),
+        ])
+    };
+    Ok(Reply::Array(vec![
+        module(crate::cmd::search::MODULE_NAME, crate::cmd::search::MODULE_VERSION),
+        module(crate::cmd::json::MODULE_NAME, crate::cmd::json::MODULE_VERSION),
+    ]))
 }
 
 fn module_load(_args: &mut Args<'_>, _cx: &mut SessionCtx<'_>) -> CmdResult {

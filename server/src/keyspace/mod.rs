@@ -51,6 +51,8 @@ pub struct Keyspace {
     /// Cached scripts and function libraries: state, so EVALSHA and FCALL mean the same
     /// on every replica and on replay.
     pub scripts: crate::script::ScriptStore,
+    /// Search index definitions and their derived postings (database 0's documents).
+    pub search: crate::search::SearchState,
 }
 
 impl Keyspace {
@@ -61,6 +63,7 @@ impl Keyspace {
             events: Vec::new(),
             apply_index: 0,
             scripts: crate::script::ScriptStore::default(),
+            search: crate::search::SearchState::default(),
         }
     }
 
@@ -78,6 +81,11 @@ impl Keyspace {
     /// selects it).
     pub fn db(&self, index: usize) -> &Db {
         &self.dbs[index.min(self.dbs.len() - 1)]
+    }
+
+    /// Database 0 to read and the search indexes to update from it.
+    pub fn search_parts(&mut self) -> (&Db, &mut crate::search::SearchState) {
+        (&self.dbs[0], &mut self.search)
     }
 
     /// Write access to database `index`; changes record events.
