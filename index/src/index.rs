@@ -332,6 +332,9 @@ impl Index {
             }
         };
         if let Some((attribute, ascending)) = &params.sort_by {
+            if self.field_index(attribute).is_none() && !yields(query, &self.schema, attribute) {
+                return Err(ExecError(format!("Property `{attribute}` not loaded nor in schema")));
+            }
             self.sort_hits(&mut hits, attribute, *ascending)?;
         }
         let total = hits.len();
@@ -348,13 +351,6 @@ impl Index {
         ascending: bool,
     ) -> Result<(), ExecError> {
         let field = self.field_index(attribute);
-        let yields_distance = hits.iter().any(|h| h.distances.iter().any(|(n, _)| n == attribute));
-        if field.is_none() && !yields_distance {
-            if hits.is_empty() {
-                return Ok(());
-            }
-            return Err(ExecError(format!("Property `{attribute}` not loaded nor in schema")));
-        }
         let key_of = |hit: &Hit| -> Option<SortKey> {
             if let Some((_, d)) = hit.distances.iter().find(|(n, _)| n == attribute) {
                 return Some(SortKey::Num(*d as f64));
@@ -396,7 +392,9 @@ impl Index {
         matches: RoaringBitmap,
         distances: &mut HashMap<DocId, Vec<(String, f32)>>,
     ) -> Result<Vec<Hit>, ExecError> {
-        let (field, vectors, params) = self.vector_field(&knn.field)?;
+        let Some((field, vectors, params)) = self.vector_field(&knn.field) else {
+            return Ok(Vec::new());
+        };
         let query = params.decode_blob(&knn.blob).ok_or_else(|| {
             ExecError(format!(
                 "Error parsing vector similarity query: query vector blob size ({}) does not match index's expected size ({}).",
@@ -425,21 +423,19 @@ impl Index {
     fn vector_field(
         &self,
         attribute: &str,
-    ) -> Result<(usize, &dyn VectorIndex, &crate::vector::VectorParams), ExecError> {
-        let field = self
-            .field_index(attribute)
-            .ok_or_else(|| ExecError(format!("Unknown field `{attribute}`")))?;
+    ) -> Option<(usize, &dyn VectorIndex, &crate::vector::VectorParams)> {
+        let field = self.field_index(attribute)?;
         match (&self.postings[field], &self.schema[field].ty) {
-            (Postings::Vector(v), FieldType::Vector(p)) => Ok((field, v.as_ref(), p)),
-            _ => Err(ExecError(format!("Expected a VECTOR field: `{attribute}`"))),
+            (Postings::Vector(v), FieldType::Vector(p)) => Some((field, v.as_ref(), p)),
+            _ => None,
         }
     }
 
-    fn field_postings(&self, attribute: &str) -> Result<(usize, &Postings), ExecError> {
-        let field = self
-            .field_index(attribute)
-            .ok_or_else(|| ExecError(format!("Unknown field at offset 0 near {attribute}")))?;
-        Ok((field, &self.postings[field]))
+    /// A field's postings; `None` for an unknown field, which matches nothing (as in
+    /// RediSearch, where it is not an error).
+    fn field_postings(&self, attribute: &str) -> Option<(usize, &Postings)> {
+        let field = self.field_index(attribute)?;
+        Some((field, &self.postings[field]))
     }
 
     fn eval(
@@ -475,7 +471,9 @@ impl Index {
             QueryNode::Optional(_) => self.all.clone(),
             QueryNode::Text { fields, matcher } => self.eval_text(fields, matcher)?,
             QueryNode::Tag { field, values } => {
-                let (idx, postings) = self.field_postings(field)?;
+                let Some((idx, postings)) = self.field_postings(field) else {
+                    return Ok(RoaringBitmap::new());
+                };
                 let Postings::Tag(tags) = postings else {
                     return Ok(RoaringBitmap::new());
                 };
@@ -504,7 +502,9 @@ impl Index {
                 acc
             }
             QueryNode::Numeric { field, min, max } => {
-                let (_, postings) = self.field_postings(field)?;
+                let Some((_, postings)) = self.field_postings(field) else {
+                    return Ok(RoaringBitmap::new());
+                };
                 let Postings::Numeric(tree) = postings else {
                     return Ok(RoaringBitmap::new());
                 };
@@ -520,7 +520,9 @@ impl Index {
                 acc
             }
             QueryNode::Geo { field, lon, lat, radius_m } => {
-                let (idx, _) = self.field_postings(field)?;
+                let Some((idx, _)) = self.field_postings(field) else {
+                    return Ok(RoaringBitmap::new());
+                };
                 let mut acc = RoaringBitmap::new();
                 for id in &self.all {
                     if let Some(FieldValue::Geo(points)) = self.value(id, idx) {
@@ -535,7 +537,9 @@ impl Index {
                 acc
             }
             QueryNode::VectorRange { field, radius, blob, yield_as, epsilon } => {
-                let (_, vectors, params) = self.vector_field(field)?;
+                let Some((_, vectors, params)) = self.vector_field(field) else {
+                    return Ok(RoaringBitmap::new());
+                };
                 let query = params.decode_blob(blob).ok_or_else(|| {
                     ExecError(format!(
                         "Error parsing vector similarity query: query vector blob size ({}) does not match index's expected size ({}).",
@@ -555,7 +559,9 @@ impl Index {
                 acc
             }
             QueryNode::IsMissing(field) => {
-                let (idx, _) = self.field_postings(field)?;
+                let Some((idx, _)) = self.field_postings(field) else {
+                    return Ok(RoaringBitmap::new());
+                };
                 self.all.iter().filter(|&id| self.value(id, idx).is_none()).collect()
             }
         })
@@ -577,7 +583,7 @@ impl Index {
             );
         } else {
             for name in fields {
-                targets.push(self.field_postings(name)?.0);
+                targets.extend(self.field_postings(name).map(|(field, _)| field));
             }
         }
         let mut acc = RoaringBitmap::new();
@@ -638,6 +644,28 @@ impl Index {
         ids.sort_by_key(|&id| self.doc(id).map_or(u64::MAX, |d| d.seq));
         Ok(ids)
     }
+}
+
+/// True when `query` produces a distance named `name` (KNN `AS`, `$YIELD_DISTANCE_AS`).
+fn yields(query: &Query, schema: &[Field], name: &str) -> bool {
+    fn in_tree(node: &QueryNode, name: &str) -> bool {
+        match node {
+            QueryNode::VectorRange { yield_as, .. } => yield_as.as_deref() == Some(name),
+            QueryNode::Intersect(c) | QueryNode::Union(c) => c.iter().any(|n| in_tree(n, name)),
+            QueryNode::Not(n) | QueryNode::Optional(n) => in_tree(n, name),
+            _ => false,
+        }
+    }
+    let knn_name = query.knn.as_ref().map(|k| {
+        k.score_as.clone().unwrap_or_else(|| {
+            let attribute = schema
+                .iter()
+                .find(|f| f.attribute == k.field)
+                .map_or(k.field.as_str(), |f| f.attribute.as_str());
+            format!("__{attribute}_score")
+        })
+    });
+    knn_name.as_deref() == Some(name) || in_tree(&query.filter, name)
 }
 
 #[derive(Debug, Clone, PartialEq, PartialOrd)]

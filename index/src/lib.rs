@@ -8,6 +8,7 @@
 /// A dense document number inside one index (reused after removal).
 pub type DocId = u32;
 
+pub mod aggregate;
 pub mod index;
 pub mod query;
 pub mod schema;

@@ -116,10 +116,9 @@ impl Fsm {
                 (Reply::Int(n as i64), *now_ms)
             }
         };
+        ks.sync_search(now_ms);
         let events = ks.take_events();
         if !events.is_empty() {
-            let (db0, search) = ks.search_parts();
-            search.on_events(db0, &events, now_ms);
             for o in &mut self.observers {
                 o.on_events(&events, ks, now_ms);
             }
@@ -175,8 +174,10 @@ impl Fsm {
                             shared: shared.as_ref(),
                             in_script: false,
                         };
-                        (fns.apply)(&mut Args::new(&argv[skip..]), &mut cx)
-                            .unwrap_or_else(Reply::Error)
+                        let reply = (fns.apply)(&mut Args::new(&argv[skip..]), &mut cx)
+                            .unwrap_or_else(Reply::Error);
+                        ks.sync_search(now_ms);
+                        reply
                     }
                     // Reads answer the client only; a node without a server (replay)
                     // skips them, which changes no state.

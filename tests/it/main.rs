@@ -21,6 +21,7 @@ mod list;
 mod protocol;
 mod pubsub;
 mod scripting;
+mod search;
 mod server;
 mod set;
 mod sort;

@@ -1,48 +1,873 @@
-//! HNSW index (placeholder: being written).
+//! HNSW: our own hierarchical navigable small world graph (Malkov & Yashunin, 2016),
+//! with real deletion, filtered and range search.
+//!
+//! Layout (everything addressed by a dense internal *slot*, reused after deletion):
+//!
+//! ```text
+//!   vectors   [slot * dim .. +dim]            prepared f32 (unit length for COSINE)
+//!   links0    [slot * (1+M0)] = count, n1..nM0 layer-0 out-links, fixed stride
+//!   upper     [slot] -> [(layer-1) * (1+M)] = count, n1..nM   layers 1..=level
+//!   in_links  [slot][layer] -> slots linking to it (every in-edge, kept exact)
+//! ```
+//!
+//! Invariants:
+//! - A node's level is a pure function of its doc id (a hash), and the free-slot list
+//!   is LIFO, so replaying the same upserts and removals rebuilds the same graph.
+//! - No link ever points at a free slot: every link change goes through `set_links`,
+//!   which keeps `in_links` exact, and removal rewires every in-neighbour (choosing
+//!   from its own links and the removed node's links, the neighbours' neighbours)
+//!   before the slot is freed. Deleted vectors therefore never come back.
+//! - Searches take `&self` and may run concurrently; their per-search visited set is a
+//!   generation-stamped array in a thread-local, so no allocation per visited node.
+
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fmt;
+
 use roaring::RoaringBitmap;
 
-use super::{SearchOptions, VectorIndex, VectorParams};
+use super::distance::{self, DistanceFn};
+use super::flat::{Scored, TopK, NO_SLOT};
+use super::{Metric, SearchOptions, VectorIndex, VectorParams};
 use crate::DocId;
 
+/// `levels[slot]` of a free slot.
+const FREE: u8 = u8::MAX;
+/// Cap on a node's level (at M=16 level 16 needs ~16^16 nodes; the cap only guards
+/// against degenerate M).
+const MAX_LEVEL: usize = 16;
+/// Below this many allowed ids a filtered KNN always scans them exactly: a scan of a
+/// thousand vectors costs less than any useful graph walk.
+const BRUTE_FORCE_FLOOR: u64 = 1024;
+/// Salt of the level hash, so levels are not trivially correlated with small ids.
+const LEVEL_SALT: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// Generation-stamped visited set: clearing is one increment.
+struct Visited {
+    stamps: Vec<u16>,
+    generation: u16,
+}
+
+impl Visited {
+    /// Starts a new search over `slots` slots.
+    fn start(&mut self, slots: usize) {
+        if self.stamps.len() < slots {
+            self.stamps.resize(slots, 0);
+        }
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.stamps.fill(0);
+            self.generation = 1;
+        }
+    }
+
+    /// Marks `slot`; true when it was not yet visited in this search.
+    #[inline]
+    fn insert(&mut self, slot: u32) -> bool {
+        let stamp = &mut self.stamps[slot as usize];
+        if *stamp == self.generation {
+            false
+        } else {
+            *stamp = self.generation;
+            true
+        }
+    }
+}
+
+pub static DISTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+thread_local! {
+    static VISITED: RefCell<Visited> = const { RefCell::new(Visited { stamps: Vec::new(), generation: 0 }) };
+}
+
 /// Approximate graph index.
-#[derive(Debug)]
-pub struct HnswIndex;
+pub struct HnswIndex {
+    metric: Metric,
+    dim: usize,
+    distance: DistanceFn,
+    m: usize,
+    m0: usize,
+    ef_construction: usize,
+    ef_runtime: usize,
+    epsilon: f64,
+    level_mult: f64,
+    vectors: Vec<f32>,
+    links0: Vec<u32>,
+    upper: Vec<Vec<u32>>,
+    in_links: Vec<Vec<Vec<u32>>>,
+    levels: Vec<u8>,
+    slot_ids: Vec<DocId>,
+    /// Indexed by doc id; `NO_SLOT` when the id has no vector.
+    id_slots: Vec<u32>,
+    free_slots: Vec<u32>,
+    entry: u32,
+    max_level: usize,
+    live: usize,
+}
+
+impl fmt::Debug for HnswIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HnswIndex")
+            .field("metric", &self.metric)
+            .field("dim", &self.dim)
+            .field("m", &self.m)
+            .field("ef_construction", &self.ef_construction)
+            .field("ef_runtime", &self.ef_runtime)
+            .field("len", &self.live)
+            .field("max_level", &self.max_level)
+            .field("mean_degree0", &self.mean_degree0())
+            .finish()
+    }
+}
 
 impl HnswIndex {
     /// An empty index.
-    pub fn new(_params: &VectorParams) -> Self {
-        Self
+    pub fn new(params: &VectorParams) -> Self {
+        let m = params.m.max(2);
+        let cap = params.initial_cap.min(1 << 20);
+        Self {
+            metric: params.metric,
+            dim: params.dim,
+            distance: distance::distance_fn(params.metric),
+            m,
+            m0: 2 * m,
+            ef_construction: params.ef_construction.max(m),
+            ef_runtime: params.ef_runtime.max(1),
+            epsilon: params.epsilon,
+            level_mult: 1.0 / (m as f64).ln(),
+            vectors: Vec::with_capacity(cap * params.dim),
+            links0: Vec::with_capacity(cap * (1 + 2 * m)),
+            upper: Vec::with_capacity(cap),
+            in_links: Vec::with_capacity(cap),
+            levels: Vec::with_capacity(cap),
+            slot_ids: Vec::with_capacity(cap),
+            id_slots: Vec::new(),
+            free_slots: Vec::new(),
+            entry: NO_SLOT,
+            max_level: 0,
+            live: 0,
+        }
+    }
+
+    /// Mean number of layer-0 links of live nodes (a graph-quality figure for Debug).
+    fn mean_degree0(&self) -> f64 {
+        let total: usize = (0..self.levels.len() as u32)
+            .filter(|&s| self.levels[s as usize] != FREE)
+            .map(|s| self.links(s, 0).len())
+            .sum();
+        total as f64 / self.live.max(1) as f64
+    }
+
+    fn level_for(&self, id: DocId) -> usize {
+        // splitmix64 of the id: deterministic, well mixed.
+        let mut z = (id as u64).wrapping_add(LEVEL_SALT);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        let unit = ((z >> 11) as f64 + 1.0) / (1u64 << 53) as f64; // (0, 1]
+        ((-unit.ln() * self.level_mult) as usize).min(MAX_LEVEL)
+    }
+
+    fn slot_of(&self, id: DocId) -> Option<u32> {
+        match self.id_slots.get(id as usize) {
+            Some(&s) if s != NO_SLOT => Some(s),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn vector(&self, slot: u32) -> &[f32] {
+        let start = slot as usize * self.dim;
+        &self.vectors[start..start + self.dim]
+    }
+
+    #[inline]
+    fn dist(&self, query: &[f32], slot: u32) -> f32 {
+        DISTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        distance::sanitize((self.distance)(query, self.vector(slot)))
+    }
+
+    /// Starts loading the first cache line of `slot`'s vector: issued for a whole
+    /// batch of neighbours at once, the misses overlap instead of queueing.
+    #[inline]
+    fn prefetch_head(&self, slot: u32) {
+        if let Some(head) = self.vectors.get(slot as usize * self.dim) {
+            mem_prefetch::prefetch_read_data::<f32, 3>(head);
+        }
+    }
+
+    /// Loads all of `slot`'s vector ahead of its distance computation.
+    #[inline]
+    fn prefetch_vector(&self, slot: u32) {
+        let start = slot as usize * self.dim;
+        for line in (start + 16..start + self.dim).step_by(16) {
+            if let Some(x) = self.vectors.get(line) {
+                mem_prefetch::prefetch_read_data::<f32, 3>(x);
+            }
+        }
+    }
+
+    fn max_links(&self, layer: usize) -> usize {
+        if layer == 0 {
+            self.m0
+        } else {
+            self.m
+        }
+    }
+
+    #[inline]
+    fn links(&self, slot: u32, layer: usize) -> &[u32] {
+        if layer == 0 {
+            let base = slot as usize * (1 + self.m0);
+            let count = self.links0[base] as usize;
+            &self.links0[base + 1..base + 1 + count]
+        } else {
+            let base = (layer - 1) * (1 + self.m);
+            let node = &self.upper[slot as usize];
+            let count = node[base] as usize;
+            &node[base + 1..base + 1 + count]
+        }
+    }
+
+    /// Replaces `slot`'s out-links on `layer`, keeping the in-link lists exact.
+    fn set_links(&mut self, slot: u32, layer: usize, new: &[u32]) {
+        let old = self.links(slot, layer).to_vec();
+        for &gone in old.iter().filter(|n| !new.contains(n)) {
+            let list = &mut self.in_links[gone as usize][layer];
+            if let Some(pos) = list.iter().position(|&s| s == slot) {
+                list.swap_remove(pos);
+            }
+        }
+        for &added in new.iter().filter(|n| !old.contains(n)) {
+            self.in_links[added as usize][layer].push(slot);
+        }
+        let (storage, base) = if layer == 0 {
+            (&mut self.links0, slot as usize * (1 + self.m0))
+        } else {
+            (&mut self.upper[slot as usize], (layer - 1) * (1 + self.m))
+        };
+        storage[base] = new.len() as u32;
+        storage[base + 1..base + 1 + new.len()].copy_from_slice(new);
+    }
+
+    /// A slot for a new node (a freed one when available), with empty links.
+    fn allocate_slot(&mut self, id: DocId, level: usize, vector: &[f32]) -> u32 {
+        let upper = vec![0u32; level * (1 + self.m)];
+        let in_links = vec![Vec::new(); level + 1];
+        let slot = match self.free_slots.pop() {
+            Some(slot) => {
+                let s = slot as usize;
+                self.vectors[s * self.dim..(s + 1) * self.dim].copy_from_slice(vector);
+                self.links0[s * (1 + self.m0)] = 0;
+                self.upper[s] = upper;
+                self.in_links[s] = in_links;
+                self.levels[s] = level as u8;
+                self.slot_ids[s] = id;
+                slot
+            }
+            None => {
+                let slot = self.levels.len() as u32;
+                self.vectors.extend_from_slice(vector);
+                self.links0.resize(self.links0.len() + 1 + self.m0, 0);
+                self.upper.push(upper);
+                self.in_links.push(in_links);
+                self.levels.push(level as u8);
+                self.slot_ids.push(id);
+                slot
+            }
+        };
+        if self.id_slots.len() <= id as usize {
+            self.id_slots.resize(id as usize + 1, NO_SLOT);
+        }
+        self.id_slots[id as usize] = slot;
+        self.live += 1;
+        slot
+    }
+
+    /// Greedy walk (beam 1) from the entry point down to layer `stop`.
+    fn descend(&self, query: &[f32], stop: usize) -> Scored {
+        let mut best = Scored { dist: self.dist(query, self.entry), id: self.entry };
+        for layer in (stop + 1..=self.max_level).rev() {
+            let mut moved = true;
+            while moved {
+                moved = false;
+                for &n in self.links(best.id, layer) {
+                    let d = self.dist(query, n);
+                    if d < best.dist {
+                        best = Scored { dist: d, id: n };
+                        moved = true;
+                    }
+                }
+            }
+        }
+        best
+    }
+
+    /// Beam search of width `ef` on one layer; only slots `admit` accepts become
+    /// results, but the walk goes through every node. Unsorted.
+    fn search_layer(
+        &self,
+        query: &[f32],
+        entry: &[Scored],
+        ef: usize,
+        layer: usize,
+        visited: &mut Visited,
+        admit: impl Fn(u32) -> bool,
+    ) -> Vec<Scored> {
+        let mut candidates: BinaryHeap<Reverse<Scored>> = BinaryHeap::with_capacity(ef * 2);
+        let mut results: BinaryHeap<Scored> = BinaryHeap::with_capacity(ef + 1);
+        for &e in entry {
+            if visited.insert(e.id) {
+                candidates.push(Reverse(e));
+                if admit(e.id) {
+                    results.push(e);
+                    if results.len() > ef {
+                        results.pop();
+                    }
+                }
+            }
+        }
+        let mut worst = if results.len() >= ef {
+            results.peek().map_or(f32::INFINITY, |s| s.dist)
+        } else {
+            f32::INFINITY
+        };
+        let mut batch: Vec<u32> = Vec::with_capacity(self.m0);
+        while let Some(Reverse(current)) = candidates.pop() {
+            if current.dist > worst {
+                break;
+            }
+            batch.clear();
+            for &n in self.links(current.id, layer) {
+                if visited.insert(n) {
+                    batch.push(n);
+                    self.prefetch_head(n);
+                }
+            }
+            for (i, &n) in batch.iter().enumerate() {
+                if let Some(&ahead) = batch.get(i + 1) {
+                    self.prefetch_vector(ahead);
+                }
+                let d = self.dist(query, n);
+                if d < worst {
+                    let item = Scored { dist: d, id: n };
+                    candidates.push(Reverse(item));
+                    if admit(n) {
+                        results.push(item);
+                        if results.len() > ef {
+                            results.pop();
+                        }
+                        if results.len() >= ef {
+                            worst = results.peek().map_or(f32::INFINITY, |s| s.dist);
+                        }
+                    }
+                }
+            }
+        }
+        results.into_vec()
+    }
+
+    /// The heuristic of the paper (algorithm 4): walking `sorted` nearest first, keep a
+    /// candidate only when it is closer to the base than to every neighbour kept so
+    /// far, which spreads links across directions instead of one dense cluster.
+    fn select_neighbors(&self, sorted: &[Scored], m: usize) -> Vec<u32> {
+        if sorted.len() <= m {
+            return sorted.iter().map(|s| s.id).collect();
+        }
+        let mut kept: Vec<u32> = Vec::with_capacity(m);
+        for c in sorted {
+            if kept.len() >= m {
+                break;
+            }
+            let v = self.vector(c.id);
+            if kept.iter().all(|&k| self.dist(v, k) >= c.dist) {
+                kept.push(c.id);
+            }
+        }
+        kept
+    }
+
+    /// Adds `new` to `slot`'s links on `layer`, re-selecting when the list is full.
+    fn add_link(&mut self, slot: u32, new: u32, layer: usize) {
+        let current = self.links(slot, layer);
+        if current.contains(&new) {
+            return;
+        }
+        let mut list = current.to_vec();
+        if list.len() < self.max_links(layer) {
+            list.push(new);
+            self.set_links(slot, layer, &list);
+            return;
+        }
+        list.push(new);
+        let base = self.vector(slot);
+        let mut scored: Vec<Scored> =
+            list.iter().map(|&n| Scored { dist: self.dist(base, n), id: n }).collect();
+        scored.sort_unstable();
+        let kept = self.select_neighbors(&scored, self.max_links(layer));
+        self.set_links(slot, layer, &kept);
+    }
+
+    fn insert_slot(&mut self, slot: u32, level: usize, visited: &mut Visited) {
+        if self.entry == NO_SLOT {
+            self.entry = slot;
+            self.max_level = level;
+            return;
+        }
+        let query = self.vector(slot).to_vec();
+        let mut entry = vec![self.descend(&query, level)];
+        for layer in (0..=level.min(self.max_level)).rev() {
+            visited.start(self.levels.len());
+            let mut found =
+                self.search_layer(&query, &entry, self.ef_construction, layer, visited, |_| true);
+            found.sort_unstable();
+            let chosen = self.select_neighbors(&found, self.m);
+            self.set_links(slot, layer, &chosen);
+            for &n in &chosen {
+                self.add_link(n, slot, layer);
+            }
+            entry = found;
+        }
+        if level > self.max_level {
+            self.max_level = level;
+            self.entry = slot;
+        }
+    }
+
+    fn remove_slot(&mut self, slot: u32) {
+        let level = self.levels[slot as usize] as usize;
+        for layer in 0..=level {
+            let outs = self.links(slot, layer).to_vec();
+            let ins = self.in_links[slot as usize][layer].clone();
+            for &a in &ins {
+                let mut pool: Vec<u32> = self.links(a, layer).to_vec();
+                for &o in &outs {
+                    if !pool.contains(&o) {
+                        pool.push(o);
+                    }
+                }
+                pool.retain(|&n| n != slot && n != a);
+                let base = self.vector(a);
+                let mut scored: Vec<Scored> =
+                    pool.iter().map(|&n| Scored { dist: self.dist(base, n), id: n }).collect();
+                scored.sort_unstable();
+                let kept = self.select_neighbors(&scored, self.max_links(layer));
+                self.set_links(a, layer, &kept);
+            }
+            self.set_links(slot, layer, &[]);
+        }
+        let id = self.slot_ids[slot as usize];
+        self.id_slots[id as usize] = NO_SLOT;
+        self.levels[slot as usize] = FREE;
+        self.upper[slot as usize] = Vec::new();
+        self.in_links[slot as usize] = Vec::new();
+        self.free_slots.push(slot);
+        self.live -= 1;
+        if self.entry == slot {
+            self.pick_new_entry();
+        }
+    }
+
+    /// After the entry point left: the lowest slot among the highest-level nodes.
+    fn pick_new_entry(&mut self) {
+        self.entry = NO_SLOT;
+        self.max_level = 0;
+        let mut best_level = -1i32;
+        for (slot, &level) in self.levels.iter().enumerate() {
+            if level != FREE && level as i32 > best_level {
+                best_level = level as i32;
+                self.entry = slot as u32;
+            }
+        }
+        self.max_level = best_level.max(0) as usize;
+    }
+
+    /// Exact scan over `allowed` (or everything), `k` nearest.
+    fn brute_force(
+        &self,
+        query: &[f32],
+        k: usize,
+        allowed: Option<&RoaringBitmap>,
+    ) -> Vec<(DocId, f32)> {
+        let mut top = TopK::new(k.min(self.live));
+        match allowed {
+            Some(allowed) => {
+                for id in allowed.iter() {
+                    if let Some(slot) = self.slot_of(id) {
+                        top.push(self.dist(query, slot), id);
+                    }
+                }
+            }
+            None => {
+                for (slot, &level) in self.levels.iter().enumerate() {
+                    if level != FREE {
+                        top.push(self.dist(query, slot as u32), self.slot_ids[slot]);
+                    }
+                }
+            }
+        }
+        top.into_sorted()
+    }
+
+    /// Whether scanning `allowed` beats a filtered graph walk. A walk at beam `ef` costs
+    /// about `ef * M0` distances unfiltered, and `1 / selectivity` times that filtered;
+    /// a scan costs `count`. So scan when `count^2 < ef * M0 * len`.
+    fn prefer_scan(&self, count: u64, ef: usize) -> bool {
+        let count = count.min(self.live as u64);
+        count <= BRUTE_FORCE_FLOOR
+            || (count as f64) * (count as f64) < (ef * self.m0) as f64 * self.live as f64
+    }
+
+    fn graph_knn(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        admit: impl Fn(u32) -> bool,
+    ) -> Vec<(DocId, f32)> {
+        let found = VISITED.with(|cell| {
+            let mut visited = cell.borrow_mut();
+            visited.start(self.levels.len());
+            let entry = self.descend(query, 0);
+            self.search_layer(query, &[entry], ef, 0, &mut visited, admit)
+        });
+        self.finish(found, k)
+    }
+
+    /// Slots to doc ids, nearest first with ties by the smaller doc id, at most `k`.
+    fn finish(&self, found: Vec<Scored>, k: usize) -> Vec<(DocId, f32)> {
+        let mut out: Vec<Scored> = found
+            .into_iter()
+            .map(|s| Scored { dist: s.dist, id: self.slot_ids[s.id as usize] })
+            .collect();
+        out.sort_unstable();
+        out.truncate(k);
+        out.into_iter().map(|s| (s.id, s.dist)).collect()
     }
 }
 
 impl VectorIndex for HnswIndex {
-    fn upsert(&mut self, _id: DocId, _vector: &[f32]) {}
-    fn remove(&mut self, _id: DocId) {}
+    fn upsert(&mut self, id: DocId, vector: &[f32]) {
+        if vector.len() != self.dim {
+            return;
+        }
+        let prepared = distance::prepare(self.metric, vector);
+        if let Some(slot) = self.slot_of(id) {
+            if self.vector(slot) == prepared.as_slice() {
+                return;
+            }
+            self.remove_slot(slot);
+        }
+        let level = self.level_for(id);
+        let slot = self.allocate_slot(id, level, &prepared);
+        VISITED.with(|cell| self.insert_slot(slot, level, &mut cell.borrow_mut()));
+    }
+
+    fn remove(&mut self, id: DocId) {
+        if let Some(slot) = self.slot_of(id) {
+            self.remove_slot(slot);
+        }
+    }
+
     fn knn(
         &self,
-        _q: &[f32],
-        _k: usize,
-        _a: Option<&RoaringBitmap>,
-        _o: &SearchOptions,
+        query: &[f32],
+        k: usize,
+        allowed: Option<&RoaringBitmap>,
+        options: &SearchOptions,
     ) -> Vec<(DocId, f32)> {
-        Vec::new()
+        if k == 0 || self.live == 0 || query.len() != self.dim {
+            return Vec::new();
+        }
+        let query = distance::prepare(self.metric, query);
+        let ef = options.ef_runtime.unwrap_or(self.ef_runtime).max(k);
+        let wanted = k.min(self.live);
+        match allowed {
+            None => {
+                let found = self.graph_knn(&query, k, ef, |_| true);
+                if found.len() >= wanted {
+                    return found;
+                }
+                self.brute_force(&query, k, None)
+            }
+            Some(allowed) => {
+                let count = allowed.len();
+                if count == 0 {
+                    return Vec::new();
+                }
+                if self.prefer_scan(count, ef) {
+                    return self.brute_force(&query, k, Some(allowed));
+                }
+                let found = self.graph_knn(&query, k, ef, |slot| {
+                    allowed.contains(self.slot_ids[slot as usize])
+                });
+                if found.len() >= wanted.min(count as usize) {
+                    return found;
+                }
+                // The walk could not reach enough allowed nodes: the contract is
+                // min(k, |allowed ∩ indexed|) results, so answer exactly.
+                self.brute_force(&query, k, Some(allowed))
+            }
+        }
     }
+
     fn range(
         &self,
-        _q: &[f32],
-        _r: f32,
-        _a: Option<&RoaringBitmap>,
-        _o: &SearchOptions,
+        query: &[f32],
+        radius: f32,
+        allowed: Option<&RoaringBitmap>,
+        options: &SearchOptions,
     ) -> Vec<(DocId, f32)> {
-        Vec::new()
+        if self.live == 0 || query.len() != self.dim {
+            return Vec::new();
+        }
+        let query = distance::prepare(self.metric, query);
+        let epsilon = options.epsilon.unwrap_or(self.epsilon).max(0.0) as f32;
+        let ef = options.ef_runtime.unwrap_or(self.ef_runtime).max(10);
+        let admit = |slot: u32| allowed.is_none_or(|a| a.contains(self.slot_ids[slot as usize]));
+        let expand = |d: f32| d + d.abs() * epsilon;
+        let found = VISITED.with(|cell| {
+            let mut visited = cell.borrow_mut();
+            // A beam search finds the region nearest the query; from there a
+            // best-first flood collects everything inside the radius, crossing gaps
+            // up to `epsilon` (relative) beyond it.
+            visited.start(self.levels.len());
+            let entry = self.descend(&query, 0);
+            let seeds = self.search_layer(&query, &[entry], ef, 0, &mut visited, |_| true);
+            visited.start(self.levels.len());
+            let mut boundary =
+                seeds.iter().map(|s| s.dist).fold(f32::INFINITY, f32::min).max(radius);
+            let mut candidates: BinaryHeap<Reverse<Scored>> = BinaryHeap::new();
+            let mut within = Vec::new();
+            for s in seeds {
+                visited.insert(s.id);
+                if s.dist <= radius && admit(s.id) {
+                    within.push(s);
+                }
+                candidates.push(Reverse(s));
+            }
+            while let Some(Reverse(current)) = candidates.pop() {
+                if current.dist > expand(boundary) {
+                    break;
+                }
+                for &n in self.links(current.id, 0) {
+                    if !visited.insert(n) {
+                        continue;
+                    }
+                    let d = self.dist(&query, n);
+                    if d <= radius && admit(n) {
+                        within.push(Scored { dist: d, id: n });
+                    }
+                    if d < boundary {
+                        boundary = d.max(radius);
+                    }
+                    if d <= expand(boundary) {
+                        candidates.push(Reverse(Scored { dist: d, id: n }));
+                    }
+                }
+            }
+            within
+        });
+        self.finish(found, usize::MAX)
     }
-    fn distance_to(&self, _q: &[f32], _id: DocId) -> Option<f32> {
-        None
+
+    fn distance_to(&self, query: &[f32], id: DocId) -> Option<f32> {
+        if query.len() != self.dim {
+            return None;
+        }
+        let slot = self.slot_of(id)?;
+        Some(self.dist(&distance::prepare(self.metric, query), slot))
     }
+
     fn len(&self) -> usize {
-        0
+        self.live
     }
+
     fn memory_bytes(&self) -> usize {
-        0
+        let upper: usize = self.upper.iter().map(|u| u.capacity() * 4 + 24).sum();
+        let in_links: usize = self
+            .in_links
+            .iter()
+            .map(|l| 24 + l.iter().map(|v| v.capacity() * 4 + 24).sum::<usize>())
+            .sum();
+        self.vectors.capacity() * 4
+            + self.links0.capacity() * 4
+            + upper
+            + in_links
+            + self.levels.capacity()
+            + (self.slot_ids.capacity() + self.id_slots.capacity() + self.free_slots.capacity()) * 4
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::vector::{Algorithm, VectorType};
+
+    fn params(metric: Metric, dim: usize) -> VectorParams {
+        VectorParams::new(Algorithm::Hnsw, VectorType::Float32, dim, metric)
+    }
+
+    fn grid(ix: &mut HnswIndex, n: u32) {
+        for id in 0..n {
+            ix.upsert(id, &[(id % 10) as f32, (id / 10) as f32]);
+        }
+    }
+
+    /// Every link points at a live slot and in_links mirrors the out-links exactly.
+    fn assert_graph_consistent(ix: &HnswIndex) {
+        for slot in 0..ix.levels.len() as u32 {
+            let level = ix.levels[slot as usize];
+            if level == FREE {
+                continue;
+            }
+            for layer in 0..=level as usize {
+                for &n in ix.links(slot, layer) {
+                    assert_ne!(ix.levels[n as usize], FREE, "link to a free slot");
+                    assert!(ix.levels[n as usize] as usize >= layer);
+                    assert!(ix.in_links[n as usize][layer].contains(&slot));
+                }
+                for &a in &ix.in_links[slot as usize][layer] {
+                    assert!(ix.links(a, layer).contains(&slot));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn exact_on_a_small_grid() {
+        let mut ix = HnswIndex::new(&params(Metric::L2, 2));
+        grid(&mut ix, 100);
+        let got = ix.knn(&[3.0, 4.0], 5, None, &SearchOptions::default());
+        assert_eq!(got[0], (43, 0.0));
+        assert_eq!(got.iter().map(|r| r.0).collect::<Vec<_>>(), vec![43, 33, 42, 44, 53]);
+        assert_graph_consistent(&ix);
+    }
+
+    #[test]
+    fn removed_ids_never_come_back_and_slots_are_reused() {
+        let mut ix = HnswIndex::new(&params(Metric::L2, 2));
+        grid(&mut ix, 200);
+        for id in (0..200).step_by(3) {
+            ix.remove(id);
+        }
+        assert_graph_consistent(&ix);
+        let slots_before = ix.levels.len();
+        for id in 200..250 {
+            ix.upsert(id, &[(id % 7) as f32, 0.5]);
+        }
+        assert_eq!(ix.levels.len(), slots_before, "freed slots reused");
+        assert_graph_consistent(&ix);
+        let all = ix.knn(&[0.0, 0.0], 1000, None, &SearchOptions::default());
+        assert_eq!(all.len(), ix.len());
+        assert!(all.iter().all(|(id, _)| *id >= 200 || id % 3 != 0));
+    }
+
+    #[test]
+    fn removing_everything_empties_the_index() {
+        let mut ix = HnswIndex::new(&params(Metric::L2, 2));
+        grid(&mut ix, 50);
+        for id in 0..50 {
+            ix.remove(id);
+        }
+        assert!(ix.is_empty());
+        assert!(ix.knn(&[0.0, 0.0], 3, None, &SearchOptions::default()).is_empty());
+        ix.upsert(7, &[1.0, 1.0]);
+        assert_eq!(ix.knn(&[0.0, 0.0], 3, None, &SearchOptions::default()), vec![(7, 2.0)]);
+    }
+
+    #[test]
+    fn same_upserts_build_the_same_graph() {
+        let build = || {
+            let mut ix = HnswIndex::new(&params(Metric::L2, 2));
+            grid(&mut ix, 300);
+            for id in (0..300).step_by(7) {
+                ix.remove(id);
+            }
+            ix
+        };
+        let (a, b) = (build(), build());
+        assert_eq!(a.links0, b.links0);
+        assert_eq!(a.upper, b.upper);
+        assert_eq!(a.entry, b.entry);
+    }
+
+    #[test]
+    fn upsert_with_the_same_vector_is_a_no_op() {
+        let mut ix = HnswIndex::new(&params(Metric::L2, 2));
+        grid(&mut ix, 100);
+        let before = ix.links0.clone();
+        ix.upsert(42, &[2.0, 4.0]);
+        assert_eq!(ix.links0, before);
+        ix.upsert(42, &[100.0, 100.0]);
+        assert_eq!(ix.distance_to(&[100.0, 100.0], 42), Some(0.0));
+        assert_eq!(ix.len(), 100);
+        assert_graph_consistent(&ix);
+    }
+
+    #[test]
+    fn filtered_knn_returns_min_of_k_and_allowed() {
+        let mut ix = HnswIndex::new(&params(Metric::L2, 2));
+        grid(&mut ix, 400);
+        let allowed: RoaringBitmap = [5u32, 17, 399, 1000].into_iter().collect();
+        let got = ix.knn(&[0.0, 0.0], 10, Some(&allowed), &SearchOptions::default());
+        assert_eq!(got.iter().map(|r| r.0).collect::<Vec<_>>(), vec![5, 17, 399]);
+    }
+
+    #[test]
+    fn k_beyond_len_returns_everything() {
+        let mut ix = HnswIndex::new(&params(Metric::InnerProduct, 2));
+        grid(&mut ix, 30);
+        assert_eq!(ix.knn(&[1.0, 1.0], 100, None, &SearchOptions::default()).len(), 30);
+    }
+
+    #[test]
+    fn range_finds_everything_within_the_radius() {
+        let mut ix = HnswIndex::new(&params(Metric::L2, 2));
+        grid(&mut ix, 400);
+        let got = ix.range(&[5.0, 5.0], 2.0, None, &SearchOptions::default());
+        let ids: Vec<_> = got.iter().map(|r| r.0).collect();
+        // (5,5) itself, 4 at distance 1, 4 at distance 2.
+        assert_eq!(ids, vec![55, 45, 54, 56, 65, 44, 46, 64, 66]);
+    }
+
+    #[test]
+    fn filtered_graph_walk_finds_the_allowed_neighbours() {
+        let mut ix = HnswIndex::new(&params(Metric::L2, 8));
+        let mut seed = 0x1234_5678u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 40) as f32 / (1u64 << 24) as f32
+        };
+        for id in 0..3000 {
+            let v: Vec<f32> = (0..8).map(|_| next()).collect();
+            ix.upsert(id, &v);
+        }
+        let allowed: RoaringBitmap = (0..3000).filter(|id| id % 5 == 2).collect();
+        assert!(!ix.prefer_scan(allowed.len(), 10) || allowed.len() <= BRUTE_FORCE_FLOOR);
+        let (mut hits, mut total) = (0, 0);
+        for _ in 0..20 {
+            let q: Vec<f32> = (0..8).map(|_| next()).collect();
+            let truth = ix.brute_force(&q, 10, Some(&allowed));
+            let got = ix.graph_knn(&q, 10, 64, |slot| allowed.contains(ix.slot_ids[slot as usize]));
+            assert_eq!(got.len(), 10);
+            assert!(got.iter().all(|(id, _)| allowed.contains(*id)));
+            hits += got.iter().filter(|r| truth.contains(r)).count();
+            total += truth.len();
+        }
+        assert!(hits as f64 / total as f64 >= 0.95, "{hits}/{total}");
+    }
+
+    #[test]
+    fn levels_follow_the_id_only() {
+        let ix = HnswIndex::new(&params(Metric::L2, 2));
+        let levels: Vec<_> = (0..10_000).map(|id| ix.level_for(id)).collect();
+        let upper = levels.iter().filter(|&&l| l > 0).count();
+        // P(level > 0) = 1/M = 1/16.
+        assert!((400..900).contains(&upper), "{upper}");
+        assert_eq!(levels, (0..10_000).map(|id| ix.level_for(id)).collect::<Vec<_>>());
     }
 }

@@ -157,7 +157,13 @@ pub fn resolve(argv: &[Bytes]) -> Result<(&'static CommandSpec, usize, usize), C
     let Some((spec, id)) = lookup(name) else { return Err(CmdError::unknown_command(argv)) };
     if spec.subcommands.is_empty() {
         if !spec.arity_ok(argv.len()) {
-            return Err(CmdError::WrongArity(spec.name.to_string()));
+            // RediSearch registers its commands in capitals and its errors show them so.
+            let name = if spec.group == Group::Search {
+                spec.name.to_ascii_uppercase()
+            } else {
+                spec.name.to_string()
+            };
+            return Err(CmdError::WrongArity(name));
         }
         return Ok((spec, id, 1));
     }

@@ -50,7 +50,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     ft("ft.create", "Creates an index with the given spec", -5, W, write::<FtCreate>()),
     ft("ft.dropindex", "Deletes the index", -2, W, write::<FtDropIndex>()),
     ft("ft._dropindexifx", "Deletes the index if it exists", -2, W, write::<FtDropIndexIfx>()),
-    ft("ft.alter", "Adds a new field to the index", -6, W, write::<FtAlter>()),
+    ft("ft.alter", "Adds a new field to the index", -3, W, write::<FtAlter>()),
     ft("ft.aliasadd", "Adds an alias to the index", 3, W, write::<FtAlias<{ ALIAS_ADD }>>()),
     ft(
         "ft.aliasupdate",
@@ -343,10 +343,10 @@ impl ReadCommand for FtTagVals {
     fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
         let index = cx.ks.search.get(&self.index).ok_or_else(|| err("Unknown Index name"))?;
         let Some(field) = index.index.field_index(&self.field) else {
-            return Err(err(format!("No such field `{}`", self.field)));
+            return Err(err("No such field"));
         };
         if !matches!(index.def.fields[field].ty, FieldType::Tag { .. }) {
-            return Err(err(format!("No such field `{}`", self.field)));
+            return Err(err("Not a tag field"));
         }
         Ok(Reply::Set(index.index.tag_values(field).into_iter().map(Reply::bulk).collect()))
     }
@@ -482,7 +482,7 @@ fn info_reply(name: &str, index: &SearchIndex, tables: usize) -> Reply {
             Some((e, k)) => (Reply::bulk(e), Reply::bulk(k)),
             None => (Reply::bulk("N/A"), Reply::bulk("N/A")),
         };
-        Reply::Pairs(vec![
+        Reply::Map(vec![
             pair("indexing failures", Reply::Int(index.failures as i64)),
             pair("last indexing error", error),
             pair("last indexing error key", key),
@@ -492,7 +492,7 @@ fn info_reply(name: &str, index: &SearchIndex, tables: usize) -> Reply {
         .fields
         .iter()
         .map(|f| {
-            Reply::Pairs(vec![
+            Reply::Map(vec![
                 pair("identifier", Reply::bulk(&f.identifier)),
                 pair("attribute", Reply::bulk(&f.attribute)),
                 pair("Index Errors", errors(index)),
@@ -502,7 +502,7 @@ fn info_reply(name: &str, index: &SearchIndex, tables: usize) -> Reply {
     let fields = vec![
         pair("index_name", Reply::bulk(name)),
         pair("index_options", Reply::Array(def.options.iter().map(|o| Reply::bulk(*o)).collect())),
-        pair("index_definition", Reply::Pairs(definition)),
+        pair("index_definition", Reply::Map(definition)),
         pair(
             "attributes",
             Reply::Array(def.fields.iter().map(|f| field_attributes(f, def.on_json)).collect()),
@@ -544,7 +544,7 @@ fn info_reply(name: &str, index: &SearchIndex, tables: usize) -> Reply {
         pair("cleaning", Reply::Int(0)),
         pair(
             "gc_stats",
-            Reply::Pairs(vec![
+            Reply::Map(vec![
                 pair("bytes_collected", Reply::Int(0)),
                 pair("total_ms_run", Reply::Int(0)),
                 pair("total_cycles", Reply::Int(0)),
@@ -556,7 +556,7 @@ fn info_reply(name: &str, index: &SearchIndex, tables: usize) -> Reply {
         ),
         pair(
             "cursor_stats",
-            Reply::Pairs(vec![
+            Reply::Map(vec![
                 pair("global_idle", Reply::Int(0)),
                 pair("global_total", Reply::Int(0)),
                 pair("index_capacity", Reply::Int(128)),
@@ -565,12 +565,12 @@ fn info_reply(name: &str, index: &SearchIndex, tables: usize) -> Reply {
         ),
         pair(
             "dialect_stats",
-            Reply::Pairs((1..=4).map(|d| pair(&format!("dialect_{d}"), Reply::Int(0))).collect()),
+            Reply::Map((1..=4).map(|d| pair(&format!("dialect_{d}"), Reply::Int(0))).collect()),
         ),
         pair("Index Errors", errors(index)),
         pair("field statistics", Reply::Array(field_stats)),
     ];
-    Reply::Pairs(fields)
+    Reply::Map(fields)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -595,6 +595,7 @@ struct FtSearch {
     sort_by: Option<(String, bool)>,
     offset: usize,
     count: usize,
+    dialect: usize,
 }
 
 /// RediSearch's error for a bad option at `position` (1-based after the command name).
@@ -605,7 +606,7 @@ fn bad_argument(arg: &[u8], position: usize) -> CmdError {
 impl Parse for FtSearch {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
         let index = text(&args.next_bytes()?);
-        let query = text(&args.next_bytes()?);
+        let query = text(&args.next_bytes().map_err(|_| err("No query string provided"))?);
         let mut cmd = FtSearch {
             index,
             query,
@@ -617,6 +618,7 @@ impl Parse for FtSearch {
             sort_by: None,
             offset: 0,
             count: 10,
+            dialect: 1,
         };
         let argv = args.take_rest();
         let mut i = 0;
@@ -646,9 +648,14 @@ impl Parse for FtSearch {
                 "WITHSORTKEYS" => cmd.with_sort_keys = true,
                 "VERBATIM" | "NOSTOPWORDS" | "WITHPAYLOADS" | "INORDER" | "EXPLAINSCORE" => {}
                 "LIMIT" => {
-                    need(i, 2, "LIMIT")?;
-                    let offset = count_arg(i, "LIMIT")?;
-                    let count = count_arg(i + 1, "LIMIT")?;
+                    if i + 2 > argv.len() {
+                        return Err(err("LIMIT requires two arguments"));
+                    }
+                    let numeric = |i: usize| {
+                        count_arg(i, "LIMIT").map_err(|_| err("LIMIT needs two numeric arguments"))
+                    };
+                    let offset = numeric(i)?;
+                    let count = numeric(i + 1)?;
                     cmd.offset = offset;
                     cmd.count = count;
                     i += 2;
@@ -675,7 +682,11 @@ impl Parse for FtSearch {
                 "RETURN" => {
                     let n = count_arg(i, "RETURN")?;
                     i += 1;
-                    need(i, n, "RETURN")?;
+                    if i + n > argv.len() {
+                        return Err(err(
+                            "Bad arguments for RETURN: Expected an argument, but none provided",
+                        ));
+                    }
                     let end = i + n;
                     let mut fields = Vec::new();
                     while i < end {
@@ -711,10 +722,11 @@ impl Parse for FtSearch {
                     i += n;
                 }
                 "DIALECT" => {
-                    let d = count_arg(i, "DIALECT")?;
-                    if !(1..=4).contains(&d) {
-                        return Err(err("DIALECT requires a non negative integer >=1 and <= 4"));
-                    }
+                    let d =
+                        count_arg(i, "DIALECT").ok().filter(|d| (1..=4).contains(d)).ok_or_else(
+                            || err("DIALECT requires a non negative integer >=1 and <= 4"),
+                        )?;
+                    cmd.dialect = d;
                     i += 1;
                 }
                 "TIMEOUT" | "SLOP" | "LANGUAGE" | "EXPANDER" | "SCORER" | "PAYLOAD" => {
@@ -734,7 +746,7 @@ impl Parse for FtSearch {
                     need(i, 5, "GEOFILTER")?;
                     i += 5;
                 }
-                _ => return Err(bad_argument(&argv[i - 1], i + 2)),
+                _ => return Err(bad_argument(&argv[i - 1], i)),
             }
         }
         Ok(cmd)
@@ -795,6 +807,24 @@ impl ReadCommand for FtSearch {
         ]);
         Ok(Reply::PerProto(Box::new((Reply::Array(resp2), resp3))))
     }
+}
+
+/// Parses a query in `dialect`. Dialect 1 (the default) has no vector clauses and no
+/// parameters: RediSearch reports them as syntax errors at the `=>` or `VECTOR_RANGE`.
+pub(crate) fn parse_query(
+    text: &str,
+    params: &HashMap<String, Vec<u8>>,
+    dialect: usize,
+) -> Result<Query, CmdError> {
+    if dialect < 2 {
+        if let Some(at) = text.find("=>[") {
+            return Err(err(format!("Syntax error at offset {} near >[", at)));
+        }
+        if let Some(at) = text.to_ascii_uppercase().find("VECTOR_RANGE") {
+            return Err(err(format!("Syntax error at offset {at} near VECTOR_RANGE")));
+        }
+    }
+    engram_index::query::parse(text, params).map_err(|e| err(e.0))
 }
 
 fn sort_key_reply(index: &SearchIndex, hit: &engram_index::Hit, field: &str) -> Reply {
@@ -870,7 +900,7 @@ impl FtSearch {
                         out.push((Reply::bulk(&name), Reply::bulk(format_g12(f64::from(*d)))));
                         continue;
                     }
-                    if let Some(v) = load_field(index, value, &field.name, now_ms) {
+                    if let Some(v) = load_field(index, Some(hit.id), value, &field.name, now_ms) {
                         out.push((Reply::bulk(&name), v));
                     }
                 }
@@ -893,11 +923,20 @@ fn sort_identifier(index: &SearchIndex, name: &str) -> String {
 /// A document field by attribute, hash field name or JSONPath, as FT.SEARCH returns it.
 pub(crate) fn load_field(
     index: &SearchIndex,
+    doc_id: Option<engram_index::DocId>,
     value: Option<&Value>,
     name: &str,
     now_ms: u64,
 ) -> Option<Reply> {
     let identifier = sort_identifier(index, name);
+    // A sortable number comes from the sorting vector, printed as a double.
+    if let Some(field) = index.index.field_index(name) {
+        if index.def.fields[field].sortable {
+            if let Some(engram_index::FieldValue::Numeric(n)) = index.index.value(doc_id?, field) {
+                return n.first().map(|v| Reply::bulk(format_g12(*v)));
+            }
+        }
+    }
     match value? {
         Value::Hash(hash) => hash.get_live(identifier.as_bytes(), now_ms).map(Reply::bulk),
         Value::Json(doc) => {

@@ -53,6 +53,8 @@ pub struct Keyspace {
     pub scripts: crate::script::ScriptStore,
     /// Search index definitions and their derived postings (database 0's documents).
     pub search: crate::search::SearchState,
+    /// How many of `events` the search indexes have seen.
+    search_synced: usize,
 }
 
 impl Keyspace {
@@ -64,6 +66,7 @@ impl Keyspace {
             apply_index: 0,
             scripts: crate::script::ScriptStore::default(),
             search: crate::search::SearchState::default(),
+            search_synced: 0,
         }
     }
 
@@ -132,7 +135,18 @@ impl Keyspace {
 
     /// Takes the events recorded since the last call.
     pub fn take_events(&mut self) -> Vec<KeyEvent> {
+        self.search_synced = 0;
         std::mem::take(&mut self.events)
+    }
+
+    /// Brings the search indexes up to date with the changes recorded so far. Called
+    /// after every command (also inside MULTI/EXEC and scripts), so a search later in
+    /// the same entry sees the earlier commands' writes.
+    pub fn sync_search(&mut self, now_ms: u64) {
+        if self.search_synced < self.events.len() {
+            self.search.on_events(&self.dbs[0], &self.events[self.search_synced..], now_ms);
+            self.search_synced = self.events.len();
+        }
     }
 
     /// Sets the log index that changes made from now on are stamped with.

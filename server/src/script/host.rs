@@ -163,7 +163,11 @@ impl ApplyHost<'_, '_> {
                 if !may_write() {
                     return custom("ERR Script killed by user with SCRIPT KILL...");
                 }
-                (fns.apply)(&mut Args::new(&argv[skip..]), self.cx).unwrap_or_else(Reply::Error)
+                let reply = (fns.apply)(&mut Args::new(&argv[skip..]), self.cx)
+                    .unwrap_or_else(Reply::Error);
+                let now_ms = self.cx.now_ms;
+                self.cx.ks.sync_search(now_ms);
+                reply
             }
             Exec::Read(f) => {
                 let Some(shared) = self.shared else { return Reply::Error(CmdError::Internal) };

@@ -349,13 +349,13 @@ fn parse_vector(args: &[Bytes]) -> Result<(VectorParams, usize), DefError> {
         let key = text(j).unwrap_or_default().to_ascii_uppercase();
         let value = text(j + 1).unwrap_or_default();
         let number = |what: &str, min: u64| -> Result<u64, DefError> {
-            let n: u64 = value.parse().map_err(|_| {
+            let n: i64 = value.parse().map_err(|_| {
                 format!("{prefix} {what}: Could not convert argument to expected type")
             })?;
-            if n < min {
+            if n < min as i64 {
                 return Err(format!("{prefix} {what}: Value is outside acceptable bounds"));
             }
-            Ok(n)
+            Ok(n as u64)
         };
         match key.as_str() {
             "TYPE" => {

@@ -1,0 +1,165 @@
+//! Distance-kernel and HNSW benchmarks: `cargo bench -p engram-index --bench vector`.
+//!
+//! The HNSW group builds one index over clustered random data (ENGRAM_BENCH_N vectors,
+//! default 20 000, of ENGRAM_BENCH_DIM dims, default 384; M 16, EF_CONSTRUCTION 200),
+//! prints its build time and recall@10 per EF_RUNTIME against brute force, then times
+//! single-threaded queries at each EF_RUNTIME.
+#![allow(clippy::unwrap_used, clippy::disallowed_methods)] // bench code: wall clock on purpose
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use engram_index::vector::{
+    distance, new_index, Algorithm, Metric, SearchOptions, VectorParams, VectorType,
+};
+
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn unit(&mut self) -> f64 {
+        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
+    fn gaussian(&mut self) -> f32 {
+        let (u, v) = (self.unit(), self.unit());
+        ((-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()) as f32
+    }
+}
+
+/// `n` points with a low intrinsic dimension, as real embeddings have: 24-d latent
+/// points around 100 Gaussian centres, mapped linearly to `dim` dims plus a little noise.
+fn clustered(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
+    const LATENT: usize = 24;
+    let mut rng = Rng(seed);
+    let map: Vec<Vec<f32>> = (0..dim)
+        .map(|_| (0..LATENT).map(|_| rng.gaussian() / (LATENT as f32).sqrt()).collect())
+        .collect();
+    let centres: Vec<Vec<f32>> =
+        (0..100).map(|_| (0..LATENT).map(|_| rng.gaussian()).collect()).collect();
+    (0..n)
+        .map(|_| {
+            let c = &centres[(rng.next_u64() % 100) as usize];
+            let z: Vec<f32> = c.iter().map(|x| x + 0.5 * rng.gaussian()).collect();
+            map.iter()
+                .map(|row| {
+                    row.iter().zip(&z).map(|(a, b)| a * b).sum::<f32>() + 0.05 * rng.gaussian()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn kernels(c: &mut Criterion) {
+    for dim in [128usize, 384] {
+        let vs = clustered(256, dim, 42);
+        let q = &vs[0];
+        let mut g = c.benchmark_group(format!("kernel_{dim}_x256"));
+        g.bench_function("l2_simsimd", |b| {
+            b.iter(|| vs.iter().map(|v| distance::l2_squared(black_box(q), v)).sum::<f32>())
+        });
+        g.bench_function("l2_portable", |b| {
+            b.iter(|| {
+                vs.iter().map(|v| distance::l2_squared_portable(black_box(q), v)).sum::<f32>()
+            })
+        });
+        g.bench_function("dot_simsimd", |b| {
+            b.iter(|| vs.iter().map(|v| distance::dot(black_box(q), v)).sum::<f32>())
+        });
+        g.bench_function("dot_portable", |b| {
+            b.iter(|| vs.iter().map(|v| distance::dot_portable(black_box(q), v)).sum::<f32>())
+        });
+        g.finish();
+    }
+}
+
+fn hnsw_search(c: &mut Criterion) {
+    let n = env_usize("ENGRAM_BENCH_N", 20_000);
+    let dim = env_usize("ENGRAM_BENCH_DIM", 384);
+    let data = clustered(n + 200, dim, 7);
+    let (base, queries) = data.split_at(n);
+    if let Ok(dir) = std::env::var("ENGRAM_BENCH_DUMP") {
+        // Raw little-endian f32 rows, for running another library on the same data.
+        for (name, rows) in [("base.f32", base), ("queries.f32", queries)] {
+            let bytes: Vec<u8> = rows.iter().flatten().flat_map(|x| x.to_le_bytes()).collect();
+            std::fs::write(format!("{dir}/{name}"), bytes).unwrap();
+        }
+    }
+    let mut params = VectorParams::new(Algorithm::Hnsw, VectorType::Float32, dim, Metric::L2);
+    params.ef_construction = env_usize("ENGRAM_BENCH_EFC", 200);
+    let mut hnsw = new_index(&params);
+    params.algorithm = Algorithm::Flat;
+    let mut flat = new_index(&params);
+    let started = Instant::now();
+    for (id, v) in base.iter().enumerate() {
+        hnsw.upsert(id as u32, v);
+    }
+    let build = started.elapsed();
+    for (id, v) in base.iter().enumerate() {
+        flat.upsert(id as u32, v);
+    }
+    eprintln!(
+        "hnsw build: {n} x {dim} in {:.2} s ({:.0} inserts/s), {} MB",
+        build.as_secs_f64(),
+        n as f64 / build.as_secs_f64(),
+        hnsw.memory_bytes() >> 20
+    );
+    eprintln!("{hnsw:?}");
+    let truth: Vec<Vec<u32>> = queries
+        .iter()
+        .map(|q| {
+            flat.knn(q, 10, None, &SearchOptions::default()).into_iter().map(|r| r.0).collect()
+        })
+        .collect();
+    let mut g = c.benchmark_group(format!("hnsw_{n}x{dim}"));
+    for ef in [10usize, 50, 100, 200] {
+        let options = SearchOptions { ef_runtime: Some(ef), epsilon: None };
+        engram_index::vector::hnsw::DISTS.store(0, std::sync::atomic::Ordering::Relaxed);
+        let mut hits = 0;
+        for (q, t) in queries.iter().zip(&truth) {
+            hits += hnsw.knn(q, 10, None, &options).iter().filter(|r| t.contains(&r.0)).count();
+        }
+        // Best of five passes: the machine is shared, the minimum is the signal.
+        let secs = (0..5)
+            .map(|_| {
+                let started = Instant::now();
+                for q in queries {
+                    black_box(hnsw.knn(q, 10, None, &options));
+                }
+                started.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min);
+        eprintln!(
+            "dists/query {}",
+            engram_index::vector::hnsw::DISTS.load(std::sync::atomic::Ordering::Relaxed)
+                / queries.len()
+        );
+        eprintln!(
+            "ef {ef}: recall@10 {:.4}, {:.0} QPS (best of 5 passes)",
+            hits as f64 / (10 * queries.len()) as f64,
+            queries.len() as f64 / secs
+        );
+        let mut next = 0;
+        g.bench_function(format!("knn10_ef{ef}"), |b| {
+            b.iter(|| {
+                next = (next + 1) % queries.len();
+                hnsw.knn(black_box(&queries[next]), 10, None, &options)
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, kernels, hnsw_search);
+criterion_main!(benches);
