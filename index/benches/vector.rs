@@ -11,8 +11,9 @@ use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use engram_index::vector::{
-    distance, new_index, Algorithm, Metric, SearchOptions, VectorParams, VectorType,
+    distance, new_index, Algorithm, Metric, SearchOptions, VectorIndex, VectorParams, VectorType,
 };
+use roaring::RoaringBitmap;
 
 struct Rng(u64);
 
@@ -34,16 +35,17 @@ impl Rng {
     }
 }
 
-/// `n` points with a low intrinsic dimension, as real embeddings have: 24-d latent
+/// `n` points with a low intrinsic dimension, as real embeddings have: latent points
+/// (ENGRAM_BENCH_LATENT dims, default 24)
 /// points around 100 Gaussian centres, mapped linearly to `dim` dims plus a little noise.
 fn clustered(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
-    const LATENT: usize = 24;
+    let latent = env_usize("ENGRAM_BENCH_latent", 24);
     let mut rng = Rng(seed);
     let map: Vec<Vec<f32>> = (0..dim)
-        .map(|_| (0..LATENT).map(|_| rng.gaussian() / (LATENT as f32).sqrt()).collect())
+        .map(|_| (0..latent).map(|_| rng.gaussian() / (latent as f32).sqrt()).collect())
         .collect();
     let centres: Vec<Vec<f32>> =
-        (0..100).map(|_| (0..LATENT).map(|_| rng.gaussian()).collect()).collect();
+        (0..100).map(|_| (0..latent).map(|_| rng.gaussian()).collect()).collect();
     (0..n)
         .map(|_| {
             let c = &centres[(rng.next_u64() % 100) as usize];
@@ -116,40 +118,15 @@ fn hnsw_search(c: &mut Criterion) {
         hnsw.memory_bytes() >> 20
     );
     eprintln!("{hnsw:?}");
-    let truth: Vec<Vec<u32>> = queries
-        .iter()
-        .map(|q| {
-            flat.knn(q, 10, None, &SearchOptions::default()).into_iter().map(|r| r.0).collect()
-        })
-        .collect();
+    report("fresh", hnsw.as_ref(), flat.as_ref(), queries, None, &[10, 50, 100, 200]);
+    let tenth: RoaringBitmap = (0..n as u32).filter(|id| id % 10 == 3).collect();
+    report("filter 10%", hnsw.as_ref(), flat.as_ref(), queries, Some(&tenth), &[100]);
+    let hundredth: RoaringBitmap = (0..n as u32).filter(|id| id % 100 == 7).collect();
+    report("filter 1%", hnsw.as_ref(), flat.as_ref(), queries, Some(&hundredth), &[100]);
+
     let mut g = c.benchmark_group(format!("hnsw_{n}x{dim}"));
     for ef in [10usize, 50, 100, 200] {
         let options = SearchOptions { ef_runtime: Some(ef), epsilon: None };
-        engram_index::vector::hnsw::DISTS.store(0, std::sync::atomic::Ordering::Relaxed);
-        let mut hits = 0;
-        for (q, t) in queries.iter().zip(&truth) {
-            hits += hnsw.knn(q, 10, None, &options).iter().filter(|r| t.contains(&r.0)).count();
-        }
-        // Best of five passes: the machine is shared, the minimum is the signal.
-        let secs = (0..5)
-            .map(|_| {
-                let started = Instant::now();
-                for q in queries {
-                    black_box(hnsw.knn(q, 10, None, &options));
-                }
-                started.elapsed().as_secs_f64()
-            })
-            .fold(f64::INFINITY, f64::min);
-        eprintln!(
-            "dists/query {}",
-            engram_index::vector::hnsw::DISTS.load(std::sync::atomic::Ordering::Relaxed)
-                / queries.len()
-        );
-        eprintln!(
-            "ef {ef}: recall@10 {:.4}, {:.0} QPS (best of 5 passes)",
-            hits as f64 / (10 * queries.len()) as f64,
-            queries.len() as f64 / secs
-        );
         let mut next = 0;
         g.bench_function(format!("knn10_ef{ef}"), |b| {
             b.iter(|| {
@@ -159,6 +136,69 @@ fn hnsw_search(c: &mut Criterion) {
         });
     }
     g.finish();
+
+    // Churn: delete 20 %, give 10 % new vectors, then measure again.
+    let fresh = clustered(n / 10, dim, 99);
+    let started = Instant::now();
+    let mut changes = 0;
+    for id in 0..n as u32 {
+        match id % 10 {
+            0 | 5 => hnsw.remove(id),
+            3 => hnsw.upsert(id, &fresh[(id / 10) as usize]),
+            _ => continue,
+        }
+        changes += 1;
+    }
+    let churn = started.elapsed().as_secs_f64();
+    for id in 0..n as u32 {
+        match id % 10 {
+            0 | 5 => flat.remove(id),
+            3 => flat.upsert(id, &fresh[(id / 10) as usize]),
+            _ => {}
+        }
+    }
+    eprintln!("churn: {changes} removes/updates in {churn:.2} s ({:.0}/s)", changes as f64 / churn);
+    eprintln!("{hnsw:?}");
+    report("after churn", hnsw.as_ref(), flat.as_ref(), queries, None, &[10, 50, 100, 200]);
+}
+
+/// Prints recall@10 against brute force and single-thread QPS (best of five passes:
+/// the machine is shared, the minimum is the signal) at each EF_RUNTIME.
+fn report(
+    label: &str,
+    hnsw: &dyn VectorIndex,
+    flat: &dyn VectorIndex,
+    queries: &[Vec<f32>],
+    allowed: Option<&RoaringBitmap>,
+    efs: &[usize],
+) {
+    let truth: Vec<Vec<u32>> = queries
+        .iter()
+        .map(|q| {
+            flat.knn(q, 10, allowed, &SearchOptions::default()).into_iter().map(|r| r.0).collect()
+        })
+        .collect();
+    for &ef in efs {
+        let options = SearchOptions { ef_runtime: Some(ef), epsilon: None };
+        let mut hits = 0;
+        for (q, t) in queries.iter().zip(&truth) {
+            hits += hnsw.knn(q, 10, allowed, &options).iter().filter(|r| t.contains(&r.0)).count();
+        }
+        let secs = (0..5)
+            .map(|_| {
+                let started = Instant::now();
+                for q in queries {
+                    black_box(hnsw.knn(q, 10, allowed, &options));
+                }
+                started.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min);
+        eprintln!(
+            "{label} ef {ef}: recall@10 {:.4}, {:.0} QPS",
+            hits as f64 / (10 * queries.len()) as f64,
+            queries.len() as f64 / secs
+        );
+    }
 }
 
 criterion_group!(benches, kernels, hnsw_search);

@@ -20,9 +20,14 @@ use crate::DocId;
 pub struct ExecError(pub String);
 
 /// A totally ordered f64 (NaN never stored: numeric values are validated by the server).
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct OrderedF64(f64);
 impl Eq for OrderedF64 {}
+impl PartialOrd for OrderedF64 {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 impl Ord for OrderedF64 {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.0.total_cmp(&other.0)
@@ -703,7 +708,11 @@ fn split_tags(field: &Field, raw: &[String]) -> Vec<String> {
     };
     let mut tags = Vec::new();
     for value in raw {
-        for part in value.split(separator) {
+        let parts: Vec<&str> = match separator {
+            Some(sep) => value.split(sep).collect(),
+            None => vec![value.as_str()],
+        };
+        for part in parts {
             let part = part.trim();
             if part.is_empty() {
                 continue;
@@ -798,7 +807,11 @@ mod tests {
             Field::new(
                 "tag",
                 "tag",
-                FieldType::Tag { separator: ',', case_sensitive: false, with_suffix_trie: false },
+                FieldType::Tag {
+                    separator: Some(','),
+                    case_sensitive: false,
+                    with_suffix_trie: false,
+                },
             ),
             Field::new("price", "price", FieldType::Numeric),
             Field::new(

@@ -20,7 +20,9 @@ pub enum FieldType {
     /// Tags split by a separator, matched whole.
     Tag {
         /// `SEPARATOR` (default `,`).
-        separator: char,
+        /// `None`: values are not split (JSON tags without SEPARATOR: each array
+        /// element is one tag).
+        separator: Option<char>,
         /// `CASESENSITIVE`.
         case_sensitive: bool,
         /// `WITHSUFFIXTRIE`.

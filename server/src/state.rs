@@ -247,6 +247,8 @@ impl Clients {
 
 /// Everything connections share.
 pub struct Shared {
+    /// FT.AGGREGATE WITHCURSOR results waiting for FT.CURSOR READ.
+    pub search_cursors: Mutex<crate::search::cursor::Cursors>,
     /// Shared with the state machine, which reads the limits apply enforces.
     pub config: Arc<ConfigStore>,
     /// Clients blocked in BLPOP & co, woken from the apply path.
@@ -305,6 +307,7 @@ impl Shared {
             ops_sample: Mutex::new(OpsSample { at_ms: started_ms, ..Default::default() }),
             pubsub: Default::default(),
             scripts: Default::default(),
+            search_cursors: Default::default(),
         }
     }
 

@@ -50,16 +50,6 @@ impl TopK {
         Self { k, heap: BinaryHeap::with_capacity(k.min(4096) + 1) }
     }
 
-    /// The distance a newcomer must beat once the heap is full.
-    #[inline]
-    pub fn bound(&self) -> f32 {
-        if self.heap.len() < self.k {
-            f32::INFINITY
-        } else {
-            self.heap.peek().map_or(f32::INFINITY, |s| s.dist)
-        }
-    }
-
     #[inline]
     pub fn push(&mut self, dist: f32, id: u32) {
         let item = Scored { dist, id };
@@ -70,10 +60,6 @@ impl TopK {
                 *top = item;
             }
         }
-    }
-
-    pub fn len(&self) -> usize {
-        self.heap.len()
     }
 
     /// Nearest first, as `(id, distance)`.

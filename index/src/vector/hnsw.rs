@@ -75,7 +75,6 @@ impl Visited {
     }
 }
 
-pub static DISTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 thread_local! {
     static VISITED: RefCell<Visited> = const { RefCell::new(Visited { stamps: Vec::new(), generation: 0 }) };
 }
@@ -183,7 +182,6 @@ impl HnswIndex {
 
     #[inline]
     fn dist(&self, query: &[f32], slot: u32) -> f32 {
-        DISTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         distance::sanitize((self.distance)(query, self.vector(slot)))
     }
 
@@ -451,7 +449,18 @@ impl HnswIndex {
                 let mut scored: Vec<Scored> =
                     pool.iter().map(|&n| Scored { dist: self.dist(base, n), id: n }).collect();
                 scored.sort_unstable();
-                let kept = self.select_neighbors(&scored, self.max_links(layer));
+                let mut kept = self.select_neighbors(&scored, self.max_links(layer));
+                // The heuristic may keep fewer links than the node had; topping up
+                // with the nearest pruned candidates keeps the degree (and recall)
+                // from eroding under repeated deletes.
+                for c in &scored {
+                    if kept.len() >= self.m {
+                        break;
+                    }
+                    if !kept.contains(&c.id) {
+                        kept.push(c.id);
+                    }
+                }
                 self.set_links(a, layer, &kept);
             }
             self.set_links(slot, layer, &[]);

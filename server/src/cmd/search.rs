@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
+use engram_index::aggregate::{self, Row, SchemaField, Value as AggValue};
 use engram_index::query::ast::Query;
 use engram_index::{FieldType, SearchParams};
 
@@ -65,11 +66,41 @@ pub const COMMANDS: &[CommandSpec] = &[
     ft(
         "ft.search",
         "Searches the index with a textual query, returning either documents or just ids",
-        -3,
+        -2,
         R,
         read::<FtSearch>(),
     ),
     ft("ft.tagvals", "Returns the distinct tags indexed in a Tag field", 3, R, read::<FtTagVals>()),
+    ft(
+        "ft.aggregate",
+        "Run a search query on an index and perform aggregate transformations on the results",
+        -2,
+        R,
+        read::<FtAggregate>(),
+    ),
+    ft(
+        "ft.explain",
+        "Returns the execution plan for a complex query",
+        -2,
+        R,
+        read::<FtExplain<false>>(),
+    ),
+    ft(
+        "ft.explaincli",
+        "Returns the execution plan for a complex query",
+        -2,
+        R,
+        read::<FtExplain<true>>(),
+    ),
+    CommandSpec {
+        subcommands: CURSOR_SUBCOMMANDS,
+        ..ft("ft.cursor", "Reads or deletes a cursor", -2, R, crate::cmd::Exec::Container)
+    },
+];
+
+const CURSOR_SUBCOMMANDS: &[CommandSpec] = &[
+    ft("read", "Reads from a cursor", -4, R, crate::cmd::Exec::Read(cursor_read)),
+    ft("del", "Deletes a cursor", 4, R, crate::cmd::Exec::Read(cursor_del)),
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -225,10 +256,7 @@ impl Parse for FtAlter {
         let name = text(&args.next_bytes()?);
         let skip_scan = args.eat("SKIPINITIALSCAN");
         if !args.eat("SCHEMA") {
-            return Err(err(format!(
-                "Unknown argument `{}`",
-                args.peek().map(|a| text(a)).unwrap_or_default()
-            )));
+            return Err(err("ALTER must be followed by SCHEMA"));
         }
         if !args.eat("ADD") {
             return Err(err("Unknown action passed to ALTER SCHEMA"));
@@ -250,8 +278,10 @@ impl WriteCommand for FtAlter {
             return Err(err("Unknown index name"));
         };
         let fields = define::parse_fields(&self.fields, &index.def.fields).map_err(err)?;
-        index.def.add_fields(fields.clone()).map_err(err)?;
-        index.index.add_fields(fields);
+        let added = fields.len();
+        index.def.add_fields(fields).map_err(err)?;
+        let normalized = index.def.fields[index.def.fields.len() - added..].to_vec();
+        index.index.add_fields(normalized);
         index.history.push(self.argv);
         if !self.skip_scan {
             index.backfill = Some(0);
@@ -323,7 +353,7 @@ impl Parse for FtList {
 
 impl ReadCommand for FtList {
     fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
-        Ok(Reply::Set(cx.ks.search.names().map(Reply::bulk).collect()))
+        Ok(Reply::Set(cx.ks.search.names().map(|n| simple(n.as_str())).collect()))
     }
 }
 
@@ -370,38 +400,41 @@ impl ReadCommand for FtInfo {
 }
 
 fn pair(name: &str, value: Reply) -> (Reply, Reply) {
-    (Reply::bulk(name), value)
+    (simple(name), value)
+}
+
+/// A simple string (RediSearch sends names and most words that way).
+fn simple(s: impl Into<String>) -> Reply {
+    Reply::Status(s.into().into())
 }
 
 fn mb(bytes: usize) -> Reply {
     Reply::bulk(format_g12(bytes as f64 / (1024.0 * 1024.0)))
 }
 
-fn field_attributes(field: &engram_index::Field, on_json: bool) -> Reply {
+fn field_attributes(field: &engram_index::Field) -> Reply {
     let mut out = vec![
-        pair("identifier", Reply::bulk(&field.identifier)),
-        pair("attribute", Reply::bulk(&field.attribute)),
-        pair("type", Reply::bulk(field.ty.name())),
+        pair("identifier", simple(&field.identifier)),
+        pair("attribute", simple(&field.attribute)),
+        pair("type", simple(field.ty.name())),
     ];
-    let flag =
-        |out: &mut Vec<(Reply, Reply)>, name: &str| out.push((Reply::bulk(name), Reply::Null));
+    let flag = |out: &mut Vec<(Reply, Reply)>, name: &str| out.push((simple(name), Reply::Null));
     match &field.ty {
         FieldType::Text { weight, nostem, phonetic, with_suffix_trie } => {
-            out.push(pair("WEIGHT", Reply::bulk(format_g12(*weight))));
+            out.push(pair("WEIGHT", double(*weight)));
             if *nostem {
                 flag(&mut out, "NOSTEM");
             }
             if let Some(p) = phonetic {
-                out.push(pair("PHONETIC", Reply::bulk(p)));
+                out.push(pair("PHONETIC", simple(p.as_str())));
             }
             if *with_suffix_trie {
                 flag(&mut out, "WITHSUFFIXTRIE");
             }
         }
         FieldType::Tag { separator, case_sensitive, with_suffix_trie } => {
-            let sep =
-                if on_json && *separator == ',' { String::new() } else { separator.to_string() };
-            out.push(pair("SEPARATOR", Reply::bulk(sep)));
+            let sep = separator.map(String::from).unwrap_or_default();
+            out.push(pair("SEPARATOR", simple(sep)));
             if *case_sensitive {
                 flag(&mut out, "CASESENSITIVE");
             }
@@ -423,10 +456,10 @@ fn field_attributes(field: &engram_index::Field, on_json: bool) -> Reply {
                 Metric::InnerProduct => "IP",
                 Metric::Cosine => "COSINE",
             };
-            out.push(pair("algorithm", Reply::bulk(algorithm)));
-            out.push(pair("data_type", Reply::bulk(ty)));
+            out.push(pair("algorithm", simple(algorithm)));
+            out.push(pair("data_type", simple(ty)));
             out.push(pair("dim", Reply::Int(p.dim as i64)));
-            out.push(pair("distance_metric", Reply::bulk(metric)));
+            out.push(pair("distance_metric", simple(metric)));
             if p.algorithm == Algorithm::Hnsw {
                 out.push(pair("M", Reply::Int(p.m as i64)));
                 out.push(pair("ef_construction", Reply::Int(p.ef_construction as i64)));
@@ -443,37 +476,49 @@ fn field_attributes(field: &engram_index::Field, on_json: bool) -> Reply {
     if field.noindex {
         flag(&mut out, "NOINDEX");
     }
-    // Flags print as lone words in RESP2 arrays (RediSearch lists them without values).
+    // RESP2 lists flags as lone words; RESP3 gathers them under `flags`.
     let mut flat = Vec::new();
+    let mut map = Vec::new();
+    let mut flags = Vec::new();
     for (k, v) in out {
-        flat.push(k);
-        if !matches!(v, Reply::Null) {
-            flat.push(v);
+        if matches!(v, Reply::Null) {
+            flat.push(k.clone());
+            flags.push(k);
+        } else {
+            flat.push(k.clone());
+            flat.push(v.clone());
+            map.push((k, v));
         }
     }
-    Reply::Array(flat)
+    map.push((simple("flags"), Reply::Array(flags)));
+    Reply::PerProto(Box::new((Reply::Array(flat), Reply::Map(map))))
+}
+
+/// A double: text in RESP2 (as RediSearch prints it), a double in RESP3.
+fn double(v: f64) -> Reply {
+    Reply::PerProto(Box::new((Reply::bulk(format_g12(v)), Reply::Double(v))))
 }
 
 fn info_reply(name: &str, index: &SearchIndex, tables: usize) -> Reply {
     let def = &index.def;
     let mut definition = vec![
-        pair("key_type", Reply::bulk(if def.on_json { "JSON" } else { "HASH" })),
+        pair("key_type", simple(if def.on_json { "JSON" } else { "HASH" })),
         pair(
             "prefixes",
             Reply::Array(if def.prefixes.is_empty() {
-                vec![Reply::bulk("")]
+                vec![simple("")]
             } else {
-                def.prefixes.iter().map(Reply::bulk).collect()
+                def.prefixes.iter().map(|p| simple(String::from_utf8_lossy(p))).collect()
             }),
         ),
     ];
     if let Some(filter) = &def.filter {
-        definition.push(pair("filter", Reply::bulk(filter)));
+        definition.push(pair("filter", simple(filter.as_str())));
     }
     if let Some(language) = &def.language {
-        definition.push(pair("default_language", Reply::bulk(language)));
+        definition.push(pair("default_language", simple(language.as_str())));
     }
-    definition.push(pair("default_score", Reply::bulk(format_g12(def.score))));
+    definition.push(pair("default_score", double(def.score)));
     let docs = index.index.num_docs();
     let vector_bytes = index.index.vector_memory_bytes();
     let indexing = index.backfill.is_some();
@@ -493,20 +538,17 @@ fn info_reply(name: &str, index: &SearchIndex, tables: usize) -> Reply {
         .iter()
         .map(|f| {
             Reply::Map(vec![
-                pair("identifier", Reply::bulk(&f.identifier)),
-                pair("attribute", Reply::bulk(&f.attribute)),
+                pair("identifier", simple(&f.identifier)),
+                pair("attribute", simple(&f.attribute)),
                 pair("Index Errors", errors(index)),
             ])
         })
         .collect();
     let fields = vec![
-        pair("index_name", Reply::bulk(name)),
-        pair("index_options", Reply::Array(def.options.iter().map(|o| Reply::bulk(*o)).collect())),
+        pair("index_name", simple(name)),
+        pair("index_options", Reply::Array(def.options.iter().map(|o| simple(*o)).collect())),
         pair("index_definition", Reply::Map(definition)),
-        pair(
-            "attributes",
-            Reply::Array(def.fields.iter().map(|f| field_attributes(f, def.on_json)).collect()),
-        ),
+        pair("attributes", Reply::Array(def.fields.iter().map(field_attributes).collect())),
         pair("num_docs", Reply::Int(docs as i64)),
         pair("max_doc_id", Reply::Int(index.index.max_doc_id() as i64)),
         pair("num_terms", Reply::Int(index.index.num_terms() as i64)),
@@ -536,7 +578,7 @@ fn info_reply(name: &str, index: &SearchIndex, tables: usize) -> Reply {
         pair("hash_indexing_failures", Reply::Int(index.failures as i64)),
         pair("total_indexing_time", Reply::bulk(format_g12(index.indexing_us as f64 / 1000.0))),
         pair("indexing", Reply::Int(i64::from(indexing))),
-        pair("percent_indexed", Reply::bulk(format_g12(index.percent_indexed(tables)))),
+        pair("percent_indexed", double(index.percent_indexed(tables))),
         pair(
             "number_of_uses",
             Reply::Int(index.uses.load(std::sync::atomic::Ordering::Relaxed) as i64),
@@ -711,9 +753,7 @@ impl Parse for FtSearch {
                     let n = count_arg(i, "PARAMS")?;
                     i += 1;
                     if n % 2 != 0 {
-                        return Err(err(
-                            "Bad arguments for PARAMS: Expected an even number of arguments",
-                        ));
+                        return Err(err("Parameters must be specified in PARAM VALUE pairs"));
                     }
                     need(i, n, "PARAMS")?;
                     for pair in argv[i..i + n].chunks_exact(2) {
@@ -757,8 +797,7 @@ impl ReadCommand for FtSearch {
     fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
         let index = cx.ks.search.get(&self.index).ok_or_else(|| no_such_index(&self.index))?;
         crate::search::count_use(index);
-        let query: Query =
-            engram_index::query::parse(&self.query, &self.params).map_err(|e| err(e.0))?;
+        let query = parse_query(&self.query, &self.params, self.dialect)?;
         let params =
             SearchParams { sort_by: self.sort_by.clone(), offset: self.offset, count: self.count };
         let result = index.index.search(&query, &params).map_err(|e| err(e.0))?;
@@ -801,7 +840,7 @@ impl ReadCommand for FtSearch {
         let resp3 = Reply::Map(vec![
             pair("attributes", Reply::Array(Vec::new())),
             pair("total_results", Reply::Int(result.total as i64)),
-            pair("format", Reply::bulk("STRING")),
+            pair("format", simple("STRING")),
             pair("results", Reply::Array(resp3_results)),
             pair("warning", Reply::Array(Vec::new())),
         ]);
@@ -894,7 +933,20 @@ impl FtSearch {
                 }
             }
             Some(fields) => {
-                for field in fields {
+                // Distances first, then the sort field, then the rest in RETURN order.
+                let sort_field = self.sort_by.as_ref().map(|(f, _)| f.as_str());
+                let rank = |f: &ReturnField| {
+                    if hit.distances.iter().any(|(n, _)| *n == f.name) {
+                        0
+                    } else if Some(f.name.as_str()) == sort_field {
+                        1
+                    } else {
+                        2
+                    }
+                };
+                let mut ordered: Vec<&ReturnField> = fields.iter().collect();
+                ordered.sort_by_key(|f| rank(f));
+                for field in ordered {
                     let name = field.alias.clone().unwrap_or_else(|| field.name.clone());
                     if let Some((_, d)) = hit.distances.iter().find(|(n, _)| *n == field.name) {
                         out.push((Reply::bulk(&name), Reply::bulk(format_g12(f64::from(*d)))));
@@ -967,6 +1019,291 @@ fn json_text(value: &serde_json::Value, _legacy: bool) -> String {
             let doc = engram_json::Document::from_value(other.clone());
             doc.to_json(&engram_json::Format::default())
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// FT.AGGREGATE, FT.CURSOR
+
+/// `FT.AGGREGATE index query [pipeline...]`
+struct FtAggregate {
+    index: String,
+    query: String,
+    pipeline: Vec<Bytes>,
+}
+
+impl Parse for FtAggregate {
+    fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
+        let index = text(&args.next_bytes()?);
+        let query = text(&args.next_bytes().map_err(|_| err("No query string provided"))?);
+        Ok(FtAggregate { index, query, pipeline: rest(args) })
+    }
+}
+
+impl ReadCommand for FtAggregate {
+    fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
+        let index = cx.ks.search.get(&self.index).ok_or_else(|| no_such_index(&self.index))?;
+        crate::search::count_use(index);
+        let args: Vec<&[u8]> = self.pipeline.iter().map(|a| &a[..]).collect();
+        let plan = aggregate::parse(&args).map_err(err)?;
+        plan.check_fields(&|name| match index.index.field_index(name) {
+            None => SchemaField::Unknown,
+            Some(f) if index.def.fields[f].sortable => SchemaField::Sortable,
+            Some(_) => SchemaField::Indexed,
+        })
+        .map_err(err)?;
+        let params: HashMap<String, Vec<u8>> = plan.params.iter().cloned().collect();
+        let dialect = plan.dialect.unwrap_or(1) as usize;
+        let query = parse_query(&self.query, &params, dialect)?;
+        let all = SearchParams { sort_by: None, offset: 0, count: usize::MAX };
+        let result = index.index.search(&query, &all).map_err(|e| err(e.0))?;
+        let needed = plan.fields_needed();
+        let db0 = cx.ks.db(0);
+        let mut rows = Vec::with_capacity(result.hits.len());
+        for hit in &result.hits {
+            let Some(key) = index.index.key(hit.id) else { continue };
+            let mut row = Row::new();
+            row.set("__key", AggValue::Str(text(key)));
+            for (name, d) in &hit.distances {
+                row.set(name.clone(), AggValue::Num(f64::from(*d)));
+            }
+            let value = db0.get(key, cx.now_ms);
+            // Sortable fields are readable without LOAD; numbers stay numbers.
+            for (f, field) in index.def.fields.iter().enumerate() {
+                if field.sortable {
+                    if let Some(v) = index_value(index, hit.id, f) {
+                        row.set(field.attribute.clone(), v);
+                    }
+                }
+            }
+            if needed.all {
+                load_all(index, value, cx.now_ms, &mut row);
+            }
+            for load in &needed.fields {
+                if let Some(v) = load_agg_value(index, hit.id, value, &load.source, cx.now_ms) {
+                    row.set(load.name.clone(), v);
+                }
+            }
+            if plan.add_scores {
+                row.set("__score", AggValue::Num(hit.score));
+            }
+            rows.push(row);
+        }
+        let mut out = aggregate::execute(&plan, rows).map_err(err)?;
+        // A distance the query yields leads its row, whatever the LOAD order.
+        let yielded: Vec<&String> = result
+            .hits
+            .first()
+            .map(|h| h.distances.iter().map(|(n, _)| n).collect())
+            .unwrap_or_default();
+        if !yielded.is_empty() {
+            for row in &mut out.rows {
+                let fields = std::mem::take(row).into_fields();
+                let (first, rest): (Vec<_>, Vec<_>) =
+                    fields.into_iter().partition(|(n, _)| yielded.contains(&n));
+                *row = Row::from_pairs(first.into_iter().chain(rest));
+            }
+        }
+        match &plan.cursor {
+            None => Ok(aggregate_reply(out.total, out.rows, out.warning.as_deref())),
+            Some(options) => {
+                let count =
+                    options.count.map_or(crate::search::cursor::DEFAULT_COUNT, |c| c as usize);
+                let max_idle = options.max_idle_ms.map(std::time::Duration::from_millis);
+                let name = cx.ks.search.resolve(&self.index).unwrap_or(self.index.clone());
+                let mut cursors = cx.shared.search_cursors.lock();
+                let id = cursors.open(name.clone(), out.rows, count, max_idle);
+                let (page, next) = cursors.read(&name, id, None).unwrap_or_default();
+                Ok(Reply::Array(vec![
+                    aggregate_reply(out.total, page, out.warning.as_deref()),
+                    Reply::Int(next as i64),
+                ]))
+            }
+        }
+    }
+}
+
+/// A schema field's indexed value as an aggregation cell.
+fn index_value(index: &SearchIndex, id: engram_index::DocId, field: usize) -> Option<AggValue> {
+    Some(match index.index.value(id, field)? {
+        engram_index::FieldValue::Numeric(n) => AggValue::Num(*n.first()?),
+        engram_index::FieldValue::Text(t) | engram_index::FieldValue::Tags(t) => {
+            AggValue::Str(t.first()?.clone())
+        }
+        _ => return None,
+    })
+}
+
+/// `LOAD *`: every field of a hash, or the whole JSON document as `$`.
+fn load_all(index: &SearchIndex, value: Option<&Value>, now_ms: u64, row: &mut Row) {
+    match value {
+        Some(Value::Hash(hash)) => {
+            for slot in hash.iter_live(now_ms) {
+                let name = text(&slot.field);
+                let numeric = index
+                    .def
+                    .fields
+                    .iter()
+                    .any(|f| f.identifier == name && matches!(f.ty, FieldType::Numeric));
+                let cell = match (numeric, crate::search::parse_number(&slot.value)) {
+                    (true, Some(n)) => AggValue::Num(n),
+                    _ => AggValue::Str(text(&slot.value)),
+                };
+                if row.get(&name).is_none() {
+                    row.set(name, cell);
+                }
+            }
+        }
+        Some(Value::Json(doc)) => {
+            row.set("$", AggValue::Str(doc.to_json(&engram_json::Format::default())))
+        }
+        _ => {}
+    }
+}
+
+/// One LOAD field: NUMERIC schema fields as numbers, everything else as text.
+fn load_agg_value(
+    index: &SearchIndex,
+    id: engram_index::DocId,
+    value: Option<&Value>,
+    source: &str,
+    now_ms: u64,
+) -> Option<AggValue> {
+    let source = source.strip_prefix('@').unwrap_or(source);
+    let field =
+        index.def.fields.iter().position(|f| f.attribute == source || f.identifier == source);
+    if let Some(f) = field {
+        if matches!(index.def.fields[f].ty, FieldType::Numeric) {
+            if let Some(v) = index_value(index, id, f) {
+                return Some(v);
+            }
+        }
+    }
+    match load_field(index, None, value, source, now_ms)? {
+        Reply::Bulk(b) => Some(AggValue::Str(text(&b))),
+        _ => None,
+    }
+}
+
+fn cell_reply(value: &AggValue) -> Reply {
+    match value {
+        AggValue::List(items) => Reply::Array(items.iter().map(cell_reply).collect()),
+        other => match other.format() {
+            Some(s) => Reply::bulk(s),
+            None => Reply::Null,
+        },
+    }
+}
+
+/// FT.AGGREGATE's reply: `[total, row...]` in RESP2, a result map in RESP3.
+fn aggregate_reply(total: usize, rows: Vec<Row>, warning: Option<&str>) -> Reply {
+    let mut resp2 = vec![Reply::Int(total as i64)];
+    let mut results = Vec::with_capacity(rows.len());
+    for row in rows {
+        let fields: Vec<(Reply, Reply)> =
+            row.fields().iter().map(|(name, v)| (Reply::bulk(name), cell_reply(v))).collect();
+        resp2.push(Reply::Array(fields.iter().flat_map(|(k, v)| [k.clone(), v.clone()]).collect()));
+        results.push(Reply::Map(vec![
+            (Reply::Status("extra_attributes".into()), Reply::Map(fields)),
+            (Reply::Status("values".into()), Reply::Array(Vec::new())),
+        ]));
+    }
+    let warnings = warning.map(|w| vec![Reply::Status(w.to_owned().into())]).unwrap_or_default();
+    let resp3 = Reply::Map(vec![
+        (Reply::Status("attributes".into()), Reply::Array(Vec::new())),
+        (Reply::Status("total_results".into()), Reply::Int(total as i64)),
+        (Reply::Status("format".into()), Reply::Status("STRING".into())),
+        (Reply::Status("results".into()), Reply::Array(results)),
+        (Reply::Status("warning".into()), Reply::Array(warnings)),
+    ]);
+    Reply::PerProto(Box::new((Reply::Array(resp2), resp3)))
+}
+
+/// `FT.CURSOR READ index id [COUNT n]` / `FT.CURSOR DEL index id`
+fn cursor_read(args: &mut Args<'_>, cx: &ReadCtx<'_>) -> CmdResult {
+    let index = text(&args.next_bytes()?);
+    let id = args.next_bytes()?;
+    let id: u64 = std::str::from_utf8(&id)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| err("Bad cursor ID"))?;
+    let mut count = None;
+    if args.eat("COUNT") {
+        count = Some(args.next_usize()?);
+    }
+    args.finish()?;
+    let name = cx.ks.search.resolve(&index).unwrap_or(index);
+    let (page, next) = cx
+        .shared
+        .search_cursors
+        .lock()
+        .read(&name, id, count)
+        .ok_or_else(|| err("Cursor not found"))?;
+    Ok(Reply::Array(vec![aggregate_reply(0, page, None), Reply::Int(next as i64)]))
+}
+
+fn cursor_del(args: &mut Args<'_>, cx: &ReadCtx<'_>) -> CmdResult {
+    let index = text(&args.next_bytes()?);
+    let id = args.next_bytes()?;
+    let id: u64 = std::str::from_utf8(&id)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| err("Bad cursor ID"))?;
+    args.finish()?;
+    let name = cx.ks.search.resolve(&index).unwrap_or(index);
+    if !cx.shared.search_cursors.lock().delete(&name, id) {
+        return Err(err("Cursor does not exist"));
+    }
+    Ok(Reply::ok())
+}
+
+/// `FT.EXPLAIN index query [DIALECT d] [PARAMS n k v...]` (and EXPLAINCLI, one line per
+/// array element).
+struct FtExplain<const CLI: bool> {
+    index: String,
+    query: String,
+    params: HashMap<String, Vec<u8>>,
+    dialect: usize,
+}
+
+impl<const CLI: bool> Parse for FtExplain<CLI> {
+    fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
+        let index = text(&args.next_bytes()?);
+        let query = text(&args.next_bytes().map_err(|_| err("No query string provided"))?);
+        let mut cmd = FtExplain { index, query, params: HashMap::new(), dialect: 1 };
+        while !args.is_empty() {
+            if args.eat("DIALECT") {
+                cmd.dialect =
+                    args.next_usize().ok().filter(|d| (1..=4).contains(d)).ok_or_else(|| {
+                        err("DIALECT requires a non negative integer >=1 and <= 4")
+                    })?;
+            } else if args.eat("PARAMS") {
+                let n = args.next_usize()?;
+                if n % 2 != 0 {
+                    return Err(err("Parameters must be specified in PARAM VALUE pairs"));
+                }
+                for _ in 0..n / 2 {
+                    let k = text(&args.next_bytes()?);
+                    cmd.params.insert(k, args.next_bytes()?.to_vec());
+                }
+            } else {
+                let arg = args.next_bytes()?;
+                return Err(bad_argument(&arg, 3));
+            }
+        }
+        Ok(cmd)
+    }
+}
+
+impl<const CLI: bool> ReadCommand for FtExplain<CLI> {
+    fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
+        cx.ks.search.get(&self.index).ok_or_else(|| no_such_index(&self.index))?;
+        let query = parse_query(&self.query, &self.params, self.dialect)?;
+        let plan = engram_index::query::explain(&query, &self.params);
+        if CLI {
+            return Ok(Reply::Array(plan.lines().map(Reply::bulk).collect()));
+        }
+        Ok(Reply::bulk(plan))
     }
 }
 

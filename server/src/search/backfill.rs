@@ -7,7 +7,7 @@
 //! (idempotently) when the scan reaches it.
 
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parking_lot::RwLock;
 
@@ -21,7 +21,7 @@ impl SearchState {
     /// Scans slot tables for every index still backfilling until `budget` runs out;
     /// true when work remains.
     pub fn backfill_step(&mut self, db0: &Db, now_ms: u64, budget: Duration) -> bool {
-        let started = Instant::now();
+        let started = crate::clock::monotonic();
         let tables = crate::keyspace::db::SLOTS;
         for (name, index) in self.indexes.iter_mut() {
             while let Some(table) = index.backfill {

@@ -179,7 +179,13 @@ impl IndexDef {
 
     /// Appends fields (FT.CREATE's schema, FT.ALTER SCHEMA ADD), parsing JSON paths.
     pub fn add_fields(&mut self, fields: Vec<Field>) -> Result<(), DefError> {
-        for field in fields {
+        for mut field in fields {
+            // Hash tags split on `,` unless told otherwise; JSON tags only when told.
+            if let FieldType::Tag { separator: separator @ None, .. } = &mut field.ty {
+                if !self.on_json {
+                    *separator = Some(',');
+                }
+            }
             if self.fields.iter().any(|f| f.attribute == field.attribute) {
                 return Err(format!("Duplicate field in schema - {}", field.attribute));
             }
@@ -228,7 +234,7 @@ pub fn parse_fields(args: &[Bytes], existing: &[Field]) -> Result<Vec<Field>, De
                 with_suffix_trie: false,
             },
             "TAG" => {
-                FieldType::Tag { separator: ',', case_sensitive: false, with_suffix_trie: false }
+                FieldType::Tag { separator: None, case_sensitive: false, with_suffix_trie: false }
             }
             "NUMERIC" => FieldType::Numeric,
             "GEO" => FieldType::Geo,
@@ -272,7 +278,7 @@ pub fn parse_fields(args: &[Bytes], existing: &[Field]) -> Result<Vec<Field>, De
                     let sep = text(i + 1).unwrap_or_default();
                     let mut chars = sep.chars();
                     match (chars.next(), chars.next()) {
-                        (Some(c), None) => *separator = c,
+                        (Some(c), None) => *separator = Some(c),
                         _ => {
                             return Err(format!(
                                 "Tag separator must be a single character. Got `{sep}`"
@@ -331,7 +337,7 @@ fn parse_vector(args: &[Bytes]) -> Result<(VectorParams, usize), DefError> {
         .ok_or("Bad arguments for vector similarity number of parameters: Expected an argument, but none provided")?
         .parse()
         .map_err(|_| "Bad arguments for vector similarity number of parameters: Could not convert argument to expected type")?;
-    if count % 2 != 0 {
+    if !count.is_multiple_of(2) {
         return Err(format!(
             "Bad number of arguments for vector similarity index: got {count} but expected even number as algorithm parameters (should be submitted as named arguments)"
         ));

@@ -8,6 +8,7 @@
 //! RediSearch indexes database 0 only, and so do we.
 
 pub mod backfill;
+pub mod cursor;
 pub mod define;
 
 use std::collections::BTreeMap;
@@ -180,7 +181,7 @@ impl SearchIndex {
 
     /// Re-reads `key` from the database and updates or removes its document.
     pub fn reindex(&mut self, db0: &Db, key: &[u8], now_ms: u64) {
-        let started = std::time::Instant::now();
+        let started = crate::clock::monotonic();
         let extracted = match db0.get(key, now_ms) {
             Some(Value::Hash(hash)) if !self.def.on_json => Some(extract(&self.def, |field| {
                 hash.get_live(field.as_bytes(), now_ms).map(|v| &v[..])
