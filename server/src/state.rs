@@ -249,6 +249,8 @@ impl Clients {
 pub struct Shared {
     /// FT.AGGREGATE WITHCURSOR results waiting for FT.CURSOR READ.
     pub search_cursors: Mutex<crate::search::cursor::Cursors>,
+    /// FT.CONFIG SET values (node-local, as RediSearch's module options).
+    pub search_config: Mutex<std::collections::HashMap<String, String>>,
     /// Shared with the state machine, which reads the limits apply enforces.
     pub config: Arc<ConfigStore>,
     /// Clients blocked in BLPOP & co, woken from the apply path.
@@ -308,6 +310,7 @@ impl Shared {
             pubsub: Default::default(),
             scripts: Default::default(),
             search_cursors: Default::default(),
+            search_config: Default::default(),
         }
     }
 

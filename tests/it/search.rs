@@ -252,7 +252,7 @@ fn errors_match_redisearch() {
     assert_eq!(cmd(&mut con, &["PING"]).unwrap(), Value::SimpleString("PONG".into()));
     assert_eq!(
         cmd(&mut con, &["FT._LIST"]).unwrap(),
-        Value::Array(vec![Value::BulkString(b"products".to_vec())])
+        Value::Array(vec![Value::SimpleString("products".into())])
     );
 }
 
@@ -292,7 +292,7 @@ fn key_changes_update_the_index_and_bad_documents_count_as_failures() {
     let Value::Array(items) = info else { panic!() };
     let field = |name: &str| {
         let at =
-            items.iter().position(|v| *v == Value::BulkString(name.as_bytes().to_vec())).unwrap();
+            items.iter().position(|v| *v == Value::SimpleString(name.into())).unwrap();
         items[at + 1].clone()
     };
     assert_eq!(field("hash_indexing_failures"), Value::Int(2));
@@ -435,4 +435,56 @@ fn indexes_survive_restart_and_sigkill() {
             }
         }
     }
+}
+
+#[test]
+fn config_profile_and_explain() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    create_products(&mut con);
+    seed(&mut con);
+    let timeout = cmd(&mut con, &["FT.CONFIG", "GET", "TIMEOUT"]).unwrap();
+    assert_eq!(
+        timeout,
+        Value::Array(vec![Value::Array(vec![
+            Value::BulkString(b"TIMEOUT".to_vec()),
+            Value::BulkString(b"500".to_vec())
+        ])])
+    );
+    let bad = cmd(&mut con, &["FT.CONFIG", "SET", "NOPE", "1"]).unwrap_err();
+    assert_eq!(bad.code(), Some("Invalid"));
+    // DEFAULT_DIALECT 2 lets vector queries run without DIALECT.
+    let q = blob(&[0.0, 0.0]);
+    let knn = |con: &mut redis::Connection| {
+        search(
+            con,
+            &[b"products", b"*=>[KNN 1 @v $vec]", b"PARAMS", b"2", b"vec", &q, b"NOCONTENT"],
+        )
+    };
+    assert!(knn(&mut con).unwrap_err().detail().unwrap_or_default().contains("offset 1"));
+    assert_eq!(cmd(&mut con, &["FT.CONFIG", "SET", "DEFAULT_DIALECT", "2"]).unwrap(), Value::Okay);
+    assert_eq!(keys_of(&knn(&mut con).unwrap()).1, vec!["p:1".to_string()]);
+
+    let profiled =
+        cmd(&mut con, &["FT.PROFILE", "products", "SEARCH", "QUERY", "@tag:{red}", "NOCONTENT"])
+            .unwrap();
+    let Value::Array(parts) = profiled else { panic!() };
+    assert_eq!(keys_of(&parts[0]).0, 2);
+    let Value::Array(profile) = &parts[1] else { panic!() };
+    assert_eq!(
+        profile[0],
+        Value::Array(vec![
+            Value::SimpleString("Total profile time".into()),
+            match &profile[0] {
+                Value::Array(p) => p[1].clone(),
+                _ => panic!(),
+            },
+        ])
+    );
+
+    let plan = cmd(&mut con, &["FT.EXPLAIN", "products", "@tag:{red} @price:[1 10]"]).unwrap();
+    let Value::BulkString(plan) = plan else { panic!() };
+    let plan = String::from_utf8(plan).unwrap();
+    assert!(plan.contains("INTERSECT"), "{plan}");
+    assert!(plan.contains("TAG:@tag"), "{plan}");
 }

@@ -92,10 +92,33 @@ pub const COMMANDS: &[CommandSpec] = &[
         R,
         read::<FtExplain<true>>(),
     ),
+    ft(
+        "ft.profile",
+        "Performs a FT.SEARCH or FT.AGGREGATE command and collects performance information",
+        -5,
+        R,
+        crate::cmd::Exec::Read(profile),
+    ),
+    CommandSpec {
+        subcommands: CONFIG_SUBCOMMANDS,
+        ..ft("ft.config", "Configures runtime options", -2, R, crate::cmd::Exec::Container)
+    },
     CommandSpec {
         subcommands: CURSOR_SUBCOMMANDS,
         ..ft("ft.cursor", "Reads or deletes a cursor", -2, R, crate::cmd::Exec::Container)
     },
+];
+
+const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
+    ft("get", "Retrieves runtime configuration options", 3, R, crate::cmd::Exec::Read(config_get)),
+    ft("set", "Sets runtime configuration options", 4, R, crate::cmd::Exec::Read(config_set)),
+    ft(
+        "help",
+        "Help description of runtime configuration options",
+        2,
+        R,
+        crate::cmd::Exec::Read(config_help),
+    ),
 ];
 
 const CURSOR_SUBCOMMANDS: &[CommandSpec] = &[
@@ -660,7 +683,7 @@ impl Parse for FtSearch {
             sort_by: None,
             offset: 0,
             count: 10,
-            dialect: 1,
+            dialect: 0,
         };
         let argv = args.take_rest();
         let mut i = 0;
@@ -797,7 +820,8 @@ impl ReadCommand for FtSearch {
     fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
         let index = cx.ks.search.get(&self.index).ok_or_else(|| no_such_index(&self.index))?;
         crate::search::count_use(index);
-        let query = parse_query(&self.query, &self.params, self.dialect)?;
+        let dialect = effective_dialect(cx, self.dialect);
+        let query = parse_query(&self.query, &self.params, dialect)?;
         let params =
             SearchParams { sort_by: self.sort_by.clone(), offset: self.offset, count: self.count };
         let result = index.index.search(&query, &params).map_err(|e| err(e.0))?;
@@ -846,6 +870,14 @@ impl ReadCommand for FtSearch {
         ]);
         Ok(Reply::PerProto(Box::new((Reply::Array(resp2), resp3))))
     }
+}
+
+/// The dialect a query runs in: its own DIALECT, else FT.CONFIG's DEFAULT_DIALECT.
+fn effective_dialect(cx: &ReadCtx<'_>, requested: usize) -> usize {
+    if requested > 0 {
+        return requested;
+    }
+    config_value(cx, "DEFAULT_DIALECT").and_then(|d| d.parse().ok()).unwrap_or(1)
 }
 
 /// Parses a query in `dialect`. Dialect 1 (the default) has no vector clauses and no
@@ -1053,7 +1085,7 @@ impl ReadCommand for FtAggregate {
         })
         .map_err(err)?;
         let params: HashMap<String, Vec<u8>> = plan.params.iter().cloned().collect();
-        let dialect = plan.dialect.unwrap_or(1) as usize;
+        let dialect = effective_dialect(cx, plan.dialect.unwrap_or(0) as usize);
         let query = parse_query(&self.query, &params, dialect)?;
         let all = SearchParams { sort_by: None, offset: 0, count: usize::MAX };
         let result = index.index.search(&query, &all).map_err(|e| err(e.0))?;
@@ -1270,7 +1302,7 @@ impl<const CLI: bool> Parse for FtExplain<CLI> {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
         let index = text(&args.next_bytes()?);
         let query = text(&args.next_bytes().map_err(|_| err("No query string provided"))?);
-        let mut cmd = FtExplain { index, query, params: HashMap::new(), dialect: 1 };
+        let mut cmd = FtExplain { index, query, params: HashMap::new(), dialect: 0 };
         while !args.is_empty() {
             if args.eat("DIALECT") {
                 cmd.dialect =
@@ -1298,7 +1330,7 @@ impl<const CLI: bool> Parse for FtExplain<CLI> {
 impl<const CLI: bool> ReadCommand for FtExplain<CLI> {
     fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
         cx.ks.search.get(&self.index).ok_or_else(|| no_such_index(&self.index))?;
-        let query = parse_query(&self.query, &self.params, self.dialect)?;
+        let query = parse_query(&self.query, &self.params, effective_dialect(cx, self.dialect))?;
         let plan = engram_index::query::explain(&query, &self.params);
         if CLI {
             return Ok(Reply::Array(plan.lines().map(Reply::bulk).collect()));
@@ -1321,4 +1353,140 @@ mod tests {
         assert_eq!(format_g12(1e-7), "1e-07");
         assert_eq!(format_g12(f64::INFINITY), "inf");
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// FT.PROFILE, FT.CONFIG
+
+/// `FT.PROFILE index SEARCH|AGGREGATE [LIMITED] QUERY query [args...]`: the command's
+/// reply and how long it took.
+fn profile(args: &mut Args<'_>, cx: &ReadCtx<'_>) -> CmdResult {
+    let index = args.next_bytes()?;
+    let kind = args.next_bytes()?;
+    let aggregate = if kind.eq_ignore_ascii_case(b"AGGREGATE") {
+        true
+    } else if kind.eq_ignore_ascii_case(b"SEARCH") {
+        false
+    } else {
+        return Err(err("No `SEARCH` or `AGGREGATE` provided"));
+    };
+    args.eat("LIMITED");
+    if !args.eat("QUERY") {
+        return Err(err("The QUERY keyword is expected"));
+    }
+    let mut inner = vec![index];
+    inner.extend(args.take_rest().iter().cloned());
+    let mut inner_args = Args::new(&inner);
+    let started = crate::clock::monotonic();
+    let reply = if aggregate {
+        FtAggregate::parse(&mut inner_args)?.run(cx)?
+    } else {
+        let cmd = FtSearch::parse(&mut inner_args)?;
+        inner_args.finish()?;
+        cmd.run(cx)?
+    };
+    let ms = format_g12(started.elapsed().as_secs_f64() * 1000.0);
+    let profile_pairs = vec![
+        (simple("Total profile time"), Reply::bulk(&ms)),
+        (simple("Parsing time"), Reply::bulk("0")),
+        (simple("Pipeline creation time"), Reply::bulk("0")),
+        (simple("Warning"), Reply::PerProto(Box::new((Reply::Array(Vec::new()), simple("None"))))),
+    ];
+    let resp2_profile: Vec<Reply> = profile_pairs
+        .iter()
+        .map(|(k, v)| match v {
+            Reply::PerProto(_) => Reply::Array(vec![k.clone()]),
+            v => Reply::Array(vec![k.clone(), v.clone()]),
+        })
+        .collect();
+    let (resp2, resp3) = match reply {
+        Reply::PerProto(both) => *both,
+        other => (other.clone(), other),
+    };
+    let resp3 = match resp3 {
+        Reply::Map(mut fields) => {
+            fields.push((simple("profile"), Reply::Map(profile_pairs)));
+            Reply::Map(fields)
+        }
+        other => other,
+    };
+    Ok(Reply::PerProto(Box::new((Reply::Array(vec![resp2, Reply::Array(resp2_profile)]), resp3))))
+}
+
+/// RediSearch's run-time options FT.CONFIG lists, with their defaults. Only
+/// DEFAULT_DIALECT changes behaviour here; the others are kept for clients that read them.
+const CONFIG_DEFAULTS: &[(&str, &str)] = &[
+    ("EXTLOAD", ""),
+    ("NOGC", "false"),
+    ("MINPREFIX", "2"),
+    ("MINSTEMLEN", "4"),
+    ("FORKGC_SLEEP_BEFORE_EXIT", "0"),
+    ("MAXDOCTABLESIZE", "1000000"),
+    ("MAXSEARCHRESULTS", "10000"),
+    ("MAXAGGREGATERESULTS", "10000"),
+    ("MAXEXPANSIONS", "200"),
+    ("MAXPREFIXEXPANSIONS", "200"),
+    ("TIMEOUT", "500"),
+    ("FRISOINI", ""),
+    ("ON_TIMEOUT", "return"),
+    ("GCSCANSIZE", "100"),
+    ("MIN_PHONETIC_TERM_LEN", "3"),
+    ("GC_POLICY", "fork"),
+    ("FORK_GC_RUN_INTERVAL", "30"),
+    ("FORK_GC_CLEAN_THRESHOLD", "100"),
+    ("FORK_GC_RETRY_INTERVAL", "5"),
+    ("FORK_GC_CLEAN_NUMERIC_EMPTY_NODES", "true"),
+    ("UNION_ITERATOR_HEAP", "20"),
+    ("CURSOR_MAX_IDLE", "300000"),
+    ("NO_MEM_POOLS", "false"),
+    ("PARTIAL_INDEXED_DOCS", "false"),
+    ("RAW_DOCID_ENCODING", "false"),
+    ("DEFAULT_DIALECT", "1"),
+    ("VSS_MAX_RESIZE", "0"),
+    ("MULTI_TEXT_SLOP", "100"),
+    ("BG_INDEX_SLEEP_GAP", "100"),
+];
+
+/// The current value of an FT.CONFIG option.
+pub fn config_value(cx: &ReadCtx<'_>, name: &str) -> Option<String> {
+    let overrides = cx.shared.search_config.lock();
+    if let Some(v) = overrides.get(name) {
+        return Some(v.clone());
+    }
+    CONFIG_DEFAULTS.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned())
+}
+
+fn config_get(args: &mut Args<'_>, cx: &ReadCtx<'_>) -> CmdResult {
+    let pattern = text(&args.next_bytes()?).to_ascii_uppercase();
+    args.finish()?;
+    let mut out = Vec::new();
+    for (name, _) in CONFIG_DEFAULTS {
+        if pattern == "*" || pattern == *name {
+            let value = config_value(cx, name).unwrap_or_default();
+            let value = if value.is_empty() { Reply::Null } else { Reply::bulk(value) };
+            out.push(Reply::Array(vec![Reply::bulk(*name), value]));
+        }
+    }
+    Ok(Reply::Array(out))
+}
+
+fn config_set(args: &mut Args<'_>, cx: &ReadCtx<'_>) -> CmdResult {
+    let name = text(&args.next_bytes()?).to_ascii_uppercase();
+    let value = text(&args.next_bytes()?);
+    args.finish()?;
+    if !CONFIG_DEFAULTS.iter().any(|(n, _)| *n == name) {
+        return Err(err("Invalid option"));
+    }
+    if name == "DEFAULT_DIALECT" && !matches!(value.as_str(), "1" | "2" | "3" | "4") {
+        return Err(err("Invalid option"));
+    }
+    cx.shared.search_config.lock().insert(name, value);
+    Ok(Reply::ok())
+}
+
+fn config_help(args: &mut Args<'_>, _cx: &ReadCtx<'_>) -> CmdResult {
+    args.finish()?;
+    Ok(Reply::Array(
+        CONFIG_DEFAULTS.iter().map(|(name, _)| Reply::Array(vec![Reply::bulk(*name)])).collect(),
+    ))
 }
