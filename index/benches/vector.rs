@@ -36,10 +36,10 @@ impl Rng {
 }
 
 /// `n` points with a low intrinsic dimension, as real embeddings have: latent points
-/// (ENGRAM_BENCH_LATENT dims, default 24)
-/// points around 100 Gaussian centres, mapped linearly to `dim` dims plus a little noise.
+/// (ENGRAM_BENCH_LATENT dims, default 24) around 100 Gaussian centres, mapped linearly
+/// to `dim` dims plus a little noise.
 fn clustered(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
-    let latent = env_usize("ENGRAM_BENCH_latent", 24);
+    let latent = env_usize("ENGRAM_BENCH_LATENT", 24);
     let mut rng = Rng(seed);
     let map: Vec<Vec<f32>> = (0..dim)
         .map(|_| (0..latent).map(|_| rng.gaussian() / (latent as f32).sqrt()).collect())

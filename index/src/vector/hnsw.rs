@@ -633,6 +633,17 @@ impl VectorIndex for HnswIndex {
         let query = distance::prepare(self.metric, query);
         let epsilon = options.epsilon.unwrap_or(self.epsilon).max(0.0) as f32;
         let ef = options.ef_runtime.unwrap_or(self.ef_runtime).max(10);
+        if let Some(allowed) = allowed.filter(|a| self.prefer_scan(a.len(), ef)) {
+            let mut within: Vec<Scored> = allowed
+                .iter()
+                .filter_map(|id| {
+                    self.slot_of(id).map(|slot| Scored { dist: self.dist(&query, slot), id })
+                })
+                .filter(|s| s.dist <= radius)
+                .collect();
+            within.sort_unstable();
+            return within.into_iter().map(|s| (s.id, s.dist)).collect();
+        }
         let admit = |slot: u32| allowed.is_none_or(|a| a.contains(self.slot_ids[slot as usize]));
         let expand = |d: f32| d + d.abs() * epsilon;
         let found = VISITED.with(|cell| {
@@ -868,6 +879,15 @@ mod tests {
             total += truth.len();
         }
         assert!(hits as f64 / total as f64 >= 0.95, "{hits}/{total}");
+    }
+
+    #[test]
+    fn filtered_range_scans_small_allow_lists_exactly() {
+        let mut ix = HnswIndex::new(&params(Metric::L2, 2));
+        grid(&mut ix, 400);
+        let allowed: RoaringBitmap = [0u32, 1, 10, 55, 399].into_iter().collect();
+        let got = ix.range(&[0.0, 0.0], 2.0, Some(&allowed), &SearchOptions::default());
+        assert_eq!(got, vec![(0, 0.0), (1, 1.0), (10, 1.0)]);
     }
 
     #[test]

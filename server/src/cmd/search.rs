@@ -1339,21 +1339,6 @@ impl<const CLI: bool> ReadCommand for FtExplain<CLI> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn doubles_print_like_printf_g12() {
-        assert_eq!(format_g12(0.285641372204), "0.285641372204");
-        assert_eq!(format_g12(1.622899889946), "1.62289988995");
-        assert_eq!(format_g12(3.0), "3");
-        assert_eq!(format_g12(1.5), "1.5");
-        assert_eq!(format_g12(0.0), "0");
-        assert_eq!(format_g12(1e-7), "1e-07");
-        assert_eq!(format_g12(f64::INFINITY), "inf");
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // FT.PROFILE, FT.CONFIG
@@ -1489,4 +1474,20 @@ fn config_help(args: &mut Args<'_>, _cx: &ReadCtx<'_>) -> CmdResult {
     Ok(Reply::Array(
         CONFIG_DEFAULTS.iter().map(|(name, _)| Reply::Array(vec![Reply::bulk(*name)])).collect(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doubles_print_like_printf_g12() {
+        assert_eq!(format_g12(0.285641372204), "0.285641372204");
+        assert_eq!(format_g12(1.622899889946), "1.62289988995");
+        assert_eq!(format_g12(3.0), "3");
+        assert_eq!(format_g12(1.5), "1.5");
+        assert_eq!(format_g12(0.0), "0");
+        assert_eq!(format_g12(1e-7), "1e-07");
+        assert_eq!(format_g12(f64::INFINITY), "inf");
+    }
 }
