@@ -79,6 +79,8 @@ pub struct SearchParams {
     pub offset: usize,
     /// `LIMIT offset num` (default 10).
     pub count: usize,
+    /// `INKEYS`: only these documents may match.
+    pub in_keys: Option<Vec<Vec<u8>>>,
 }
 
 /// A search index over documents.
@@ -321,9 +323,15 @@ impl Index {
     /// Runs `query`: the matching documents, ordered and paged by `params`.
     pub fn search(&self, query: &Query, params: &SearchParams) -> Result<SearchResult, ExecError> {
         let mut distances: HashMap<DocId, Vec<(String, f32)>> = HashMap::new();
-        let matches = self.eval(&query.filter, &mut distances)?;
+        let mut matches = self.eval(&query.filter, &mut distances)?;
+        let restricted = params.in_keys.is_some();
+        if let Some(keys) = &params.in_keys {
+            let allowed: RoaringBitmap =
+                keys.iter().filter_map(|k| self.by_key.get(k.as_slice()).copied()).collect();
+            matches &= allowed;
+        }
         let mut hits: Vec<Hit> = match &query.knn {
-            Some(knn) => self.knn(knn, &query.filter, matches, &mut distances)?,
+            Some(knn) => self.knn(knn, &query.filter, restricted, matches, &mut distances)?,
             None => {
                 let mut ids: Vec<DocId> = matches.iter().collect();
                 ids.sort_by_key(|&id| self.doc(id).map_or(u64::MAX, |d| d.seq));
@@ -394,6 +402,7 @@ impl Index {
         &self,
         knn: &Knn,
         filter: &QueryNode,
+        restricted: bool,
         matches: RoaringBitmap,
         distances: &mut HashMap<DocId, Vec<(String, f32)>>,
     ) -> Result<Vec<Hit>, ExecError> {
@@ -408,7 +417,7 @@ impl Index {
             ))
         })?;
         let options = SearchOptions { ef_runtime: knn.ef_runtime, epsilon: knn.epsilon };
-        let allowed = (!matches!(filter, QueryNode::All)).then_some(&matches);
+        let allowed = (restricted || !matches!(filter, QueryNode::All)).then_some(&matches);
         let found =
             if knn.k == 0 { Vec::new() } else { vectors.knn(&query, knn.k, allowed, &options) };
         let score_name = knn
@@ -845,7 +854,7 @@ mod tests {
     }
 
     fn page() -> SearchParams {
-        SearchParams { sort_by: None, offset: 0, count: 10 }
+        SearchParams { sort_by: None, offset: 0, count: 10, in_keys: None }
     }
 
     fn sample() -> Index {
@@ -898,7 +907,12 @@ mod tests {
     #[test]
     fn sort_by_and_limit_page_the_ordered_matches() {
         let index = sample();
-        let params = SearchParams { sort_by: Some(("price".into(), false)), offset: 1, count: 1 };
+        let params = SearchParams {
+            sort_by: Some(("price".into(), false)),
+            offset: 1,
+            count: 1,
+            in_keys: None,
+        };
         let result = index.search(&Query { filter: QueryNode::All, knn: None }, &params).unwrap();
         assert_eq!(result.total, 3);
         assert_eq!(keys(&index, &result), ["d2"]);

@@ -291,8 +291,7 @@ fn key_changes_update_the_index_and_bad_documents_count_as_failures() {
     let info = cmd(&mut con, &["FT.INFO", "products"]).unwrap();
     let Value::Array(items) = info else { panic!() };
     let field = |name: &str| {
-        let at =
-            items.iter().position(|v| *v == Value::SimpleString(name.into())).unwrap();
+        let at = items.iter().position(|v| *v == Value::SimpleString(name.into())).unwrap();
         items[at + 1].clone()
     };
     assert_eq!(field("hash_indexing_failures"), Value::Int(2));
@@ -487,4 +486,43 @@ fn config_profile_and_explain() {
     let plan = String::from_utf8(plan).unwrap();
     assert!(plan.contains("INTERSECT"), "{plan}");
     assert!(plan.contains("TAG:@tag"), "{plan}");
+}
+
+#[test]
+fn legacy_filters_and_inkeys_narrow_matches() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    create_products(&mut con);
+    seed(&mut con);
+    let run = |con: &mut redis::Connection, extra: &[&str]| {
+        let mut args: Vec<&[u8]> = vec![b"products", b"*"];
+        args.extend(extra.iter().map(|a| a.as_bytes()));
+        args.extend([&b"SORTBY"[..], b"price", b"NOCONTENT"]);
+        keys_of(&search(con, &args).unwrap()).1
+    };
+    assert_eq!(run(&mut con, &["FILTER", "price", "(1", "260"]), ["p:2", "p:4"]);
+    assert_eq!(run(&mut con, &["INKEYS", "2", "p:3", "p:1"]), ["p:1", "p:3"]);
+    let err = search(&mut con, &[b"products", b"*", b"FILTER", b"price", b"x", b"2"]).unwrap_err();
+    assert_eq!(err.code(), Some("Bad"));
+    // INKEYS also bounds a KNN query.
+    let q = blob(&[0.0, 0.0]);
+    let knn = search(
+        &mut con,
+        &[
+            b"products",
+            b"*=>[KNN 1 @v $q]",
+            b"PARAMS",
+            b"2",
+            b"q",
+            &q,
+            b"INKEYS",
+            b"1",
+            b"p:4",
+            b"NOCONTENT",
+            b"DIALECT",
+            b"2",
+        ],
+    )
+    .unwrap();
+    assert_eq!(keys_of(&knn).1, vec!["p:4".to_string()]);
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use engram_index::aggregate::{self, Row, SchemaField, Value as AggValue};
-use engram_index::query::ast::Query;
+use engram_index::query::ast::{NumBound, Query, QueryNode};
 use engram_index::{FieldType, SearchParams};
 
 use crate::cmd::args::Args;
@@ -661,6 +661,10 @@ struct FtSearch {
     offset: usize,
     count: usize,
     dialect: usize,
+    /// `INKEYS`: only these documents may match.
+    in_keys: Option<Vec<Vec<u8>>>,
+    /// Legacy `FILTER` / `GEOFILTER` clauses, intersected with the query.
+    extra_filters: Vec<QueryNode>,
 }
 
 /// RediSearch's error for a bad option at `position` (1-based after the command name).
@@ -684,6 +688,8 @@ impl Parse for FtSearch {
             offset: 0,
             count: 10,
             dialect: 0,
+            in_keys: None,
+            extra_filters: Vec::new(),
         };
         let argv = args.take_rest();
         let mut i = 0;
@@ -799,14 +805,51 @@ impl Parse for FtSearch {
                 "INKEYS" | "INFIELDS" => {
                     let n = count_arg(i, &word)?;
                     need(i + 1, n, &word)?;
+                    if word == "INKEYS" {
+                        let keys = argv[i + 1..i + 1 + n].iter().map(|k| k.to_vec());
+                        cmd.in_keys.get_or_insert_with(Vec::new).extend(keys);
+                    }
                     i += 1 + n;
                 }
                 "FILTER" => {
                     need(i, 3, "FILTER")?;
+                    let field = text(&argv[i]);
+                    let bound = |arg: &[u8], which: &str| -> Result<NumBound, CmdError> {
+                        let s = text(arg);
+                        let (inclusive, number) = match s.strip_prefix('(') {
+                            Some(rest) => (false, rest.to_owned()),
+                            None => (true, s.clone()),
+                        };
+                        let value = crate::search::parse_number(number.as_bytes())
+                            .ok_or_else(|| err(format!("Bad {which} range: {s}")))?;
+                        Ok(NumBound { value, inclusive })
+                    };
+                    let (min, max) = (bound(&argv[i + 1], "lower")?, bound(&argv[i + 2], "upper")?);
+                    cmd.extra_filters.push(QueryNode::Numeric { field, min, max });
                     i += 3;
                 }
                 "GEOFILTER" => {
                     need(i, 5, "GEOFILTER")?;
+                    let field = text(&argv[i]);
+                    let number = |arg: &[u8]| {
+                        crate::search::parse_number(arg)
+                            .ok_or_else(|| err("Bad arguments for GEOFILTER: Could not convert argument to expected type"))
+                    };
+                    let (lon, lat, radius) =
+                        (number(&argv[i + 1])?, number(&argv[i + 2])?, number(&argv[i + 3])?);
+                    let unit = match text(&argv[i + 4]).to_ascii_lowercase().as_str() {
+                        "m" => 1.0,
+                        "km" => 1000.0,
+                        "mi" => 1609.34,
+                        "ft" => 0.3048,
+                        other => return Err(err(format!("Unknown distance unit {other}"))),
+                    };
+                    cmd.extra_filters.push(QueryNode::Geo {
+                        field,
+                        lon,
+                        lat,
+                        radius_m: radius * unit,
+                    });
                     i += 5;
                 }
                 _ => return Err(bad_argument(&argv[i - 1], i)),
@@ -821,9 +864,18 @@ impl ReadCommand for FtSearch {
         let index = cx.ks.search.get(&self.index).ok_or_else(|| no_such_index(&self.index))?;
         crate::search::count_use(index);
         let dialect = effective_dialect(cx, self.dialect);
-        let query = parse_query(&self.query, &self.params, dialect)?;
-        let params =
-            SearchParams { sort_by: self.sort_by.clone(), offset: self.offset, count: self.count };
+        let mut query = parse_query(&self.query, &self.params, dialect)?;
+        if !self.extra_filters.is_empty() {
+            let mut all = vec![query.filter];
+            all.extend(self.extra_filters.iter().cloned());
+            query.filter = QueryNode::Intersect(all);
+        }
+        let params = SearchParams {
+            sort_by: self.sort_by.clone(),
+            offset: self.offset,
+            count: self.count,
+            in_keys: self.in_keys.clone(),
+        };
         let result = index.index.search(&query, &params).map_err(|e| err(e.0))?;
         let db0 = cx.ks.db(0);
         let mut resp2 = vec![Reply::Int(result.total as i64)];
@@ -1087,7 +1139,7 @@ impl ReadCommand for FtAggregate {
         let params: HashMap<String, Vec<u8>> = plan.params.iter().cloned().collect();
         let dialect = effective_dialect(cx, plan.dialect.unwrap_or(0) as usize);
         let query = parse_query(&self.query, &params, dialect)?;
-        let all = SearchParams { sort_by: None, offset: 0, count: usize::MAX };
+        let all = SearchParams { sort_by: None, offset: 0, count: usize::MAX, in_keys: None };
         let result = index.index.search(&query, &all).map_err(|e| err(e.0))?;
         let needed = plan.fields_needed();
         let db0 = cx.ks.db(0);
@@ -1338,7 +1390,6 @@ impl<const CLI: bool> ReadCommand for FtExplain<CLI> {
         Ok(Reply::bulk(plan))
     }
 }
-
 
 // ---------------------------------------------------------------------------------------
 // FT.PROFILE, FT.CONFIG
