@@ -19,6 +19,12 @@
 //!   before the slot is freed. Deleted vectors therefore never come back.
 //! - Searches take `&self` and may run concurrently; their per-search visited set is a
 //!   generation-stamped array in a thread-local, so no allocation per visited node.
+//!
+//! Filtered KNN plans by cardinality: a small allow-list is scanned exactly, a large
+//! one is walked with only allowed nodes counting as results (the walk still crosses
+//! the others), and a walk that finds too few falls back to the scan, so the answer
+//! always has `min(k, |allowed ∩ indexed|)` entries. The search loop software-prefetches
+//! the vectors of a node's unvisited neighbours before measuring them.
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -888,6 +894,35 @@ mod tests {
         let allowed: RoaringBitmap = [0u32, 1, 10, 55, 399].into_iter().collect();
         let got = ix.range(&[0.0, 0.0], 2.0, Some(&allowed), &SearchOptions::default());
         assert_eq!(got, vec![(0, 0.0), (1, 1.0), (10, 1.0)]);
+    }
+
+    #[test]
+    fn random_churn_keeps_the_graph_consistent() {
+        let mut ix = HnswIndex::new(&params(Metric::Cosine, 4));
+        let mut seed = 0xDEAD_BEEFu64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut present = std::collections::BTreeSet::new();
+        for _ in 0..3000 {
+            let id = (next() % 300) as u32;
+            if next() % 3 == 0 {
+                ix.remove(id);
+                present.remove(&id);
+            } else {
+                let v: Vec<f32> = (0..4).map(|_| (next() % 100) as f32 - 50.0).collect();
+                ix.upsert(id, &v);
+                present.insert(id);
+            }
+        }
+        assert_graph_consistent(&ix);
+        assert_eq!(ix.len(), present.len());
+        let all = ix.knn(&[1.0, 0.0, 0.0, 0.0], 1000, None, &SearchOptions::default());
+        let got: std::collections::BTreeSet<u32> = all.iter().map(|r| r.0).collect();
+        assert_eq!(got, present);
     }
 
     #[test]
