@@ -9,11 +9,15 @@ use std::collections::{BTreeMap, HashMap};
 
 use roaring::RoaringBitmap;
 
+use crate::codec::{Reader, Writer};
 use crate::query::ast::{Knn, NumBound, Query, QueryNode, TagMatch, TextMatch};
 use crate::schema::{Field, FieldType, FieldValue};
 use crate::text::{tokenize, DEFAULT_STOPWORDS};
 use crate::vector::{self, SearchOptions, VectorIndex};
 use crate::DocId;
+
+/// Tags a saved index (and its format version).
+const INDEX_MAGIC: &[u8] = b"engram-index-1";
 
 /// A query that cannot run, with RediSearch's error text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,6 +240,75 @@ impl Index {
         self.all.remove(id);
         self.free.push(id);
         true
+    }
+
+    /// The documents and vector graphs, checksummed, for a snapshot (postings of the
+    /// other fields are cheap and are rebuilt as the snapshot's keys are replayed).
+    pub fn save(&self) -> Vec<u8> {
+        let mut w = Writer::new(INDEX_MAGIC);
+        w.u64(self.next_seq);
+        w.u64(self.docs.len() as u64);
+        for doc in &self.docs {
+            match doc {
+                Some(doc) => {
+                    w.u8(1);
+                    w.bytes(&doc.key);
+                    w.u64(doc.seq);
+                }
+                None => w.u8(0),
+            }
+        }
+        w.u32s(&self.free);
+        w.u64(self.postings.len() as u64);
+        for postings in &self.postings {
+            match postings {
+                Postings::Vector(vectors) => {
+                    w.u8(1);
+                    w.bytes(&vectors.save());
+                }
+                _ => w.u8(0),
+            }
+        }
+        w.finish()
+    }
+
+    /// An index with `schema` holding what [`Index::save`] wrote: the documents (their
+    /// field values arrive again when their keys are replayed) and the vector graphs, so
+    /// that replaying the keys costs no graph work. `None` when `data` is corrupt or does
+    /// not fit the schema.
+    pub fn restore(schema: Vec<Field>, data: &[u8]) -> Option<Index> {
+        let mut r = Reader::open(data, INDEX_MAGIC)?;
+        let mut index = Index::new(schema);
+        index.next_seq = r.u64()?;
+        let slots = r.u64()? as usize;
+        if slots > data.len() {
+            return None;
+        }
+        let fields = index.schema.len();
+        for id in 0..slots {
+            let doc = match r.u8()? {
+                1 => {
+                    let key = r.bytes()?.to_vec();
+                    let seq = r.u64()?;
+                    index.by_key.insert(key.clone(), id as DocId);
+                    index.all.insert(id as DocId);
+                    Some(Doc { key, seq, values: vec![None; fields] })
+                }
+                _ => None,
+            };
+            index.docs.push(doc);
+        }
+        index.free = r.u32s()?;
+        if r.u64()? as usize != fields {
+            return None;
+        }
+        for field in 0..fields {
+            if r.u8()? == 1 {
+                let FieldType::Vector(params) = &index.schema[field].ty else { return None };
+                index.postings[field] = Postings::Vector(vector::load(params, r.bytes()?)?);
+            }
+        }
+        r.at_end().then_some(index)
     }
 
     /// Removes every document.
@@ -902,6 +975,35 @@ mod tests {
         assert!(!index.remove(b"d2"));
         assert_eq!(index.num_docs(), 2);
         assert!(index.tag_values(1).iter().all(|t| t != "green"));
+    }
+
+    #[test]
+    fn a_restored_index_keeps_ids_and_vectors_until_documents_return() {
+        let index = sample();
+        let mut restored = Index::restore(schema(), &index.save()).unwrap();
+        assert_eq!(restored.num_docs(), 3);
+        // Replaying the documents fills the postings again.
+        restored.upsert(b"d1", doc("Hello World", "red,Blue", 10.0, [0.0, 0.0]));
+        let tag =
+            QueryNode::Tag { field: "tag".into(), values: vec![TagMatch::Exact("red".into())] };
+        let found = restored.search(&Query { filter: tag, knn: None }, &page()).unwrap();
+        assert_eq!(keys(&restored, &found), ["d1"]);
+        let knn = Knn {
+            k: 1,
+            field: "v".into(),
+            blob: [2.0f32, 0.0].iter().flat_map(|x| x.to_le_bytes()).collect(),
+            score_as: None,
+            ef_runtime: None,
+            epsilon: None,
+            hybrid_policy: None,
+            batch_size: None,
+        };
+        let nearest =
+            restored.search(&Query { filter: QueryNode::All, knn: Some(knn) }, &page()).unwrap();
+        assert_eq!(keys(&restored, &nearest), ["d3"]);
+        let mut bad = index.save();
+        bad[3] ^= 1;
+        assert!(Index::restore(schema(), &bad).is_none());
     }
 
     #[test]

@@ -9,6 +9,7 @@
 pub type DocId = u32;
 
 pub mod aggregate;
+pub mod codec;
 pub mod index;
 pub mod query;
 pub mod schema;

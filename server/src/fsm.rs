@@ -297,8 +297,17 @@ impl engram_log::StateMachine for Fsm {
             ])
         }));
         // Index definitions before the keys, so loading the keys indexes them.
-        for (_, index) in ks.search.iter() {
+        for (name, index) in ks.search.iter() {
             prelude.extend(index.history.iter().cloned().map(state));
+            // The documents and graphs as of this instant (same guard as the tables), so a
+            // restart does not rebuild HNSW graphs from scratch.
+            if index.index.num_docs() > 0 {
+                prelude.push(state(vec![
+                    Bytes::from_static(b"FT._RESTOREINDEX"),
+                    Bytes::copy_from_slice(name.as_bytes()),
+                    Bytes::from(index.index.save()),
+                ]));
+            }
         }
         prelude.extend(ks.search.aliases().map(|(alias, index)| {
             state(vec![

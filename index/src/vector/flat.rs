@@ -11,8 +11,12 @@ use std::collections::BinaryHeap;
 use roaring::RoaringBitmap;
 
 use super::distance::{self, DistanceFn};
-use super::{Metric, SearchOptions, VectorIndex, VectorParams};
+use super::{metric_code, Metric, SearchOptions, VectorIndex, VectorParams};
+use crate::codec::{Reader, Writer};
 use crate::DocId;
+
+/// Tags a saved FLAT index (and its format version).
+const MAGIC: &[u8] = b"engram-flat-1";
 
 /// Marks "no slot" in an id -> slot map.
 pub(crate) const NO_SLOT: u32 = u32::MAX;
@@ -93,6 +97,20 @@ impl FlatIndex {
             slot_ids: Vec::with_capacity(cap),
             id_slots: Vec::new(),
         }
+    }
+
+    /// The index [`VectorIndex::save`] wrote, if `data` is intact and matches `params`.
+    pub fn load(params: &VectorParams, data: &[u8]) -> Option<Self> {
+        let mut r = Reader::open(data, MAGIC)?;
+        let mut index = Self::new(&VectorParams { initial_cap: 0, ..params.clone() });
+        if r.u64()? as usize != index.dim || r.u8()? != metric_code(index.metric) {
+            return None;
+        }
+        index.vectors = r.f32s()?;
+        index.slot_ids = r.u32s()?;
+        index.id_slots = r.u32s()?;
+        let consistent = r.at_end() && index.vectors.len() == index.slot_ids.len() * index.dim;
+        consistent.then_some(index)
     }
 
     fn slot_of(&self, id: DocId) -> Option<usize> {
@@ -220,6 +238,16 @@ impl VectorIndex for FlatIndex {
     fn memory_bytes(&self) -> usize {
         self.vectors.capacity() * 4 + self.slot_ids.capacity() * 4 + self.id_slots.capacity() * 4
     }
+
+    fn save(&self) -> Vec<u8> {
+        let mut w = Writer::new(MAGIC);
+        w.u64(self.dim as u64);
+        w.u8(metric_code(self.metric));
+        w.f32s(&self.vectors);
+        w.u32s(&self.slot_ids);
+        w.u32s(&self.id_slots);
+        w.finish()
+    }
 }
 
 #[cfg(test)]
@@ -234,6 +262,25 @@ mod tests {
 
     fn opts() -> SearchOptions {
         SearchOptions::default()
+    }
+
+    #[test]
+    fn a_saved_index_loads_identical() {
+        let mut ix = index(Metric::Cosine, 2);
+        for id in 0..50u32 {
+            ix.upsert(id, &[id as f32, 1.0]);
+        }
+        ix.remove(3);
+        let params = VectorParams::new(Algorithm::Flat, VectorType::Float32, 2, Metric::Cosine);
+        let loaded = FlatIndex::load(&params, &ix.save()).unwrap();
+        let options = SearchOptions::default();
+        assert_eq!(
+            loaded.knn(&[3.0, 1.0], 4, None, &options),
+            ix.knn(&[3.0, 1.0], 4, None, &options)
+        );
+        assert_eq!(loaded.len(), 49);
+        let l2 = VectorParams::new(Algorithm::Flat, VectorType::Float32, 2, Metric::L2);
+        assert!(FlatIndex::load(&l2, &ix.save()).is_none());
     }
 
     #[test]

@@ -35,8 +35,12 @@ use roaring::RoaringBitmap;
 
 use super::distance::{self, DistanceFn};
 use super::flat::{Scored, TopK, NO_SLOT};
-use super::{Metric, SearchOptions, VectorIndex, VectorParams};
+use super::{metric_code, Metric, SearchOptions, VectorIndex, VectorParams};
+use crate::codec::{Reader, Writer};
 use crate::DocId;
+
+/// Tags a saved HNSW graph (and its format version).
+const MAGIC: &[u8] = b"engram-hnsw-1";
 
 /// `levels[slot]` of a free slot.
 const FREE: u8 = u8::MAX;
@@ -152,6 +156,42 @@ impl HnswIndex {
             max_level: 0,
             live: 0,
         }
+    }
+
+    /// The index [`VectorIndex::save`] wrote, if `data` is intact and matches `params`.
+    pub fn load(params: &VectorParams, data: &[u8]) -> Option<Self> {
+        let mut r = Reader::open(data, MAGIC)?;
+        let mut index = Self::new(&VectorParams { initial_cap: 0, ..params.clone() });
+        let (dim, m, metric) = (r.u64()? as usize, r.u64()? as usize, r.u8()?);
+        if dim != index.dim || m != index.m || metric != metric_code(index.metric) {
+            return None;
+        }
+        index.vectors = r.f32s()?;
+        index.links0 = r.u32s()?;
+        let upper = r.u64()? as usize;
+        index.upper = (0..upper).map(|_| r.u32s()).collect::<Option<_>>()?;
+        let nodes = r.u64()? as usize;
+        let mut in_links = Vec::with_capacity(nodes.min(data.len()));
+        for _ in 0..nodes {
+            let levels = r.u64()? as usize;
+            in_links.push((0..levels).map(|_| r.u32s()).collect::<Option<Vec<_>>>()?);
+        }
+        index.in_links = in_links;
+        index.levels = r.bytes()?.to_vec();
+        index.slot_ids = r.u32s()?;
+        index.id_slots = r.u32s()?;
+        index.free_slots = r.u32s()?;
+        index.entry = r.u32()?;
+        index.max_level = r.u64()? as usize;
+        index.live = r.u64()? as usize;
+        let slots = index.levels.len();
+        let consistent = r.at_end()
+            && index.vectors.len() == slots * dim
+            && index.slot_ids.len() == slots
+            && index.upper.len() == slots
+            && index.in_links.len() == slots
+            && index.links0.len() == slots * (1 + index.m0);
+        consistent.then_some(index)
     }
 
     /// Mean number of layer-0 links of live nodes (a graph-quality figure for Debug).
@@ -723,6 +763,34 @@ impl VectorIndex for HnswIndex {
             + self.levels.capacity()
             + (self.slot_ids.capacity() + self.id_slots.capacity() + self.free_slots.capacity()) * 4
     }
+
+    fn save(&self) -> Vec<u8> {
+        let mut w = Writer::new(MAGIC);
+        w.u64(self.dim as u64);
+        w.u64(self.m as u64);
+        w.u8(metric_code(self.metric));
+        w.f32s(&self.vectors);
+        w.u32s(&self.links0);
+        w.u64(self.upper.len() as u64);
+        for links in &self.upper {
+            w.u32s(links);
+        }
+        w.u64(self.in_links.len() as u64);
+        for per_level in &self.in_links {
+            w.u64(per_level.len() as u64);
+            for links in per_level {
+                w.u32s(links);
+            }
+        }
+        w.bytes(&self.levels);
+        w.u32s(&self.slot_ids);
+        w.u32s(&self.id_slots);
+        w.u32s(&self.free_slots);
+        w.u32(self.entry);
+        w.u64(self.max_level as u64);
+        w.u64(self.live as u64);
+        w.finish()
+    }
 }
 
 #[cfg(test)]
@@ -817,6 +885,26 @@ mod tests {
         assert_eq!(a.links0, b.links0);
         assert_eq!(a.upper, b.upper);
         assert_eq!(a.entry, b.entry);
+    }
+
+    #[test]
+    fn a_saved_graph_loads_identical_and_corruption_is_refused() {
+        let mut ix = HnswIndex::new(&params(Metric::L2, 2));
+        grid(&mut ix, 300);
+        ix.remove(17);
+        let data = ix.save();
+        let loaded = HnswIndex::load(&params(Metric::L2, 2), &data).unwrap();
+        assert_eq!(loaded.links0, ix.links0);
+        assert_eq!(loaded.len(), ix.len());
+        let options = SearchOptions::default();
+        for q in [[0.5f32, 0.5], [7.0, 3.0], [100.0, 2.0]] {
+            assert_eq!(loaded.knn(&q, 5, None, &options), ix.knn(&q, 5, None, &options));
+        }
+        assert_graph_consistent(&loaded);
+        let mut bad = data.clone();
+        bad[40] ^= 0x10;
+        assert!(HnswIndex::load(&params(Metric::L2, 2), &bad).is_none());
+        assert!(HnswIndex::load(&params(Metric::L2, 3), &data).is_none());
     }
 
     #[test]

@@ -169,6 +169,30 @@ pub trait VectorIndex: Send + Sync + std::fmt::Debug {
     }
     /// Bytes held by the index (vectors and graph), for FT.INFO.
     fn memory_bytes(&self) -> usize;
+    /// The whole state (vectors, graph), checksummed, for a snapshot; [`load`] reads it.
+    fn save(&self) -> Vec<u8>;
+}
+
+/// An index of `params` with the state [`VectorIndex::save`] wrote; `None` when the data
+/// is corrupt or was written for other parameters (the caller rebuilds from documents).
+pub fn load(params: &VectorParams, data: &[u8]) -> Option<Box<dyn VectorIndex>> {
+    match params.algorithm {
+        Algorithm::Flat => {
+            flat::FlatIndex::load(params, data).map(|i| Box::new(i) as Box<dyn VectorIndex>)
+        }
+        Algorithm::Hnsw => {
+            hnsw::HnswIndex::load(params, data).map(|i| Box::new(i) as Box<dyn VectorIndex>)
+        }
+    }
+}
+
+/// A stable number for `metric` in saved indexes.
+fn metric_code(metric: Metric) -> u8 {
+    match metric {
+        Metric::L2 => 0,
+        Metric::InnerProduct => 1,
+        Metric::Cosine => 2,
+    }
 }
 
 /// A new, empty index for `params`.

@@ -52,6 +52,13 @@ pub const COMMANDS: &[CommandSpec] = &[
     ft("ft.dropindex", "Deletes the index", -2, W, write::<FtDropIndex>()),
     ft("ft._dropindexifx", "Deletes the index if it exists", -2, W, write::<FtDropIndexIfx>()),
     ft("ft.alter", "Adds a new field to the index", -3, W, write::<FtAlter>()),
+    ft(
+        "ft._restoreindex",
+        "Restores an index's documents and vector graphs from a snapshot",
+        3,
+        W,
+        write::<FtRestoreIndex>(),
+    ),
     ft("ft.aliasadd", "Adds an alias to the index", 3, W, write::<FtAlias<{ ALIAS_ADD }>>()),
     ft(
         "ft.aliasupdate",
@@ -312,6 +319,45 @@ impl WriteCommand for FtAlter {
             search.backfill_step(db0, cx.now_ms, std::time::Duration::from_millis(20));
         }
         Ok(Reply::ok())
+    }
+}
+
+/// `FT._RESTOREINDEX index data`: what `Index::save` wrote, replayed from a snapshot so a
+/// restart does not rebuild vector graphs. Data that does not verify is ignored: the
+/// snapshot's keys, replayed next, rebuild the index the slow way.
+struct FtRestoreIndex {
+    name: String,
+    data: Bytes,
+}
+
+impl Parse for FtRestoreIndex {
+    fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
+        Ok(FtRestoreIndex { name: text(&args.next_bytes()?), data: args.next_bytes()? })
+    }
+}
+
+impl WriteCommand for FtRestoreIndex {
+    fn apply(self, cx: &mut ApplyCtx<'_>) -> CmdResult {
+        let Some(index) = cx.ks.search.get_mut(&self.name) else {
+            return Err(err("Unknown index name"));
+        };
+        let started = crate::clock::monotonic();
+        match engram_index::Index::restore(index.def.fields.clone(), &self.data) {
+            Some(restored) => {
+                tracing::info!(
+                    index = %self.name,
+                    docs = restored.num_docs(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "search index restored from the snapshot"
+                );
+                index.index = restored;
+                Ok(Reply::ok())
+            }
+            None => {
+                tracing::warn!(index = %self.name, "saved search index does not verify; rebuilding from the keys");
+                Err(err("Invalid index data"))
+            }
+        }
     }
 }
 
