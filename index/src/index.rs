@@ -85,6 +85,8 @@ pub struct SearchParams {
     pub count: usize,
     /// `INKEYS`: only these documents may match.
     pub in_keys: Option<Vec<Vec<u8>>>,
+    /// `VERBATIM`: terms match only themselves, not their stem's other words.
+    pub verbatim: bool,
 }
 
 /// A search index over documents.
@@ -146,7 +148,7 @@ impl Index {
         self.postings
             .iter()
             .map(|p| match p {
-                Postings::Text(terms) => terms.len(),
+                Postings::Text(terms) => terms.keys().filter(|t| !t.starts_with(STEM_MARK)).count(),
                 _ => 0,
             })
             .sum()
@@ -331,8 +333,12 @@ impl Index {
             let spec = &self.schema[field];
             match (&mut self.postings[field], value) {
                 (Postings::Text(terms), FieldValue::Text(texts)) => {
+                    let stemmed = stems(spec);
                     for text in texts {
                         for token in tokenize(text) {
+                            if stemmed {
+                                remove_posting(terms, &stem_key(&token), id);
+                            }
                             remove_posting(terms, &token, id);
                         }
                     }
@@ -372,8 +378,12 @@ impl Index {
         }
         match (&mut self.postings[field], value) {
             (Postings::Text(terms), FieldValue::Text(texts)) => {
+                let stemmed = stems(spec);
                 for text in texts {
                     for token in tokenize(text) {
+                        if stemmed {
+                            terms.entry(stem_key(&token)).or_default().insert(id);
+                        }
                         terms.entry(token).or_default().insert(id);
                     }
                 }
@@ -396,7 +406,7 @@ impl Index {
     /// Runs `query`: the matching documents, ordered and paged by `params`.
     pub fn search(&self, query: &Query, params: &SearchParams) -> Result<SearchResult, ExecError> {
         let mut distances: HashMap<DocId, Vec<(String, f32)>> = HashMap::new();
-        let mut matches = self.eval(&query.filter, &mut distances)?;
+        let mut matches = self.eval(&query.filter, params.verbatim, &mut distances)?;
         let restricted = params.in_keys.is_some();
         if let Some(keys) = &params.in_keys {
             let allowed: RoaringBitmap =
@@ -528,6 +538,7 @@ impl Index {
     fn eval(
         &self,
         node: &QueryNode,
+        verbatim: bool,
         distances: &mut HashMap<DocId, Vec<(String, f32)>>,
     ) -> Result<RoaringBitmap, ExecError> {
         Ok(match node {
@@ -539,7 +550,7 @@ impl Index {
                     if matches!(child, QueryNode::Optional(_)) {
                         continue;
                     }
-                    let bits = self.eval(child, distances)?;
+                    let bits = self.eval(child, verbatim, distances)?;
                     acc = Some(match acc {
                         Some(a) => a & bits,
                         None => bits,
@@ -550,13 +561,13 @@ impl Index {
             QueryNode::Union(children) => {
                 let mut acc = RoaringBitmap::new();
                 for child in children {
-                    acc |= self.eval(child, distances)?;
+                    acc |= self.eval(child, verbatim, distances)?;
                 }
                 acc
             }
-            QueryNode::Not(inner) => &self.all - self.eval(inner, distances)?,
+            QueryNode::Not(inner) => &self.all - self.eval(inner, verbatim, distances)?,
             QueryNode::Optional(_) => self.all.clone(),
-            QueryNode::Text { fields, matcher } => self.eval_text(fields, matcher)?,
+            QueryNode::Text { fields, matcher } => self.eval_text(fields, matcher, verbatim)?,
             QueryNode::Tag { field, values } => {
                 let Some((idx, postings)) = self.field_postings(field) else {
                     return Ok(RoaringBitmap::new());
@@ -658,6 +669,7 @@ impl Index {
         &self,
         fields: &[String],
         matcher: &TextMatch,
+        verbatim: bool,
     ) -> Result<RoaringBitmap, ExecError> {
         let mut targets = Vec::new();
         if fields.is_empty() {
@@ -680,6 +692,13 @@ impl Index {
                 TextMatch::Term(t) => {
                     if let Some(b) = terms.get(t.as_str()) {
                         acc |= b;
+                    }
+                    // A term also matches the words sharing its stem (RediSearch's
+                    // default query expansion), unless VERBATIM or NOSTEM.
+                    if !verbatim && stems(&self.schema[field]) {
+                        if let Some(b) = terms.get(&stem_key(t)) {
+                            acc |= b;
+                        }
                     }
                 }
                 TextMatch::Prefix(p) => {
@@ -726,7 +745,7 @@ impl Index {
     /// The matches of a filter alone, for FT.AGGREGATE and FT.PROFILE.
     pub fn matching(&self, filter: &QueryNode) -> Result<Vec<DocId>, ExecError> {
         let mut distances = HashMap::new();
-        let bits = self.eval(filter, &mut distances)?;
+        let bits = self.eval(filter, false, &mut distances)?;
         let mut ids: Vec<DocId> = bits.iter().collect();
         ids.sort_by_key(|&id| self.doc(id).map_or(u64::MAX, |d| d.seq));
         Ok(ids)
@@ -780,6 +799,25 @@ fn new_postings(field: &Field) -> Postings {
         FieldType::Geo => Postings::Geo,
         FieldType::Vector(params) => Postings::Vector(vector::new_index(params)),
     }
+}
+
+/// Marks a stem entry in a TEXT field's term map (no token can start with it).
+const STEM_MARK: char = '\0';
+
+/// Whether a field indexes stems: TEXT without NOSTEM.
+fn stems(field: &Field) -> bool {
+    matches!(field.ty, FieldType::Text { nostem: false, .. })
+}
+
+/// The term-map key of `word`'s English stem (Porter2, RediSearch's default).
+fn stem_key(word: &str) -> String {
+    static STEMMER: std::sync::OnceLock<rust_stemmers::Stemmer> = std::sync::OnceLock::new();
+    let stemmer =
+        STEMMER.get_or_init(|| rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English));
+    let mut key = String::with_capacity(word.len() + 1);
+    key.push(STEM_MARK);
+    key.push_str(&stemmer.stem(word));
+    key
 }
 
 /// A TAG value's tags: split by the separator, trimmed, lower-cased unless
@@ -927,7 +965,7 @@ mod tests {
     }
 
     fn page() -> SearchParams {
-        SearchParams { sort_by: None, offset: 0, count: 10, in_keys: None }
+        SearchParams { sort_by: None, offset: 0, count: 10, in_keys: None, verbatim: false }
     }
 
     fn sample() -> Index {

@@ -173,9 +173,14 @@ impl Parser<'_> {
         if self.tokens.is_empty() {
             return Ok(Query { filter: QueryNode::Empty, knn: None });
         }
-        let (filter, knn) = if self.peek() == Some(&Kind::Star) {
-            // `*` stands alone or before `=>[KNN ...]`; anything else breaks after it.
-            self.pos += 1;
+        let parenthesized_star = self.tokens.len() >= 3
+            && self.tokens[0].kind == Kind::LParen
+            && self.tokens[1].kind == Kind::Star
+            && self.tokens[2].kind == Kind::RParen;
+        let (filter, knn) = if self.peek() == Some(&Kind::Star) || parenthesized_star {
+            // `*` (also `(*)`) stands alone or before `=>[KNN ...]`; anything else breaks
+            // after it.
+            self.pos += if parenthesized_star { 3 } else { 1 };
             let knn = match self.peek() {
                 Some(Kind::Arrow) => Some(self.knn(true)?),
                 None => None,
@@ -1135,6 +1140,7 @@ mod tests {
             and(vec![a.clone(), numeric("price", (1.0, true), (2.0, true))])
         );
         assert_eq!(knn("foo=>[KNN 10 @v $B]").filter, term("foo"));
+        assert_eq!(knn("(*)=>[KNN 10 @v $B]").filter, QueryNode::All);
         let hybrid = knn("(@tag:{a})=>[KNN 10 @v $B HYBRID_POLICY batches BATCH_SIZE 50]");
         let hybrid = hybrid.knn.unwrap();
         assert_eq!(hybrid.hybrid_policy.as_deref(), Some("BATCHES"));

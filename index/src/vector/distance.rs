@@ -80,10 +80,10 @@ pub fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
 
 /// Scales `v` to unit length in place; a zero (or non-finite-norm) vector is left as is.
 pub fn normalize(v: &mut [f32]) {
-    let norm = dot_portable(v, v).sqrt();
+    // In f64: the squared norm of large f32 components overflows f32.
+    let norm = v.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt();
     if norm > 0.0 && norm.is_finite() {
-        let inv = 1.0 / norm;
-        v.iter_mut().for_each(|x| *x *= inv);
+        v.iter_mut().for_each(|x| *x = (f64::from(*x) / norm) as f32);
     }
 }
 
@@ -143,6 +143,14 @@ mod tests {
                 (((i as u32 + 1).wrapping_mul(2654435761u32) ^ seed) % 1000) as f32 / 500.0 - 1.0
             })
             .collect()
+    }
+
+    #[test]
+    fn cosine_survives_components_whose_squares_overflow_f32() {
+        let huge = prepare(Metric::Cosine, &[2.6e20, 2.6e20]);
+        let unit = prepare(Metric::Cosine, &[1.0, 0.0]);
+        let d = distance_fn(Metric::Cosine)(&huge, &unit);
+        assert!((d - 0.292_893_23).abs() < 1e-6, "{d}");
     }
 
     #[test]

@@ -709,6 +709,8 @@ struct FtSearch {
     dialect: usize,
     /// `INKEYS`: only these documents may match.
     in_keys: Option<Vec<Vec<u8>>>,
+    /// `VERBATIM`: no stem expansion.
+    verbatim: bool,
     /// Legacy `FILTER` / `GEOFILTER` clauses, intersected with the query.
     extra_filters: Vec<QueryNode>,
 }
@@ -735,6 +737,7 @@ impl Parse for FtSearch {
             count: 10,
             dialect: 0,
             in_keys: None,
+            verbatim: false,
             extra_filters: Vec::new(),
         };
         let argv = args.take_rest();
@@ -763,7 +766,8 @@ impl Parse for FtSearch {
                 "NOCONTENT" => cmd.no_content = true,
                 "WITHSCORES" => cmd.with_scores = true,
                 "WITHSORTKEYS" => cmd.with_sort_keys = true,
-                "VERBATIM" | "NOSTOPWORDS" | "WITHPAYLOADS" | "INORDER" | "EXPLAINSCORE" => {}
+                "VERBATIM" => cmd.verbatim = true,
+                "NOSTOPWORDS" | "WITHPAYLOADS" | "INORDER" | "EXPLAINSCORE" => {}
                 "LIMIT" => {
                     if i + 2 > argv.len() {
                         return Err(err("LIMIT requires two arguments"));
@@ -921,6 +925,7 @@ impl ReadCommand for FtSearch {
             offset: self.offset,
             count: self.count,
             in_keys: self.in_keys.clone(),
+            verbatim: self.verbatim,
         };
         let result = index.index.search(&query, &params).map_err(|e| err(e.0))?;
         let db0 = cx.ks.db(0);
@@ -1185,7 +1190,13 @@ impl ReadCommand for FtAggregate {
         let params: HashMap<String, Vec<u8>> = plan.params.iter().cloned().collect();
         let dialect = effective_dialect(cx, plan.dialect.unwrap_or(0) as usize);
         let query = parse_query(&self.query, &params, dialect)?;
-        let all = SearchParams { sort_by: None, offset: 0, count: usize::MAX, in_keys: None };
+        let all = SearchParams {
+            sort_by: None,
+            offset: 0,
+            count: usize::MAX,
+            in_keys: None,
+            verbatim: plan.verbatim,
+        };
         let result = index.index.search(&query, &all).map_err(|e| err(e.0))?;
         let needed = plan.fields_needed();
         let db0 = cx.ks.db(0);
