@@ -1052,6 +1052,7 @@ mod tests {
             offset: 1,
             count: 1,
             in_keys: None,
+            verbatim: false,
         };
         let result = index.search(&Query { filter: QueryNode::All, knn: None }, &params).unwrap();
         assert_eq!(result.total, 3);
