@@ -218,9 +218,22 @@ impl Index {
         };
         let seq = self.next_seq;
         self.next_seq += 1;
-        for (field, value) in values.iter().enumerate() {
-            if let Some(value) = value {
-                self.post(id, field, value);
+        let mut values = values;
+        for (field, value) in values.iter_mut().enumerate() {
+            match value {
+                Some(v) => {
+                    self.post(id, field, v);
+                    // The graph holds the vector; a second copy per document would
+                    // double the index's memory.
+                    if let FieldValue::Vector(vector) = v {
+                        *vector = Vec::new();
+                    }
+                }
+                None => {
+                    if let Postings::Vector(vectors) = &mut self.postings[field] {
+                        vectors.remove(id);
+                    }
+                }
             }
         }
         let doc = Doc { key: key.to_vec(), seq, values };
@@ -322,8 +335,8 @@ impl Index {
         self.docs.get(id as usize)?.as_ref()
     }
 
-    /// Takes document `id` out of every posting. With `next`, vector fields whose value
-    /// stays the same are left in place (the graph keeps the node).
+    /// Takes document `id` out of every posting. With `next` (an update), vectors stay in
+    /// their graphs: `upsert` replaces or drops them, and an unchanged vector costs nothing.
     fn unpost(&mut self, id: DocId, next: Option<&Vec<Option<FieldValue>>>) {
         let Some(doc) = self.docs.get_mut(id as usize).and_then(Option::take) else {
             return;
@@ -359,12 +372,10 @@ impl Index {
                         }
                     }
                 }
-                (Postings::Vector(vectors), FieldValue::Vector(_)) => {
-                    let unchanged =
-                        next.and_then(|n| n.get(field)).is_some_and(|v| v.as_ref() == Some(value));
-                    if !unchanged {
-                        vectors.remove(id);
-                    }
+                // On an update the new vector replaces the old in place (a no-op when
+                // equal), and `upsert` drops vectors the document no longer has.
+                (Postings::Vector(vectors), FieldValue::Vector(_)) if next.is_none() => {
+                    vectors.remove(id);
                 }
                 _ => {}
             }
@@ -1042,6 +1053,36 @@ mod tests {
         let mut bad = index.save();
         bad[3] ^= 1;
         assert!(Index::restore(schema(), &bad).is_none());
+    }
+
+    fn nearest(index: &Index, at: [f32; 2], k: usize) -> Vec<String> {
+        let knn = Knn {
+            k,
+            field: "v".into(),
+            blob: at.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            score_as: None,
+            ef_runtime: None,
+            epsilon: None,
+            hybrid_policy: None,
+            batch_size: None,
+        };
+        let found =
+            index.search(&Query { filter: QueryNode::All, knn: Some(knn) }, &page()).unwrap();
+        keys(index, &found)
+    }
+
+    #[test]
+    fn updates_move_or_drop_a_documents_vector() {
+        let mut index = sample();
+        index.upsert(b"d1", doc("Hello World", "red", 10.0, [9.0, 9.0]));
+        assert_eq!(nearest(&index, [9.0, 9.0], 1), ["d1"]);
+        assert_eq!(nearest(&index, [0.0, 0.0], 1), ["d2"]);
+        let mut without_vector = doc("Hello World", "red", 10.0, [0.0, 0.0]);
+        without_vector[3] = None;
+        index.upsert(b"d1", without_vector);
+        assert_eq!(nearest(&index, [9.0, 9.0], 3), ["d3", "d2"]);
+        assert!(index.remove(b"d3"));
+        assert_eq!(nearest(&index, [9.0, 9.0], 3), ["d2"]);
     }
 
     #[test]
