@@ -617,16 +617,16 @@ impl Index {
                 let Postings::Numeric(tree) = postings else {
                     return Ok(RoaringBitmap::new());
                 };
-                let mut acc = RoaringBitmap::new();
                 if min.value > max.value {
-                    return Ok(acc);
+                    return Ok(RoaringBitmap::new());
                 }
-                for (value, bits) in tree.range(OrderedF64(min.value)..=OrderedF64(max.value)) {
-                    if in_bounds(value.0, min, max) {
-                        acc |= bits;
-                    }
-                }
-                acc
+                // One multi-way union: folding `|=` over thousands of distinct values
+                // (one bitmap each) cost about a microsecond per value.
+                use roaring::MultiOps;
+                tree.range(OrderedF64(min.value)..=OrderedF64(max.value))
+                    .filter(|(value, _)| in_bounds(value.0, min, max))
+                    .map(|(_, bits)| bits)
+                    .union()
             }
             QueryNode::Geo { field, lon, lat, radius_m } => {
                 let Some((idx, _)) = self.field_postings(field) else {
