@@ -8,6 +8,11 @@ use redis::Value;
 
 use crate::harness::{cmd, DataDir, TestServer};
 
+/// A command line split on spaces (for long FT.CREATE schemas).
+fn words(line: &str) -> Vec<&str> {
+    line.split(' ').collect()
+}
+
 fn blob(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
@@ -50,36 +55,7 @@ fn search(con: &mut redis::Connection, args: &[&[u8]]) -> redis::RedisResult<Val
 }
 
 fn create_products(con: &mut redis::Connection) {
-    let created = cmd(
-        con,
-        &[
-            "FT.CREATE",
-            "products",
-            "ON",
-            "HASH",
-            "PREFIX",
-            "1",
-            "p:",
-            "SCHEMA",
-            "name",
-            "TEXT",
-            "tag",
-            "TAG",
-            "price",
-            "NUMERIC",
-            "SORTABLE",
-            "v",
-            "VECTOR",
-            "FLAT",
-            "6",
-            "TYPE",
-            "FLOAT32",
-            "DIM",
-            "2",
-            "DISTANCE_METRIC",
-            "L2",
-        ],
-    );
+    let created = cmd(con, &words("FT.CREATE products ON HASH PREFIX 1 p: SCHEMA name TEXT tag TAG price NUMERIC SORTABLE v VECTOR FLAT 6 TYPE FLOAT32 DIM 2 DISTANCE_METRIC L2"));
     assert_eq!(created.unwrap(), Value::Okay);
 }
 
@@ -231,21 +207,7 @@ fn errors_match_redisearch() {
     assert!(err(bad_sort).contains("Property `nosuch` not loaded nor in schema"));
     let bad_dim = cmd(
         &mut con,
-        &[
-            "FT.CREATE",
-            "x",
-            "SCHEMA",
-            "v",
-            "VECTOR",
-            "HNSW",
-            "6",
-            "TYPE",
-            "FLOAT32",
-            "DIM",
-            "0",
-            "DISTANCE_METRIC",
-            "L2",
-        ],
+        &words("FT.CREATE x SCHEMA v VECTOR HNSW 6 TYPE FLOAT32 DIM 0 DISTANCE_METRIC L2"),
     );
     assert!(err(bad_dim).contains("index dim: Value is outside acceptable bounds"));
     // The connection and the index are intact after every error.
@@ -310,43 +272,7 @@ fn key_changes_update_the_index_and_bad_documents_count_as_failures() {
 fn json_documents_are_indexed_by_path() {
     let server = TestServer::start();
     let mut con = server.client();
-    cmd(
-        &mut con,
-        &[
-            "FT.CREATE",
-            "docs",
-            "ON",
-            "JSON",
-            "PREFIX",
-            "1",
-            "d:",
-            "SCHEMA",
-            "$.title",
-            "AS",
-            "title",
-            "TEXT",
-            "$.tags[*]",
-            "AS",
-            "tags",
-            "TAG",
-            "$.year",
-            "AS",
-            "year",
-            "NUMERIC",
-            "$.emb",
-            "AS",
-            "emb",
-            "VECTOR",
-            "FLAT",
-            "6",
-            "TYPE",
-            "FLOAT32",
-            "DIM",
-            "2",
-            "DISTANCE_METRIC",
-            "COSINE",
-        ],
-    )
+    cmd(&mut con, &words("FT.CREATE docs ON JSON PREFIX 1 d: SCHEMA $.title AS title TEXT $.tags[*] AS tags TAG $.year AS year NUMERIC $.emb AS emb VECTOR FLAT 6 TYPE FLOAT32 DIM 2 DISTANCE_METRIC COSINE"))
     .unwrap();
     cmd(
         &mut con,

@@ -211,12 +211,16 @@ impl WriteCommand for FtCreate {
             return Err(err("Index already exists"));
         }
         cx.ks.search.create(self.name, self.def, self.argv);
-        // Small databases are indexed before the reply; big ones continue in the
-        // background (`percent_indexed` climbs meanwhile).
-        let (db0, search) = cx.ks.search_parts();
-        search.backfill_step(db0, cx.now_ms, std::time::Duration::from_millis(20));
+        backfill_before_reply(cx);
         Ok(Reply::ok())
     }
+}
+
+/// Indexes existing keys for up to 20 ms before the reply: small databases are indexed
+/// when FT.CREATE / FT.ALTER answers, big ones continue in the background.
+fn backfill_before_reply(cx: &mut ApplyCtx<'_>) {
+    let (db0, search) = cx.ks.search_parts();
+    search.backfill_step(db0, cx.now_ms, std::time::Duration::from_millis(20));
 }
 
 /// `FT.DROPINDEX index [DD]`
@@ -315,8 +319,7 @@ impl WriteCommand for FtAlter {
         index.history.push(self.argv);
         if !self.skip_scan {
             index.backfill = Some(0);
-            let (db0, search) = cx.ks.search_parts();
-            search.backfill_step(db0, cx.now_ms, std::time::Duration::from_millis(20));
+            backfill_before_reply(cx);
         }
         Ok(Reply::ok())
     }
