@@ -610,7 +610,7 @@ fn command_metadata_and_module_list_match_redisjson() {
     );
     assert_eq!(
         ok(&mut con, &["MODULE", "LIST"]),
-        r#"[["name", "ReJSON", "ver", :20803, "path", "builtin", "args", []]]"#
+        r#"[["name", "search", "ver", :21005, "path", "builtin", "args", []], ["name", "ReJSON", "ver", :20803, "path", "builtin", "args", []]]"#
     );
     let listed = ok(&mut con, &["COMMAND", "LIST", "FILTERBY", "MODULE", "ReJSON"]);
     assert!(listed.contains("\"json.set\"") && !listed.contains("\"get\""), "{listed}");

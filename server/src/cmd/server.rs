@@ -1343,12 +1343,21 @@ fn command_info(args: &mut Args<'_>, _cx: &mut SessionCtx<'_>) -> CmdResult {
     ))
 }
 
+/// The module a built-in command stands in for (`ReJSON`, `search`), if any.
+fn module_of(spec: &CommandSpec) -> Option<&'static str> {
+    match spec.group {
+        Group::Json => Some(crate::cmd::json::MODULE_NAME),
+        Group::Search => Some(crate::cmd::search::MODULE_NAME),
+        _ => None,
+    }
+}
+
 fn docs_reply(spec: &CommandSpec, full_name: &str) -> Reply {
-    if spec.group == Group::Json {
-        // RedisJSON registers no docs: COMMAND DOCS shows only the group and the module.
+    if let Some(module) = module_of(spec) {
+        // The modules register no docs: COMMAND DOCS shows only the group and the module.
         return Reply::Map(vec![
             (Reply::bulk("group"), Reply::bulk("module")),
-            (Reply::bulk("module"), Reply::bulk(crate::cmd::json::MODULE_NAME)),
+            (Reply::bulk("module"), Reply::bulk(module)),
         ]);
     }
     let group = if matches!(spec.group, Group::Json | Group::Search) {
@@ -1421,8 +1430,7 @@ fn command_list(args: &mut Args<'_>, _cx: &mut SessionCtx<'_>) -> CmdResult {
         let keep = match &filter {
             Filter::All => true,
             Filter::Module(m) => {
-                spec.group == Group::Json
-                    && m.eq_ignore_ascii_case(crate::cmd::json::MODULE_NAME.as_bytes())
+                module_of(spec).is_some_and(|module| m.eq_ignore_ascii_case(module.as_bytes()))
             }
             Filter::AclCat(cat) => spec.acl_categories().iter().any(|c| c == cat),
             Filter::Pattern(p) => crate::glob::matches(p, name.as_bytes(), true),
