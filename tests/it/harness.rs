@@ -77,7 +77,9 @@ impl TestServer {
                 .unwrap();
             let mut server =
                 TestServer { child, port, dir: dir.clone(), owns_dir: true, output: None };
-            if server.wait_ready(Duration::from_secs(10)) {
+            let password =
+                extra.iter().position(|a| *a == "--requirepass").and_then(|i| extra.get(i + 1));
+            if server.wait_ready(Duration::from_secs(10), password.copied()) {
                 return server;
             }
             let _ = server.child.kill();
@@ -85,19 +87,34 @@ impl TestServer {
         panic!("engram-server did not start");
     }
 
-    fn wait_ready(&mut self, timeout: Duration) -> bool {
+    /// Waits until the server answers a keyspace command (not PING: PING answers while
+    /// the data directory is still loading, and a write sent then gets -LOADING). With
+    /// `password` it authenticates first; a server protected by a password the harness
+    /// does not know (config file) counts as up once it answers NOAUTH.
+    fn wait_ready(&mut self, timeout: Duration, password: Option<&str>) -> bool {
         let deadline = Instant::now() + timeout;
+        let probe = match password {
+            Some(pw) => format!("AUTH {pw}\r\nDBSIZE\r\n"),
+            None => "DBSIZE\r\n".to_string(),
+        };
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return false;
             }
             if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                if s.write_all(b"PING\r\n").is_ok() {
-                    // PONG, or NOAUTH when started with --requirepass: either way it serves.
-                    let mut buf = [0u8; 7];
-                    if s.read_exact(&mut buf).is_ok()
-                        && (&buf == b"+PONG\r\n" || &buf == b"-NOAUTH")
+                if s.write_all(probe.as_bytes()).is_ok() {
+                    if password.is_some() {
+                        let mut ok = [0u8; 5];
+                        if s.read_exact(&mut ok).is_err() || &ok != b"+OK\r\n" {
+                            std::thread::sleep(Duration::from_millis(20));
+                            continue;
+                        }
+                    }
+                    let mut head = [0u8; 7];
+                    if s.read_exact(&mut head[..1]).is_ok()
+                        && (head[0] == b':'
+                            || (s.read_exact(&mut head[1..]).is_ok() && &head == b"-NOAUTH"))
                     {
                         return true;
                     }
@@ -227,7 +244,7 @@ impl TestServer {
     /// has finished loading); false if it exited or the time ran out.
     pub fn wait_serving(&mut self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        if !self.wait_ready(timeout) {
+        if !self.wait_ready(timeout, None) {
             return false;
         }
         while Instant::now() < deadline {
