@@ -855,6 +855,19 @@ impl Parse for FtSearch {
                     need(i, 1, &word)?;
                     i += 1;
                 }
+                // Accepted, not applied yet: results come back unhighlighted and whole.
+                "HIGHLIGHT" | "SUMMARIZE" => {
+                    while let Some(option) = argv.get(i).map(|a| text(a).to_ascii_uppercase()) {
+                        let takes = match option.as_str() {
+                            "FIELDS" => 1 + count_arg(i + 1, &word)?,
+                            "TAGS" => 2,
+                            "FRAGS" | "LEN" | "SEPARATOR" => 1,
+                            _ => break,
+                        };
+                        need(i + 1, takes, &word)?;
+                        i += 1 + takes;
+                    }
+                }
                 "INKEYS" | "INFIELDS" => {
                     let n = count_arg(i, &word)?;
                     need(i + 1, n, &word)?;
