@@ -452,3 +452,31 @@ fn legacy_filters_and_inkeys_narrow_matches() {
     .unwrap();
     assert_eq!(keys_of(&knn).1, vec!["p:4".to_string()]);
 }
+
+#[test]
+fn index_filter_and_stopwords_shape_what_matches() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    let created = cmd(
+        &mut con,
+        &words("FT.CREATE adults PREFIX 1 u: FILTER @age>16 SCHEMA name TEXT age NUMERIC"),
+    );
+    assert_eq!(created.unwrap(), Value::Okay);
+    cmd(&mut con, &["HSET", "u:1", "name", "ann", "age", "20"]).unwrap();
+    cmd(&mut con, &["HSET", "u:2", "name", "bob", "age", "10"]).unwrap();
+    // A document the filter cannot evaluate (no age) is indexed, as in RediSearch.
+    cmd(&mut con, &["HSET", "u:3", "name", "cy"]).unwrap();
+    let all = search(&mut con, &[b"adults", b"*", b"NOCONTENT", b"SORTBY", b"name"]).unwrap();
+    assert_eq!(keys_of(&all).1, vec!["u:1".to_string(), "u:3".to_string()]);
+    cmd(&mut con, &["HSET", "u:2", "age", "30"]).unwrap();
+    assert_eq!(keys_of(&search(&mut con, &[b"adults", b"bob", b"NOCONTENT"]).unwrap()).0, 1);
+    let bad =
+        cmd(&mut con, &["FT.CREATE", "x", "FILTER", "@age>", "SCHEMA", "t", "TEXT"]).unwrap_err();
+    assert_eq!(bad.code(), Some("Syntax"));
+
+    cmd(&mut con, &words("FT.CREATE none STOPWORDS 0 SCHEMA t TEXT")).unwrap();
+    cmd(&mut con, &words("FT.CREATE dflt SCHEMA t TEXT")).unwrap();
+    cmd(&mut con, &["HSET", "doc", "t", "the hello world"]).unwrap();
+    assert_eq!(keys_of(&search(&mut con, &[b"none", b"the", b"NOCONTENT"]).unwrap()).0, 1);
+    assert_eq!(keys_of(&search(&mut con, &[b"dflt", b"the", b"NOCONTENT"]).unwrap()).0, 0);
+}

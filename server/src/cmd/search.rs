@@ -930,7 +930,7 @@ impl ReadCommand for FtSearch {
         let index = cx.ks.search.get(&self.index).ok_or_else(|| no_such_index(&self.index))?;
         crate::search::count_use(index);
         let dialect = effective_dialect(cx, self.dialect);
-        let mut query = parse_query(&self.query, &self.params, dialect)?;
+        let mut query = parse_query(index, &self.query, &self.params, dialect)?;
         if !self.extra_filters.is_empty() {
             let mut all = vec![query.filter];
             all.extend(self.extra_filters.iter().cloned());
@@ -1002,6 +1002,7 @@ fn effective_dialect(cx: &ReadCtx<'_>, requested: usize) -> usize {
 /// Parses a query in `dialect`. Dialect 1 (the default) has no vector clauses and no
 /// parameters: RediSearch reports them as syntax errors at the `=>` or `VECTOR_RANGE`.
 pub(crate) fn parse_query(
+    index: &SearchIndex,
     text: &str,
     params: &HashMap<String, Vec<u8>>,
     dialect: usize,
@@ -1014,7 +1015,14 @@ pub(crate) fn parse_query(
             return Err(err(format!("Syntax error at offset {at} near VECTOR_RANGE")));
         }
     }
-    engram_index::query::parse(text, params).map_err(|e| err(e.0))
+    // The index's STOPWORDS replace the default list (`STOPWORDS 0`: none).
+    let custom = index.def.stopwords.as_deref();
+    let is_stopword = |word: &str| match custom {
+        Some(words) => words.iter().any(|w| w == word),
+        None => engram_index::text::DEFAULT_STOPWORDS.contains(&word),
+    };
+    let options = engram_index::query::ParseOptions { is_stopword: &is_stopword };
+    engram_index::query::parse_with(text, params, &options).map_err(|e| err(e.0))
 }
 
 fn sort_key_reply(index: &SearchIndex, hit: &engram_index::Hit, field: &str) -> Reply {
@@ -1205,7 +1213,7 @@ impl ReadCommand for FtAggregate {
         .map_err(err)?;
         let params: HashMap<String, Vec<u8>> = plan.params.iter().cloned().collect();
         let dialect = effective_dialect(cx, plan.dialect.unwrap_or(0) as usize);
-        let query = parse_query(&self.query, &params, dialect)?;
+        let query = parse_query(index, &self.query, &params, dialect)?;
         let all = SearchParams {
             sort_by: None,
             offset: 0,
@@ -1454,8 +1462,9 @@ impl<const CLI: bool> Parse for FtExplain<CLI> {
 
 impl<const CLI: bool> ReadCommand for FtExplain<CLI> {
     fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
-        cx.ks.search.get(&self.index).ok_or_else(|| no_such_index(&self.index))?;
-        let query = parse_query(&self.query, &self.params, effective_dialect(cx, self.dialect))?;
+        let index = cx.ks.search.get(&self.index).ok_or_else(|| no_such_index(&self.index))?;
+        let query =
+            parse_query(index, &self.query, &self.params, effective_dialect(cx, self.dialect))?;
         let plan = engram_index::query::explain(&query, &self.params);
         if CLI {
             return Ok(Reply::Array(plan.lines().map(Reply::bulk).collect()));

@@ -14,6 +14,8 @@ pub struct IndexDef {
     pub prefixes: Vec<Bytes>,
     /// `FILTER expr` (stored and reported; not evaluated yet).
     pub filter: Option<String>,
+    /// `filter`, parsed.
+    pub filter_expr: Option<engram_index::aggregate::Expr>,
     /// `LANGUAGE`.
     pub language: Option<String>,
     /// `LANGUAGE_FIELD`.
@@ -51,6 +53,7 @@ impl IndexDef {
             on_json: false,
             prefixes: Vec::new(),
             filter: None,
+            filter_expr: None,
             language: None,
             language_field: None,
             score: 1.0,
@@ -102,6 +105,9 @@ impl IndexDef {
                 }
                 "FILTER" => {
                     def.filter = value(1);
+                    if let Some(text) = &def.filter {
+                        def.filter_expr = Some(engram_index::aggregate::Expr::parse(text)?);
+                    }
                     i += 2;
                 }
                 "LANGUAGE" => {

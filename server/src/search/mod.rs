@@ -189,6 +189,10 @@ impl SearchIndex {
             Some(Value::Json(doc)) if self.def.on_json => Some(extract_json(&self.def, doc)),
             _ => None,
         };
+        let extracted = match extracted {
+            Some(Ok(values)) if !self.passes_filter(db0, key, &values, now_ms) => None,
+            other => other,
+        };
         match extracted {
             Some(Ok(values)) => self.index.upsert(key, values),
             Some(Err(error)) => {
@@ -201,6 +205,40 @@ impl SearchIndex {
             }
         }
         self.indexing_us += started.elapsed().as_micros() as u64;
+    }
+
+    /// FT.CREATE's FILTER: a document it rejects is not indexed. A filter that cannot be
+    /// evaluated (a field it reads is missing) admits the document, as in RediSearch.
+    fn passes_filter(
+        &self,
+        db0: &Db,
+        key: &[u8],
+        values: &[Option<FieldValue>],
+        now_ms: u64,
+    ) -> bool {
+        use engram_index::aggregate::{Row, Value as Cell};
+        let Some(expr) = &self.def.filter_expr else { return true };
+        let mut row = Row::new();
+        row.set("__key", Cell::Str(String::from_utf8_lossy(key).into_owned()));
+        if let Some(Value::Hash(hash)) = db0.get(key, now_ms) {
+            for slot in hash.iter_live(now_ms) {
+                let text = String::from_utf8_lossy(&slot.value).into_owned();
+                row.set(String::from_utf8_lossy(&slot.field).into_owned(), Cell::Str(text));
+            }
+        }
+        for (field, value) in self.def.fields.iter().zip(values) {
+            let cell = match value {
+                Some(FieldValue::Numeric(n)) => n.first().map(|n| Cell::Num(*n)),
+                Some(FieldValue::Text(t)) | Some(FieldValue::Tags(t)) => {
+                    t.first().map(|s| Cell::Str(s.clone()))
+                }
+                _ => None,
+            };
+            if let Some(cell) = cell {
+                row.set(field.attribute.clone(), cell);
+            }
+        }
+        expr.eval(&row).map_or(true, |v| v.is_truthy())
     }
 
     /// `percent_indexed`: 1 when the backfill is done.
