@@ -230,7 +230,8 @@ def test_flat_and_hnsw_indexes_agree_on_the_nearest_chunk(target, r):  # noqa: F
 
 def test_cli_ingest_ask_filter_json_and_eval(target):
     out = cli(target, "ingest", str(CORPUS))
-    assert "ingested" in out.stdout and "26 files" in out.stdout and "hash-256" in out.stdout
+    files = len([p for p in CORPUS.rglob("*") if p.suffix in (".md", ".txt", ".rst")])
+    assert "ingested" in out.stdout and f"{files} files" in out.stdout and "hash-256" in out.stdout
     assert "ingest" in out.stderr and "100%" in out.stderr  # the tqdm bar
 
     out = cli(target, "ask", "How does group commit share the cost of fsync?")
