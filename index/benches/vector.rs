@@ -3,7 +3,9 @@
 //! The HNSW group builds one index over clustered random data (ENGRAM_BENCH_N vectors,
 //! default 20 000, of ENGRAM_BENCH_DIM dims, default 384; M 16, EF_CONSTRUCTION 200),
 //! prints its build time and recall@10 per EF_RUNTIME against brute force, then times
-//! single-threaded queries at each EF_RUNTIME.
+//! single-threaded queries at each EF_RUNTIME. With ENGRAM_BENCH_NPY=<dir> it uses that
+//! folder's `base.npy` and `queries.npy` (float32 rows, as `benches/ann.sh` datasets have)
+//! instead, and ENGRAM_BENCH_METRIC (L2, IP or COSINE; default L2) picks the metric.
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)] // bench code: wall clock on purpose
 
 use std::hint::black_box;
@@ -59,6 +61,26 @@ fn clustered(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
         .collect()
 }
 
+/// The rows of a 2-D little-endian float32 `.npy` file (format 1.0 / 2.0 header).
+fn read_npy(path: &str) -> Vec<Vec<f32>> {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..6], b"\x93NUMPY", "{path}: not an .npy file");
+    let (header_len, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        _ => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+    };
+    let header = std::str::from_utf8(&bytes[start..start + header_len]).unwrap();
+    assert!(header.contains("'<f4'") && header.contains("False"), "{path}: {header}");
+    let shape = &header[header.find("'shape': (").unwrap() + 10..];
+    let cols: usize =
+        shape.split(',').nth(1).unwrap().trim().trim_end_matches(')').parse().unwrap();
+    let floats: Vec<f32> = bytes[start + header_len..]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    floats.chunks_exact(cols).map(<[f32]>::to_vec).collect()
+}
+
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
@@ -82,15 +104,40 @@ fn kernels(c: &mut Criterion) {
         g.bench_function("dot_portable", |b| {
             b.iter(|| vs.iter().map(|v| distance::dot_portable(black_box(q), v)).sum::<f32>())
         });
+        let codes: Vec<Vec<i8>> = vs
+            .iter()
+            .map(|v| v.iter().map(|x| (x * 40.0).round().clamp(-127.0, 127.0) as i8).collect())
+            .collect();
+        let qc = &codes[0];
+        g.bench_function("dot_i8_simsimd", |b| {
+            b.iter(|| codes.iter().map(|v| distance::dot_i8(black_box(qc), v)).sum::<i32>())
+        });
         g.finish();
     }
 }
 
 fn hnsw_search(c: &mut Criterion) {
-    let n = env_usize("ENGRAM_BENCH_N", 20_000);
-    let dim = env_usize("ENGRAM_BENCH_DIM", 384);
-    let data = clustered(n + 200, dim, 7);
-    let (base, queries) = data.split_at(n);
+    let (data, n, dim);
+    let (base, queries): (&[Vec<f32>], &[Vec<f32>]) = match std::env::var("ENGRAM_BENCH_NPY") {
+        Ok(dir) => {
+            let base = read_npy(&format!("{dir}/base.npy"));
+            let queries = read_npy(&format!("{dir}/queries.npy"));
+            (n, dim) = (base.len(), base[0].len());
+            data = [base, queries].concat();
+            data.split_at(n)
+        }
+        Err(_) => {
+            n = env_usize("ENGRAM_BENCH_N", 20_000);
+            dim = env_usize("ENGRAM_BENCH_DIM", 384);
+            data = clustered(n + 200, dim, 7);
+            data.split_at(n)
+        }
+    };
+    let metric = match std::env::var("ENGRAM_BENCH_METRIC").as_deref() {
+        Ok("COSINE") => Metric::Cosine,
+        Ok("IP") => Metric::InnerProduct,
+        _ => Metric::L2,
+    };
     if let Ok(dir) = std::env::var("ENGRAM_BENCH_DUMP") {
         // Raw little-endian f32 rows, for running another library on the same data.
         for (name, rows) in [("base.f32", base), ("queries.f32", queries)] {
@@ -98,7 +145,7 @@ fn hnsw_search(c: &mut Criterion) {
             std::fs::write(format!("{dir}/{name}"), bytes).unwrap();
         }
     }
-    let mut params = VectorParams::new(Algorithm::Hnsw, VectorType::Float32, dim, Metric::L2);
+    let mut params = VectorParams::new(Algorithm::Hnsw, VectorType::Float32, dim, metric);
     params.ef_construction = env_usize("ENGRAM_BENCH_EFC", 200);
     let mut hnsw = new_index(&params);
     params.algorithm = Algorithm::Flat;

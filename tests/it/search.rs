@@ -210,6 +210,25 @@ fn errors_match_redisearch() {
         &words("FT.CREATE x SCHEMA v VECTOR HNSW 6 TYPE FLOAT32 DIM 0 DISTANCE_METRIC L2"),
     );
     assert!(err(bad_dim).contains("index dim: Value is outside acceptable bounds"));
+    // A huge K or EF_RUNTIME is bounded by the index, not allocated.
+    add_product(&mut con, "p:1", "red apple", "fruit,red", 1.0, [0.0, 0.0]);
+    let q = blob(&[0.0, 0.0]);
+    let huge = search(
+        &mut con,
+        &[
+            b"products",
+            b"*=>[KNN 1000000000 @v $q EF_RUNTIME 2000000000]",
+            b"PARAMS",
+            b"2",
+            b"q",
+            &q,
+            b"NOCONTENT",
+            b"DIALECT",
+            b"2",
+        ],
+    )
+    .unwrap();
+    assert_eq!(keys_of(&huge), (1, vec!["p:1".to_string()]));
     // The connection and the index are intact after every error.
     assert_eq!(cmd(&mut con, &["PING"]).unwrap(), Value::SimpleString("PONG".into()));
     assert_eq!(

@@ -3,6 +3,8 @@
 //!
 //! Every vector is kept as `f32` whatever its declared element type: FLOAT16 and
 //! BFLOAT16 blobs are widened on the way in, so one set of kernels serves all types.
+//! HNSW also keeps an `i8` (SQ8) copy of each vector to walk its graph on; results are
+//! re-ranked and reported with the `f32` distances.
 //! Distances are reported as RediSearch reports them: squared L2, `1 - dot` for IP and
 //! `1 - cosine` for COSINE.
 
@@ -206,3 +208,4 @@ pub fn new_index(params: &VectorParams) -> Box<dyn VectorIndex> {
 pub mod distance;
 pub mod flat;
 pub mod hnsw;
+mod quantized;
