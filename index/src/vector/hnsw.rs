@@ -636,11 +636,23 @@ impl HnswIndex {
         let mut top = TopK::new(k.min(self.live));
         match allowed {
             Some(allowed) => {
+                // The scan ranks on the SQ8 codes (a quarter of the bytes, the VNNI
+                // kernel) and re-ranks a generous shortlist exactly: scanning 10k
+                // allowed vectors in f32 was slower than the reference's filtered walk.
+                let probe = self.codes.query(self.metric, query);
+                let shortlist = (4 * k).max(2 * RERANK_FLOOR);
+                let mut coarse = TopK::new(shortlist);
                 for id in allowed.iter() {
                     if let Some(slot) = self.slot_of(id) {
-                        top.push(self.dist(query, slot), id);
+                        coarse.push(self.codes.distance(&probe, slot), slot);
                     }
                 }
+                let found: Vec<Scored> = coarse
+                    .into_sorted()
+                    .into_iter()
+                    .map(|(slot, dist)| Scored { dist, id: slot })
+                    .collect();
+                return self.rerank_exact(query, found, k);
             }
             None => {
                 for (slot, &level) in self.levels.iter().enumerate() {
@@ -690,6 +702,11 @@ impl HnswIndex {
             found.select_nth_unstable(rerank);
             found.truncate(rerank);
         }
+        self.rerank_exact(query, found, k)
+    }
+
+    /// Exact distances for `found` (slots with estimates), then the nearest `k` as doc ids.
+    fn rerank_exact(&self, query: &[f32], mut found: Vec<Scored>, k: usize) -> Vec<(DocId, f32)> {
         // The f32 vectors are cold (four times the bytes of the codes): start every
         // candidate's first line at once, the rest of each one vector ahead.
         let exact = ExactProbe { index: self, query };
