@@ -118,6 +118,13 @@ def main():
     finally:
         if "p" in proc:
             stop_engram()
+        # Where the restart's time went, from the server's own log.
+        try:
+            for line in open(os.path.join(data, "server.log"), errors="replace"):
+                if any(w in line for w in ("restored", "ready to accept", "loading the data")):
+                    print("engram log:", line.rstrip()[-160:])
+        except OSError:
+            pass
         shutil.rmtree(data, ignore_errors=True)
 
     if not args.skip_ref:
