@@ -61,6 +61,9 @@ const MAX_LEVEL: usize = 16;
 const BRUTE_FORCE_FLOOR: u64 = 1024;
 /// Fewest SQ8 candidates a KNN re-ranks exactly (it re-ranks `max(2k, this)`).
 const RERANK_FLOOR: usize = 20;
+
+/// How many vectors ahead an exact-scan keeps its prefetches.
+const SCAN_AHEAD: usize = 8;
 /// Salt of the level hash, so levels are not trivially correlated with small ids.
 const LEVEL_SALT: u64 = 0x9E37_79B9_7F4A_7C15;
 
@@ -642,10 +645,21 @@ impl HnswIndex {
                 let probe = self.codes.query(self.metric, query);
                 let shortlist = (4 * k).max(2 * RERANK_FLOOR);
                 let mut coarse = TopK::new(shortlist);
-                for id in allowed.iter() {
-                    if let Some(slot) = self.slot_of(id) {
-                        coarse.push(self.codes.distance(&probe, slot), slot);
+                // The allowed vectors are scattered through the code array: resolve the
+                // slots first, then keep the codes a few vectors ahead in flight (the
+                // scan was bound by cache misses, not by the dot products).
+                let slots: Vec<u32> = allowed.iter().filter_map(|id| self.slot_of(id)).collect();
+                let coded = CodedProbe { codes: &self.codes, query: probe, dim: self.dim };
+                for &slot in slots.iter().take(SCAN_AHEAD) {
+                    coded.prefetch_head(slot);
+                    coded.prefetch_rest(slot);
+                }
+                for (i, &slot) in slots.iter().enumerate() {
+                    if let Some(&ahead) = slots.get(i + SCAN_AHEAD) {
+                        coded.prefetch_head(ahead);
+                        coded.prefetch_rest(ahead);
                     }
+                    coarse.push(coded.distance(slot), slot);
                 }
                 let found: Vec<Scored> = coarse
                     .into_sorted()
