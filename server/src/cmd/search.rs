@@ -1154,10 +1154,7 @@ pub(crate) fn load_field(
             let path = engram_json::Path::parse(&identifier).ok()?;
             let selected = doc.select(&path);
             let first = selected.first()?;
-            Some(Reply::bulk(json_text(
-                first,
-                path.is_legacy() || selected.len() == 1 && !identifier.starts_with('$'),
-            )))
+            Some(Reply::bulk(json_text(first)))
         }
         _ => None,
     }
@@ -1165,7 +1162,7 @@ pub(crate) fn load_field(
 
 /// A JSON value as FT.SEARCH prints it: strings bare, numbers `%.12g`-style, the rest
 /// serialized.
-fn json_text(value: &serde_json::Value, _legacy: bool) -> String {
+fn json_text(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Number(n) => match n.as_f64() {

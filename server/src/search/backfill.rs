@@ -39,7 +39,6 @@ impl SearchState {
                     index.reindex(db0, &key, now_ms);
                 }
                 index.backfill = Some(table + 1);
-                index.backfill_total = tables;
                 if (table + 1) % 1024 == 0 {
                     tracing::info!(
                         index = %name,

@@ -298,9 +298,6 @@ pub fn parse_fields(args: &[Bytes], existing: &[Field]) -> Result<Vec<Field>, De
             }
             i += 1;
         }
-        if field.unf && matches!(field.ty, FieldType::Numeric) {
-            field.unf = true;
-        }
         if matches!(field.ty, FieldType::Numeric) && field.sortable {
             // RediSearch reports numeric sortables as UNF (they are never normalized).
             field.unf = true;

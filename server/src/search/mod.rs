@@ -15,7 +15,6 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use engram_index::vector::VectorParams;
 use engram_index::{FieldType, FieldValue, Index};
 
 use crate::keyspace::{Db, KeyEvent, Value, DB_EVENT_FLUSHED, DB_EVENT_SWAPPED};
@@ -42,8 +41,6 @@ pub struct SearchIndex {
     pub last_error: Option<(String, Bytes)>,
     /// The next slot table of database 0 the backfill scans; `None` when done.
     pub backfill: Option<usize>,
-    /// Slot tables scanned so far by the running backfill, for `percent_indexed`.
-    pub backfill_total: usize,
     /// Queries run against the index (`number_of_uses`).
     pub uses: AtomicU64,
     /// Seconds spent indexing, in microseconds (`total_indexing_time`).
@@ -105,7 +102,6 @@ impl SearchState {
             failures: 0,
             last_error: None,
             backfill,
-            backfill_total: 0,
             uses: AtomicU64::new(0),
             indexing_us: 0,
             history: vec![argv],
@@ -160,7 +156,6 @@ impl SearchState {
                 for index in self.indexes.values_mut() {
                     index.index.clear();
                     index.backfill = Some(0);
-                    index.backfill_total = 0;
                 }
                 continue;
             }
@@ -281,7 +276,7 @@ fn extract<'a>(
                 None => return Err(format!("Invalid geo string: '{}'", text())),
             },
             FieldType::Vector(params) => match params.decode_blob(raw) {
-                Some(v) => FieldValue::Vector(normalize(params, v)),
+                Some(v) => FieldValue::Vector(v),
                 None => {
                     return Err(format!(
                         "Could not add vector with blob size {} (expected size {})",
@@ -294,11 +289,6 @@ fn extract<'a>(
         values.push(Some(value));
     }
     Ok(values)
-}
-
-/// Vectors are kept as sent: the index normalizes for COSINE itself.
-fn normalize(_params: &VectorParams, v: Vec<f32>) -> Vec<f32> {
-    v
 }
 
 fn extract_json(
@@ -389,15 +379,10 @@ fn extract_json(
     Ok(values)
 }
 
-/// A NUMERIC field's value as RediSearch reads it (strtod: `inf`, `-1e3`, `0x`? no).
+/// A NUMERIC field's value as RediSearch reads it (strtod, so surrounding spaces are
+/// allowed; `inf` too, NaN never).
 pub fn parse_number(raw: &[u8]) -> Option<f64> {
-    let s = std::str::from_utf8(raw).ok()?.trim();
-    let n: f64 = match s.to_ascii_lowercase().as_str() {
-        "inf" | "+inf" | "infinity" => f64::INFINITY,
-        "-inf" | "-infinity" => f64::NEG_INFINITY,
-        _ => s.parse().ok()?,
-    };
-    (!n.is_nan()).then_some(n)
+    crate::cmd::args::parse_f64(raw.trim_ascii())
 }
 
 /// `lon,lat` (also `lon lat`), within Redis's GEO bounds.
