@@ -137,6 +137,36 @@ impl Default for LogOptions {
     }
 }
 
+/// What one node of a replicated shard knows of it (ROLE, INFO replication, CLUSTER).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardView {
+    /// This node's id.
+    pub me: u64,
+    /// The node this one follows or is (None during an election).
+    pub leader: Option<u64>,
+    /// The current raft term.
+    pub term: u64,
+    /// The newest log index known committed.
+    pub committed: u64,
+    /// The newest log index applied here.
+    pub applied: u64,
+    /// Every member, by id.
+    pub members: Vec<MemberView>,
+}
+
+/// One member of a shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberView {
+    /// Its node id.
+    pub id: u64,
+    /// Its client address, `host:port`.
+    pub addr: String,
+    /// A voter (false: a learner, a non-voting read replica).
+    pub voter: bool,
+    /// On the leader: the newest index this member is known to hold (None: unknown).
+    pub matched: Option<u64>,
+}
+
 /// Why the log could not be recovered: the file and offset of the damage.
 #[derive(Debug, thiserror::Error)]
 pub enum RecoveryError {
@@ -393,6 +423,11 @@ impl<SM: StateMachine> Log<SM> {
     pub async fn propose_detached(&self, request: SM::Request) -> Result<(), LogError> {
         self.submit(Proposal { requests: vec![request], reply: ReplyTo::Nobody });
         Ok(())
+    }
+
+    /// The shard this node belongs to; `None` for a single node without replication.
+    pub fn shard(&self) -> Option<ShardView> {
+        None
     }
 
     /// The index of the last applied entry (0 before the first).

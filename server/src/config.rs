@@ -110,6 +110,13 @@ pub static PARAMS: &[Param] = &[
     fixed("logfile", "", Kind::Text),
     fixed("unixsocket", "", Kind::Text),
     fixed("cluster-enabled", "no", YESNO),
+    // Shard membership (issue 7): this node's number (1-based position in the peers
+    // list) and every node's client address; node-to-node traffic uses the bus port.
+    fixed("node-id", "0", Kind::Int { min: 0, max: 1_000_000 }),
+    fixed("cluster-peers", "", Kind::Text),
+    fixed("cluster-port", "0", Kind::Int { min: 0, max: 65535 }),
+    fixed("raft-heartbeat-ms", "100", Kind::Int { min: 10, max: 60_000 }),
+    fixed("raft-election-timeout-ms", "1000", Kind::Int { min: 50, max: 600_000 }),
     p("requirepass", "", Kind::Text),
     p("maxclients", "10000", Kind::Int { min: 1, max: 1_000_000 }),
     p("proto-max-bulk-len", "536870912", Kind::Memory),
