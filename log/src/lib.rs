@@ -21,6 +21,7 @@
 //! Recovery loads the newest snapshot and replays the segments after it.
 #![warn(missing_docs)]
 
+pub mod raft;
 pub mod segment;
 pub mod snapshot;
 
@@ -28,7 +29,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -86,6 +87,13 @@ pub enum LogError {
     /// Making a snapshot failed.
     #[error("snapshot failed: {0}")]
     Snapshot(String),
+    /// This node is a replica: writes go to the leader (its client address, if known).
+    #[error("not the leader")]
+    NotLeader(Option<String>),
+    /// The shard could not say whether the write was committed (leadership changed
+    /// while it was in flight).
+    #[error("{0}")]
+    Unknown(String),
 }
 
 /// When a write counts as done.
@@ -308,6 +316,10 @@ struct Inner<SM: StateMachine> {
     stats: LogStats,
     snapshots: SnapshotStatus,
     load: LoadProgress,
+    /// Set once this node has joined its shard (replicated mode only).
+    shard: OnceLock<Arc<raft::Shard<SM>>>,
+    /// Whether this log replicates through a shard (then `shard` is set once started).
+    replicated: AtomicBool,
 }
 
 /// A handle to the log: cheap to clone, shared by all connections.
@@ -384,6 +396,8 @@ impl<SM: StateMachine> Log<SM> {
             stats: LogStats::default(),
             snapshots: SnapshotStatus::default(),
             load: LoadProgress::default(),
+            shard: OnceLock::new(),
+            replicated: AtomicBool::new(false),
         };
         inner.snapshots.last_save_unix.store(unix_secs(), Ordering::Relaxed);
         inner.load.loading.store(options.dir.is_some(), Ordering::Release);
@@ -425,9 +439,68 @@ impl<SM: StateMachine> Log<SM> {
         Ok(())
     }
 
+    /// A log that replicates through a shard of nodes: nothing is accepted until
+    /// [`Log::start_shard`] has joined it.
+    pub fn replicated(sm: SM, options: LogOptions) -> Self {
+        let log = Self::open(sm, LogOptions { dir: None, ..options });
+        log.inner.replicated.store(true, Ordering::Release);
+        log.inner.load.loading.store(true, Ordering::Release);
+        log
+    }
+
+    /// Whether this log replicates through a shard.
+    pub fn is_replicated(&self) -> bool {
+        self.inner.replicated.load(Ordering::Relaxed)
+    }
+
+    /// Loads this node's raft state and joins the shard (see [`raft`]).
+    pub async fn start_shard(&self, options: raft::ShardOptions) -> Result<(), String> {
+        let shard = raft::Shard::start(self.inner.clone(), options).await?;
+        let _ = self.inner.shard.set(Arc::new(shard));
+        self.inner.load.loading.store(false, Ordering::Release);
+        Ok(())
+    }
+
     /// The shard this node belongs to; `None` for a single node without replication.
     pub fn shard(&self) -> Option<ShardView> {
-        None
+        self.inner.shard.get().map(|s| s.view())
+    }
+
+    /// Whether this node takes writes: always on a single node; on a shard, only the
+    /// leader (the error names the leader's client address when known).
+    pub fn writable(&self) -> Result<(), LogError> {
+        match self.inner.shard.get() {
+            Some(shard) => shard.writable(),
+            None if self.inner.replicated.load(Ordering::Acquire) => Err(LogError::NotLeader(None)),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits until a read here sees every write acknowledged before the call (on a
+    /// shard's leader: a read-index round); at once on a single node or a replica.
+    pub async fn read_barrier(&self) -> Result<(), LogError> {
+        match self.inner.shard.get() {
+            Some(shard) => shard.read_barrier().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Adds node `id` (client address `addr`, bus address `bus`) to the shard.
+    pub async fn add_member(&self, id: u64, addr: String, bus: String) -> Result<(), String> {
+        let shard = self.inner.shard.get().ok_or("this node is not part of a shard")?;
+        shard.add_member(id, raft::Member { addr, bus }).await
+    }
+
+    /// Removes node `id` from the shard.
+    pub async fn remove_member(&self, id: u64) -> Result<(), String> {
+        let shard = self.inner.shard.get().ok_or("this node is not part of a shard")?;
+        shard.remove_member(id).await
+    }
+
+    /// Makes this node the shard's leader (manual failover).
+    pub async fn take_over(&self) -> Result<(), String> {
+        let shard = self.inner.shard.get().ok_or("this node is not part of a shard")?;
+        shard.take_over().await
     }
 
     /// The index of the last applied entry (0 before the first).
@@ -455,6 +528,9 @@ impl<SM: StateMachine> Log<SM> {
             Durability::None => DURABILITY_NONE,
         };
         self.inner.durability.store(v, Ordering::Relaxed);
+        if let Some(shard) = self.inner.shard.get() {
+            shard.set_unsynced(durability == Durability::None);
+        }
     }
 
     /// Changes the automatic snapshot threshold (0: never).
@@ -509,6 +585,13 @@ impl<SM: StateMachine> Log<SM> {
     }
 
     fn submit(&self, proposal: Proposal<SM::Request, SM::Response>) {
+        if self.inner.replicated.load(Ordering::Acquire) {
+            match self.inner.shard.get() {
+                Some(shard) => shard.submit(proposal),
+                None => proposal.refuse::<SM>(&LogError::NotLeader(None)),
+            }
+            return;
+        }
         if self.inner.shutdown.load(Ordering::Acquire) {
             proposal.refuse::<SM>(&LogError::Shutdown);
             return;
@@ -859,6 +942,9 @@ impl<SM: StateMachine> Log<SM> {
 
     /// Starts a snapshot of the state as of now; the returned receiver reports its end.
     pub fn start_snapshot(&self) -> Result<oneshot::Receiver<Result<(), LogError>>, LogError> {
+        if let Some(shard) = self.inner.shard.get() {
+            return shard.start_snapshot();
+        }
         let Some(dir) = self.inner.dir.clone() else {
             return Err(LogError::Snapshot("the log is in memory".into()));
         };
@@ -1116,6 +1202,9 @@ impl<SM: StateMachine> Log<SM> {
     /// Stops accepting proposals, writes and syncs what is buffered, and stops the
     /// writer. Proposals already queued are applied (or refused if the disk failed).
     pub fn close(&self) {
+        if let Some(shard) = self.inner.shard.get() {
+            shard.close();
+        }
         self.inner.shutdown.store(true, Ordering::Release);
         self.inner.writer_wake.notify_one();
         let handle = self.inner.writer.lock().take();

@@ -124,6 +124,63 @@ pub(crate) fn over_maxmemory(shared: &Shared) -> bool {
     max != 0 && crate::state::allocated_bytes() > max
 }
 
+/// On a member of a replicated shard: writes only on the leader (`-READONLY`, or
+/// `-MOVED` in cluster mode), key reads on a replica only after READONLY in cluster mode,
+/// and reads on the leader only once it has confirmed it still leads and applied
+/// everything acknowledged before the read arrived (one confirmation per input batch).
+async fn shard_gate(
+    shared: &Arc<Shared>,
+    session: &mut Session,
+    spec: &'static CommandSpec,
+    argv: &[Bytes],
+) -> Result<(), CmdError> {
+    let cluster = shared.config.get("cluster-enabled").as_deref() == Some("yes");
+    let moved = |leader: Option<String>| -> CmdError {
+        let slot = cmd::keys_of(spec, argv).first().map_or(0, |k| crate::cluster::key_slot(k));
+        match leader {
+            Some(addr) => CmdError::Custom(format!("MOVED {slot} {addr}")),
+            None => CmdError::Custom("CLUSTERDOWN The cluster is down".into()),
+        }
+    };
+    let queued_write = session.multi.is_some() && spec.is_write();
+    let write = spec.is_write() || (spec.name == "exec" && spec.group == cmd::Group::Transactions);
+    if write && !queued_write {
+        if let Err(engram_log::LogError::NotLeader(leader)) = shared.log.writable() {
+            if cluster {
+                return Err(moved(leader));
+            }
+            return Err(CmdError::Custom(crate::fsm::READONLY_REPLICA.into()));
+        }
+        return Ok(());
+    }
+    if !matches!(spec.exec, Exec::Read(_)) {
+        return Ok(());
+    }
+    match shared.log.writable() {
+        Err(engram_log::LogError::NotLeader(leader)) => {
+            if cluster && !session.readonly && spec.flags.has(Flags::READONLY) {
+                return Err(moved(leader));
+            }
+            Ok(())
+        }
+        _ if session.fenced_batch == session.input_batch => Ok(()),
+        _ => {
+            let batch = session.input_batch;
+            match shared.log.read_barrier().await {
+                Ok(()) => {
+                    session.fenced_batch = batch;
+                    Ok(())
+                }
+                Err(engram_log::LogError::NotLeader(leader)) if cluster => Err(moved(leader)),
+                Err(engram_log::LogError::NotLeader(_)) => Err(CmdError::Custom(
+                    "TRYAGAIN this node lost the leadership during the read".into(),
+                )),
+                Err(e) => Err(CmdError::Custom(format!("ERR {e}"))),
+            }
+        }
+    }
+}
+
 async fn gate(
     shared: &Arc<Shared>,
     session: &mut Session,
@@ -135,6 +192,9 @@ async fn gate(
     }
     if !spec.flags.has(Flags::LOADING) && shared.log.is_loading() {
         return Err(CmdError::Loading);
+    }
+    if shared.log.is_replicated() {
+        shard_gate(shared, session, spec, argv).await?;
     }
     if !spec.flags.has(Flags::ALLOW_BUSY) {
         if let Some(is_function) = shared.scripts.busy() {

@@ -26,8 +26,10 @@ pub async fn run(shared: Arc<Shared>) {
         }
         if !shared.active_expire.load(std::sync::atomic::Ordering::Relaxed)
             || shared.log.is_loading()
+            || shared.log.writable().is_err()
         {
-            continue; // DEBUG SET-ACTIVE-EXPIRE 0
+            // DEBUG SET-ACTIVE-EXPIRE 0, or a replica: only the leader proposes expiries.
+            continue;
         }
         // Keep proposing while whole batches come back, so a burst of expiries drains
         // quickly without one tick doing unbounded work.

@@ -249,6 +249,9 @@ fn apply_write(argv: &[Bytes], cx: &mut ApplyCtx<'_>) -> Reply {
     result.unwrap_or_else(Reply::Error)
 }
 
+/// Redis's answer to a write sent to a replica (outside cluster mode).
+pub const READONLY_REPLICA: &str = "READONLY You can't write against a read only replica.";
+
 impl engram_log::StateMachine for Fsm {
     type Request = Request;
     type Response = Reply;
@@ -266,6 +269,7 @@ impl engram_log::StateMachine for Fsm {
         Reply::Error(match error {
             engram_log::LogError::Poisoned(reason) => CmdError::LogPoisoned(reason.clone()),
             engram_log::LogError::Shutdown => CmdError::err("the server is shutting down"),
+            engram_log::LogError::NotLeader(_) => CmdError::Custom(READONLY_REPLICA.into()),
             other => CmdError::Custom(format!("ERR {other}")),
         })
     }

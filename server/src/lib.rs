@@ -38,6 +38,7 @@ pub mod rng;
 pub mod script;
 pub mod search;
 pub mod session;
+pub mod shard;
 pub mod snapshot;
 pub mod state;
 pub mod tracking;
@@ -98,20 +99,23 @@ pub async fn start(config: ConfigStore) -> Result<ServerHandle, EngineError> {
     fsm.add_observer(Box::new(tracking::Invalidator::new(pubsub.clone(), config.clone())));
     fsm.set_aborted(script::runtime::load_aborted(std::path::Path::new(&dir)));
     let fsm_shared = fsm.shared_slot();
-    let log = engram_log::Log::open(
-        fsm,
-        engram_log::LogOptions {
-            dir: Some(dir.clone().into()),
-            durability: state::log_durability(&config),
-            snapshot_log_bytes: config.get_i64("snapshot-log-bytes").max(0) as u64,
-            ..Default::default()
-        },
-    );
+    let options = engram_log::LogOptions {
+        dir: Some(dir.clone().into()),
+        durability: state::log_durability(&config),
+        snapshot_log_bytes: config.get_i64("snapshot-log-bytes").max(0) as u64,
+        ..Default::default()
+    };
     let bind = config.get("bind").unwrap_or_else(|| "127.0.0.1".into());
     let port = config.get_i64("port");
     let host = bind.split_whitespace().next().unwrap_or("127.0.0.1").to_string();
     let listener = tokio::net::TcpListener::bind((host.as_str(), port as u16)).await?;
     let addr = listener.local_addr()?;
+    let shard = shard::shard_options(&config, &dir, addr.port())
+        .map_err(|e| EngineError::Io(std::io::Error::other(e)))?;
+    let log = match &shard {
+        Some(_) => engram_log::Log::replicated(fsm, options),
+        None => engram_log::Log::open(fsm, options),
+    };
     let scripts = Arc::new(script::runtime::ScriptRuntime::new(Some(dir.clone().into()), 5000));
     let shared =
         Arc::new(Shared { pubsub, scripts, ..Shared::new(config, keyspace, log, stats, blocked) });
@@ -121,14 +125,30 @@ pub async fn start(config: ConfigStore) -> Result<ServerHandle, EngineError> {
     // Recovery runs while the listener answers -LOADING (as Redis while it loads): a big
     // log must not look like a dead server to health checks.
     let recovering = shared.log.clone();
-    tokio::task::spawn_blocking(move || match recovering.recover() {
-        Ok(()) => tracing::info!("engram-server ready to accept connections"),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot load the data directory");
-            eprintln!("engram-server: cannot load the data directory: {e}");
-            std::process::exit(1);
+    match shard {
+        Some(options) => {
+            tokio::spawn(async move {
+                match recovering.start_shard(options).await {
+                    Ok(()) => tracing::info!("engram-server ready to accept connections"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot join the shard");
+                        eprintln!("engram-server: cannot join the shard: {e}");
+                        std::process::exit(1);
+                    }
+                }
+            });
         }
-    });
+        None => {
+            tokio::task::spawn_blocking(move || match recovering.recover() {
+                Ok(()) => tracing::info!("engram-server ready to accept connections"),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot load the data directory");
+                    eprintln!("engram-server: cannot load the data directory: {e}");
+                    std::process::exit(1);
+                }
+            });
+        }
+    }
     tokio::spawn(expire::run(shared.clone()));
     search::backfill::spawn(&shared.keyspace);
     tokio::spawn(tracking::run(shared.clone()));

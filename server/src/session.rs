@@ -124,6 +124,11 @@ pub struct Session {
     /// The wall clock when the current batch of input was read: one clock read per batch,
     /// not per command (clock reads are not free on every machine).
     pub now_ms: u64,
+    /// Counts batches of input; a read barrier passed after a batch arrived covers every
+    /// read in it (on a shard's leader, one read-index round per pipeline, not per read).
+    pub input_batch: u64,
+    /// The input batch whose reads a read barrier already covers.
+    pub fenced_batch: u64,
     /// Commands queued since MULTI (`None` outside a transaction).
     pub multi: Option<Vec<Vec<bytes::Bytes>>>,
     /// A command was refused while queueing: EXEC will answer EXECABORT.
@@ -132,6 +137,9 @@ pub struct Session {
     pub watched: Vec<crate::entry::Watched>,
     /// Client-side caching (CLIENT TRACKING / CACHING) as this connection set it.
     pub tracking: crate::tracking::SessionTracking,
+    /// READONLY was sent (cluster mode): the client accepts reads served by a replica
+    /// from its own state. READWRITE and RESET clear it.
+    pub readonly: bool,
 }
 
 impl Session {
@@ -146,10 +154,13 @@ impl Session {
             reply_mode: ReplyMode::On,
             after: None,
             now_ms: crate::clock::now_ms(),
+            input_batch: 1,
+            fenced_batch: 0,
             multi: None,
             multi_failed: false,
             watched: Vec::new(),
             tracking: Default::default(),
+            readonly: false,
         }
     }
 

@@ -161,6 +161,7 @@ async fn serve(
         decoder.set_limits(limits(shared, session));
         let mut segment_start = crate::clock::monotonic();
         session.now_ms = crate::clock::now_ms();
+        session.input_batch += 1;
         info.last_interaction_ms.store(session.now_ms, Ordering::Relaxed);
         let mut close = false;
         loop {
@@ -350,6 +351,7 @@ async fn drain(
     if waited {
         // Later commands of this batch must not run with a clock from before the wait.
         session.now_ms = crate::clock::now_ms();
+        session.input_batch += 1;
     }
     let elapsed_us = segment_us / done.len() as u64;
     let threshold = shared.config.slowlog_slower_than_us.load(Ordering::Relaxed);

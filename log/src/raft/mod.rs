@@ -1,0 +1,477 @@
+//! Replication: a shard of nodes sharing one raft log (openraft), behind the same
+//! [`crate::Log`] interface the single node uses.
+//!
+//! Every openraft type stays inside this module. A proposal becomes one raft entry per
+//! request (the entry's raft index is the request's log index, so seeds and replay are
+//! as on one node); a connection's pipeline is submitted in one `client_write_many`, in
+//! order, by a single proposer task, so pipelined writes stay in flight together and in
+//! order. The reply comes from apply, once a quorum holds the entry on disk.
+//!
+//! Reads on the leader pass a read barrier (raft's read-index: the leader confirms with
+//! a quorum that it still leads, then waits until it has applied that far). Callers that
+//! arrive while a confirmation is running share the next one, so a burst of reads costs
+//! one round of heartbeats.
+
+pub mod machine;
+pub mod net;
+pub mod store;
+
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use openraft::async_runtime::WatchReceiver;
+use openraft::error::ClientWriteError;
+use openraft::raft::ReadPolicy;
+use openraft::{ChangeMembers, ServerState};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+
+use self::machine::Machine;
+use self::store::LogStore;
+use crate::{Codec, Inner, LogError, MemberView, Proposal, ReplyTo, ShardView, StateMachine};
+
+/// An encoded request: what a raft entry carries.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Payload(pub Bytes);
+
+impl fmt::Display for Payload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "request({} bytes)", self.0.len())
+    }
+}
+
+/// A state machine's response, handed from apply to the proposer on this node.
+///
+/// Responses never cross the network (raft replicates requests, and each node applies
+/// them itself), but openraft's serde feature asks every response type to be
+/// serializable: these impls refuse, and are never called.
+pub struct Response(Mutex<Option<Box<dyn Any + Send>>>);
+
+impl Response {
+    fn new<T: Send + 'static>(value: T) -> Self {
+        Self(Mutex::new(Some(Box::new(value))))
+    }
+
+    fn empty() -> Self {
+        Self(Mutex::new(None))
+    }
+
+    fn take<T: 'static>(&self) -> Option<T> {
+        self.0.lock().take()?.downcast::<T>().ok().map(|b| *b)
+    }
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Response")
+    }
+}
+
+impl Serialize for Response {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("responses stay on the node that applied them"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Response {
+    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Err(serde::de::Error::custom("responses stay on the node that applied them"))
+    }
+}
+
+/// A member's addresses: clients connect to `addr`, peers to `bus`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// Client address, `host:port`.
+    pub addr: String,
+    /// Cluster bus address, `host:port`.
+    pub bus: String,
+}
+
+openraft::declare_raft_types!(
+    /// The raft types of an Engram shard.
+    pub Types:
+        D = Payload,
+        R = Response,
+        NodeId = u64,
+        Node = Member,
+);
+
+type Raft<SM> = openraft::Raft<Types, Machine<SM>>;
+
+/// How this node joins its shard.
+#[derive(Debug, Clone)]
+pub struct ShardOptions {
+    /// This node's id.
+    pub node_id: u64,
+    /// The founding members (node 1 initializes the shard with them on first start).
+    pub members: BTreeMap<u64, Member>,
+    /// Where this node's raft log and snapshots live.
+    pub dir: PathBuf,
+    /// Heartbeat interval.
+    pub heartbeat: Duration,
+    /// Election timeout (a random time between this and twice this).
+    pub election_timeout: Duration,
+    /// Log entries between automatic snapshots.
+    pub snapshot_entries: u64,
+    /// Skip fdatasync (`durability none`).
+    pub unsynced: bool,
+}
+
+struct Queued<R, S> {
+    proposal: Proposal<R, S>,
+}
+
+/// A running shard member.
+pub(crate) struct Shard<SM: StateMachine> {
+    raft: Raft<SM>,
+    me: u64,
+    store: LogStore,
+    proposer: mpsc::UnboundedSender<Queued<SM::Request, SM::Response>>,
+    reads: Arc<ReadBarrier>,
+    /// The leader as last seen in the metrics (0: none), for the write check.
+    leader: Arc<AtomicU64>,
+    view: Arc<Mutex<ShardView>>,
+}
+
+#[derive(Default)]
+struct ReadBarrier {
+    state: Mutex<ReadState>,
+}
+
+#[derive(Default)]
+struct ReadState {
+    running: bool,
+    waiting: Vec<oneshot::Sender<Result<(), LogError>>>,
+}
+
+fn not_leader(view: &ShardView) -> LogError {
+    let leader = view.leader.filter(|l| *l != view.me);
+    let addr = leader.and_then(|l| view.members.iter().find(|m| m.id == l)).map(|m| m.addr.clone());
+    LogError::NotLeader(addr)
+}
+
+impl<SM: StateMachine> Shard<SM> {
+    /// Opens this node's raft state and joins the shard. Blocking parts (snapshot load,
+    /// log read) run on blocking threads.
+    pub(crate) async fn start(
+        inner: Arc<Inner<SM>>,
+        options: ShardOptions,
+    ) -> Result<Self, String> {
+        let raft_dir = options.dir.clone();
+        let snap_dir = raft_dir.join("snapshot");
+        let incoming = raft_dir.join("incoming");
+        let _ = std::fs::remove_dir_all(&incoming);
+        std::fs::create_dir_all(&incoming).map_err(|e| e.to_string())?;
+        let (machine, store) = {
+            let (inner, dir, unsynced) = (inner.clone(), raft_dir.clone(), options.unsynced);
+            tokio::task::spawn_blocking(move || -> std::io::Result<(Machine<SM>, LogStore)> {
+                let machine = Machine::open(inner, snap_dir)?;
+                let store = LogStore::open(&dir, unsynced)?;
+                Ok((machine, store))
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?
+        };
+        let heartbeat = options.heartbeat.as_millis().max(1) as u64;
+        let election = options.election_timeout.as_millis().max(heartbeat as u128 * 3) as u64;
+        let config = openraft::Config {
+            cluster_name: "engram".into(),
+            heartbeat_interval: heartbeat,
+            election_timeout_min: election,
+            election_timeout_max: election * 2,
+            install_snapshot_timeout: 60_000,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(
+                options.snapshot_entries.max(1000),
+            ),
+            max_in_snapshot_log_to_keep: 10_000,
+            enable_pre_vote: Some(true),
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| e.to_string())?;
+        let me = options.node_id;
+        let me_member = options
+            .members
+            .get(&me)
+            .cloned()
+            .ok_or_else(|| format!("node {me} is not in the peers list"))?;
+        let raft = Raft::<SM>::new(me, Arc::new(config), net::Network, store.clone(), machine)
+            .await
+            .map_err(|e| e.to_string())?;
+        let listener = tokio::net::TcpListener::bind(&me_member.bus)
+            .await
+            .map_err(|e| format!("cannot listen on the cluster bus {}: {e}", me_member.bus))?;
+        tracing::info!(node = me, bus = %me_member.bus, "cluster bus listening");
+        tokio::spawn(net::serve(listener, raft.clone(), incoming));
+        let fresh = !raft.is_initialized().await.map_err(|e| e.to_string())?;
+        if fresh && me == 1 {
+            tracing::info!(members = options.members.len(), "initializing a new shard");
+            if let Err(e) = raft.initialize(options.members.clone()).await {
+                tracing::warn!(error = %e, "shard initialization");
+            }
+        } else if fresh {
+            tracing::info!("waiting to be added to the shard");
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let view = Arc::new(Mutex::new(ShardView {
+            me,
+            leader: None,
+            term: 0,
+            committed: 0,
+            applied: 0,
+            members: Vec::new(),
+        }));
+        let leader = Arc::new(AtomicU64::new(0));
+        tokio::spawn(propose_loop::<SM>(raft.clone(), rx, view.clone()));
+        tokio::spawn(watch_metrics::<SM>(raft.clone(), view.clone(), leader.clone()));
+        Ok(Self { raft, me, store, proposer: tx, reads: Arc::default(), leader, view })
+    }
+
+    pub(crate) fn submit(&self, proposal: Proposal<SM::Request, SM::Response>) {
+        if let Err(mpsc::error::SendError(q)) = self.proposer.send(Queued { proposal }) {
+            q.proposal.refuse::<SM>(&LogError::Shutdown);
+        }
+    }
+
+    pub(crate) fn writable(&self) -> Result<(), LogError> {
+        if self.leader.load(Ordering::Acquire) == self.me {
+            Ok(())
+        } else {
+            Err(not_leader(&self.view.lock()))
+        }
+    }
+
+    pub(crate) fn view(&self) -> ShardView {
+        self.view.lock().clone()
+    }
+
+    /// Waits until this node has applied everything committed before the call, having
+    /// confirmed it still leads; on a replica it returns at once (eventual reads).
+    pub(crate) async fn read_barrier(&self) -> Result<(), LogError> {
+        if self.leader.load(Ordering::Acquire) != self.me {
+            return Ok(());
+        }
+        let (tx, rx) = oneshot::channel();
+        let start = {
+            let mut state = self.reads.state.lock();
+            state.waiting.push(tx);
+            !std::mem::replace(&mut state.running, true)
+        };
+        if start {
+            let (raft, reads, view) = (self.raft.clone(), self.reads.clone(), self.view.clone());
+            tokio::spawn(async move {
+                loop {
+                    let waiting = {
+                        let mut state = reads.state.lock();
+                        if state.waiting.is_empty() {
+                            state.running = false;
+                            return;
+                        }
+                        std::mem::take(&mut state.waiting)
+                    };
+                    let result = raft
+                        .ensure_linearizable(ReadPolicy::ReadIndex)
+                        .await
+                        .map(|_| ())
+                        .map_err(|_| not_leader(&view.lock()));
+                    for w in waiting {
+                        let _ = w.send(result.clone());
+                    }
+                }
+            });
+        }
+        rx.await.unwrap_or(Err(LogError::Shutdown))
+    }
+
+    /// Adds `id` as a voter (first as a learner that catches up).
+    pub(crate) async fn add_member(&self, id: u64, member: Member) -> Result<(), String> {
+        self.raft.add_learner(id, member, true).await.map_err(|e| e.to_string())?;
+        let add: BTreeSet<u64> = [id].into();
+        self.raft
+            .change_membership(ChangeMembers::AddVoterIds(add), false)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// Removes `id` from the shard.
+    pub(crate) async fn remove_member(&self, id: u64) -> Result<(), String> {
+        let ids: BTreeSet<u64> = [id].into();
+        self.raft
+            .change_membership(ChangeMembers::RemoveVoters(ids.clone()), false)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.raft
+            .change_membership(ChangeMembers::RemoveNodes(ids), false)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// Asks the shard to make this node the leader (a manual failover): the current
+    /// leader hands over once this node has its whole log.
+    pub(crate) async fn take_over(&self) -> Result<(), String> {
+        if self.leader.load(Ordering::Acquire) == self.me {
+            return Ok(());
+        }
+        self.raft.trigger().elect(false).await.map_err(|e| e.to_string())
+    }
+
+    /// Starts a snapshot (SAVE / BGSAVE); the receiver reports when raft has built it.
+    pub(crate) fn start_snapshot(
+        &self,
+    ) -> Result<oneshot::Receiver<Result<(), LogError>>, LogError> {
+        let (done, rx) = oneshot::channel();
+        let raft = self.raft.clone();
+        let before = raft.metrics().borrow_watched().snapshot.map(|l| l.index());
+        tokio::spawn(async move {
+            if let Err(e) = raft.trigger().snapshot().await {
+                let _ = done.send(Err(LogError::Snapshot(e.to_string())));
+                return;
+            }
+            let built = raft
+                .wait(Some(Duration::from_secs(600)))
+                .metrics(
+                    |m| {
+                        m.snapshot.map(|l| l.index()) != before
+                            || m.snapshot.is_some() && before.is_none()
+                    },
+                    "snapshot built",
+                )
+                .await;
+            let _ = done.send(built.map(|_| ()).map_err(|e| LogError::Snapshot(e.to_string())));
+        });
+        Ok(rx)
+    }
+
+    pub(crate) fn set_unsynced(&self, unsynced: bool) {
+        self.store.set_unsynced(unsynced);
+    }
+
+    pub(crate) fn close(&self) {
+        self.store.close();
+    }
+}
+
+async fn propose_loop<SM: StateMachine>(
+    raft: Raft<SM>,
+    mut rx: mpsc::UnboundedReceiver<Queued<SM::Request, SM::Response>>,
+    view: Arc<Mutex<ShardView>>,
+) {
+    let mut queued = Vec::new();
+    while rx.recv_many(&mut queued, 4096).await > 0 {
+        let proposals: Vec<_> = queued.drain(..).map(|q| q.proposal).collect();
+        let mut payloads = Vec::new();
+        for p in &proposals {
+            for request in &p.requests {
+                let mut out = Vec::new();
+                request.encode_into(&mut out);
+                payloads.push(Payload(Bytes::from(out)));
+            }
+        }
+        let results = match raft.client_write_many(payloads).await {
+            Ok(stream) => stream,
+            Err(e) => {
+                let error = LogError::Shutdown;
+                tracing::warn!(error = %e, "raft refused proposals");
+                for p in proposals {
+                    p.refuse::<SM>(&error);
+                }
+                continue;
+            }
+        };
+        let view = view.clone();
+        tokio::spawn(async move {
+            let mut results = results;
+            for p in proposals {
+                let mut responses = Vec::with_capacity(p.requests.len());
+                for _ in 0..p.requests.len() {
+                    let response = match results.next().await {
+                        Some(Ok(Ok(written))) => written
+                            .response
+                            .take::<SM::Response>()
+                            .unwrap_or_else(|| SM::refused(&LogError::Shutdown)),
+                        Some(Ok(Err(ClientWriteError::ForwardToLeader(_)))) => {
+                            SM::refused(&not_leader(&view.lock()))
+                        }
+                        Some(Ok(Err(e))) => SM::refused(&LogError::Unknown(e.to_string())),
+                        Some(Err(_)) | None => SM::refused(&LogError::Shutdown),
+                    };
+                    responses.push(response);
+                }
+                match p.reply {
+                    ReplyTo::One(tx) => {
+                        if let Some(r) = responses.pop() {
+                            let _ = tx.send(r);
+                        }
+                    }
+                    ReplyTo::Many(tx) => {
+                        let _ = tx.send(responses);
+                    }
+                    ReplyTo::Nobody => {}
+                }
+            }
+        });
+    }
+}
+
+/// Keeps the leader id and the shard view current from raft's metrics.
+async fn watch_metrics<SM: StateMachine>(
+    raft: Raft<SM>,
+    view: Arc<Mutex<ShardView>>,
+    leader: Arc<AtomicU64>,
+) {
+    let mut metrics = raft.metrics();
+    let mut last_leader = None;
+    loop {
+        {
+            let m = metrics.borrow_watched().clone();
+            let me = m.id;
+            // A leader that has not yet committed an entry of its own term could still
+            // hold a stale state machine: it takes writes (they queue behind that entry)
+            // but reads wait in the read barrier.
+            let current = if m.state == ServerState::Leader { Some(me) } else { m.current_leader };
+            if current != last_leader {
+                tracing::info!(node = me, leader = ?current, term = m.current_term, "shard leader changed");
+                last_leader = current;
+            }
+            leader.store(current.unwrap_or(0), Ordering::Release);
+            let membership = m.membership_config.membership();
+            let voters: BTreeSet<u64> = membership.voter_ids().collect();
+            let members = membership
+                .nodes()
+                .map(|(id, node)| MemberView {
+                    id: *id,
+                    addr: node.addr.clone(),
+                    voter: voters.contains(id),
+                    matched: m
+                        .replication
+                        .as_ref()
+                        .and_then(|r| r.get(id))
+                        .map(|l| l.map_or(0, |l| l.index())),
+                })
+                .collect();
+            *view.lock() = ShardView {
+                me,
+                leader: current,
+                term: m.current_term,
+                committed: m.local_committed.map_or(0, |l| l.index()),
+                applied: m.last_applied.map_or(0, |l| l.index()),
+                members,
+            };
+        }
+        if metrics.changed().await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! Node-to-node traffic on the cluster bus port: raft's RPCs as postcard frames
+//! (`len u32 | payload`) over one TCP connection per peer and purpose, one request in
+//! flight per connection (raft sends a stream's requests one after another). A snapshot
+//! is a header frame followed by the file's bytes.
+//!
+//! Any transport failure reports the peer unreachable, so raft backs off and retries
+//! with a fresh connection; a node that is down costs a refused connect, not a stall.
+
+use std::future::Future;
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use openraft::alias::{SnapshotMetaOf, SnapshotOf, VoteOf};
+use openraft::error::{RPCError, ReplicationClosed, StreamingError, Unreachable};
+use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
+};
+use openraft::OptionalSend;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::machine::SnapshotFile;
+use super::{Member, Raft, Types};
+use crate::StateMachine;
+
+/// Frames larger than this are refused (a corrupt or hostile length).
+const MAX_FRAME: usize = 1 << 30;
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+
+#[derive(Serialize, Deserialize)]
+enum Rpc {
+    Append(AppendEntriesRequest<Types>),
+    Vote(VoteRequest<Types>),
+    PreVote(VoteRequest<Types>),
+    /// The file's `len` bytes follow the frame.
+    Snapshot {
+        vote: VoteOf<Types>,
+        meta: SnapshotMetaOf<Types>,
+        len: u64,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+enum RpcReply {
+    Append(AppendEntriesResponse<Types>),
+    Vote(VoteResponse<Types>),
+    Snapshot(SnapshotResponse<Types>),
+    Error(String),
+}
+
+async fn write_frame<W: AsyncWriteExt + Unpin, T: Serialize>(
+    w: &mut W,
+    value: &T,
+) -> io::Result<()> {
+    let payload = postcard::to_stdvec(value).map_err(io::Error::other)?;
+    w.write_all(&(payload.len() as u32).to_le_bytes()).await?;
+    w.write_all(&payload).await
+}
+
+async fn read_frame<R: AsyncReadExt + Unpin, T: for<'de> Deserialize<'de>>(
+    r: &mut R,
+) -> io::Result<T> {
+    let len = r.read_u32_le().await? as usize;
+    if len > MAX_FRAME {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "cluster bus frame too large"));
+    }
+    let mut payload = vec![0; len];
+    r.read_exact(&mut payload).await?;
+    postcard::from_bytes(&payload).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// Makes a connection to a peer per raft replication stream.
+#[derive(Clone, Default)]
+pub struct Network;
+
+impl RaftNetworkFactory<Types> for Network {
+    type Network = Peer;
+
+    async fn new_client(&mut self, target: u64, node: &Member) -> Peer {
+        Peer { target, bus: node.bus.clone(), conn: None }
+    }
+}
+
+/// One connection to one peer.
+pub struct Peer {
+    target: u64,
+    bus: String,
+    conn: Option<(
+        BufReader<tokio::net::tcp::OwnedReadHalf>,
+        BufWriter<tokio::net::tcp::OwnedWriteHalf>,
+    )>,
+}
+
+fn unreachable(target: u64, e: impl std::fmt::Display) -> Unreachable<Types> {
+    Unreachable::from_string(format!("node {target}: {e}"))
+}
+
+impl Peer {
+    async fn connect(&mut self) -> io::Result<()> {
+        if self.conn.is_none() {
+            let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&self.bus))
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+            stream.set_nodelay(true)?;
+            let (r, w) = stream.into_split();
+            self.conn = Some((BufReader::new(r), BufWriter::new(w)));
+        }
+        Ok(())
+    }
+
+    async fn exchange(&mut self, rpc: &Rpc, file: Option<&PathBuf>) -> io::Result<RpcReply> {
+        self.connect().await?;
+        let Some((r, w)) = self.conn.as_mut() else {
+            return Err(io::Error::other("not connected"));
+        };
+        write_frame(w, rpc).await?;
+        if let Some(path) = file {
+            let mut f = tokio::fs::File::open(path).await?;
+            tokio::io::copy(&mut f, w).await?;
+        }
+        w.flush().await?;
+        read_frame(r).await
+    }
+
+    /// One request and its reply within `ttl`; any failure drops the connection.
+    async fn call(&mut self, rpc: Rpc, ttl: Duration) -> Result<RpcReply, Unreachable<Types>> {
+        let result = tokio::time::timeout(ttl, self.exchange(&rpc, None)).await;
+        match result {
+            Ok(Ok(RpcReply::Error(e))) => Err(unreachable(self.target, e)),
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(e)) => {
+                self.conn = None;
+                Err(unreachable(self.target, e))
+            }
+            Err(_) => {
+                self.conn = None;
+                Err(unreachable(self.target, "timed out"))
+            }
+        }
+    }
+}
+
+fn unexpected(target: u64) -> Unreachable<Types> {
+    unreachable(target, "unexpected reply")
+}
+
+impl RaftNetworkV2<Types> for Peer {
+    type SnapshotData = SnapshotFile;
+
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<Types>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<Types>, RPCError<Types>> {
+        match self.call(Rpc::Append(rpc), option.hard_ttl()).await? {
+            RpcReply::Append(r) => Ok(r),
+            _ => Err(unexpected(self.target).into()),
+        }
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<Types>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<Types>, RPCError<Types>> {
+        match self.call(Rpc::Vote(rpc), option.hard_ttl()).await? {
+            RpcReply::Vote(r) => Ok(r),
+            _ => Err(unexpected(self.target).into()),
+        }
+    }
+
+    async fn pre_vote(
+        &mut self,
+        rpc: VoteRequest<Types>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<Types>, RPCError<Types>> {
+        match self.call(Rpc::PreVote(rpc), option.hard_ttl()).await? {
+            RpcReply::Vote(r) => Ok(r),
+            _ => Err(unexpected(self.target).into()),
+        }
+    }
+
+    async fn full_snapshot(
+        &mut self,
+        vote: VoteOf<Types>,
+        snapshot: SnapshotOf<Types, SnapshotFile>,
+        cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
+        _option: RPCOption,
+    ) -> Result<SnapshotResponse<Types>, StreamingError<Types>> {
+        let path = snapshot.snapshot.path.clone();
+        let len = tokio::fs::metadata(&path).await.map_err(|e| unreachable(self.target, e))?.len();
+        let rpc = Rpc::Snapshot { vote, meta: snapshot.meta, len };
+        tracing::info!(target = self.target, bytes = len, "sending a snapshot to a replica");
+        let sent = tokio::select! {
+            closed = cancel => return Err(StreamingError::Closed(closed)),
+            sent = self.exchange(&rpc, Some(&path)) => sent,
+        };
+        match sent {
+            Ok(RpcReply::Snapshot(r)) => Ok(r),
+            Ok(RpcReply::Error(e)) => Err(unreachable(self.target, e).into()),
+            Ok(_) => Err(unexpected(self.target).into()),
+            Err(e) => {
+                self.conn = None;
+                Err(unreachable(self.target, e).into())
+            }
+        }
+    }
+}
+
+/// Serves peers' RPCs to `raft` on `listener` until the process ends.
+pub async fn serve<SM: StateMachine>(listener: TcpListener, raft: Raft<SM>, incoming: PathBuf) {
+    let mut received = 0u64;
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else { continue };
+        let _ = stream.set_nodelay(true);
+        received += 1;
+        let raft = raft.clone();
+        let incoming = incoming.join(format!("recv-{received}.tmp"));
+        tokio::spawn(async move {
+            if let Err(e) = serve_peer(stream, &raft, incoming).await {
+                if e.kind() != io::ErrorKind::UnexpectedEof {
+                    tracing::debug!(%peer, error = %e, "cluster bus connection closed");
+                }
+            }
+        });
+    }
+}
+
+async fn serve_peer<SM: StateMachine>(
+    stream: TcpStream,
+    raft: &Raft<SM>,
+    incoming: PathBuf,
+) -> io::Result<()> {
+    let (r, w) = stream.into_split();
+    let (mut r, mut w) = (BufReader::new(r), BufWriter::new(w));
+    loop {
+        let rpc: Rpc = read_frame(&mut r).await?;
+        let reply = match rpc {
+            Rpc::Append(req) => match raft.append_entries(req).await {
+                Ok(resp) => RpcReply::Append(resp),
+                Err(e) => RpcReply::Error(e.to_string()),
+            },
+            Rpc::Vote(req) => match raft.vote(req).await {
+                Ok(resp) => RpcReply::Vote(resp),
+                Err(e) => RpcReply::Error(e.to_string()),
+            },
+            Rpc::PreVote(req) => match raft.pre_vote(req).await {
+                Ok(resp) => RpcReply::Vote(resp),
+                Err(e) => RpcReply::Error(e.to_string()),
+            },
+            Rpc::Snapshot { vote, meta, len } => {
+                let mut file = tokio::fs::File::create(&incoming).await?;
+                let copied = tokio::io::copy(&mut (&mut r).take(len), &mut file).await?;
+                if copied != len {
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "snapshot cut short"));
+                }
+                file.sync_all().await?;
+                drop(file);
+                let snapshot = SnapshotOf::<Types, SnapshotFile> {
+                    meta,
+                    snapshot: SnapshotFile { path: incoming.clone() },
+                };
+                match raft.install_full_snapshot(vote, snapshot).await {
+                    Ok(resp) => RpcReply::Snapshot(resp),
+                    Err(e) => RpcReply::Error(e.to_string()),
+                }
+            }
+        };
+        write_frame(&mut w, &reply).await?;
+        w.flush().await?;
+    }
+}
