@@ -115,6 +115,13 @@ pub static PARAMS: &[Param] = &[
     fixed("node-id", "0", Kind::Int { min: 0, max: 1_000_000 }),
     fixed("cluster-peers", "", Kind::Text),
     fixed("cluster-port", "0", Kind::Int { min: 0, max: 65535 }),
+    Param {
+        name: "cluster-bus-routes",
+        default: "",
+        kind: Kind::Text,
+        mutable: Mutability::Immutable,
+        hidden: true,
+    },
     fixed("raft-heartbeat-ms", "100", Kind::Int { min: 10, max: 60_000 }),
     fixed("raft-election-timeout-ms", "1000", Kind::Int { min: 50, max: 600_000 }),
     p("requirepass", "", Kind::Text),

@@ -158,7 +158,7 @@ async fn shard_gate(
     }
     match shared.log.writable() {
         Err(engram_log::LogError::NotLeader(leader)) => {
-            if cluster && !session.readonly && spec.flags.has(Flags::READONLY) {
+            if cluster && !session.readonly && !cmd::keys_of(spec, argv).is_empty() {
                 return Err(moved(leader));
             }
             Ok(())
@@ -215,6 +215,11 @@ async fn gate(
     }
     if spec.name == "save" && spec.group == crate::cmd::Group::Server {
         return Ok(Outcome::Ready(crate::cmd::server::save(shared).await?));
+    }
+    if (spec.name == "wait" || spec.name == "waitaof") && shared.log.is_replicated() {
+        return Ok(Outcome::Ready(
+            crate::shard::wait_replicas(shared, argv, spec.name == "waitaof").await?,
+        ));
     }
     if spec.name == "exec" && spec.group == crate::cmd::Group::Transactions {
         return Ok(Outcome::Ready(transactions::exec(shared, session).await?));

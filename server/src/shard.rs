@@ -46,6 +46,21 @@ pub fn parse_peers(peers: &str) -> Result<BTreeMap<u64, Member>, String> {
     Ok(members)
 }
 
+/// `id=host:port,...`: where to dial each peer's bus instead of its advertised address
+/// (fault-injection tests route every link through a proxy they can cut).
+fn parse_routes(routes: &str) -> Result<BTreeMap<u64, String>, String> {
+    routes
+        .split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(|r| {
+            let (id, addr) = r.split_once('=').ok_or_else(|| format!("bad bus route '{r}'"))?;
+            let id = id.parse().map_err(|_| format!("bad node id in bus route '{r}'"))?;
+            Ok((id, addr.to_string()))
+        })
+        .collect()
+}
+
 /// The shard this process belongs to, or `None` for a single node.
 pub fn shard_options(
     config: &ConfigStore,
@@ -92,6 +107,7 @@ pub fn shard_options(
         ),
         snapshot_entries: SNAPSHOT_ENTRIES,
         unsynced: config.get("durability").as_deref() == Some("none"),
+        routes: parse_routes(&config.get("cluster-bus-routes").unwrap_or_default())?,
     }))
 }
 
@@ -110,4 +126,57 @@ mod tests {
         assert!(parse_peers("127.0.0.1:60000").is_err());
         assert!(parse_peers("nohost").is_err());
     }
+}
+
+/// `WAIT numreplicas timeout` and `WAITAOF numlocal numreplicas timeout` on a shard
+/// member: how many replicas hold (on disk: a replica acknowledges an entry only after
+/// its fsync) everything this node has applied, waiting up to `timeout` ms (0: forever)
+/// for `wanted` of them. The connection's own writes were applied before WAIT ran, so
+/// this is a true count for them (it may wait for a little more).
+pub async fn wait_replicas(
+    shared: &crate::state::Shared,
+    argv: &[bytes::Bytes],
+    aof: bool,
+) -> Result<crate::reply::Reply, crate::error::CmdError> {
+    use crate::error::CmdError;
+    use crate::reply::Reply;
+    let number = |i: usize| -> Result<i64, CmdError> {
+        argv.get(i)
+            .and_then(|a| std::str::from_utf8(a).ok())
+            .and_then(|s| s.parse::<i64>().ok())
+            .ok_or(CmdError::NotAnInteger)
+    };
+    let offset = usize::from(aof);
+    let wanted = number(1 + offset)?;
+    let timeout = number(2 + offset)?;
+    if timeout < 0 {
+        return Err(CmdError::TimeoutNegative);
+    }
+    if let Err(engram_log::LogError::NotLeader(_)) = shared.log.writable() {
+        let what = if aof { "WAITAOF" } else { "WAIT" };
+        return Err(CmdError::Custom(format!(
+            "ERR {what} cannot be used with replica instances. Please also note that writes to replicas are just local and are not propagated."
+        )));
+    }
+    let target = shared.log.applied_index();
+    let deadline =
+        (timeout > 0).then(|| crate::clock::monotonic() + Duration::from_millis(timeout as u64));
+    let count = loop {
+        let count = shared.log.shard().map_or(0, |view| {
+            view.members
+                .iter()
+                .filter(|m| m.id != view.me && m.matched.is_some_and(|i| i >= target))
+                .count() as i64
+        });
+        let expired = deadline.is_some_and(|d| crate::clock::monotonic() >= d);
+        if count >= wanted || expired {
+            break count;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
+    if aof {
+        let durable = shared.config.get("durability").is_none_or(|d| d != "none");
+        return Ok(Reply::Array(vec![Reply::Int(i64::from(durable)), Reply::Int(count)]));
+    }
+    Ok(Reply::Int(count))
 }

@@ -39,7 +39,7 @@ pub fn binary() -> PathBuf {
     bin
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
@@ -222,8 +222,13 @@ impl TestServer {
     /// Spawns a server on an existing data directory without waiting for it (for servers
     /// expected to refuse to start). Output is captured as for [`TestServer::start_in`].
     pub fn spawn_in(dir: &Path, extra: &[&str]) -> TestServer {
+        Self::spawn_at(dir, free_port(), extra)
+    }
+
+    /// Spawns a server on `port` (a shard member must come back on the port its peers
+    /// know) without waiting for it; output as for [`TestServer::start_in`].
+    pub fn spawn_at(dir: &Path, port: u16, extra: &[&str]) -> TestServer {
         std::fs::create_dir_all(dir).unwrap();
-        let port = free_port();
         let nanos =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
         let output = dir.join(format!("server-{port}-{nanos}.out"));

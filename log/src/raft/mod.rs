@@ -124,6 +124,8 @@ pub struct ShardOptions {
     pub snapshot_entries: u64,
     /// Skip fdatasync (`durability none`).
     pub unsynced: bool,
+    /// Bus addresses to dial instead of the membership's, per peer (tests).
+    pub routes: BTreeMap<u64, String>,
 }
 
 struct Queued<R, S> {
@@ -205,9 +207,15 @@ impl<SM: StateMachine> Shard<SM> {
             .get(&me)
             .cloned()
             .ok_or_else(|| format!("node {me} is not in the peers list"))?;
-        let raft = Raft::<SM>::new(me, Arc::new(config), net::Network, store.clone(), machine)
-            .await
-            .map_err(|e| e.to_string())?;
+        let raft = Raft::<SM>::new(
+            me,
+            Arc::new(config),
+            net::Network { routes: options.routes.clone() },
+            store.clone(),
+            machine,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         let listener = tokio::net::TcpListener::bind(&me_member.bus)
             .await
             .map_err(|e| format!("cannot listen on the cluster bus {}: {e}", me_member.bus))?;
@@ -473,5 +481,79 @@ async fn watch_metrics<SM: StateMachine>(
         if metrics.changed().await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::path::PathBuf;
+    use std::sync::atomic::AtomicUsize;
+
+    use openraft::testing::log::{StoreBuilder, Suite};
+    use openraft::{ErrorSubject, ErrorVerb, StorageError};
+
+    use super::*;
+    use crate::{Log, LogOptions};
+
+    /// Requests are numbers; the state is their sum (enough for the storage suite, which
+    /// applies blank and membership entries and builds snapshots).
+    struct Sum(u64);
+
+    impl Codec for u64 {
+        fn encode_into(&self, out: &mut Vec<u8>) {
+            out.extend_from_slice(&self.to_le_bytes());
+        }
+        fn decode_from(bytes: Bytes) -> Result<Self, String> {
+            Ok(u64::from_le_bytes(bytes.as_ref().try_into().map_err(|_| "bad length")?))
+        }
+    }
+
+    impl StateMachine for Sum {
+        type Request = u64;
+        type Response = u64;
+        fn apply_batch(&mut self, batch: Vec<(u64, u64)>) -> Vec<u64> {
+            batch
+                .into_iter()
+                .map(|(_, n)| {
+                    self.0 += n;
+                    self.0
+                })
+                .collect()
+        }
+        fn refused(_: &LogError) -> u64 {
+            u64::MAX
+        }
+        fn freeze(&mut self) -> Box<dyn Iterator<Item = u64> + Send> {
+            Box::new(std::iter::once(self.0))
+        }
+        fn reset(&mut self) {
+            self.0 = 0;
+        }
+    }
+
+    struct Builder {
+        root: PathBuf,
+        next: AtomicUsize,
+    }
+
+    impl StoreBuilder<Types, LogStore, Machine<Sum>, PathBuf> for Builder {
+        async fn build(&self) -> Result<(PathBuf, LogStore, Machine<Sum>), StorageError<Types>> {
+            let dir = self.root.join(self.next.fetch_add(1, Ordering::Relaxed).to_string());
+            let io = |e| StorageError::from_io_error(ErrorSubject::Store, ErrorVerb::Write, e);
+            let log = Log::replicated(Sum(0), LogOptions::default());
+            let machine = Machine::open(log.inner.clone(), dir.join("snapshot")).map_err(io)?;
+            let store = LogStore::open(&dir, false).map_err(io)?;
+            Ok((dir, store, machine))
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn openraft_storage_conformance() {
+        let root = std::env::temp_dir().join(format!("engram-raft-suite-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        Suite::test_all(Builder { root: root.clone(), next: AtomicUsize::new(0) }).await.unwrap();
+        let _ = std::fs::remove_dir_all(&root);
     }
 }

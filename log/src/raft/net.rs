@@ -74,13 +74,18 @@ async fn read_frame<R: AsyncReadExt + Unpin, T: for<'de> Deserialize<'de>>(
 
 /// Makes a connection to a peer per raft replication stream.
 #[derive(Clone, Default)]
-pub struct Network;
+pub struct Network {
+    /// Per-peer bus addresses that override the membership's (fault-injection tests put
+    /// a proxy per link here to cut a node off).
+    pub routes: std::collections::BTreeMap<u64, String>,
+}
 
 impl RaftNetworkFactory<Types> for Network {
     type Network = Peer;
 
     async fn new_client(&mut self, target: u64, node: &Member) -> Peer {
-        Peer { target, bus: node.bus.clone(), conn: None }
+        let bus = self.routes.get(&target).cloned().unwrap_or_else(|| node.bus.clone());
+        Peer { target, bus, conn: None }
     }
 }
 

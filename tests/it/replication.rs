@@ -1,0 +1,698 @@
+//! Replicated shards (issue 7): three real processes on 127.0.0.1 ports sharing one raft
+//! log. Primaries are killed with SIGKILL, frozen with SIGSTOP and cut off behind
+//! proxies while clients write; every acknowledged write must survive on every node.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::harness::{free_port, DataDir, TestServer};
+use crate::linearizable::{self, Kind, Op};
+
+/// Election timeouts short enough that a test's many failovers stay quick.
+const FAST_RAFT: &[&str] = &["--raft-heartbeat-ms", "50", "--raft-election-timeout-ms", "300"];
+
+/// A port whose bus port (+10000) is free too.
+fn shard_port() -> u16 {
+    loop {
+        let port = free_port();
+        if port <= 55000 && TcpListener::bind(("127.0.0.1", port + 10000)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A shard of real processes; node ids are 1-based, `nodes[i - 1]`.
+pub struct Shard {
+    pub dir: DataDir,
+    pub ports: Vec<u16>,
+    pub nodes: Vec<Option<TestServer>>,
+    extra: Vec<String>,
+    peers: String,
+}
+
+impl Shard {
+    pub fn start(size: usize, extra: &[&str]) -> Shard {
+        let ports: Vec<u16> = (0..size).map(|_| shard_port()).collect();
+        let peers = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect::<Vec<_>>().join(",");
+        let mut shard = Shard {
+            dir: DataDir::new("shard"),
+            ports,
+            nodes: (0..size).map(|_| None).collect(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            peers,
+        };
+        for id in 1..=size {
+            shard.spawn(id, &[]);
+        }
+        for id in 1..=size {
+            shard.wait_serving(id);
+        }
+        shard.leader(Duration::from_secs(20));
+        shard
+    }
+
+    fn node_dir(&self, id: usize) -> PathBuf {
+        self.dir.path.join(format!("n{id}"))
+    }
+
+    /// Starts node `id` (again) on its port and directory.
+    pub fn spawn(&mut self, id: usize, more: &[&str]) {
+        let mut args: Vec<String> =
+            vec!["--node-id".into(), id.to_string(), "--cluster-peers".into(), self.peers.clone()];
+        args.extend(self.extra.iter().cloned());
+        args.extend(more.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let server = TestServer::spawn_at(&self.node_dir(id), self.ports[id - 1], &args);
+        self.nodes[id - 1] = Some(server);
+    }
+
+    pub fn wait_serving(&mut self, id: usize) {
+        let server = self.nodes[id - 1].as_mut().unwrap();
+        assert!(server.wait_serving(Duration::from_secs(30)), "node {id}:\n{}", server.output());
+    }
+
+    pub fn kill9(&mut self, id: usize) {
+        if let Some(mut server) = self.nodes[id - 1].take() {
+            server.kill9();
+        }
+    }
+
+    pub fn server(&self, id: usize) -> &TestServer {
+        self.nodes[id - 1].as_ref().unwrap()
+    }
+
+    pub fn client(&self, id: usize) -> redis::Connection {
+        connect(self.ports[id - 1]).unwrap()
+    }
+
+    fn live(&self) -> impl Iterator<Item = usize> + '_ {
+        (1..=self.nodes.len()).filter(|id| self.nodes[id - 1].is_some())
+    }
+
+    /// The node every live member agrees is the leader (polls up to `timeout`).
+    pub fn leader(&self, timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let roles: Vec<(usize, String)> =
+                self.live().filter_map(|id| role_of(self.ports[id - 1]).map(|r| (id, r))).collect();
+            let masters: Vec<usize> =
+                roles.iter().filter(|(_, r)| r == "master").map(|(id, _)| *id).collect();
+            let leader_port = masters.first().map(|id| self.ports[id - 1]);
+            let agreed = roles.iter().all(|(id, r)| {
+                r == "master" || leader_port.is_some_and(|p| follows(self.ports[id - 1], p))
+            });
+            if masters.len() == 1 && agreed && roles.len() == self.live().count() {
+                return masters[0];
+            }
+            assert!(Instant::now() < deadline, "no agreed leader; roles: {roles:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until every live node has applied the same log index.
+    pub fn converge(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let offsets: Vec<Option<i64>> =
+                self.live().map(|id| applied_offset(self.ports[id - 1])).collect();
+            if offsets.iter().all(|o| o.is_some()) && offsets.windows(2).all(|w| w[0] == w[1]) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "nodes did not converge: {offsets:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn connect(port: u16) -> redis::RedisResult<redis::Connection> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))?;
+    let con = client.get_connection_with_timeout(Duration::from_secs(2))?;
+    con.set_read_timeout(Some(Duration::from_secs(3)))?;
+    con.set_write_timeout(Some(Duration::from_secs(3)))?;
+    Ok(con)
+}
+
+fn role_of(port: u16) -> Option<String> {
+    let mut con = connect(port).ok()?;
+    let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut con).ok()?;
+    match role.first()? {
+        redis::Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        _ => None,
+    }
+}
+
+/// Whether the node on `port` reports following the leader on `leader_port`.
+fn follows(port: u16, leader_port: u16) -> bool {
+    let Ok(mut con) = connect(port) else { return false };
+    let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut con).unwrap_or_default();
+    matches!(role.get(2), Some(redis::Value::Int(p)) if *p == i64::from(leader_port))
+        || matches!(role.get(2), Some(redis::Value::BulkString(p)) if p == leader_port.to_string().as_bytes())
+}
+
+fn applied_offset(port: u16) -> Option<i64> {
+    let mut con = connect(port).ok()?;
+    let info: String = redis::cmd("INFO").arg("replication").query(&mut con).ok()?;
+    let line = info.lines().find(|l| l.starts_with("master_repl_offset:"))?;
+    line.split(':').nth(1)?.trim().parse().ok()
+}
+
+fn error_code(e: &redis::RedisError) -> String {
+    e.code().map(str::to_string).unwrap_or_else(|| e.to_string())
+}
+
+#[test]
+fn shard_replicates_and_redirects() {
+    let shard = Shard::start(3, FAST_RAFT);
+    let leader = shard.leader(Duration::from_secs(20));
+    let replica = (1..=3).find(|id| *id != leader).unwrap();
+    let mut primary = shard.client(leader);
+    let _: () = redis::cmd("SET").arg("k").arg("v1").query(&mut primary).unwrap();
+    let _: i64 = redis::cmd("RPUSH").arg("l").arg("a").arg("b").query(&mut primary).unwrap();
+
+    let mut con = shard.client(replica);
+    let err = redis::cmd("SET").arg("k").arg("x").query::<()>(&mut con).unwrap_err();
+    assert_eq!(error_code(&err), "READONLY", "{err}");
+    assert!(err.to_string().contains("You can't write against a read only replica"), "{err}");
+    // Reads on a replica are served from its own state: eventually the write is there.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got: Option<String> = redis::cmd("GET").arg("k").query(&mut con).unwrap();
+        if got.as_deref() == Some("v1") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "replica never saw the write");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    shard.converge(Duration::from_secs(10));
+    for id in 1..=3 {
+        let mut c = shard.client(id);
+        let list: Vec<String> = redis::cmd("LRANGE").arg("l").arg(0).arg(-1).query(&mut c).unwrap();
+        assert_eq!(list, ["a", "b"], "node {id}");
+    }
+    // Roles as Redis shows them.
+    let info: String = redis::cmd("INFO").arg("replication").query(&mut primary).unwrap();
+    assert!(info.contains("role:master") && info.contains("connected_slaves:2"), "{info}");
+    let info: String = redis::cmd("INFO").arg("replication").query(&mut con).unwrap();
+    assert!(info.contains("role:slave"), "{info}");
+    assert!(info.contains(&format!("master_port:{}", shard.ports[leader - 1])), "{info}");
+    // A replica refuses scripts that write and transactions, too.
+    let err =
+        redis::cmd("EVAL").arg("return redis.call('SET','k','z')").arg(0).query::<()>(&mut con);
+    assert_eq!(error_code(&err.unwrap_err()), "READONLY");
+}
+
+#[test]
+fn cluster_mode_moves_clients_to_the_primary() {
+    let mut extra = FAST_RAFT.to_vec();
+    extra.extend(["--cluster-enabled", "yes"]);
+    let shard = Shard::start(3, &extra);
+    let leader = shard.leader(Duration::from_secs(20));
+    let replica = (1..=3).find(|id| *id != leader).unwrap();
+    let mut primary = shard.client(leader);
+    let _: () = redis::cmd("SET").arg("foo").arg("bar").query(&mut primary).unwrap();
+    let mut con = shard.client(replica);
+    let err = redis::cmd("SET").arg("foo").arg("x").query::<()>(&mut con).unwrap_err();
+    let moved = format!("{err:?}");
+    assert!(
+        moved.contains("12182")
+            && moved.contains(&format!("127.0.0.1:{}", shard.ports[leader - 1])),
+        "{moved}"
+    );
+    // Reads are redirected too, until the client says READONLY.
+    let err = redis::cmd("GET").arg("foo").query::<Option<String>>(&mut con).unwrap_err();
+    assert!(format!("{err:?}").contains("12182"), "{err:?}");
+    let _: () = redis::cmd("READONLY").query(&mut con).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while redis::cmd("GET").arg("foo").query::<Option<String>>(&mut con).unwrap().is_none() {
+        assert!(Instant::now() < deadline, "replica never saw the write");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _: () = redis::cmd("READWRITE").query(&mut con).unwrap();
+    assert!(redis::cmd("GET").arg("foo").query::<Option<String>>(&mut con).is_err());
+}
+
+/// What the writers were told: per writer, acknowledged INCRs, INCRs with unknown
+/// outcome, and the values whose RPUSH was acknowledged (in order) or unknown.
+#[derive(Default)]
+struct Ledger {
+    incr_acked: u64,
+    incr_unknown: u64,
+    pushed: Vec<u64>,
+    push_unknown: Vec<u64>,
+    sets: BTreeMap<String, String>,
+}
+
+/// Writers that follow the leader: on any error they try the next node.
+struct Writers {
+    stop: Arc<AtomicBool>,
+    acked: Arc<AtomicU64>,
+    last_ack_ns: Arc<AtomicU64>,
+    ledgers: Vec<Arc<Mutex<Ledger>>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    origin: Instant,
+}
+
+impl Writers {
+    fn start(ports: &[u16], count: usize) -> Writers {
+        let stop = Arc::new(AtomicBool::new(false));
+        let acked = Arc::new(AtomicU64::new(0));
+        let last_ack_ns = Arc::new(AtomicU64::new(0));
+        let origin = Instant::now();
+        let mut ledgers = Vec::new();
+        let mut threads = Vec::new();
+        for w in 0..count {
+            let ledger = Arc::new(Mutex::new(Ledger::default()));
+            ledgers.push(ledger.clone());
+            let (stop, acked, last_ack_ns, ports) =
+                (stop.clone(), acked.clone(), last_ack_ns.clone(), ports.to_vec());
+            threads.push(std::thread::spawn(move || {
+                let mut node = w % ports.len();
+                let mut con: Option<redis::Connection> = None;
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    if con.is_none() {
+                        con = connect(ports[node]).ok();
+                        if con.is_none() {
+                            node = (node + 1) % ports.len();
+                            std::thread::sleep(Duration::from_millis(5));
+                            continue;
+                        }
+                    }
+                    let c = con.as_mut().unwrap();
+                    i += 1;
+                    let op = i % 3;
+                    let result: redis::RedisResult<()> = match op {
+                        0 => redis::cmd("INCR").arg(format!("cnt:{w}")).query::<i64>(c).map(drop),
+                        1 => redis::cmd("RPUSH")
+                            .arg(format!("list:{w}"))
+                            .arg(i)
+                            .query::<i64>(c)
+                            .map(drop),
+                        _ => {
+                            redis::cmd("SET").arg(format!("k:{w}:{}", i % 50)).arg(i).query::<()>(c)
+                        }
+                    };
+                    let mut l = ledger.lock().unwrap();
+                    match result {
+                        Ok(()) => {
+                            match op {
+                                0 => l.incr_acked += 1,
+                                1 => l.pushed.push(i),
+                                _ => {
+                                    l.sets.insert(format!("k:{w}:{}", i % 50), i.to_string());
+                                }
+                            }
+                            acked.fetch_add(1, Ordering::Relaxed);
+                            last_ack_ns
+                                .store(origin.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                        }
+                        Err(e) => {
+                            match op {
+                                0 => l.incr_unknown += 1,
+                                1 => l.push_unknown.push(i),
+                                // A SET with unknown outcome makes the key's final value
+                                // uncertain: stop checking it.
+                                _ => {
+                                    l.sets.insert(format!("k:{w}:{}", i % 50), String::new());
+                                }
+                            }
+                            let readonly = e.code() == Some("READONLY");
+                            drop(l);
+                            con = None;
+                            node = (node + 1) % ports.len();
+                            if !readonly {
+                                std::thread::sleep(Duration::from_millis(5));
+                            }
+                        }
+                    }
+                }
+            }));
+        }
+        Writers { stop, acked, last_ack_ns, ledgers, threads, origin }
+    }
+
+    /// Waits until `more` further writes were acknowledged.
+    fn wait_acks(&self, more: u64, timeout: Duration) {
+        let target = self.acked.load(Ordering::Relaxed) + more;
+        let deadline = Instant::now() + timeout;
+        while self.acked.load(Ordering::Relaxed) < target {
+            assert!(Instant::now() < deadline, "writes stalled");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Time from `since` until a write was acknowledged after it.
+    fn first_ack_after(&self, since: Instant, timeout: Duration) -> Duration {
+        let since_ns = since.duration_since(self.origin).as_nanos() as u64;
+        let deadline = Instant::now() + timeout;
+        loop {
+            let last = self.last_ack_ns.load(Ordering::Relaxed);
+            if last > since_ns {
+                return Duration::from_nanos(last - since_ns);
+            }
+            assert!(Instant::now() < deadline, "no write was acknowledged after the failure");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn stop(mut self) -> Vec<Ledger> {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            t.join().unwrap();
+        }
+        self.ledgers.into_iter().map(|l| std::mem::take(&mut *l.lock().unwrap())).collect()
+    }
+}
+
+/// Every acknowledged write is on node `port`, and nothing that was never written.
+fn verify(port: u16, ledgers: &[Ledger]) {
+    let mut con = connect(port).unwrap();
+    for (w, l) in ledgers.iter().enumerate() {
+        let count: Option<u64> = redis::cmd("GET").arg(format!("cnt:{w}")).query(&mut con).unwrap();
+        let count = count.unwrap_or(0);
+        assert!(
+            count >= l.incr_acked && count <= l.incr_acked + l.incr_unknown,
+            "port {port} writer {w}: counter {count}, acknowledged {} (+{} unknown)",
+            l.incr_acked,
+            l.incr_unknown
+        );
+        let list: Vec<u64> =
+            redis::cmd("LRANGE").arg(format!("list:{w}")).arg(0).arg(-1).query(&mut con).unwrap();
+        assert!(
+            list.windows(2).all(|p| p[0] < p[1]),
+            "port {port} writer {w}: list out of order: {list:?}"
+        );
+        for v in &list {
+            assert!(
+                l.pushed.contains(v) || l.push_unknown.contains(v),
+                "port {port} writer {w}: {v} was never pushed"
+            );
+        }
+        let mut present = list.iter().peekable();
+        for v in &l.pushed {
+            while present.next_if(|x| *x < v).is_some() {}
+            assert_eq!(
+                present.next(),
+                Some(v),
+                "port {port} writer {w}: acknowledged push {v} lost"
+            );
+        }
+        for (key, value) in l.sets.iter().filter(|(_, v)| !v.is_empty()) {
+            let got: Option<String> = redis::cmd("GET").arg(key).query(&mut con).unwrap();
+            assert_eq!(got.as_deref(), Some(value.as_str()), "port {port}: {key}");
+        }
+    }
+}
+
+#[test]
+fn killing_the_primary_loses_no_acknowledged_write() {
+    let rounds: usize =
+        std::env::var("ENGRAM_FAILOVER_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
+    let mut shard = Shard::start(3, FAST_RAFT);
+    let writers = Writers::start(&shard.ports, 4);
+    let mut failovers = Vec::new();
+    for round in 0..rounds {
+        writers.wait_acks(200, Duration::from_secs(30));
+        let leader = shard.leader(Duration::from_secs(20));
+        let killed_at = Instant::now();
+        shard.kill9(leader);
+        let took = writers.first_ack_after(killed_at, Duration::from_secs(30));
+        failovers.push(took);
+        eprintln!("round {round}: killed node {leader}; first acknowledged write after {took:?}");
+        shard.spawn(leader, &[]);
+        shard.wait_serving(leader);
+    }
+    writers.wait_acks(100, Duration::from_secs(30));
+    let ledgers = writers.stop();
+    shard.leader(Duration::from_secs(20));
+    shard.converge(Duration::from_secs(30));
+    for id in 1..=3 {
+        verify(shard.ports[id - 1], &ledgers);
+    }
+    let acked: u64 = ledgers.iter().map(|l| l.incr_acked + l.pushed.len() as u64).sum();
+    let worst = failovers.iter().max().copied().unwrap_or_default();
+    eprintln!(
+        "{rounds} failovers, worst {worst:?}; {acked} acknowledged INCR/RPUSH verified on 3 nodes"
+    );
+    // Liveness, not a benchmark: the goal (3 s with default timeouts) is measured by
+    // benches/shard.sh; here a stuck election would show as minutes.
+    assert!(worst < Duration::from_secs(15), "failover took {worst:?}");
+}
+
+#[test]
+fn a_frozen_primary_is_replaced_and_rejoins_without_acknowledging_lost_writes() {
+    let shard = Shard::start(3, FAST_RAFT);
+    let writers = Writers::start(&shard.ports, 3);
+    writers.wait_acks(200, Duration::from_secs(30));
+    let old = shard.leader(Duration::from_secs(20));
+    // A connection opened before the freeze: whatever the old primary answers after it
+    // resumes must be true.
+    let mut stale = shard.client(old);
+    shard.server(old).signal("STOP");
+    let frozen_at = Instant::now();
+    writers.first_ack_after(frozen_at, Duration::from_secs(30));
+    writers.wait_acks(200, Duration::from_secs(30));
+    shard.server(old).signal("CONT");
+    let late = redis::cmd("SET").arg("after-resume").arg("1").query::<()>(&mut stale);
+    writers.wait_acks(200, Duration::from_secs(30));
+    let ledgers = writers.stop();
+    let leader = shard.leader(Duration::from_secs(20));
+    shard.converge(Duration::from_secs(30));
+    for id in 1..=3 {
+        verify(shard.ports[id - 1], &ledgers);
+        if late.is_ok() {
+            let mut c = shard.client(id);
+            let v: Option<String> = redis::cmd("GET").arg("after-resume").query(&mut c).unwrap();
+            assert_eq!(
+                v.as_deref(),
+                Some("1"),
+                "an acknowledged write on the resumed node was lost"
+            );
+        }
+    }
+    eprintln!("old primary {old}, leader now {leader}; late write: {late:?}");
+}
+
+/// A TCP proxy for one link that a test can cut (and heal).
+struct Link {
+    port: u16,
+    up: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Link {
+    fn new(target: u16) -> Link {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let conns: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let (up2, conns2) = (up.clone(), conns.clone());
+        std::thread::spawn(move || {
+            for inbound in listener.incoming().flatten() {
+                if !up2.load(Ordering::Relaxed) {
+                    continue; // dropped: refused in effect
+                }
+                let Ok(outbound) = TcpStream::connect(("127.0.0.1", target)) else { continue };
+                let pairs = [
+                    (inbound.try_clone().unwrap(), outbound.try_clone().unwrap()),
+                    (outbound, inbound),
+                ];
+                for (mut from, mut to) in pairs {
+                    conns2.lock().unwrap().push(from.try_clone().unwrap());
+                    std::thread::spawn(move || {
+                        let mut buf = [0u8; 16 * 1024];
+                        while let Ok(n) = from.read(&mut buf) {
+                            if n == 0 || to.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Link { port, up, conns }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::Relaxed);
+        for c in self.conns.lock().unwrap().drain(..) {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    fn heal(&self) {
+        self.up.store(true, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn a_partitioned_primary_keeps_no_write_and_the_majority_elects() {
+    // Every node dials every peer through its own proxy, so one node can be cut off in
+    // both directions while clients still reach it.
+    let ports: Vec<u16> = (0..3).map(|_| shard_port()).collect();
+    let mut links: BTreeMap<(usize, usize), Link> = BTreeMap::new();
+    let mut routes: Vec<String> = Vec::new();
+    for from in 1..=3 {
+        let mut r = Vec::new();
+        for to in (1..=3).filter(|t| *t != from) {
+            let link = Link::new(ports[to - 1] + 10000);
+            r.push(format!("{to}=127.0.0.1:{}", link.port));
+            links.insert((from, to), link);
+        }
+        routes.push(r.join(","));
+    }
+    let peers = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect::<Vec<_>>().join(",");
+    let dir = DataDir::new("partition");
+    let mut nodes: Vec<TestServer> = (1..=3)
+        .map(|id| {
+            let mut args = vec![
+                "--node-id".to_string(),
+                id.to_string(),
+                "--cluster-peers".into(),
+                peers.clone(),
+            ];
+            args.extend(["--cluster-bus-routes".into(), routes[id - 1].clone()]);
+            args.extend(FAST_RAFT.iter().map(|s| s.to_string()));
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            TestServer::spawn_at(&dir.path.join(format!("n{id}")), ports[id - 1], &args)
+        })
+        .collect();
+    for n in &mut nodes {
+        assert!(n.wait_serving(Duration::from_secs(30)), "{}", n.output());
+    }
+    let shard = Shard {
+        dir,
+        ports: ports.clone(),
+        nodes: nodes.into_iter().map(Some).collect(),
+        extra: vec![],
+        peers,
+    };
+    let old = shard.leader(Duration::from_secs(20));
+    let mut primary = shard.client(old);
+    let _: () = redis::cmd("SET").arg("before").arg("1").query(&mut primary).unwrap();
+    for ((from, to), link) in &links {
+        if *from == old || *to == old {
+            link.cut();
+        }
+    }
+    // The cut-off primary must not acknowledge anything from now on.
+    let cut_write = redis::cmd("SET").arg("during-cut").arg("1").query::<()>(&mut primary);
+    assert!(cut_write.is_err(), "the isolated primary acknowledged a write it cannot commit");
+    let cut_read = connect(shard.ports[old - 1])
+        .and_then(|mut c| redis::cmd("GET").arg("before").query::<Option<String>>(&mut c));
+    assert!(
+        cut_read.is_err(),
+        "the isolated primary served a read it cannot prove current: {cut_read:?}"
+    );
+    // The majority elects a new primary that takes writes.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let new = loop {
+        let found = (1..=3)
+            .filter(|id| *id != old)
+            .find(|id| role_of(shard.ports[id - 1]).as_deref() == Some("master"));
+        if let Some(id) = found {
+            let mut c = shard.client(id);
+            if redis::cmd("SET").arg("majority").arg("1").query::<()>(&mut c).is_ok() {
+                break id;
+            }
+        }
+        assert!(Instant::now() < deadline, "the majority did not elect a primary");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    for link in links.values() {
+        link.heal();
+    }
+    let leader = shard.leader(Duration::from_secs(30));
+    shard.converge(Duration::from_secs(30));
+    for id in 1..=3 {
+        let mut c = shard.client(id);
+        let v: (Option<String>, Option<String>, Option<String>) = redis::cmd("MGET")
+            .arg("before")
+            .arg("majority")
+            .arg("during-cut")
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(v.0.as_deref(), Some("1"), "node {id}");
+        assert_eq!(v.1.as_deref(), Some("1"), "node {id}");
+        assert_eq!(v.2, None, "node {id}: a write the cut-off primary never committed appeared");
+    }
+    eprintln!("cut node {old}; node {new} elected; leader after healing: {leader}");
+}
+
+#[test]
+fn single_register_histories_are_linearizable_across_failovers() {
+    let mut shard = Shard::start(3, FAST_RAFT);
+    let ports = shard.ports.clone();
+    let origin = Instant::now();
+    let history: Arc<Mutex<Vec<Op>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for client in 0..3usize {
+        let (history, stop, ports) = (history.clone(), stop.clone(), ports.clone());
+        clients.push(std::thread::spawn(move || {
+            let mut node = client;
+            let mut con: Option<redis::Connection> = None;
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) && n < 80 {
+                if con.is_none() {
+                    con = connect(ports[node % 3]).ok();
+                    if con.is_none() {
+                        node += 1;
+                        continue;
+                    }
+                }
+                n += 1;
+                let c = con.as_mut().unwrap();
+                let write = n % 2 == 0;
+                let value = format!("{client}-{n}");
+                let invoked = origin.elapsed().as_nanos() as u64;
+                let (kind, ok) = if write {
+                    match redis::cmd("SET").arg("reg").arg(&value).query::<()>(c) {
+                        // A replica refused it: certainly not applied, nothing to record.
+                        Err(e) if e.code() == Some("READONLY") => {
+                            con = None;
+                            node += 1;
+                            continue;
+                        }
+                        r => (Kind::Write(value), r.is_ok()),
+                    }
+                } else {
+                    match redis::cmd("GET").arg("reg").query::<Option<String>>(c) {
+                        Ok(v) => (Kind::Read(v), true),
+                        Err(_) => (Kind::Read(None), false),
+                    }
+                };
+                let completed = ok.then(|| origin.elapsed().as_nanos() as u64);
+                // Reads answered by a replica are allowed to be stale: only the primary's
+                // answers are checked, so a READONLY-free read on a replica is dropped.
+                let from_replica =
+                    !write && ok && role_of(ports[node % 3]).as_deref() != Some("master");
+                if !from_replica {
+                    history.lock().unwrap().push(Op { client, invoked, completed, kind });
+                }
+                if !ok {
+                    con = None;
+                    node += 1;
+                }
+            }
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let leader = shard.leader(Duration::from_secs(20));
+    shard.kill9(leader);
+    shard.spawn(leader, &[]);
+    for c in clients {
+        c.join().unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let history = history.lock().unwrap().clone();
+    let checked = history.iter().filter(|o| o.completed.is_some()).count();
+    assert!(checked > 50, "too few completed operations: {checked}");
+    linearizable::check(None, &history).unwrap();
+}
