@@ -122,6 +122,10 @@ pub static PARAMS: &[Param] = &[
         mutable: Mutability::Immutable,
         hidden: true,
     },
+    // Entries between a shard's automatic snapshots (0: the default, 200000) and entries
+    // kept behind a snapshot for lagging replicas.
+    fixed("raft-snapshot-entries", "0", INT),
+    fixed("raft-log-keep", "10000", INT),
     fixed("raft-heartbeat-ms", "100", Kind::Int { min: 10, max: 60_000 }),
     fixed("raft-election-timeout-ms", "1000", Kind::Int { min: 50, max: 600_000 }),
     p("requirepass", "", Kind::Text),

@@ -105,7 +105,11 @@ pub fn shard_options(
         election_timeout: Duration::from_millis(
             config.get_i64("raft-election-timeout-ms").max(50) as u64
         ),
-        snapshot_entries: SNAPSHOT_ENTRIES,
+        snapshot_entries: match config.get_i64("raft-snapshot-entries") {
+            n if n > 0 => n as u64,
+            _ => SNAPSHOT_ENTRIES,
+        },
+        keep_entries: config.get_i64("raft-log-keep").max(0) as u64,
         unsynced: config.get("durability").as_deref() == Some("none"),
         routes: parse_routes(&config.get("cluster-bus-routes").unwrap_or_default())?,
     }))

@@ -696,3 +696,58 @@ fn single_register_histories_are_linearizable_across_failovers() {
     assert!(checked > 50, "too few completed operations: {checked}");
     linearizable::check(None, &history).unwrap();
 }
+
+#[test]
+fn a_replica_too_far_behind_is_sent_a_snapshot_and_a_restart_loads_its_own() {
+    let mut extra = FAST_RAFT.to_vec();
+    extra.extend(["--raft-snapshot-entries", "500", "--raft-log-keep", "100"]);
+    let mut shard = Shard::start(3, &extra);
+    let leader = shard.leader(Duration::from_secs(20));
+    let lagging = (1..=3).find(|id| *id != leader).unwrap();
+    shard.kill9(lagging);
+    let mut con = shard.client(leader);
+    let mut pipe = redis::pipe();
+    for i in 0..3000 {
+        pipe.cmd("SET").arg(format!("key:{i}")).arg(i).ignore();
+        pipe.cmd("RPUSH").arg("list").arg(i).ignore();
+    }
+    pipe.cmd("HSET").arg("h").arg("f").arg("v").ignore();
+    let _: () = pipe.query(&mut con).unwrap();
+    let _: () = redis::cmd("SAVE").query(&mut con).unwrap();
+    shard.spawn(lagging, &[]);
+    shard.wait_serving(lagging);
+    shard.converge(Duration::from_secs(30));
+    let snapshots = |shard: &Shard, id: usize| -> usize {
+        std::fs::read_dir(shard.dir.path.join(format!("n{id}/raft/snapshot")))
+            .map(|d| {
+                d.flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".snap")).count()
+            })
+            .unwrap_or(0)
+    };
+    assert_eq!(snapshots(&shard, lagging), 1, "the lagging replica holds the leader's snapshot");
+    let check = |shard: &Shard, id: usize| {
+        let mut c = shard.client(id);
+        let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+        assert_eq!(n, 3002, "node {id}");
+        let len: i64 = redis::cmd("LLEN").arg("list").query(&mut c).unwrap();
+        assert_eq!(len, 3000, "node {id}");
+        let v: String = redis::cmd("GET").arg("key:2999").query(&mut c).unwrap();
+        assert_eq!(v, "2999", "node {id}");
+    };
+    check(&shard, lagging);
+    // Restarting every node: each loads its own snapshot and log tail.
+    for id in 1..=3 {
+        shard.kill9(id);
+    }
+    for id in 1..=3 {
+        shard.spawn(id, &[]);
+    }
+    for id in 1..=3 {
+        shard.wait_serving(id);
+    }
+    shard.leader(Duration::from_secs(20));
+    shard.converge(Duration::from_secs(30));
+    for id in 1..=3 {
+        check(&shard, id);
+    }
+}

@@ -122,6 +122,9 @@ pub struct ShardOptions {
     pub election_timeout: Duration,
     /// Log entries between automatic snapshots.
     pub snapshot_entries: u64,
+    /// Log entries kept behind a snapshot, for replicas that lag a little (one further
+    /// behind is sent the snapshot).
+    pub keep_entries: u64,
     /// Skip fdatasync (`durability none`).
     pub unsynced: bool,
     /// Bus addresses to dial instead of the membership's, per peer (tests).
@@ -193,9 +196,9 @@ impl<SM: StateMachine> Shard<SM> {
             election_timeout_max: election * 2,
             install_snapshot_timeout: 60_000,
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(
-                options.snapshot_entries.max(1000),
+                options.snapshot_entries.max(100),
             ),
-            max_in_snapshot_log_to_keep: 10_000,
+            max_in_snapshot_log_to_keep: options.keep_entries,
             enable_pre_vote: Some(true),
             ..Default::default()
         }
