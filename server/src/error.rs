@@ -312,6 +312,18 @@ pub enum CmdError {
     HashNumFieldsMismatch,
     #[error("ERR Mandatory argument FIELDS is missing or not at the right position")]
     HashFieldsMissing,
+    // Cluster.
+    #[error("ERR This instance has cluster support disabled")]
+    ClusterDisabled,
+    #[error("ERR Invalid slot")]
+    InvalidSlot,
+    #[error("ERR Invalid slot or number of keys")]
+    InvalidSlotOrCount,
+    /// CLUSTER REPLICAS of a node id no member has (the id as given).
+    #[error("ERR Unknown node {0}")]
+    UnknownNode(String),
+    #[error("ERR The specified node is not a master")]
+    NotAMaster,
     #[error("ERR {0}")]
     Other(Cow<'static, str>),
     /// Full text including its code (e.g. `"INVALIDHLL ..."`, `"ERR ..."`).

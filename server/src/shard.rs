@@ -115,23 +115,6 @@ pub fn shard_options(
     }))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn peers_number_from_one_with_bus_ports() {
-        let m =
-            parse_peers("127.0.0.1:7000, 127.0.0.1:7001@17100,127.0.0.1:7002").unwrap_or_default();
-        assert_eq!(m.len(), 3);
-        assert_eq!(m[&1].bus, "127.0.0.1:17000");
-        assert_eq!(m[&2].bus, "127.0.0.1:17100");
-        assert_eq!(m[&3].addr, "127.0.0.1:7002");
-        assert!(parse_peers("127.0.0.1:60000").is_err());
-        assert!(parse_peers("nohost").is_err());
-    }
-}
-
 /// `WAIT numreplicas timeout` and `WAITAOF numlocal numreplicas timeout` on a shard
 /// member: how many replicas hold (on disk: a replica acknowledges an entry only after
 /// its fsync) everything this node has applied, waiting up to `timeout` ms (0: forever)
@@ -183,4 +166,21 @@ pub async fn wait_replicas(
         return Ok(Reply::Array(vec![Reply::Int(i64::from(durable)), Reply::Int(count)]));
     }
     Ok(Reply::Int(count))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peers_number_from_one_with_bus_ports() {
+        let m =
+            parse_peers("127.0.0.1:7000, 127.0.0.1:7001@17100,127.0.0.1:7002").unwrap_or_default();
+        assert_eq!(m.len(), 3);
+        assert_eq!(m[&1].bus, "127.0.0.1:17000");
+        assert_eq!(m[&2].bus, "127.0.0.1:17100");
+        assert_eq!(m[&3].addr, "127.0.0.1:7002");
+        assert!(parse_peers("127.0.0.1:60000").is_err());
+        assert!(parse_peers("nohost").is_err());
+    }
 }

@@ -511,7 +511,7 @@ impl Link {
                                 break;
                             }
                         }
-                        let _ = to.shutdown(std::net::Shutdown::Both);
+                        let _ = to.shutdown(std::net::Shutdown::Write);
                     });
                 }
             }

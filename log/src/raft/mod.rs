@@ -195,6 +195,9 @@ impl<SM: StateMachine> Shard<SM> {
             election_timeout_min: election,
             election_timeout_max: election * 2,
             install_snapshot_timeout: 60_000,
+            // A follower's fsync per batch bounds replication: batches must be large
+            // enough to carry every client's pipeline (openraft's default is 300).
+            max_payload_entries: 4096,
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(
                 options.snapshot_entries.max(100),
             ),

@@ -12,10 +12,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use openraft::alias::{SnapshotMetaOf, SnapshotOf, VoteOf};
+use openraft::base::{BoxFuture, BoxStream};
 use openraft::error::{RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, StreamAppendResult, VoteRequest,
+    VoteResponse,
 };
 use openraft::OptionalSend;
 use serde::{Deserialize, Serialize};
@@ -41,6 +43,19 @@ enum Rpc {
         meta: SnapshotMetaOf<Types>,
         len: u64,
     },
+    /// The connection turns into a replication pipeline: from here on the leader sends
+    /// bare `AppendEntriesRequest` frames without waiting, and the follower answers each
+    /// with a `Result<StreamAppendResult, String>` frame, in order, once it is durable.
+    Stream,
+}
+
+/// Aborts the task sending a pipeline's requests when its response stream is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -85,7 +100,7 @@ impl RaftNetworkFactory<Types> for Network {
 
     async fn new_client(&mut self, target: u64, node: &Member) -> Peer {
         let bus = self.routes.get(&target).cloned().unwrap_or_else(|| node.bus.clone());
-        Peer { target, bus, conn: None }
+        Peer { target, bus, conn: None, pipe: None }
     }
 }
 
@@ -93,6 +108,11 @@ impl RaftNetworkFactory<Types> for Network {
 pub struct Peer {
     target: u64,
     bus: String,
+    /// The replication pipeline connection, kept between `stream_append` calls.
+    pipe: Option<(
+        BufReader<tokio::net::tcp::OwnedReadHalf>,
+        BufWriter<tokio::net::tcp::OwnedWriteHalf>,
+    )>,
     conn: Option<(
         BufReader<tokio::net::tcp::OwnedReadHalf>,
         BufWriter<tokio::net::tcp::OwnedWriteHalf>,
@@ -166,6 +186,101 @@ impl RaftNetworkV2<Types> for Peer {
         }
     }
 
+    /// Pipelined replication on a connection of its own: requests go out as raft produces
+    /// them and responses come back in order as the follower makes each durable, so
+    /// several fsyncs on the follower overlap instead of one round trip per batch.
+    fn stream_append<'s, S>(
+        &'s mut self,
+        mut input: S,
+        option: RPCOption,
+    ) -> BoxFuture<
+        's,
+        Result<BoxStream<'s, Result<StreamAppendResult<Types>, RPCError<Types>>>, RPCError<Types>>,
+    >
+    where
+        S: futures_util::Stream<Item = AppendEntriesRequest<Types>>
+            + OptionalSend
+            + Unpin
+            + 'static,
+    {
+        let (target, bus) = (self.target, self.bus.clone());
+        Box::pin(async move {
+            let (r, w) = match self.pipe.take() {
+                Some(pipe) => pipe,
+                None => {
+                    let ttl = CONNECT_TIMEOUT.min(option.hard_ttl());
+                    let stream = tokio::time::timeout(ttl, TcpStream::connect(&bus))
+                        .await
+                        .map_err(|_| unreachable(target, "connect timed out"))?
+                        .map_err(|e| unreachable(target, e))?;
+                    let _ = stream.set_nodelay(true);
+                    let (r, w) = stream.into_split();
+                    let mut w = BufWriter::new(w);
+                    write_frame(&mut w, &Rpc::Stream).await.map_err(|e| unreachable(target, e))?;
+                    (BufReader::new(r), w)
+                }
+            };
+            // The sender reports how many requests it wrote and whether the input ended,
+            // and hands the writer back when it did, so the connection serves the next
+            // call once every response was read.
+            let (progress_tx, progress) = tokio::sync::watch::channel((0u64, false));
+            let (back_tx, back) = tokio::sync::oneshot::channel();
+            let sender = tokio::spawn(async move {
+                use futures_util::StreamExt;
+                let mut w = w;
+                let mut sent = 0u64;
+                while let Some(request) = input.next().await {
+                    if write_frame(&mut w, &request).await.is_err() || w.flush().await.is_err() {
+                        progress_tx.send_replace((sent, true));
+                        return;
+                    }
+                    sent += 1;
+                    progress_tx.send_replace((sent, false));
+                }
+                progress_tx.send_replace((sent, true));
+                let _ = back_tx.send(w);
+            });
+            let slot = &mut self.pipe;
+            let state = (r, progress, back, 0u64, AbortOnDrop(sender), slot);
+            let responses = futures_util::stream::unfold(Some(state), move |state| async move {
+                let (mut r, mut progress, back, received, sender, slot) = state?;
+                loop {
+                    let (sent, done) = *progress.borrow_and_update();
+                    if received < sent {
+                        break;
+                    }
+                    if done {
+                        if let Ok(w) = back.await {
+                            *slot = Some((r, w));
+                        }
+                        return None;
+                    }
+                    if progress.changed().await.is_err() && progress.borrow().0 <= received {
+                        return None;
+                    }
+                }
+                match read_frame::<_, Result<StreamAppendResult<Types>, String>>(&mut r).await {
+                    Ok(Ok(result)) => {
+                        let next = result.is_ok().then_some((
+                            r,
+                            progress,
+                            back,
+                            received + 1,
+                            sender,
+                            slot,
+                        ));
+                        Some((Ok(result), next))
+                    }
+                    Ok(Err(e)) => Some((Err(unreachable(target, e).into()), None)),
+                    Err(e) => Some((Err(unreachable(target, e).into()), None)),
+                }
+            });
+            let boxed: BoxStream<'s, Result<StreamAppendResult<Types>, RPCError<Types>>> =
+                Box::pin(responses);
+            Ok(boxed)
+        })
+    }
+
     async fn vote(
         &mut self,
         rpc: VoteRequest<Types>,
@@ -234,6 +349,36 @@ pub async fn serve<SM: StateMachine>(listener: TcpListener, raft: Raft<SM>, inco
     }
 }
 
+/// The follower side of a replication pipeline: requests in, results out, in order.
+async fn serve_stream<SM: StateMachine>(
+    r: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    mut w: BufWriter<tokio::net::tcp::OwnedWriteHalf>,
+    raft: &Raft<SM>,
+) -> io::Result<()> {
+    use futures_util::StreamExt;
+    let requests = futures_util::stream::unfold(r, |mut r| async move {
+        let request: AppendEntriesRequest<Types> = read_frame(&mut r).await.ok()?;
+        Some((request, r))
+    });
+    let results = raft.stream_append(Box::pin(requests));
+    let mut results = std::pin::pin!(results);
+    while let Some(result) = results.next().await {
+        let (reply, end) = match result {
+            Ok(r) => {
+                let end = r.is_err();
+                (Ok(r), end)
+            }
+            Err(fatal) => (Err(fatal.to_string()), true),
+        };
+        write_frame(&mut w, &reply).await?;
+        w.flush().await?;
+        if end {
+            break;
+        }
+    }
+    Ok(())
+}
+
 async fn serve_peer<SM: StateMachine>(
     stream: TcpStream,
     raft: &Raft<SM>,
@@ -244,6 +389,7 @@ async fn serve_peer<SM: StateMachine>(
     loop {
         let rpc: Rpc = read_frame(&mut r).await?;
         let reply = match rpc {
+            Rpc::Stream => return serve_stream(r, w, raft).await,
             Rpc::Append(req) => match raft.append_entries(req).await {
                 Ok(resp) => RpcReply::Append(resp),
                 Err(e) => RpcReply::Error(e.to_string()),

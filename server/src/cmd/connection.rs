@@ -430,13 +430,15 @@ fn hello(args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
         cx.session.info.view.lock().name = Some(n);
     }
     cx.session.sync_view();
+    let cluster = crate::cmd::cluster::enabled(&cx.shared.config);
+    let replica = crate::cmd::cluster::is_replica(cx.shared.log.shard().as_ref());
     Ok(Reply::Map(vec![
         (Reply::bulk("server"), Reply::bulk("redis")),
         (Reply::bulk("version"), Reply::bulk(crate::REDIS_VERSION)),
         (Reply::bulk("proto"), Reply::Int(if proto == Proto::Resp3 { 3 } else { 2 })),
         (Reply::bulk("id"), Reply::Int(cx.session.info.id as i64)),
-        (Reply::bulk("mode"), Reply::bulk("standalone")),
-        (Reply::bulk("role"), Reply::bulk("master")),
+        (Reply::bulk("mode"), Reply::bulk(if cluster { "cluster" } else { "standalone" })),
+        (Reply::bulk("role"), Reply::bulk(if replica { "replica" } else { "master" })),
         (Reply::bulk("modules"), Reply::Array(vec![])),
     ]))
 }
@@ -454,6 +456,7 @@ fn reset(_args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
     s.multi = None;
     s.multi_failed = false;
     s.watched.clear();
+    s.readonly = false;
     cx.shared.pubsub.tracking.disable(s.info.id);
     s.tracking = Default::default();
     {

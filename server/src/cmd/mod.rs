@@ -7,6 +7,7 @@ pub mod ctx;
 pub mod spec;
 
 pub mod bitmap;
+pub mod cluster;
 pub mod connection;
 pub mod generic;
 pub mod geo;
@@ -58,6 +59,7 @@ pub static FAMILIES: &[&[CommandSpec]] = &[
     sort::COMMANDS,
     pubsub::COMMANDS,
     transactions::COMMANDS,
+    cluster::COMMANDS,
 ];
 
 /// Name -> spec lookup, built once. Ids index per-command statistics.

@@ -1019,16 +1019,87 @@ fn stats_section(shared: &Shared, out: &mut String) {
 }
 
 fn replication_section(shared: &Shared, out: &mut String) {
+    let local = ReplicationLocal {
+        run_id: &shared.run_id,
+        applied: shared.log.applied_index(),
+        backlog_size: shared.config.get_i64("repl-backlog-size"),
+        min_replicas_to_write: shared.config.get_i64("min-replicas-to-write"),
+    };
+    replication_text(shared.log.shard().as_ref(), &local, out);
+}
+
+/// What INFO replication prints that is this node's own rather than the shard's.
+pub struct ReplicationLocal<'a> {
+    /// The replication id of a node without replication (its run id).
+    pub run_id: &'a str,
+    /// The log index applied here, for a node without replication.
+    pub applied: u64,
+    /// `repl-backlog-size`.
+    pub backlog_size: i64,
+    /// `min-replicas-to-write` (Redis adds `min_slaves_good_slaves` when it is set).
+    pub min_replicas_to_write: i64,
+}
+
+/// The `# Replication` section, fields in Redis 7.4's order. `view` is the shard this
+/// node belongs to: its leader prints itself as master with every other member as a
+/// replica, the others print themselves as replicas of the leader (link down while there
+/// is none). Offsets are log indexes.
+pub fn replication_text(
+    view: Option<&engram_log::ShardView>,
+    local: &ReplicationLocal<'_>,
+    out: &mut String,
+) {
     out.push_str("# Replication\r\n");
-    line(out, "role", "master");
-    line(out, "connected_slaves", 0);
+    let leading = view.is_none_or(|v| v.leader == Some(v.me));
+    if leading {
+        line(out, "role", "master");
+        let replicas: Vec<_> =
+            view.into_iter().flat_map(|v| v.members.iter().filter(move |m| m.id != v.me)).collect();
+        line(out, "connected_slaves", replicas.len());
+        if local.min_replicas_to_write > 0 {
+            let good = replicas.iter().filter(|m| m.matched.is_some()).count();
+            line(out, "min_slaves_good_slaves", good);
+        }
+        for (i, m) in replicas.iter().enumerate() {
+            let (ip, port) = crate::cluster::split_addr(&m.addr);
+            let state = if m.matched.is_some() { "online" } else { "wait_bgsave" };
+            let offset = m.matched.unwrap_or(0);
+            let _ =
+                write!(out, "slave{i}:ip={ip},port={port},state={state},offset={offset},lag=0\r\n");
+        }
+    } else if let Some(v) = view {
+        let leader = crate::cmd::cluster::leader_addr(v);
+        let (host, port) = leader.unwrap_or(("", 0));
+        line(out, "role", "slave");
+        line(out, "master_host", host);
+        line(out, "master_port", port);
+        line(out, "master_link_status", if leader.is_some() { "up" } else { "down" });
+        line(out, "master_last_io_seconds_ago", if leader.is_some() { 0 } else { -1 });
+        line(out, "master_sync_in_progress", 0);
+        line(out, "slave_read_repl_offset", v.committed.max(v.applied));
+        line(out, "slave_repl_offset", v.applied);
+        if leader.is_none() {
+            line(out, "master_link_down_since_seconds", -1);
+        }
+        line(out, "slave_priority", 100);
+        line(out, "slave_read_only", 1);
+        line(out, "replica_announced", 1);
+        line(out, "connected_slaves", 0);
+        if local.min_replicas_to_write > 0 {
+            line(out, "min_slaves_good_slaves", 0);
+        }
+    }
     line(out, "master_failover_state", "no-failover");
-    line(out, "master_replid", &shared.run_id);
+    let replid = match view {
+        Some(_) => crate::cluster::replication_id(crate::cluster::ONLY_SHARD),
+        None => local.run_id.to_string(),
+    };
+    line(out, "master_replid", replid);
     line(out, "master_replid2", "0000000000000000000000000000000000000000");
-    line(out, "master_repl_offset", shared.log.applied_index());
+    line(out, "master_repl_offset", view.map_or(local.applied, |v| v.applied));
     line(out, "second_repl_offset", -1);
     line(out, "repl_backlog_active", 0);
-    line(out, "repl_backlog_size", shared.config.get_i64("repl-backlog-size"));
+    line(out, "repl_backlog_size", local.backlog_size);
     line(out, "repl_backlog_first_byte_offset", 0);
     line(out, "repl_backlog_histlen", 0);
 }
@@ -1663,11 +1734,50 @@ fn bgsave(args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
 }
 
 fn role(_args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
-    Ok(Reply::Array(vec![
-        Reply::bulk("master"),
-        Reply::Int(cx.shared.log.applied_index() as i64),
-        Reply::Array(vec![]),
-    ]))
+    Ok(match cx.shared.log.shard() {
+        Some(view) => role_reply(&view),
+        None => Reply::Array(vec![
+            Reply::bulk("master"),
+            Reply::Int(cx.shared.log.applied_index() as i64),
+            Reply::Array(vec![]),
+        ]),
+    })
+}
+
+/// ROLE on a member of a replicated shard. The leader: `master`, its applied index and
+/// `[ip, port, offset]` (as strings) of every other member. A follower: `slave`, the
+/// leader's ip and port, `connected` (`connect` while there is no leader; ip and port are
+/// then unknown) and its applied index.
+pub fn role_reply(view: &engram_log::ShardView) -> Reply {
+    if view.leader == Some(view.me) {
+        let replicas = view
+            .members
+            .iter()
+            .filter(|m| m.id != view.me)
+            .map(|m| {
+                let (ip, port) = crate::cluster::split_addr(&m.addr);
+                Reply::Array(vec![
+                    Reply::bulk(ip),
+                    Reply::bulk_int(i64::from(port)),
+                    Reply::bulk_int(m.matched.unwrap_or(0) as i64),
+                ])
+            })
+            .collect();
+        return Reply::Array(vec![
+            Reply::bulk("master"),
+            Reply::Int(view.applied as i64),
+            Reply::Array(replicas),
+        ]);
+    }
+    let leader = crate::cmd::cluster::leader_addr(view);
+    let (ip, port) = leader.unwrap_or(("", 0));
+    Reply::Array(vec![
+        Reply::bulk("slave"),
+        Reply::bulk(ip),
+        Reply::Int(i64::from(port)),
+        Reply::bulk(if leader.is_some() { "connected" } else { "connect" }),
+        Reply::Int(view.applied as i64),
+    ])
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2171,6 +2281,154 @@ mod tests {
             golden == text,
             "COMMAND INFO changed; review and run UPDATE_GOLDEN=1 cargo test -p engram-server command_info"
         );
+    }
+
+    /// Three members at 10.0.0.<id>:700<id>; node 2 leads where it leads at all.
+    fn shard(me: u64, leader: Option<u64>) -> engram_log::ShardView {
+        let leading = leader == Some(me);
+        let member = |id: u64, matched: Option<u64>| engram_log::MemberView {
+            id,
+            addr: format!("10.0.0.{id}:700{id}"),
+            voter: true,
+            matched: if leading { matched } else { None },
+        };
+        engram_log::ShardView {
+            me,
+            leader,
+            term: 4,
+            committed: 60,
+            applied: 57,
+            members: vec![member(1, Some(55)), member(2, Some(60)), member(3, None)],
+        }
+    }
+
+    fn replication(view: Option<&engram_log::ShardView>, min_replicas: i64) -> String {
+        let run_id = "r".repeat(40);
+        let local = ReplicationLocal {
+            run_id: &run_id,
+            applied: 9,
+            backlog_size: 1048576,
+            min_replicas_to_write: min_replicas,
+        };
+        let mut out = String::new();
+        replication_text(view, &local, &mut out);
+        out
+    }
+
+    fn field_names(text: &str) -> Vec<&str> {
+        text.lines().skip(1).filter_map(|l| l.split(':').next()).collect()
+    }
+
+    /// The fields a Redis 7.4 master with replicas prints after its `slaveN` lines, and a
+    /// replica after `connected_slaves`.
+    const TAIL: &[&str] = &[
+        "master_failover_state",
+        "master_replid",
+        "master_replid2",
+        "master_repl_offset",
+        "second_repl_offset",
+        "repl_backlog_active",
+        "repl_backlog_size",
+        "repl_backlog_first_byte_offset",
+        "repl_backlog_histlen",
+    ];
+
+    #[test]
+    fn role_on_the_leader_lists_every_other_member_as_strings() {
+        let s = |t: &str| Reply::bulk(t);
+        assert_eq!(
+            role_reply(&shard(2, Some(2))),
+            Reply::Array(vec![
+                s("master"),
+                Reply::Int(57),
+                Reply::Array(vec![
+                    Reply::Array(vec![s("10.0.0.1"), s("7001"), s("55")]),
+                    Reply::Array(vec![s("10.0.0.3"), s("7003"), s("0")]),
+                ]),
+            ])
+        );
+    }
+
+    #[test]
+    fn role_on_a_follower_names_the_leader() {
+        let s = |t: &str| Reply::bulk(t);
+        assert_eq!(
+            role_reply(&shard(1, Some(2))),
+            Reply::Array(vec![
+                s("slave"),
+                s("10.0.0.2"),
+                Reply::Int(7002),
+                s("connected"),
+                Reply::Int(57)
+            ])
+        );
+        assert_eq!(
+            role_reply(&shard(1, None)),
+            Reply::Array(vec![s("slave"), s(""), Reply::Int(0), s("connect"), Reply::Int(57)])
+        );
+    }
+
+    #[test]
+    fn info_replication_on_the_leader_reports_each_replica() {
+        let text = replication(Some(&shard(2, Some(2))), 0);
+        assert!(text.starts_with(
+            "# Replication\r\nrole:master\r\nconnected_slaves:2\r\n\
+             slave0:ip=10.0.0.1,port=7001,state=online,offset=55,lag=0\r\n\
+             slave1:ip=10.0.0.3,port=7003,state=wait_bgsave,offset=0,lag=0\r\n\
+             master_failover_state:no-failover\r\n"
+        ));
+        let replid = crate::cluster::replication_id(crate::cluster::ONLY_SHARD);
+        assert!(text.contains(&format!("master_replid:{replid}\r\n")));
+        assert!(text.contains("master_repl_offset:57\r\n"));
+        assert_eq!(field_names(&text)[4..], *TAIL);
+        let text = replication(Some(&shard(2, Some(2))), 1);
+        assert!(text.contains("connected_slaves:2\r\nmin_slaves_good_slaves:1\r\nslave0:"));
+    }
+
+    #[test]
+    fn info_replication_on_a_follower_follows_redis_replica_order() {
+        let text = replication(Some(&shard(3, Some(2))), 0);
+        let mut want = vec![
+            "role",
+            "master_host",
+            "master_port",
+            "master_link_status",
+            "master_last_io_seconds_ago",
+            "master_sync_in_progress",
+            "slave_read_repl_offset",
+            "slave_repl_offset",
+            "slave_priority",
+            "slave_read_only",
+            "replica_announced",
+            "connected_slaves",
+        ];
+        want.extend_from_slice(TAIL);
+        assert_eq!(field_names(&text), want);
+        assert!(text.contains(
+            "role:slave\r\nmaster_host:10.0.0.2\r\nmaster_port:7002\r\nmaster_link_status:up\r\n\
+             master_last_io_seconds_ago:0\r\nmaster_sync_in_progress:0\r\n\
+             slave_read_repl_offset:60\r\nslave_repl_offset:57\r\n"
+        ));
+        // The replication id is the shard's: the same on every member.
+        let leader = replication(Some(&shard(2, Some(2))), 0);
+        let replid =
+            |t: &str| t.lines().find(|l| l.starts_with("master_replid:")).map(str::to_owned);
+        assert_eq!(replid(&text), replid(&leader));
+        // No leader: the link is down, since an unknown time.
+        let text = replication(Some(&shard(3, None)), 0);
+        assert!(text.contains("master_link_status:down\r\nmaster_last_io_seconds_ago:-1\r\n"));
+        assert!(text.contains(
+            "slave_repl_offset:57\r\nmaster_link_down_since_seconds:-1\r\nslave_priority:100\r\n"
+        ));
+    }
+
+    #[test]
+    fn info_replication_without_a_shard_is_a_lone_master() {
+        let text = replication(None, 0);
+        assert!(text.starts_with("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n"));
+        assert!(text.contains(&format!("master_replid:{}\r\n", "r".repeat(40))));
+        assert!(text.contains("master_repl_offset:9\r\n"));
+        assert_eq!(field_names(&text)[2..], *TAIL);
     }
 
     #[test]
