@@ -491,6 +491,11 @@ impl<SM: StateMachine> Log<SM> {
         shard.add_member(id, raft::Member { addr, bus }).await
     }
 
+    /// The node id of the shard member whose cluster bus is at `bus`.
+    pub async fn node_id_at(&self, bus: &str) -> Result<u64, String> {
+        raft::net::hello(bus).await
+    }
+
     /// Removes node `id` from the shard.
     pub async fn remove_member(&self, id: u64) -> Result<(), String> {
         let shard = self.inner.shard.get().ok_or("this node is not part of a shard")?;

@@ -216,6 +216,9 @@ async fn gate(
     if spec.name == "save" && spec.group == crate::cmd::Group::Server {
         return Ok(Outcome::Ready(crate::cmd::server::save(shared).await?));
     }
+    if spec.group == cmd::Group::Cluster && matches!(spec.name, "meet" | "forget" | "failover") {
+        return Ok(Outcome::Ready(crate::shard::membership(shared, spec.name, argv).await?));
+    }
     if (spec.name == "wait" || spec.name == "waitaof") && shared.log.is_replicated() {
         return Ok(Outcome::Ready(
             crate::shard::wait_replicas(shared, argv, spec.name == "waitaof").await?,

@@ -168,6 +168,78 @@ pub async fn wait_replicas(
     Ok(Reply::Int(count))
 }
 
+/// CLUSTER MEET / FORGET / FAILOVER on a shard member: membership changes go through
+/// raft on the leader; FAILOVER asks this replica to take over. MEET answers once the
+/// new member is a voter (it is first a learner that receives a snapshot and the log).
+pub async fn membership(
+    shared: &crate::state::Shared,
+    subcommand: &str,
+    argv: &[bytes::Bytes],
+) -> Result<crate::reply::Reply, crate::error::CmdError> {
+    use crate::error::CmdError;
+    use crate::reply::Reply;
+    let text = |i: usize| argv.get(i).map(|a| String::from_utf8_lossy(a).into_owned());
+    let Some(view) = shared.log.shard() else {
+        return Err(CmdError::Custom("ERR this node is not a member of a replicated shard".into()));
+    };
+    let leading = view.leader == Some(view.me);
+    match subcommand {
+        "failover" => {
+            if leading {
+                return Err(CmdError::Custom("ERR You should send CLUSTER FAILOVER to a replica".into()));
+            }
+            shared.log.take_over().await.map_err(|e| CmdError::Custom(format!("ERR {e}")))?;
+            Ok(Reply::ok())
+        }
+        "meet" => {
+            if !leading {
+                return Err(CmdError::Custom("ERR CLUSTER MEET must be sent to the primary".into()));
+            }
+            let host = text(2).unwrap_or_default();
+            let port: u16 = text(3).and_then(|p| p.parse().ok()).ok_or_else(|| {
+                CmdError::Custom(format!("ERR Invalid base port specified: {}", text(3).unwrap_or_default()))
+            })?;
+            let bus_port: u32 = match text(4) {
+                Some(b) => b.parse().map_err(|_| CmdError::Custom(format!("ERR Invalid bus port specified: {b}")))?,
+                None => u32::from(port) + 10000,
+            };
+            let bus = format!("{host}:{bus_port}");
+            let id = shared
+                .log
+                .node_id_at(&bus)
+                .await
+                .map_err(|e| CmdError::Custom(format!("ERR cannot reach the node's cluster bus at {bus}: {e}")))?;
+            if view.members.iter().any(|m| m.id == id) {
+                return Ok(Reply::ok());
+            }
+            tracing::info!(node = id, %bus, "adding a shard member");
+            shared
+                .log
+                .add_member(id, format!("{host}:{port}"), bus)
+                .await
+                .map_err(|e| CmdError::Custom(format!("ERR {e}")))?;
+            Ok(Reply::ok())
+        }
+        _ => {
+            let name = text(2).unwrap_or_default();
+            let member = view.members.iter().find(|m| crate::cluster::node_name(m.id) == name);
+            let Some(member) = member else { return Err(CmdError::UnknownNode(name)) };
+            if member.id == view.me {
+                return Err(CmdError::Custom("ERR I tried hard but I can't forget myself...".into()));
+            }
+            if !leading {
+                if view.leader == Some(member.id) {
+                    return Err(CmdError::Custom("ERR Can't forget my master!".into()));
+                }
+                return Err(CmdError::Custom("ERR CLUSTER FORGET must be sent to the primary".into()));
+            }
+            tracing::info!(node = member.id, "removing a shard member");
+            shared.log.remove_member(member.id).await.map_err(|e| CmdError::Custom(format!("ERR {e}")))?;
+            Ok(Reply::ok())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

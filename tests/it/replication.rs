@@ -372,6 +372,8 @@ impl Writers {
 /// Every acknowledged write is on node `port`, and nothing that was never written.
 fn verify(port: u16, ledgers: &[Ledger]) {
     let mut con = connect(port).unwrap();
+    // In cluster mode a replica serves reads only after READONLY (elsewhere it is an error).
+    let _ = redis::cmd("READONLY").query::<()>(&mut con);
     for (w, l) in ledgers.iter().enumerate() {
         let count: Option<u64> = redis::cmd("GET").arg(format!("cnt:{w}")).query(&mut con).unwrap();
         let count = count.unwrap_or(0);
@@ -750,4 +752,102 @@ fn a_replica_too_far_behind_is_sent_a_snapshot_and_a_restart_loads_its_own() {
     for id in 1..=3 {
         check(&shard, id);
     }
+}
+
+#[test]
+fn manual_failover_moves_leadership_without_losing_writes() {
+    let mut extra = FAST_RAFT.to_vec();
+    extra.extend(["--cluster-enabled", "yes"]);
+    let shard = Shard::start(3, &extra);
+    let writers = Writers::start(&shard.ports, 2);
+    writers.wait_acks(100, Duration::from_secs(30));
+    let old = shard.leader(Duration::from_secs(20));
+    let target = (1..=3).find(|id| *id != old).unwrap();
+    let mut primary = shard.client(old);
+    let err = redis::cmd("CLUSTER").arg("FAILOVER").query::<()>(&mut primary).unwrap_err();
+    assert!(err.to_string().contains("send CLUSTER FAILOVER to a replica"), "{err}");
+    let mut con = shard.client(target);
+    let _: () = redis::cmd("CLUSTER").arg("FAILOVER").query(&mut con).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while role_of(shard.ports[target - 1]).as_deref() != Some("master") {
+        assert!(Instant::now() < deadline, "node {target} never took over");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    writers.wait_acks(100, Duration::from_secs(30));
+    let ledgers = writers.stop();
+    assert_eq!(shard.leader(Duration::from_secs(20)), target);
+    shard.converge(Duration::from_secs(30));
+    for id in 1..=3 {
+        verify(shard.ports[id - 1], &ledgers);
+    }
+}
+
+#[test]
+fn a_member_is_added_online_and_another_removed() {
+    let mut extra = FAST_RAFT.to_vec();
+    extra.extend(["--cluster-enabled", "yes"]);
+    let mut shard = Shard::start(3, &extra);
+    let leader = shard.leader(Duration::from_secs(20));
+    let mut primary = shard.client(leader);
+    let mut pipe = redis::pipe();
+    for i in 0..500 {
+        pipe.cmd("SET").arg(format!("key:{i}")).arg(i).ignore();
+    }
+    let _: () = pipe.query(&mut primary).unwrap();
+    // A fourth node knows the shard (its own id is its position in the list) and waits.
+    let port = shard_port();
+    shard.peers = format!("{},127.0.0.1:{port}", shard.peers);
+    shard.ports.push(port);
+    shard.nodes.push(None);
+    shard.spawn(4, &[]);
+    shard.wait_serving(4);
+    let met =
+        redis::cmd("CLUSTER").arg("MEET").arg("127.0.0.1").arg(port).query::<()>(&mut primary);
+    assert!(met.is_ok(), "{met:?}; node 4 said:\n{}", shard.server(4).output());
+    shard.leader(Duration::from_secs(20));
+    shard.converge(Duration::from_secs(30));
+    let mut fourth = shard.client(4);
+    let _: () = redis::cmd("READONLY").query(&mut fourth).unwrap();
+    let n: i64 = redis::cmd("DBSIZE").query(&mut fourth).unwrap();
+    assert_eq!(n, 500);
+    let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut primary).unwrap();
+    assert_eq!(nodes.lines().count(), 4, "{nodes}");
+    // A write now needs 3 of 4; it reaches the new member too.
+    let _: () = redis::cmd("SET").arg("after-join").arg("1").query(&mut primary).unwrap();
+    // Remove a replica that is not the leader.
+    let gone = (1..=3).find(|id| *id != leader).unwrap();
+    let name: String = redis::cmd("CLUSTER").arg("MYID").query(&mut shard.client(gone)).unwrap();
+    let _: () = redis::cmd("CLUSTER").arg("FORGET").arg(&name).query(&mut primary).unwrap();
+    let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut primary).unwrap();
+    assert_eq!(nodes.lines().count(), 3, "{nodes}");
+    assert!(!nodes.contains(&name), "{nodes}");
+    shard.kill9(gone);
+    // The shard of three that is left takes writes and survives losing its leader.
+    let _: () = redis::cmd("SET").arg("after-forget").arg("1").query(&mut primary).unwrap();
+    shard.kill9(leader);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let took = (1..=4).filter(|id| shard.nodes[id - 1].is_some()).any(|id| {
+            connect(shard.ports[id - 1])
+                .and_then(|mut c| {
+                    redis::cmd("SET").arg("after-failover").arg("1").query::<()>(&mut c)
+                })
+                .is_ok()
+        });
+        if took {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the remaining members did not elect a leader");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    shard.converge(Duration::from_secs(30));
+    let mut c = shard.client(4);
+    let _: () = redis::cmd("READONLY").query(&mut c).unwrap();
+    let v: (Option<String>, Option<String>, Option<String>) = redis::cmd("MGET")
+        .arg("after-join")
+        .arg("after-forget")
+        .arg("after-failover")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(v, (Some("1".into()), Some("1".into()), Some("1".into())));
 }

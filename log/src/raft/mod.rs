@@ -145,6 +145,7 @@ pub(crate) struct Shard<SM: StateMachine> {
     /// The leader as last seen in the metrics (0: none), for the write check.
     leader: Arc<AtomicU64>,
     view: Arc<Mutex<ShardView>>,
+    routes: BTreeMap<u64, String>,
 }
 
 #[derive(Default)]
@@ -248,7 +249,16 @@ impl<SM: StateMachine> Shard<SM> {
         let leader = Arc::new(AtomicU64::new(0));
         tokio::spawn(propose_loop::<SM>(raft.clone(), rx, view.clone()));
         tokio::spawn(watch_metrics::<SM>(raft.clone(), view.clone(), leader.clone()));
-        Ok(Self { raft, me, store, proposer: tx, reads: Arc::default(), leader, view })
+        Ok(Self {
+            raft,
+            me,
+            store,
+            proposer: tx,
+            reads: Arc::default(),
+            leader,
+            view,
+            routes: options.routes,
+        })
     }
 
     pub(crate) fn submit(&self, proposal: Proposal<SM::Request, SM::Response>) {
@@ -332,13 +342,26 @@ impl<SM: StateMachine> Shard<SM> {
         Ok(())
     }
 
-    /// Asks the shard to make this node the leader (a manual failover): the current
-    /// leader hands over once this node has its whole log.
+    /// Asks the shard to make this node the leader (a manual failover): the leader
+    /// hands over once this node has its whole log, so no acknowledged write is lost.
     pub(crate) async fn take_over(&self) -> Result<(), String> {
-        if self.leader.load(Ordering::Acquire) == self.me {
+        let view = self.view();
+        if view.leader == Some(self.me) {
             return Ok(());
         }
-        self.raft.trigger().elect(false).await.map_err(|e| e.to_string())
+        let leader = view.leader.ok_or("there is no leader to take over from")?;
+        let bus = self
+            .raft
+            .metrics()
+            .borrow_watched()
+            .membership_config
+            .membership()
+            .nodes()
+            .find(|(id, _)| **id == leader)
+            .map(|(_, n)| n.bus.clone())
+            .ok_or("the leader is not a member")?;
+        let bus = self.routes.get(&leader).cloned().unwrap_or(bus);
+        net::hand_over(&bus, self.me).await
     }
 
     /// Starts a snapshot (SAVE / BGSAVE); the receiver reports when raft has built it.

@@ -15,6 +15,7 @@ use openraft::alias::{SnapshotMetaOf, SnapshotOf, VoteOf};
 use openraft::base::{BoxFuture, BoxStream};
 use openraft::error::{RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
+use openraft::raft::{TransferLeaderRequest, TransferLeaderResponse};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, StreamAppendResult, VoteRequest,
     VoteResponse,
@@ -47,6 +48,12 @@ enum Rpc {
     /// bare `AppendEntriesRequest` frames without waiting, and the follower answers each
     /// with a `Result<StreamAppendResult, String>` frame, in order, once it is durable.
     Stream,
+    /// Which node is this? (A leader adding a member asks it before the raft change.)
+    Hello,
+    /// From a leader handing over: the target takes leadership.
+    TransferLeader(TransferLeaderRequest<Types>),
+    /// From a replica asked to fail over (CLUSTER FAILOVER): the leader hands over to it.
+    HandOverTo(u64),
 }
 
 /// Aborts the task sending a pipeline's requests when its response stream is dropped.
@@ -63,6 +70,9 @@ enum RpcReply {
     Append(AppendEntriesResponse<Types>),
     Vote(VoteResponse<Types>),
     Snapshot(SnapshotResponse<Types>),
+    Hello(u64),
+    TransferLeader(TransferLeaderResponse<Types>),
+    Done,
     Error(String),
 }
 
@@ -165,6 +175,26 @@ impl Peer {
                 Err(unreachable(self.target, "timed out"))
             }
         }
+    }
+}
+
+/// Asks the node whose bus is at `bus` for its node id.
+pub async fn hello(bus: &str) -> Result<u64, String> {
+    let mut peer = Peer { target: 0, bus: bus.to_string(), conn: None, pipe: None };
+    match peer.call(Rpc::Hello, Duration::from_secs(2)).await {
+        Ok(RpcReply::Hello(id)) => Ok(id),
+        Ok(_) => Err("unexpected reply".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Asks the leader whose bus is at `bus` to hand leadership to node `to`.
+pub async fn hand_over(bus: &str, to: u64) -> Result<(), String> {
+    let mut peer = Peer { target: 0, bus: bus.to_string(), conn: None, pipe: None };
+    match peer.call(Rpc::HandOverTo(to), Duration::from_secs(5)).await {
+        Ok(RpcReply::Done) => Ok(()),
+        Ok(_) => Err("unexpected reply".into()),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -281,6 +311,17 @@ impl RaftNetworkV2<Types> for Peer {
         })
     }
 
+    async fn transfer_leader(
+        &mut self,
+        req: TransferLeaderRequest<Types>,
+        option: RPCOption,
+    ) -> Result<TransferLeaderResponse<Types>, RPCError<Types>> {
+        match self.call(Rpc::TransferLeader(req), option.hard_ttl()).await? {
+            RpcReply::TransferLeader(r) => Ok(r),
+            _ => Err(unexpected(self.target).into()),
+        }
+    }
+
     async fn vote(
         &mut self,
         rpc: VoteRequest<Types>,
@@ -390,6 +431,15 @@ async fn serve_peer<SM: StateMachine>(
         let rpc: Rpc = read_frame(&mut r).await?;
         let reply = match rpc {
             Rpc::Stream => return serve_stream(r, w, raft).await,
+            Rpc::Hello => RpcReply::Hello(*raft.node_id()),
+            Rpc::TransferLeader(req) => match raft.handle_transfer_leader(req).await {
+                Ok(resp) => RpcReply::TransferLeader(resp),
+                Err(e) => RpcReply::Error(e.to_string()),
+            },
+            Rpc::HandOverTo(id) => match raft.trigger().transfer_leader(id).await {
+                Ok(()) => RpcReply::Done,
+                Err(e) => RpcReply::Error(e.to_string()),
+            },
             Rpc::Append(req) => match raft.append_entries(req).await {
                 Ok(resp) => RpcReply::Append(resp),
                 Err(e) => RpcReply::Error(e.to_string()),

@@ -6,7 +6,8 @@
 //! master and the slots are reported as not covered (`cluster_state:fail`). With
 //! `cluster-enabled yes` and no replication (`Log::shard` is `None`) the node is the master
 //! of every slot, alone. Membership changes through configuration and raft, never through
-//! CLUSTER MEET / ADDSLOTS / REPLICATE, so those are not implemented.
+//! CLUSTER ADDSLOTS / REPLICATE, so those are not implemented; CLUSTER MEET and FORGET
+//! add and remove shard members through raft (`crate::shard::membership`).
 //!
 //! Rendering is pure: [`Topology`] is built from a [`ShardView`] (or the single node's
 //! settings) and every reply is a function of it, unit-tested below without a server.
@@ -67,6 +68,24 @@ const CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
         gated_read::<CountKeysInSlot>(),
     ),
     spec(
+        "failover",
+        "Forces a replica to perform a manual failover of its master.",
+        "3.0.0",
+        "O(1)",
+        -2,
+        ADMIN_STALE,
+        Exec::Session(membership_runs_async),
+    ),
+    spec(
+        "forget",
+        "Removes a node from the nodes table.",
+        "3.0.0",
+        "O(1)",
+        3,
+        ADMIN_STALE,
+        Exec::Session(membership_runs_async),
+    ),
+    spec(
         "getkeysinslot",
         "Returns the key names in a hash slot.",
         "3.0.0",
@@ -110,6 +129,15 @@ const CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
         2,
         STALE,
         Exec::Session(cluster_links),
+    ),
+    spec(
+        "meet",
+        "Forces a node to handshake with another node.",
+        "3.0.0",
+        "O(1)",
+        -4,
+        ADMIN_STALE,
+        Exec::Session(membership_runs_async),
     ),
     spec(
         "myid",
@@ -557,6 +585,12 @@ fn cluster_keyslot(args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
 }
 
 /// `CLUSTER HELP`
+/// CLUSTER MEET / FORGET / FAILOVER wait on raft, so the dispatcher runs them
+/// (`crate::shard::membership`); this is never reached.
+fn membership_runs_async(_args: &mut Args<'_>, _cx: &mut SessionCtx<'_>) -> CmdResult {
+    Err(CmdError::Internal)
+}
+
 fn cluster_help(_args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
     require_cluster(cx.shared)?;
     Ok(crate::cmd::server::help_reply(
@@ -564,12 +598,18 @@ fn cluster_help(_args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
         &[
             "COUNTKEYSINSLOT <slot>",
             "    Return the number of keys in <slot>.",
+            "FAILOVER [FORCE|TAKEOVER]",
+            "    Promote current replica node to being a master.",
+            "FORGET <node-id>",
+            "    Remove a node from the cluster.",
             "GETKEYSINSLOT <slot> <count>",
             "    Return key names stored by current node in a slot.",
             "INFO",
             "    Return information about the cluster.",
             "KEYSLOT <key>",
             "    Return the hash slot for <key>.",
+            "MEET <ip> <port> [<bus-port>]",
+            "    Add a node to the shard (it must be started with its --node-id and the peers).",
             "MYID",
             "    Return the node id.",
             "MYSHARDID",
