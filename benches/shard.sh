@@ -25,7 +25,7 @@
 #   READ_N [1000000]    GET requests per redis-benchmark (so 1/2/3 nodes issue 1/2/3x that)
 #   REPEAT [3]          runs per measurement; the median-rps run is reported
 #   HEARTBEAT_MS [100]  --raft-heartbeat-ms
-#   ELECTION_MS [1000]  --raft-election-timeout-ms
+#   ELECTION_MS [500]   --raft-election-timeout-ms
 #   SHARD_ARGS          extra flags for the shard nodes
 #   SINGLE_ARGS         extra flags for the single node, e.g. "--durability none"
 #   PEERS               path of redis-stack.sh [../shared/peers/redis-stack.sh]
@@ -48,7 +48,7 @@ READ_PIPELINE=${READ_PIPELINE:-16}
 READ_N=${READ_N:-1000000}
 REPEAT=${REPEAT:-3}
 HEARTBEAT_MS=${HEARTBEAT_MS:-100}
-ELECTION_MS=${ELECTION_MS:-1000}
+ELECTION_MS=${ELECTION_MS:-500}
 SHARD_ARGS=${SHARD_ARGS:-}
 SINGLE_ARGS=${SINGLE_ARGS:-}
 PEERS=${PEERS:-$ROOT/../shared/peers/redis-stack.sh}

@@ -127,7 +127,7 @@ pub static PARAMS: &[Param] = &[
     fixed("raft-snapshot-entries", "0", INT),
     fixed("raft-log-keep", "10000", INT),
     fixed("raft-heartbeat-ms", "100", Kind::Int { min: 10, max: 60_000 }),
-    fixed("raft-election-timeout-ms", "1000", Kind::Int { min: 50, max: 600_000 }),
+    fixed("raft-election-timeout-ms", "500", Kind::Int { min: 50, max: 600_000 }),
     p("requirepass", "", Kind::Text),
     p("maxclients", "10000", Kind::Int { min: 1, max: 1_000_000 }),
     p("proto-max-bulk-len", "536870912", Kind::Memory),
