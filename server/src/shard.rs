@@ -10,6 +10,9 @@ use engram_log::raft::{Member, ShardOptions};
 
 use crate::config::ConfigStore;
 
+/// A primary and up to five replicas.
+const MAX_MEMBERS: usize = 6;
+
 /// How often a shard snapshots, in log entries (also bounds the raft log kept in memory).
 const SNAPSHOT_ENTRIES: u64 = 200_000;
 
@@ -73,6 +76,12 @@ pub fn shard_options(
         return Ok(None);
     }
     let mut members = parse_peers(&peers)?;
+    if members.len() > MAX_MEMBERS {
+        return Err(format!(
+            "cluster-peers lists {} nodes; a shard has at most {MAX_MEMBERS}",
+            members.len()
+        ));
+    }
     if node_id == 0 || !members.contains_key(&node_id) {
         return Err(format!(
             "node-id {node_id} must be a position (from 1) in cluster-peers ({} peers)",
@@ -186,31 +195,44 @@ pub async fn membership(
     match subcommand {
         "failover" => {
             if leading {
-                return Err(CmdError::Custom("ERR You should send CLUSTER FAILOVER to a replica".into()));
+                return Err(CmdError::Custom(
+                    "ERR You should send CLUSTER FAILOVER to a replica".into(),
+                ));
             }
             shared.log.take_over().await.map_err(|e| CmdError::Custom(format!("ERR {e}")))?;
             Ok(Reply::ok())
         }
         "meet" => {
             if !leading {
-                return Err(CmdError::Custom("ERR CLUSTER MEET must be sent to the primary".into()));
+                return Err(CmdError::Custom(
+                    "ERR CLUSTER MEET must be sent to the primary".into(),
+                ));
             }
             let host = text(2).unwrap_or_default();
             let port: u16 = text(3).and_then(|p| p.parse().ok()).ok_or_else(|| {
-                CmdError::Custom(format!("ERR Invalid base port specified: {}", text(3).unwrap_or_default()))
+                CmdError::Custom(format!(
+                    "ERR Invalid base port specified: {}",
+                    text(3).unwrap_or_default()
+                ))
             })?;
             let bus_port: u32 = match text(4) {
-                Some(b) => b.parse().map_err(|_| CmdError::Custom(format!("ERR Invalid bus port specified: {b}")))?,
+                Some(b) => b.parse().map_err(|_| {
+                    CmdError::Custom(format!("ERR Invalid bus port specified: {b}"))
+                })?,
                 None => u32::from(port) + 10000,
             };
             let bus = format!("{host}:{bus_port}");
-            let id = shared
-                .log
-                .node_id_at(&bus)
-                .await
-                .map_err(|e| CmdError::Custom(format!("ERR cannot reach the node's cluster bus at {bus}: {e}")))?;
+            let id = shared.log.node_id_at(&bus).await.map_err(|e| {
+                CmdError::Custom(format!("ERR cannot reach the node's cluster bus at {bus}: {e}"))
+            })?;
             if view.members.iter().any(|m| m.id == id) {
                 return Ok(Reply::ok());
+            }
+            if view.members.len() >= MAX_MEMBERS {
+                return Err(CmdError::Custom(format!(
+                    "ERR a shard has at most {MAX_MEMBERS} members (a primary and {} replicas)",
+                    MAX_MEMBERS - 1
+                )));
             }
             tracing::info!(node = id, %bus, "adding a shard member");
             shared
@@ -225,16 +247,24 @@ pub async fn membership(
             let member = view.members.iter().find(|m| crate::cluster::node_name(m.id) == name);
             let Some(member) = member else { return Err(CmdError::UnknownNode(name)) };
             if member.id == view.me {
-                return Err(CmdError::Custom("ERR I tried hard but I can't forget myself...".into()));
+                return Err(CmdError::Custom(
+                    "ERR I tried hard but I can't forget myself...".into(),
+                ));
             }
             if !leading {
                 if view.leader == Some(member.id) {
                     return Err(CmdError::Custom("ERR Can't forget my master!".into()));
                 }
-                return Err(CmdError::Custom("ERR CLUSTER FORGET must be sent to the primary".into()));
+                return Err(CmdError::Custom(
+                    "ERR CLUSTER FORGET must be sent to the primary".into(),
+                ));
             }
             tracing::info!(node = member.id, "removing a shard member");
-            shared.log.remove_member(member.id).await.map_err(|e| CmdError::Custom(format!("ERR {e}")))?;
+            shared
+                .log
+                .remove_member(member.id)
+                .await
+                .map_err(|e| CmdError::Custom(format!("ERR {e}")))?;
             Ok(Reply::ok())
         }
     }
