@@ -851,3 +851,50 @@ fn a_member_is_added_online_and_another_removed() {
         .unwrap();
     assert_eq!(v, (Some("1".into()), Some("1".into()), Some("1".into())));
 }
+
+#[test]
+fn json_documents_and_search_indexes_exist_on_every_replica() {
+    let shard = Shard::start(3, FAST_RAFT);
+    let leader = shard.leader(Duration::from_secs(20));
+    let mut primary = shard.client(leader);
+    let _: () = redis::cmd("FT.CREATE")
+        .arg("idx")
+        .arg("ON")
+        .arg("JSON")
+        .arg("PREFIX")
+        .arg(1)
+        .arg("doc:")
+        .arg("SCHEMA")
+        .arg("$.tag")
+        .arg("AS")
+        .arg("tag")
+        .arg("TAG")
+        .arg("$.n")
+        .arg("AS")
+        .arg("n")
+        .arg("NUMERIC")
+        .query(&mut primary)
+        .unwrap();
+    for i in 0..50 {
+        let doc = format!(r#"{{"tag":"{}","n":{i}}}"#, if i % 2 == 0 { "even" } else { "odd" });
+        let _: () = redis::cmd("JSON.SET")
+            .arg(format!("doc:{i}"))
+            .arg("$")
+            .arg(doc)
+            .query(&mut primary)
+            .unwrap();
+    }
+    shard.converge(Duration::from_secs(30));
+    for id in 1..=3 {
+        let mut c = shard.client(id);
+        let found: Vec<redis::Value> = redis::cmd("FT.SEARCH")
+            .arg("idx")
+            .arg("@tag:{even} @n:[10 19]")
+            .arg("NOCONTENT")
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(found.first(), Some(&redis::Value::Int(5)), "node {id}: {found:?}");
+        let n: String = redis::cmd("JSON.GET").arg("doc:7").arg("$.n").query(&mut c).unwrap();
+        assert_eq!(n, "[7]", "node {id}");
+    }
+}
