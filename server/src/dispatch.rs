@@ -142,6 +142,15 @@ async fn shard_gate(
             None => CmdError::Custom("CLUSTERDOWN The cluster is down".into()),
         }
     };
+    if spec.name == "kill" && spec.group == cmd::Group::Scripting && shared.log.writable().is_err()
+    {
+        // A replica runs the leader's scripts in apply: only the leader may decide to
+        // stop one (its decision reaches the replicas through the log).
+        return Err(CmdError::Custom(
+            "ERR scripts run on every replica of the shard: send SCRIPT KILL / FUNCTION KILL to the primary"
+                .into(),
+        ));
+    }
     let queued_write = session.multi.is_some() && spec.is_write();
     let write = spec.is_write() || (spec.name == "exec" && spec.group == cmd::Group::Transactions);
     if write && !queued_write {
@@ -193,13 +202,15 @@ async fn gate(
     if !spec.flags.has(Flags::LOADING) && shared.log.is_loading() {
         return Err(CmdError::Loading);
     }
-    if shared.log.is_replicated() {
-        shard_gate(shared, session, spec, argv).await?;
-    }
     if !spec.flags.has(Flags::ALLOW_BUSY) {
         if let Some(is_function) = shared.scripts.busy() {
             return Err(crate::script::runtime::ScriptRuntime::busy_error(is_function));
         }
+    }
+    // After the -BUSY check: a read barrier on the leader waits for apply, which a busy
+    // script holds.
+    if shared.log.is_replicated() {
+        shard_gate(shared, session, spec, argv).await?;
     }
     if let Some(reply) = crate::pubsub::gate(&shared.pubsub, session, spec, argv) {
         return Ok(Outcome::Ready(reply));

@@ -20,6 +20,9 @@ pub enum Request {
     /// MULTI/EXEC: `cmds` applied atomically starting in database `db`, unless a watched
     /// key's version (log index of its last change; 0 = absent) differs from `watched`.
     Exec { db: u32, now_ms: u64, watched: Vec<Watched>, cmds: Vec<Vec<Bytes>> },
+    /// The script the entry at `index` ran was killed (or abandoned) on the leader before
+    /// it wrote: replicas stop or skip it too (a shard's replicas run scripts in apply).
+    ScriptAborted { now_ms: u64, index: u64 },
 }
 
 /// A key WATCHed by the client, with the version it saw.
@@ -33,6 +36,7 @@ pub struct Watched {
 const TAG_WRITE: u8 = 1;
 const TAG_EXPIRE: u8 = 2;
 const TAG_EXEC: u8 = 3;
+const TAG_SCRIPT_ABORTED: u8 = 4;
 
 /// Why an entry could not be decoded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -104,7 +108,8 @@ impl Request {
         match self {
             Request::Write { now_ms, .. }
             | Request::Expire { now_ms, .. }
-            | Request::Exec { now_ms, .. } => *now_ms,
+            | Request::Exec { now_ms, .. }
+            | Request::ScriptAborted { now_ms, .. } => *now_ms,
         }
     }
 
@@ -139,6 +144,12 @@ impl Request {
                     put_items(out, argv);
                 }
             }
+            Request::ScriptAborted { now_ms, index } => {
+                out.put_u8(TAG_SCRIPT_ABORTED);
+                out.put_u32_le(0);
+                out.put_u64_le(*now_ms);
+                out.put_u64_le(*index);
+            }
         }
     }
 
@@ -170,6 +181,7 @@ impl Request {
                 }
                 Request::Exec { db, now_ms, watched, cmds }
             }
+            TAG_SCRIPT_ABORTED => Request::ScriptAborted { now_ms, index: get_u64(&mut input)? },
             other => return Err(DecodeError::Tag(other)),
         };
         Ok(request)
@@ -227,6 +239,16 @@ mod tests {
             ],
         };
         assert_eq!(Request::decode(entry.encode()).unwrap(), entry);
+    }
+
+    #[test]
+    fn script_aborted_entries_round_trip() {
+        let entry = Request::ScriptAborted { now_ms: 7, index: 42 };
+        let encoded = entry.encode();
+        let hex: String = encoded.iter().map(|b| format!("{b:02x}")).collect();
+        // Version 1, tag 4, db 0, now_ms, index. Never change this.
+        assert_eq!(hex, "01040000000007000000000000002a00000000000000");
+        assert_eq!(Request::decode(encoded).unwrap(), entry);
     }
 
     #[test]

@@ -80,8 +80,14 @@ impl Fsm {
     pub fn apply_one(&mut self, ks: &mut Keyspace, index: u64, request: &Request) -> Reply {
         ks.set_apply_index(index);
         let shared = self.shared.get().and_then(std::sync::Weak::upgrade);
+        let aborted_remotely =
+            || shared.as_ref().is_some_and(|s| s.scripts.aborted_remotely(index));
         let (reply, now_ms) = match request {
-            _ if self.aborted.contains(&index) => {
+            Request::ScriptAborted { now_ms, index: aborted } => {
+                self.aborted.insert(*aborted);
+                (Reply::ok(), *now_ms)
+            }
+            _ if self.aborted.contains(&index) || aborted_remotely() => {
                 (Reply::Error(CmdError::err("the script was killed")), request.now_ms())
             }
             Request::Write { db, now_ms, argv } => {

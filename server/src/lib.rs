@@ -117,6 +117,10 @@ pub async fn start(config: ConfigStore) -> Result<ServerHandle, EngineError> {
         None => engram_log::Log::open(fsm, options),
     };
     let scripts = Arc::new(script::runtime::ScriptRuntime::new(Some(dir.clone().into()), 5000));
+    let mut shard = shard;
+    if let Some(options) = &mut shard {
+        options.on_append = Some(shard::script_abort_hook(scripts.clone()));
+    }
     let shared =
         Arc::new(Shared { pubsub, scripts, ..Shared::new(config, keyspace, log, stats, blocked) });
     let _ = fsm_shared.set(Arc::downgrade(&shared));
@@ -127,6 +131,7 @@ pub async fn start(config: ConfigStore) -> Result<ServerHandle, EngineError> {
     let recovering = shared.log.clone();
     match shard {
         Some(options) => {
+            tokio::spawn(shard::announce_aborted_scripts(shared.clone()));
             tokio::spawn(async move {
                 match recovering.start_shard(options).await {
                     Ok(()) => tracing::info!("engram-server ready to accept connections"),

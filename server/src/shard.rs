@@ -121,6 +121,7 @@ pub fn shard_options(
         keep_entries: config.get_i64("raft-log-keep").max(0) as u64,
         unsynced: config.get("durability").as_deref() == Some("none"),
         routes: parse_routes(&config.get("cluster-bus-routes").unwrap_or_default())?,
+        on_append: None,
     }))
 }
 
@@ -175,6 +176,38 @@ pub async fn wait_replicas(
         return Ok(Reply::Array(vec![Reply::Int(i64::from(durable)), Reply::Int(count)]));
     }
     Ok(Reply::Int(count))
+}
+
+/// Lets the scripts runtime see, as they are appended, the leader's records of scripts it
+/// aborted: this node may be running that very script in apply right now.
+pub fn script_abort_hook(
+    scripts: std::sync::Arc<crate::script::runtime::ScriptRuntime>,
+) -> engram_log::raft::AppendHook {
+    engram_log::raft::AppendHook(std::sync::Arc::new(move |bytes: &[u8]| {
+        // Only the rare abort record is decoded in full; its tag is the second byte.
+        if bytes.get(1) != Some(&4) {
+            return;
+        }
+        let decoded = crate::entry::Request::decode(bytes::Bytes::copy_from_slice(bytes));
+        if let Ok(crate::entry::Request::ScriptAborted { index, .. }) = decoded {
+            scripts.abort_from_leader(index);
+        }
+    }))
+}
+
+/// On the leader: proposes a record for every script aborted here, so replicas (which
+/// run the same entry) stop or skip it.
+pub async fn announce_aborted_scripts(shared: std::sync::Arc<crate::state::Shared>) {
+    loop {
+        shared.scripts.announce.notified().await;
+        for index in shared.scripts.take_unannounced() {
+            if shared.log.writable().is_ok() {
+                let request =
+                    crate::entry::Request::ScriptAborted { now_ms: crate::clock::now_ms(), index };
+                let _ = shared.log.propose_detached(request).await;
+            }
+        }
+    }
 }
 
 /// CLUSTER MEET / FORGET / FAILOVER on a shard member: membership changes go through

@@ -898,3 +898,53 @@ fn json_documents_and_search_indexes_exist_on_every_replica() {
         assert_eq!(n, "[7]", "node {id}");
     }
 }
+
+#[test]
+fn a_script_killed_on_the_primary_stops_on_every_replica_and_after_restart() {
+    let mut extra = FAST_RAFT.to_vec();
+    extra.extend(["--busy-reply-threshold", "100"]);
+    let mut shard = Shard::start(3, &extra);
+    let leader = shard.leader(Duration::from_secs(20));
+    let replica = (1..=3).find(|id| *id != leader).unwrap();
+    let mut spinner = shard.client(leader);
+    spinner.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let spinning = std::thread::spawn(move || {
+        redis::cmd("EVAL").arg("while true do end").arg(0).query::<()>(&mut spinner)
+    });
+    // The script runs in apply on every node: each one turns -BUSY.
+    for id in [leader, replica] {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let r = connect(shard.ports[id - 1])
+                .and_then(|mut c| redis::cmd("GET").arg("x").query::<Option<String>>(&mut c));
+            if matches!(&r, Err(e) if e.code() == Some("BUSY")) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "node {id} never got busy: {r:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    let mut c = shard.client(replica);
+    let err = redis::cmd("SCRIPT").arg("KILL").query::<()>(&mut c).unwrap_err();
+    assert!(err.to_string().contains("primary"), "{err}");
+    let mut c = shard.client(leader);
+    let _: () = redis::cmd("SCRIPT").arg("KILL").query(&mut c).unwrap();
+    let killed = spinning.join().unwrap().unwrap_err();
+    assert!(killed.to_string().contains("killed"), "{killed}");
+    // Replicas stop too, and the shard goes on.
+    let _: () = redis::cmd("SET").arg("after").arg("1").query(&mut c).unwrap();
+    shard.converge(Duration::from_secs(30));
+    for id in 1..=3 {
+        let v: Option<String> =
+            redis::cmd("GET").arg("after").query(&mut shard.client(id)).unwrap();
+        assert_eq!(v.as_deref(), Some("1"), "node {id}");
+    }
+    // A restart replays the log without running the killed script again.
+    shard.kill9(replica);
+    shard.spawn(replica, &[]);
+    shard.wait_serving(replica);
+    shard.converge(Duration::from_secs(30));
+    let v: Option<String> =
+        redis::cmd("GET").arg("after").query(&mut shard.client(replica)).unwrap();
+    assert_eq!(v.as_deref(), Some("1"));
+}

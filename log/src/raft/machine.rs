@@ -228,7 +228,14 @@ impl<SM: StateMachine> RaftStateMachine<Types> for Machine<SM> {
         }
         let Some(last) = last else { return Ok(()) };
         let mut applier = self.inner.applier.lock();
-        let responses = if batch.is_empty() { Vec::new() } else { applier.sm.apply_batch(batch) };
+        // Apply is CPU work that may take long (a busy script runs until SCRIPT KILL):
+        // it must not hold a runtime worker, whose queued tasks (raft's own, client
+        // connections) could then not run.
+        let responses = if batch.is_empty() {
+            Vec::new()
+        } else {
+            tokio::task::block_in_place(|| applier.sm.apply_batch(batch))
+        };
         applier.applied = last.index();
         self.inner.applied.store(last.index(), Ordering::Release);
         {

@@ -129,6 +129,19 @@ pub struct ShardOptions {
     pub unsynced: bool,
     /// Bus addresses to dial instead of the membership's, per peer (tests).
     pub routes: BTreeMap<u64, String>,
+    /// Sees every request as it is appended to this node's log, before it is applied
+    /// (the server learns there of records that concern an entry still being applied).
+    pub on_append: Option<AppendHook>,
+}
+
+/// A callback on each appended request's encoded bytes.
+#[derive(Clone)]
+pub struct AppendHook(pub Arc<dyn Fn(&[u8]) + Send + Sync>);
+
+impl fmt::Debug for AppendHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AppendHook")
+    }
 }
 
 struct Queued<R, S> {
@@ -179,9 +192,10 @@ impl<SM: StateMachine> Shard<SM> {
         std::fs::create_dir_all(&incoming).map_err(|e| e.to_string())?;
         let (machine, store) = {
             let (inner, dir, unsynced) = (inner.clone(), raft_dir.clone(), options.unsynced);
+            let hook = options.on_append.clone();
             tokio::task::spawn_blocking(move || -> std::io::Result<(Machine<SM>, LogStore)> {
                 let machine = Machine::open(inner, snap_dir)?;
-                let store = LogStore::open(&dir, unsynced)?;
+                let store = LogStore::open(&dir, unsynced, hook)?;
                 Ok((machine, store))
             })
             .await
@@ -573,7 +587,7 @@ mod tests {
             let io = |e| StorageError::from_io_error(ErrorSubject::Store, ErrorVerb::Write, e);
             let log = Log::replicated(Sum(0), LogOptions::default());
             let machine = Machine::open(log.inner.clone(), dir.join("snapshot")).map_err(io)?;
-            let store = LogStore::open(&dir, false).map_err(io)?;
+            let store = LogStore::open(&dir, false, None).map_err(io)?;
             Ok((dir, store, machine))
         }
     }

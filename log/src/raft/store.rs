@@ -69,6 +69,7 @@ pub struct LogStore {
     flusher: Arc<Flusher>,
     /// No fdatasync (`durability none`): appends count as durable once written.
     unsynced: Arc<AtomicBool>,
+    on_append: Option<super::AppendHook>,
 }
 
 fn encode(record: &Record, out: &mut Vec<u8>) -> io::Result<()> {
@@ -129,7 +130,11 @@ impl Wal {
 
 impl LogStore {
     /// Opens (or creates) the log in `dir`, reading back what a previous run left.
-    pub fn open(dir: &Path, unsynced: bool) -> io::Result<Self> {
+    pub fn open(
+        dir: &Path,
+        unsynced: bool,
+        on_append: Option<super::AppendHook>,
+    ) -> io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join(WAL_NAME);
         let mut data = Vec::new();
@@ -202,6 +207,7 @@ impl LogStore {
             wal: Arc::new(Mutex::new(wal)),
             flusher,
             unsynced: Arc::new(AtomicBool::new(unsynced)),
+            on_append,
         };
         let flushing = store.clone();
         std::thread::Builder::new()
@@ -330,6 +336,13 @@ impl RaftLogStorage<Types> for LogStore {
                 placed.push((entry, offset));
             }
             wal.write(&buf)?;
+            if let Some(hook) = &self.on_append {
+                for (entry, _) in &placed {
+                    if let openraft::EntryPayload::Normal(payload) = &entry.payload {
+                        (hook.0)(&payload.0);
+                    }
+                }
+            }
             for (entry, offset) in placed {
                 wal.entries.insert(entry.index(), (entry, offset));
             }

@@ -56,6 +56,13 @@ pub struct ScriptRuntime {
     /// `busy-reply-threshold` in milliseconds, mirrored from the config.
     pub threshold_ms: AtomicU64,
     dir: Mutex<Option<PathBuf>>,
+    /// Indexes whose scripts the leader aborted, learned from the log before (or while)
+    /// this node applies them.
+    remote_aborted: Mutex<BTreeSet<u64>>,
+    /// Aborted indexes not yet announced to the shard (the leader proposes them).
+    unannounced: Mutex<Vec<u64>>,
+    /// Wakes the announcer.
+    pub announce: tokio::sync::Notify,
     /// Libraries and functions, as of the last FUNCTION change applied: FUNCTION STATS
     /// answers from here while a busy script holds the keyspace.
     libraries: AtomicU64,
@@ -194,6 +201,42 @@ impl ScriptRuntime {
     /// Records that the entry at `index` never completed, durably, before the script
     /// unwinds (see the module doc).
     pub fn record_aborted(&self, index: u64) {
+        self.persist_aborted(index);
+        self.unannounced.lock().push(index);
+        self.announce.notify_one();
+    }
+
+    /// Aborted indexes to announce to the shard's replicas, oldest first.
+    pub fn take_unannounced(&self) -> Vec<u64> {
+        std::mem::take(&mut *self.unannounced.lock())
+    }
+
+    /// The leader aborted the script of entry `index`: remember it durably (a restart
+    /// replays the log and must skip it), and stop it if it is running here now. It
+    /// had not written on the leader; here it has run the same instructions at most a
+    /// moment longer, and a write would make it unkillable (then it completes, as the
+    /// leader's would have had it not been killed: a warning, see ARCHITECTURE.md).
+    pub fn abort_from_leader(&self, index: u64) {
+        if !self.remote_aborted.lock().insert(index) {
+            return;
+        }
+        self.persist_aborted(index);
+        let running = self.running.lock();
+        if running.as_ref().is_some_and(|r| r.index == Some(index)) {
+            if self.wrote.load(Ordering::Acquire) {
+                tracing::warn!(index, "the leader aborted a script that already wrote here");
+            }
+            self.kill.store(true, Ordering::Release);
+        }
+    }
+
+    /// Whether the leader aborted the script of entry `index`.
+    pub fn aborted_remotely(&self, index: u64) -> bool {
+        let remote = self.remote_aborted.lock();
+        !remote.is_empty() && remote.contains(&index)
+    }
+
+    fn persist_aborted(&self, index: u64) {
         let Some(dir) = self.dir.lock().clone() else { return };
         let path = dir.join(ABORTED_FILE);
         let result = std::fs::OpenOptions::new()
