@@ -134,9 +134,12 @@ pub struct ShardOptions {
     pub on_append: Option<AppendHook>,
 }
 
+/// What an [`AppendHook`] calls with each appended request's encoded bytes.
+pub type OnAppend = dyn Fn(&[u8]) + Send + Sync;
+
 /// A callback on each appended request's encoded bytes.
 #[derive(Clone)]
-pub struct AppendHook(pub Arc<dyn Fn(&[u8]) + Send + Sync>);
+pub struct AppendHook(pub Arc<OnAppend>);
 
 impl fmt::Debug for AppendHook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
