@@ -428,6 +428,9 @@ fn killing_the_primary_loses_no_acknowledged_write() {
         eprintln!("round {round}: killed node {leader}; first acknowledged write after {took:?}");
         shard.spawn(leader, &[]);
         shard.wait_serving(leader);
+        // Its persisted vote still names itself; it must not claim to be the primary.
+        let role = role_of(shard.ports[leader - 1]);
+        assert_ne!(role.as_deref(), Some("master"), "the restarted old primary claims to lead");
     }
     writers.wait_acks(100, Duration::from_secs(30));
     let ledgers = writers.stop();

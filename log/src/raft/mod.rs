@@ -494,7 +494,12 @@ async fn watch_metrics<SM: StateMachine>(
             // A leader that has not yet committed an entry of its own term could still
             // hold a stale state machine: it takes writes (they queue behind that entry)
             // but reads wait in the read barrier.
-            let current = if m.state == ServerState::Leader { Some(me) } else { m.current_leader };
+            // A restarted leader's persisted vote names itself until it hears from the
+            // shard: only the Leader state makes this node the leader.
+            let current = match m.state {
+                ServerState::Leader => Some(me),
+                _ => m.current_leader.filter(|l| *l != me),
+            };
             if current != last_leader {
                 tracing::info!(node = me, leader = ?current, term = m.current_term, "shard leader changed");
                 last_leader = current;
