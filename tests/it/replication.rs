@@ -238,7 +238,7 @@ fn cluster_mode_moves_clients_to_the_primary() {
 
 /// What the writers were told: per writer, acknowledged INCRs, INCRs with unknown
 /// outcome, and the values whose RPUSH was acknowledged (in order) or unknown.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Ledger {
     incr_acked: u64,
     incr_unknown: u64,
@@ -360,12 +360,42 @@ impl Writers {
         }
     }
 
+    /// What the writers have been told so far.
+    fn snapshot(&self) -> Vec<Ledger> {
+        self.ledgers.iter().map(|l| l.lock().unwrap().clone()).collect()
+    }
+
     fn stop(mut self) -> Vec<Ledger> {
         self.stop.store(true, Ordering::Relaxed);
         for t in self.threads.drain(..) {
             t.join().unwrap();
         }
         self.ledgers.into_iter().map(|l| std::mem::take(&mut *l.lock().unwrap())).collect()
+    }
+}
+
+/// While writers go on: every write acknowledged before `ledgers` was taken is on the
+/// primary at `port` (counters at least as high, acknowledged pushes in order).
+fn verify_acknowledged(port: u16, ledgers: &[Ledger]) {
+    let mut con = connect(port).unwrap();
+    for (w, l) in ledgers.iter().enumerate() {
+        let count: Option<u64> = redis::cmd("GET").arg(format!("cnt:{w}")).query(&mut con).unwrap();
+        assert!(
+            count.unwrap_or(0) >= l.incr_acked,
+            "writer {w}: counter {count:?} < {} acknowledged",
+            l.incr_acked
+        );
+        let list: Vec<u64> =
+            redis::cmd("LRANGE").arg(format!("list:{w}")).arg(0).arg(-1).query(&mut con).unwrap();
+        let mut present = list.iter().peekable();
+        for v in &l.pushed {
+            while present.next_if(|x| *x < v).is_some() {}
+            assert_eq!(
+                present.next(),
+                Some(v),
+                "writer {w}: acknowledged push {v} missing on the new primary"
+            );
+        }
     }
 }
 
@@ -425,6 +455,11 @@ fn killing_the_primary_loses_no_acknowledged_write() {
         shard.kill9(leader);
         let took = writers.first_ack_after(killed_at, Duration::from_secs(30));
         failovers.push(took);
+        // Everything acknowledged up to now is on the new primary (its reads are
+        // linearizable, so a read there sees every acknowledged write).
+        let told = writers.snapshot();
+        let new = shard.leader(Duration::from_secs(20));
+        verify_acknowledged(shard.ports[new - 1], &told);
         eprintln!("round {round}: killed node {leader}; first acknowledged write after {took:?}");
         shard.spawn(leader, &[]);
         shard.wait_serving(leader);
