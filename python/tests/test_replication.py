@@ -161,6 +161,7 @@ def test_plain_clients_see_replica_semantics(plain_shard):
     primary = redis.Redis(port=plain_shard.ports[leader], decode_responses=True)
     replica = redis.Redis(port=replica_port, decode_responses=True)
     try:
+        assert primary.config_get("durability") == {"durability": "quorum"}
         primary.set("k", "v")
         assert primary.wait(2, 2000) == 2
         with pytest.raises(redis.ReadOnlyError):
@@ -179,3 +180,34 @@ def test_plain_clients_see_replica_semantics(plain_shard):
     finally:
         primary.close()
         replica.close()
+
+
+def test_a_shard_starts_from_config_files(tmp_path):
+    ports = [shard_port() for _ in range(3)]
+    peers = ",".join(f"127.0.0.1:{p}" for p in ports)
+    nodes = []
+    try:
+        for i, port in enumerate(ports):
+            conf = tmp_path / f"n{i + 1}.conf"
+            conf.write_text(
+                f"# node {i + 1}\nnode-id {i + 1}\ncluster-peers {peers}\n"
+                "raft-heartbeat-ms 50\nraft-election-timeout-ms 300\n"
+            )
+            nodes.append(EngramServer([], port=port, config_file=conf, start_timeout=30).start())
+        deadline = time.monotonic() + 20
+        roles = []
+        while time.monotonic() < deadline:
+            roles = []
+            for p in ports:
+                with redis.Redis(port=p, decode_responses=True) as r:
+                    roles.append(r.execute_command("ROLE")[0])
+            if sorted(roles) == ["master", "slave", "slave"]:
+                break
+            time.sleep(0.02)
+        assert sorted(roles) == ["master", "slave", "slave"], roles
+        with redis.Redis(port=ports[0], decode_responses=True) as r:
+            assert r.config_get("node-id") == {"node-id": "1"}
+            assert r.config_get("cluster-peers") == {"cluster-peers": peers}
+    finally:
+        for n in nodes:
+            n.cleanup()
