@@ -374,6 +374,15 @@ impl Writers {
     }
 }
 
+/// Every acknowledged push is in `list`, in the order it was acknowledged.
+fn assert_pushes_in(list: &[u64], pushed: &[u64], whose: &str) {
+    let mut present = list.iter().peekable();
+    for v in pushed {
+        while present.next_if(|x| *x < v).is_some() {}
+        assert_eq!(present.next(), Some(v), "{whose}: acknowledged push {v} lost");
+    }
+}
+
 /// While writers go on: every write acknowledged before `ledgers` was taken is on the
 /// primary at `port` (counters at least as high, acknowledged pushes in order).
 fn verify_acknowledged(port: u16, ledgers: &[Ledger]) {
@@ -387,15 +396,7 @@ fn verify_acknowledged(port: u16, ledgers: &[Ledger]) {
         );
         let list: Vec<u64> =
             redis::cmd("LRANGE").arg(format!("list:{w}")).arg(0).arg(-1).query(&mut con).unwrap();
-        let mut present = list.iter().peekable();
-        for v in &l.pushed {
-            while present.next_if(|x| *x < v).is_some() {}
-            assert_eq!(
-                present.next(),
-                Some(v),
-                "writer {w}: acknowledged push {v} missing on the new primary"
-            );
-        }
+        assert_pushes_in(&list, &l.pushed, &format!("new primary, writer {w}"));
     }
 }
 
@@ -425,15 +426,7 @@ fn verify(port: u16, ledgers: &[Ledger]) {
                 "port {port} writer {w}: {v} was never pushed"
             );
         }
-        let mut present = list.iter().peekable();
-        for v in &l.pushed {
-            while present.next_if(|x| *x < v).is_some() {}
-            assert_eq!(
-                present.next(),
-                Some(v),
-                "port {port} writer {w}: acknowledged push {v} lost"
-            );
-        }
+        assert_pushes_in(&list, &l.pushed, &format!("port {port}, writer {w}"));
         for (key, value) in l.sets.iter().filter(|(_, v)| !v.is_empty()) {
             let got: Option<String> = redis::cmd("GET").arg(key).query(&mut con).unwrap();
             assert_eq!(got.as_deref(), Some(value.as_str()), "port {port}: {key}");

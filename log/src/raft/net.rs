@@ -178,23 +178,25 @@ impl Peer {
     }
 }
 
+/// One request to the node whose bus is at `bus`, on a connection of its own.
+async fn ask(bus: &str, rpc: Rpc, ttl: Duration) -> Result<RpcReply, String> {
+    let mut peer = Peer { target: 0, bus: bus.to_string(), conn: None, pipe: None };
+    peer.call(rpc, ttl).await.map_err(|e| e.to_string())
+}
+
 /// Asks the node whose bus is at `bus` for its node id.
 pub async fn hello(bus: &str) -> Result<u64, String> {
-    let mut peer = Peer { target: 0, bus: bus.to_string(), conn: None, pipe: None };
-    match peer.call(Rpc::Hello, Duration::from_secs(2)).await {
-        Ok(RpcReply::Hello(id)) => Ok(id),
-        Ok(_) => Err("unexpected reply".into()),
-        Err(e) => Err(e.to_string()),
+    match ask(bus, Rpc::Hello, Duration::from_secs(2)).await? {
+        RpcReply::Hello(id) => Ok(id),
+        _ => Err("unexpected reply".into()),
     }
 }
 
 /// Asks the leader whose bus is at `bus` to hand leadership to node `to`.
 pub async fn hand_over(bus: &str, to: u64) -> Result<(), String> {
-    let mut peer = Peer { target: 0, bus: bus.to_string(), conn: None, pipe: None };
-    match peer.call(Rpc::HandOverTo(to), Duration::from_secs(5)).await {
-        Ok(RpcReply::Done) => Ok(()),
-        Ok(_) => Err("unexpected reply".into()),
-        Err(e) => Err(e.to_string()),
+    match ask(bus, Rpc::HandOverTo(to), Duration::from_secs(5)).await? {
+        RpcReply::Done => Ok(()),
+        _ => Err("unexpected reply".into()),
     }
 }
 
