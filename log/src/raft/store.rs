@@ -1,12 +1,14 @@
-//! The raft log on disk: one write-ahead file of CRC-checked records (entries, votes,
-//! the committed id, purge marks), mirrored in memory until purged.
+//! The raft log on disk: one write-ahead file of CRC-checked records (entries, the
+//! committed id, purge marks), mirrored in memory until purged, and the vote in a file of
+//! its own, replaced atomically.
 //!
 //! Appends are written at once and made durable by a flusher thread that `fdatasync`s
 //! once for every append queued meanwhile (group commit): raft learns an entry is
 //! durable only through that callback, so a follower acknowledges nothing it could lose.
-//! A vote is synced before `save_vote` returns, as raft requires. Truncating the
-//! uncommitted tail cuts the file and writes the vote, committed and purge marks again
-//! (they may have followed the cut). After a purge that leaves most of the file dead,
+//! A vote is synced before `save_vote` returns, as raft requires, and lives apart from
+//! the log so that no truncation can take it back (a node that forgot its vote could vote
+//! twice in a term). Truncating the uncommitted tail cuts the file and writes the
+//! committed and purge marks again (they may have followed the cut). After a purge that leaves most of the file dead,
 //! the live records are rewritten into a fresh file, renamed over the old one.
 //!
 //! Record: `len u32 | crc32c(payload) u32 | payload` (little-endian), the payload a
@@ -32,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use super::Types;
 
 const WAL_NAME: &str = "raft.wal";
+const VOTE_NAME: &str = "raft.vote";
 /// Rewrite the file once this many bytes are dead and they are most of it.
 const COMPACT_DEAD_BYTES: u64 = 32 << 20;
 
@@ -89,9 +92,6 @@ impl Wal {
 
     fn append_marks(&mut self) -> io::Result<()> {
         let mut buf = Vec::new();
-        if let Some(vote) = self.vote {
-            encode(&Record::Vote(vote), &mut buf)?;
-        }
         encode(&Record::Committed(self.committed), &mut buf)?;
         if let Some(purged) = self.purged {
             encode(&Record::Purged(purged), &mut buf)?;
@@ -190,6 +190,19 @@ impl LogStore {
             }
         }
         wal.len = offset as u64;
+        let vote_path = dir.join(VOTE_NAME);
+        if vote_path.exists() {
+            let data = std::fs::read(&vote_path)?;
+            match read_record(&data) {
+                Some((Record::Vote(vote), _)) => wal.vote = Some(vote),
+                _ => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("{}: damaged vote file; refusing to start (a node that forgets its vote could vote twice)", vote_path.display()),
+                    ))
+                }
+            }
+        }
         wal.dead = wal.entries.values().next().map_or(wal.len, |(_, o)| *o);
         tracing::info!(
             path = %path.display(),
@@ -302,8 +315,15 @@ impl RaftLogStorage<Types> for LogStore {
         let mut wal = self.wal.lock();
         let mut buf = Vec::new();
         encode(&Record::Vote(*vote), &mut buf)?;
-        wal.write(&buf)?;
-        wal.file.sync_data()?;
+        let path = wal.path.with_file_name(VOTE_NAME);
+        let tmp = path.with_extension("vote.tmp");
+        let mut file = File::create(&tmp)?;
+        file.write_all(&buf)?;
+        file.sync_data()?;
+        std::fs::rename(&tmp, &path)?;
+        if let Some(dir) = path.parent() {
+            crate::segment::sync_dir(dir)?;
+        }
         wal.vote = Some(*vote);
         Ok(())
     }
@@ -385,5 +405,60 @@ impl RaftLogStorage<Types> for LogStore {
             wal.compact()?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use openraft::testing::blank_ent;
+    use openraft::Vote;
+
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        let d =
+            std::env::temp_dir().join(format!("engram-raft-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    async fn append(store: &mut LogStore, entries: Vec<EntryOf<Types>>) {
+        let (tx, rx) = <Types as openraft::type_config::TypeConfigExt>::oneshot();
+        let callback = IOFlushed::<Types>::signal(tx);
+        store.append(entries, callback).await.unwrap();
+        rx.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_vote_survives_truncation_and_a_torn_tail_is_cut() {
+        let d = dir("vote");
+        let mut store = LogStore::open(&d, false, None).unwrap();
+        append(&mut store, (1..=10).map(|i| blank_ent::<Types>(1, 1, i)).collect()).await;
+        let vote = Vote::new(3, 2);
+        store.save_vote(&vote).await.unwrap();
+        store.truncate_after(Some(blank_ent::<Types>(1, 1, 5).log_id)).await.unwrap();
+        append(&mut store, vec![blank_ent::<Types>(3, 2, 6)]).await;
+        store.close();
+        // A half-written record at the end, as a crash mid-write leaves it.
+        let wal = d.join(WAL_NAME);
+        let mut f = OpenOptions::new().append(true).open(&wal).unwrap();
+        f.write_all(&[200, 0, 0, 0, 1, 2, 3]).unwrap();
+        drop(f);
+        let mut store = LogStore::open(&d, false, None).unwrap();
+        assert_eq!(store.read_vote().await.unwrap(), Some(vote));
+        let entries = store.try_get_log_entries(0..100).await.unwrap();
+        let ids: Vec<(u64, u64)> =
+            entries.iter().map(|e| (e.log_id.leader_id.term, e.index())).collect();
+        assert_eq!(ids, [(1, 1), (1, 2), (1, 3), (1, 4), (1, 5), (3, 6)]);
+        store.close();
+        // Damage in the middle (a valid record follows) refuses to open.
+        let mut data = std::fs::read(&wal).unwrap();
+        data[10] ^= 0xff;
+        std::fs::write(&wal, data).unwrap();
+        let err = LogStore::open(&d, false, None).err().unwrap();
+        assert!(err.to_string().contains("corrupt at offset 0"), "{err}");
+        let _ = std::fs::remove_dir_all(&d);
     }
 }
