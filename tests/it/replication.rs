@@ -979,3 +979,45 @@ fn a_script_killed_on_the_primary_stops_on_every_replica_and_after_restart() {
         redis::cmd("GET").arg("after").query(&mut shard.client(replica)).unwrap();
     assert_eq!(v.as_deref(), Some("1"));
 }
+
+#[test]
+fn a_replica_left_alone_reports_its_link_down() {
+    let mut shard = Shard::start(3, FAST_RAFT);
+    let leader = shard.leader(Duration::from_secs(20));
+    let others: Vec<usize> = (1..=3).filter(|id| *id != leader).collect();
+    shard.kill9(leader);
+    shard.kill9(others[0]);
+    let alone = others[1];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut c = shard.client(alone);
+        let info: String = redis::cmd("INFO").arg("replication").query(&mut c).unwrap();
+        if info.contains("master_link_status:down") {
+            let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut c).unwrap();
+            assert_eq!(
+                role.get(3),
+                Some(&redis::Value::BulkString(b"connect".to_vec())),
+                "{role:?}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "still reports a link to a dead primary:\n{info}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Once the others are back, it follows a leader again.
+    shard.spawn(leader, &[]);
+    shard.spawn(others[0], &[]);
+    shard.wait_serving(leader);
+    shard.wait_serving(others[0]);
+    shard.leader(Duration::from_secs(20));
+    let mut c = shard.client(alone);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let info: String = redis::cmd("INFO").arg("replication").query(&mut c).unwrap();
+        if info.contains("master_link_status:up") || info.contains("role:master") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{info}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

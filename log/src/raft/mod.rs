@@ -162,6 +162,10 @@ pub(crate) struct Shard<SM: StateMachine> {
     leader: Arc<AtomicU64>,
     view: Arc<Mutex<ShardView>>,
     routes: BTreeMap<u64, String>,
+    /// When a leader last replicated to this node.
+    contact: Arc<net::Contact>,
+    /// Silence from the leader longer than this: the link is reported down.
+    stale_after: Duration,
 }
 
 #[derive(Default)]
@@ -244,7 +248,8 @@ impl<SM: StateMachine> Shard<SM> {
             .await
             .map_err(|e| format!("cannot listen on the cluster bus {}: {e}", me_member.bus))?;
         tracing::info!(node = me, bus = %me_member.bus, "cluster bus listening");
-        tokio::spawn(net::serve(listener, raft.clone(), incoming));
+        let contact = Arc::new(net::Contact::default());
+        tokio::spawn(net::serve(listener, raft.clone(), incoming, contact.clone()));
         let fresh = !raft.is_initialized().await.map_err(|e| e.to_string())?;
         if fresh && me == 1 {
             tracing::info!(members = options.members.len(), "initializing a new shard");
@@ -275,6 +280,8 @@ impl<SM: StateMachine> Shard<SM> {
             leader,
             view,
             routes: options.routes,
+            contact,
+            stale_after: Duration::from_millis(election * 4),
         })
     }
 
@@ -292,8 +299,15 @@ impl<SM: StateMachine> Shard<SM> {
         }
     }
 
+    /// The shard as this node sees it. A replica that has not heard from its leader for
+    /// a few election timeouts reports no leader (the leader died and no majority is
+    /// left to elect another), rather than the last one it knew.
     pub(crate) fn view(&self) -> ShardView {
-        self.view.lock().clone()
+        let mut view = self.view.lock().clone();
+        if view.leader.is_some_and(|l| l != self.me) && self.contact.since() > self.stale_after {
+            view.leader = None;
+        }
+        view
     }
 
     /// Waits until this node has applied everything committed before the call, having

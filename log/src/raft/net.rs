@@ -373,8 +373,40 @@ impl RaftNetworkV2<Types> for Peer {
     }
 }
 
+/// When this node last heard from a leader (replication traffic, not votes): a replica
+/// that has not for a while reports its link to the primary down, as Redis does.
+#[derive(Debug)]
+pub struct Contact {
+    origin: std::time::Instant,
+    last_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Default for Contact {
+    fn default() -> Self {
+        Self { origin: crate::monotonic(), last_ms: Default::default() }
+    }
+}
+
+impl Contact {
+    fn touch(&self) {
+        let now = self.origin.elapsed().as_millis() as u64;
+        self.last_ms.store(now, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Time since the last contact (or since start, if none yet).
+    pub fn since(&self) -> Duration {
+        let last = self.last_ms.load(std::sync::atomic::Ordering::Relaxed);
+        self.origin.elapsed().saturating_sub(Duration::from_millis(last))
+    }
+}
+
 /// Serves peers' RPCs to `raft` on `listener` until the process ends.
-pub async fn serve<SM: StateMachine>(listener: TcpListener, raft: Raft<SM>, incoming: PathBuf) {
+pub async fn serve<SM: StateMachine>(
+    listener: TcpListener,
+    raft: Raft<SM>,
+    incoming: PathBuf,
+    contact: std::sync::Arc<Contact>,
+) {
     let mut received = 0u64;
     loop {
         let Ok((stream, peer)) = listener.accept().await else { continue };
@@ -382,8 +414,9 @@ pub async fn serve<SM: StateMachine>(listener: TcpListener, raft: Raft<SM>, inco
         received += 1;
         let raft = raft.clone();
         let incoming = incoming.join(format!("recv-{received}.tmp"));
+        let contact = contact.clone();
         tokio::spawn(async move {
-            if let Err(e) = serve_peer(stream, &raft, incoming).await {
+            if let Err(e) = serve_peer(stream, &raft, incoming, &contact).await {
                 if e.kind() != io::ErrorKind::UnexpectedEof {
                     tracing::debug!(%peer, error = %e, "cluster bus connection closed");
                 }
@@ -397,11 +430,17 @@ async fn serve_stream<SM: StateMachine>(
     r: BufReader<tokio::net::tcp::OwnedReadHalf>,
     mut w: BufWriter<tokio::net::tcp::OwnedWriteHalf>,
     raft: &Raft<SM>,
+    contact: &std::sync::Arc<Contact>,
 ) -> io::Result<()> {
     use futures_util::StreamExt;
-    let requests = futures_util::stream::unfold(r, |mut r| async move {
-        let request: AppendEntriesRequest<Types> = read_frame(&mut r).await.ok()?;
-        Some((request, r))
+    let contact = contact.clone();
+    let requests = futures_util::stream::unfold(r, move |mut r| {
+        let contact = contact.clone();
+        async move {
+            let request: AppendEntriesRequest<Types> = read_frame(&mut r).await.ok()?;
+            contact.touch();
+            Some((request, r))
+        }
     });
     let results = raft.stream_append(Box::pin(requests));
     let mut results = std::pin::pin!(results);
@@ -426,13 +465,14 @@ async fn serve_peer<SM: StateMachine>(
     stream: TcpStream,
     raft: &Raft<SM>,
     incoming: PathBuf,
+    contact: &std::sync::Arc<Contact>,
 ) -> io::Result<()> {
     let (r, w) = stream.into_split();
     let (mut r, mut w) = (BufReader::new(r), BufWriter::new(w));
     loop {
         let rpc: Rpc = read_frame(&mut r).await?;
         let reply = match rpc {
-            Rpc::Stream => return serve_stream(r, w, raft).await,
+            Rpc::Stream => return serve_stream(r, w, raft, contact).await,
             Rpc::Hello => RpcReply::Hello(*raft.node_id()),
             Rpc::TransferLeader(req) => match raft.handle_transfer_leader(req).await {
                 Ok(resp) => RpcReply::TransferLeader(resp),
@@ -442,7 +482,10 @@ async fn serve_peer<SM: StateMachine>(
                 Ok(()) => RpcReply::Done,
                 Err(e) => RpcReply::Error(e.to_string()),
             },
-            Rpc::Append(req) => match raft.append_entries(req).await {
+            Rpc::Append(req) => match {
+                contact.touch();
+                raft.append_entries(req).await
+            } {
                 Ok(resp) => RpcReply::Append(resp),
                 Err(e) => RpcReply::Error(e.to_string()),
             },
@@ -455,6 +498,7 @@ async fn serve_peer<SM: StateMachine>(
                 Err(e) => RpcReply::Error(e.to_string()),
             },
             Rpc::Snapshot { vote, meta, len } => {
+                contact.touch();
                 let mut file = tokio::fs::File::create(&incoming).await?;
                 let copied = tokio::io::copy(&mut (&mut r).take(len), &mut file).await?;
                 if copied != len {
