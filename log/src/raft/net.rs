@@ -482,13 +482,13 @@ async fn serve_peer<SM: StateMachine>(
                 Ok(()) => RpcReply::Done,
                 Err(e) => RpcReply::Error(e.to_string()),
             },
-            Rpc::Append(req) => match {
+            Rpc::Append(req) => {
                 contact.touch();
-                raft.append_entries(req).await
-            } {
-                Ok(resp) => RpcReply::Append(resp),
-                Err(e) => RpcReply::Error(e.to_string()),
-            },
+                match raft.append_entries(req).await {
+                    Ok(resp) => RpcReply::Append(resp),
+                    Err(e) => RpcReply::Error(e.to_string()),
+                }
+            }
             Rpc::Vote(req) => match raft.vote(req).await {
                 Ok(resp) => RpcReply::Vote(resp),
                 Err(e) => RpcReply::Error(e.to_string()),
