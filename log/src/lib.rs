@@ -485,14 +485,22 @@ impl<SM: StateMachine> Log<SM> {
         }
     }
 
-    /// Adds node `id` (client address `addr`, bus address `bus`) to the shard.
-    pub async fn add_member(&self, id: u64, addr: String, bus: String) -> Result<(), String> {
+    /// Adds node `id` (client address `addr`, bus address `bus`) to the shard, as a
+    /// voter or as a learner (a read replica outside the quorum).
+    pub async fn add_member(
+        &self,
+        id: u64,
+        addr: String,
+        bus: String,
+        voter: bool,
+    ) -> Result<(), String> {
         let shard = self.inner.shard.get().ok_or("this node is not part of a shard")?;
-        shard.add_member(id, raft::Member { addr, bus }).await
+        shard.add_member(id, raft::Member { addr, bus }, voter).await
     }
 
-    /// The node id of the shard member whose cluster bus is at `bus`.
-    pub async fn node_id_at(&self, bus: &str) -> Result<u64, String> {
+    /// The node id of the node whose cluster bus is at `bus`, and whether it asks to be a
+    /// learner.
+    pub async fn node_at(&self, bus: &str) -> Result<(u64, bool), String> {
         raft::net::hello(bus).await
     }
 

@@ -126,6 +126,8 @@ pub static PARAMS: &[Param] = &[
     // kept behind a snapshot for lagging replicas.
     fixed("raft-snapshot-entries", "0", INT),
     fixed("raft-log-keep", "10000", INT),
+    // A node added with CLUSTER MEET joins as a non-voting read replica.
+    fixed("cluster-learner", "no", YESNO),
     fixed("raft-heartbeat-ms", "100", Kind::Int { min: 10, max: 60_000 }),
     fixed("raft-election-timeout-ms", "500", Kind::Int { min: 50, max: 600_000 }),
     p("requirepass", "", Kind::Text),

@@ -122,6 +122,7 @@ pub fn shard_options(
         unsynced: config.get("durability").as_deref() == Some("none"),
         routes: parse_routes(&config.get("cluster-bus-routes").unwrap_or_default())?,
         on_append: None,
+        learner: config.get("cluster-learner").as_deref() == Some("yes"),
     }))
 }
 
@@ -255,7 +256,7 @@ pub async fn membership(
                 None => u32::from(port) + 10000,
             };
             let bus = format!("{host}:{bus_port}");
-            let id = shared.log.node_id_at(&bus).await.map_err(|e| {
+            let (id, learner) = shared.log.node_at(&bus).await.map_err(|e| {
                 CmdError::Custom(format!("ERR cannot reach the node's cluster bus at {bus}: {e}"))
             })?;
             if view.members.iter().any(|m| m.id == id) {
@@ -267,10 +268,10 @@ pub async fn membership(
                     MAX_MEMBERS - 1
                 )));
             }
-            tracing::info!(node = id, %bus, "adding a shard member");
+            tracing::info!(node = id, %bus, learner, "adding a shard member");
             shared
                 .log
-                .add_member(id, format!("{host}:{port}"), bus)
+                .add_member(id, format!("{host}:{port}"), bus, !learner)
                 .await
                 .map_err(|e| CmdError::Custom(format!("ERR {e}")))?;
             Ok(Reply::ok())

@@ -1021,3 +1021,40 @@ fn a_replica_left_alone_reports_its_link_down() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn a_learner_serves_reads_but_does_not_vote() {
+    let mut shard = Shard::start(3, FAST_RAFT);
+    let leader = shard.leader(Duration::from_secs(20));
+    let mut primary = shard.client(leader);
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut primary).unwrap();
+    let port = shard_port();
+    shard.peers = format!("{},127.0.0.1:{port}", shard.peers);
+    shard.ports.push(port);
+    shard.nodes.push(None);
+    shard.spawn(4, &["--cluster-learner", "yes"]);
+    shard.wait_serving(4);
+    let _: () =
+        redis::cmd("CLUSTER").arg("MEET").arg("127.0.0.1").arg(port).query(&mut primary).unwrap();
+    shard.converge(Duration::from_secs(30));
+    let mut learner = shard.client(4);
+    let v: Option<String> = redis::cmd("GET").arg("k").query(&mut learner).unwrap();
+    assert_eq!(v.as_deref(), Some("v"));
+    let err = redis::cmd("SET").arg("k").arg("x").query::<()>(&mut learner).unwrap_err();
+    assert_eq!(err.code(), Some("READONLY"));
+    // Two of the three voters gone: the learner and one voter are not a majority.
+    let voters: Vec<usize> = (1..=3).filter(|id| *id != leader).collect();
+    shard.kill9(leader);
+    shard.kill9(voters[0]);
+    std::thread::sleep(Duration::from_millis(1500)); // several election timeouts pass
+    for id in [voters[1], 4] {
+        assert_ne!(
+            role_of(shard.ports[id - 1]).as_deref(),
+            Some("master"),
+            "node {id} was elected without a majority"
+        );
+        let r = connect(shard.ports[id - 1])
+            .and_then(|mut c| redis::cmd("SET").arg("k").arg("y").query::<()>(&mut c));
+        assert!(r.is_err(), "node {id} acknowledged a write without a majority");
+    }
+}

@@ -129,6 +129,8 @@ pub struct ShardOptions {
     pub unsynced: bool,
     /// Bus addresses to dial instead of the membership's, per peer (tests).
     pub routes: BTreeMap<u64, String>,
+    /// Join as a learner: a read replica that does not vote (nor count for a quorum).
+    pub learner: bool,
     /// Sees every request as it is appended to this node's log, before it is applied
     /// (the server learns there of records that concern an entry still being applied).
     pub on_append: Option<AppendHook>,
@@ -249,7 +251,13 @@ impl<SM: StateMachine> Shard<SM> {
             .map_err(|e| format!("cannot listen on the cluster bus {}: {e}", me_member.bus))?;
         tracing::info!(node = me, bus = %me_member.bus, "cluster bus listening");
         let contact = Arc::new(net::Contact::default());
-        tokio::spawn(net::serve(listener, raft.clone(), incoming, contact.clone()));
+        tokio::spawn(net::serve(
+            listener,
+            raft.clone(),
+            incoming,
+            contact.clone(),
+            options.learner,
+        ));
         let fresh = !raft.is_initialized().await.map_err(|e| e.to_string())?;
         if fresh && me == 1 {
             tracing::info!(members = options.members.len(), "initializing a new shard");
@@ -348,9 +356,18 @@ impl<SM: StateMachine> Shard<SM> {
         rx.await.unwrap_or(Err(LogError::Shutdown))
     }
 
-    /// Adds `id` as a voter (first as a learner that catches up).
-    pub(crate) async fn add_member(&self, id: u64, member: Member) -> Result<(), String> {
+    /// Adds `id` as a learner that catches up (a snapshot, then the log), then, unless
+    /// it is to stay a learner, as a voter.
+    pub(crate) async fn add_member(
+        &self,
+        id: u64,
+        member: Member,
+        voter: bool,
+    ) -> Result<(), String> {
         self.raft.add_learner(id, member, true).await.map_err(|e| e.to_string())?;
+        if !voter {
+            return Ok(());
+        }
         let add: BTreeSet<u64> = [id].into();
         self.raft
             .change_membership(ChangeMembers::AddVoterIds(add), false)

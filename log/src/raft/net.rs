@@ -70,7 +70,8 @@ enum RpcReply {
     Append(AppendEntriesResponse<Types>),
     Vote(VoteResponse<Types>),
     Snapshot(SnapshotResponse<Types>),
-    Hello(u64),
+    /// Node id, and whether it asks to join as a non-voting learner.
+    Hello(u64, bool),
     TransferLeader(TransferLeaderResponse<Types>),
     Done,
     Error(String),
@@ -184,10 +185,11 @@ async fn ask(bus: &str, rpc: Rpc, ttl: Duration) -> Result<RpcReply, String> {
     peer.call(rpc, ttl).await.map_err(|e| e.to_string())
 }
 
-/// Asks the node whose bus is at `bus` for its node id.
-pub async fn hello(bus: &str) -> Result<u64, String> {
+/// Asks the node whose bus is at `bus` for its node id and whether it is to be a
+/// learner (a non-voting read replica).
+pub async fn hello(bus: &str) -> Result<(u64, bool), String> {
     match ask(bus, Rpc::Hello, Duration::from_secs(2)).await? {
-        RpcReply::Hello(id) => Ok(id),
+        RpcReply::Hello(id, learner) => Ok((id, learner)),
         _ => Err("unexpected reply".into()),
     }
 }
@@ -406,6 +408,7 @@ pub async fn serve<SM: StateMachine>(
     raft: Raft<SM>,
     incoming: PathBuf,
     contact: std::sync::Arc<Contact>,
+    learner: bool,
 ) {
     let mut received = 0u64;
     loop {
@@ -416,7 +419,7 @@ pub async fn serve<SM: StateMachine>(
         let incoming = incoming.join(format!("recv-{received}.tmp"));
         let contact = contact.clone();
         tokio::spawn(async move {
-            if let Err(e) = serve_peer(stream, &raft, incoming, &contact).await {
+            if let Err(e) = serve_peer(stream, &raft, incoming, &contact, learner).await {
                 if e.kind() != io::ErrorKind::UnexpectedEof {
                     tracing::debug!(%peer, error = %e, "cluster bus connection closed");
                 }
@@ -466,6 +469,7 @@ async fn serve_peer<SM: StateMachine>(
     raft: &Raft<SM>,
     incoming: PathBuf,
     contact: &std::sync::Arc<Contact>,
+    learner: bool,
 ) -> io::Result<()> {
     let (r, w) = stream.into_split();
     let (mut r, mut w) = (BufReader::new(r), BufWriter::new(w));
@@ -473,7 +477,7 @@ async fn serve_peer<SM: StateMachine>(
         let rpc: Rpc = read_frame(&mut r).await?;
         let reply = match rpc {
             Rpc::Stream => return serve_stream(r, w, raft, contact).await,
-            Rpc::Hello => RpcReply::Hello(*raft.node_id()),
+            Rpc::Hello => RpcReply::Hello(*raft.node_id(), learner),
             Rpc::TransferLeader(req) => match raft.handle_transfer_leader(req).await {
                 Ok(resp) => RpcReply::TransferLeader(resp),
                 Err(e) => RpcReply::Error(e.to_string()),
