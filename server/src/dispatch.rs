@@ -151,10 +151,25 @@ async fn shard_gate(
                 .into(),
         ));
     }
-    let queued_write = session.multi.is_some() && spec.is_write();
-    let write = spec.is_write() || (spec.name == "exec" && spec.group == cmd::Group::Transactions);
-    if write && !queued_write {
+    let exec = spec.name == "exec" && spec.group == cmd::Group::Transactions;
+    if exec {
+        // A transaction of reads only runs where it is sent, as a read; one with writes
+        // is proposed, and refused if this node no longer leads (its writes were
+        // checked as they were queued).
+        let writes = session.multi.as_ref().is_some_and(|queued| {
+            queued.iter().any(|argv| cmd::resolve(argv).is_ok_and(|(s, _, _)| s.is_write()))
+        });
+        if writes {
+            return Ok(());
+        }
+    }
+    if spec.is_write() {
         if let Err(engram_log::LogError::NotLeader(leader)) = shared.log.writable() {
+            // As Redis: a write queued in MULTI on a replica is refused at once and the
+            // transaction fails at EXEC.
+            if session.multi.is_some() {
+                session.multi_failed = true;
+            }
             if cluster {
                 return Err(moved(leader));
             }
@@ -162,7 +177,7 @@ async fn shard_gate(
         }
         return Ok(());
     }
-    if !matches!(spec.exec, Exec::Read(_)) {
+    if !matches!(spec.exec, Exec::Read(_)) && !exec {
         return Ok(());
     }
     match shared.log.writable() {

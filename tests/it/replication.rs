@@ -200,7 +200,16 @@ fn shard_replicates_and_redirects() {
     let info: String = redis::cmd("INFO").arg("replication").query(&mut con).unwrap();
     assert!(info.contains("role:slave"), "{info}");
     assert!(info.contains(&format!("master_port:{}", shard.ports[leader - 1])), "{info}");
-    // A replica refuses scripts that write and transactions, too.
+    // A read-only transaction runs on a replica; one that writes fails as in Redis.
+    let (v,): (Option<String>,) =
+        redis::pipe().atomic().cmd("GET").arg("k").query(&mut con).unwrap();
+    assert_eq!(v.as_deref(), Some("v1"));
+    let _: () = redis::cmd("MULTI").query(&mut con).unwrap();
+    let err = redis::cmd("SET").arg("k").arg("z").query::<()>(&mut con).unwrap_err();
+    assert_eq!(error_code(&err), "READONLY");
+    let err = redis::cmd("EXEC").query::<()>(&mut con).unwrap_err();
+    assert_eq!(error_code(&err), "EXECABORT", "{err}");
+    // A replica refuses scripts that write, too.
     let err =
         redis::cmd("EVAL").arg("return redis.call('SET','k','z')").arg(0).query::<()>(&mut con);
     assert_eq!(error_code(&err.unwrap_err()), "READONLY");
