@@ -1067,3 +1067,25 @@ fn a_learner_serves_reads_but_does_not_vote() {
         assert!(r.is_err(), "node {id} acknowledged a write without a majority");
     }
 }
+
+#[test]
+fn a_member_that_lost_its_data_directory_is_restored_by_the_shard() {
+    let mut shard = Shard::start(3, FAST_RAFT);
+    let leader = shard.leader(Duration::from_secs(20));
+    let mut primary = shard.client(leader);
+    let mut pipe = redis::pipe();
+    for i in 0..300 {
+        pipe.cmd("SET").arg(format!("key:{i}")).arg(i).ignore();
+    }
+    let _: () = pipe.query(&mut primary).unwrap();
+    shard.kill9(1);
+    std::fs::remove_dir_all(shard.dir.path.join("n1")).unwrap();
+    shard.spawn(1, &[]);
+    shard.wait_serving(1);
+    let leader = shard.leader(Duration::from_secs(20));
+    let _: () = redis::cmd("SET").arg("after").arg("1").query(&mut shard.client(leader)).unwrap();
+    shard.converge(Duration::from_secs(30));
+    let mut c = shard.client(1);
+    let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(n, 301, "node 1 was not restored from the shard");
+}

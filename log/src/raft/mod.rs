@@ -259,7 +259,21 @@ impl<SM: StateMachine> Shard<SM> {
             options.learner,
         ));
         let fresh = !raft.is_initialized().await.map_err(|e| e.to_string())?;
+        // Node 1 founds the shard, unless a peer already has one: then node 1 lost its
+        // data directory and must be brought back by the leader (a snapshot, then the
+        // log), not found a second shard under the same names.
+        let mut founded_elsewhere = false;
         if fresh && me == 1 {
+            for (id, member) in options.members.iter().filter(|(id, _)| **id != me) {
+                let bus = options.routes.get(id).unwrap_or(&member.bus);
+                if net::initialized(bus).await == Some(true) {
+                    founded_elsewhere = true;
+                }
+            }
+        }
+        if founded_elsewhere {
+            tracing::warn!("this node has no raft state but its peers have a shard: waiting for the leader to restore it");
+        } else if fresh && me == 1 {
             tracing::info!(members = options.members.len(), "initializing a new shard");
             if let Err(e) = raft.initialize(options.members.clone()).await {
                 tracing::warn!(error = %e, "shard initialization");

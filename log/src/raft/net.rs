@@ -70,8 +70,9 @@ enum RpcReply {
     Append(AppendEntriesResponse<Types>),
     Vote(VoteResponse<Types>),
     Snapshot(SnapshotResponse<Types>),
-    /// Node id, and whether it asks to join as a non-voting learner.
-    Hello(u64, bool),
+    /// Node id, whether it asks to join as a non-voting learner, and whether it already
+    /// belongs to an initialized shard.
+    Hello(u64, bool, bool),
     TransferLeader(TransferLeaderResponse<Types>),
     Done,
     Error(String),
@@ -189,8 +190,17 @@ async fn ask(bus: &str, rpc: Rpc, ttl: Duration) -> Result<RpcReply, String> {
 /// learner (a non-voting read replica).
 pub async fn hello(bus: &str) -> Result<(u64, bool), String> {
     match ask(bus, Rpc::Hello, Duration::from_secs(2)).await? {
-        RpcReply::Hello(id, learner) => Ok((id, learner)),
+        RpcReply::Hello(id, learner, _) => Ok((id, learner)),
         _ => Err("unexpected reply".into()),
+    }
+}
+
+/// Whether the node whose bus is at `bus` belongs to an initialized shard (None: it did
+/// not answer).
+pub async fn initialized(bus: &str) -> Option<bool> {
+    match ask(bus, Rpc::Hello, Duration::from_millis(500)).await.ok()? {
+        RpcReply::Hello(_, _, initialized) => Some(initialized),
+        _ => None,
     }
 }
 
@@ -477,7 +487,10 @@ async fn serve_peer<SM: StateMachine>(
         let rpc: Rpc = read_frame(&mut r).await?;
         let reply = match rpc {
             Rpc::Stream => return serve_stream(r, w, raft, contact).await,
-            Rpc::Hello => RpcReply::Hello(*raft.node_id(), learner),
+            Rpc::Hello => {
+                let initialized = raft.is_initialized().await.unwrap_or(false);
+                RpcReply::Hello(*raft.node_id(), learner, initialized)
+            }
             Rpc::TransferLeader(req) => match raft.handle_transfer_leader(req).await {
                 Ok(resp) => RpcReply::TransferLeader(resp),
                 Err(e) => RpcReply::Error(e.to_string()),
