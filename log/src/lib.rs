@@ -553,6 +553,9 @@ impl<SM: StateMachine> Log<SM> {
 
     /// Why the log refuses writes, if it does.
     pub fn poisoned(&self) -> Option<String> {
+        if let Some(shard) = self.inner.shard.get() {
+            return shard.poisoned();
+        }
         if !self.inner.poisoned.load(Ordering::Acquire) {
             return None;
         }
@@ -561,6 +564,9 @@ impl<SM: StateMachine> Log<SM> {
 
     /// Makes the next segment write or fsync fail (disk-fault tests).
     pub fn inject_fault(&self, fault: Fault) {
+        if let Some(shard) = self.inner.shard.get() {
+            shard.inject_fault(fault);
+        }
         self.inner.fault.store(fault as u8, Ordering::Release);
     }
 

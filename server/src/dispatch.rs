@@ -164,6 +164,9 @@ async fn shard_gate(
         }
     }
     if spec.is_write() {
+        if let Err(engram_log::LogError::Poisoned(reason)) = shared.log.writable() {
+            return Err(CmdError::LogPoisoned(reason));
+        }
         if let Err(engram_log::LogError::NotLeader(leader)) = shared.log.writable() {
             // As Redis: a write queued in MULTI on a replica is refused at once and the
             // transaction fails at EXEC.

@@ -1089,3 +1089,41 @@ fn a_member_that_lost_its_data_directory_is_restored_by_the_shard() {
     let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
     assert_eq!(n, 301, "node 1 was not restored from the shard");
 }
+
+#[test]
+fn a_primary_whose_disk_fails_refuses_writes_keeps_reads_and_is_replaced() {
+    let shard = Shard::start(3, FAST_RAFT);
+    let old = shard.leader(Duration::from_secs(20));
+    let mut con = shard.client(old);
+    let _: () = redis::cmd("SET").arg("before").arg("1").query(&mut con).unwrap();
+    let _: () = redis::cmd("DEBUG").arg("LOG-FAULT").arg("fsync").query(&mut con).unwrap();
+    let err = redis::cmd("SET").arg("lost").arg("1").query::<()>(&mut con).unwrap_err();
+    assert!(err.to_string().contains("Errors writing to the log"), "{err}");
+    // Reads keep working there; writes keep failing, with the reason.
+    let v: Option<String> = redis::cmd("GET").arg("before").query(&mut con).unwrap();
+    assert_eq!(v.as_deref(), Some("1"));
+    let err = redis::cmd("SET").arg("x").arg("1").query::<()>(&mut con).unwrap_err();
+    assert!(err.to_string().contains("Errors writing to the log"), "{err}");
+    let info: String = redis::cmd("INFO").arg("persistence").query(&mut con).unwrap();
+    assert!(info.contains("log_poisoned:1"), "{info}");
+    assert_ne!(role_of(shard.ports[old - 1]).as_deref(), Some("master"));
+    // The others elect a primary that takes writes.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let new = loop {
+        let took = (1..=3).filter(|id| *id != old).find(|id| {
+            connect(shard.ports[id - 1])
+                .and_then(|mut c| redis::cmd("SET").arg("after").arg("1").query::<()>(&mut c))
+                .is_ok()
+        });
+        if let Some(id) = took {
+            break id;
+        }
+        assert!(Instant::now() < deadline, "no new primary after the old one's disk failed");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut c = shard.client(new);
+    // "lost" got an error, so its outcome is unknown: the replicas may have made it
+    // durable and committed it though the old primary's own fsync failed.
+    let v: Option<String> = redis::cmd("GET").arg("before").query(&mut c).unwrap();
+    assert_eq!(v.as_deref(), Some("1"));
+}

@@ -291,7 +291,7 @@ impl<SM: StateMachine> Shard<SM> {
             members: Vec::new(),
         }));
         let leader = Arc::new(AtomicU64::new(0));
-        tokio::spawn(propose_loop::<SM>(raft.clone(), rx, view.clone()));
+        tokio::spawn(propose_loop::<SM>(raft.clone(), store.clone(), rx, view.clone()));
         tokio::spawn(watch_metrics::<SM>(raft.clone(), view.clone(), leader.clone()));
         Ok(Self {
             raft,
@@ -308,12 +308,19 @@ impl<SM: StateMachine> Shard<SM> {
     }
 
     pub(crate) fn submit(&self, proposal: Proposal<SM::Request, SM::Response>) {
+        if let Some(reason) = self.store.poisoned() {
+            proposal.refuse::<SM>(&LogError::Poisoned(reason));
+            return;
+        }
         if let Err(mpsc::error::SendError(q)) = self.proposer.send(Queued { proposal }) {
             q.proposal.refuse::<SM>(&LogError::Shutdown);
         }
     }
 
     pub(crate) fn writable(&self) -> Result<(), LogError> {
+        if let Some(reason) = self.store.poisoned() {
+            return Err(LogError::Poisoned(reason));
+        }
         if self.leader.load(Ordering::Acquire) == self.me {
             Ok(())
         } else {
@@ -329,13 +336,19 @@ impl<SM: StateMachine> Shard<SM> {
         if view.leader.is_some_and(|l| l != self.me) && self.contact.since() > self.stale_after {
             view.leader = None;
         }
+        if self.store.poisoned().is_some() && view.leader == Some(self.me) {
+            // Its raft stopped at the storage failure: it leads nothing any more.
+            view.leader = None;
+        }
         view
     }
 
     /// Waits until this node has applied everything committed before the call, having
     /// confirmed it still leads; on a replica it returns at once (eventual reads).
     pub(crate) async fn read_barrier(&self) -> Result<(), LogError> {
-        if self.leader.load(Ordering::Acquire) != self.me {
+        // A poisoned node's raft has stopped: it serves reads from its own state, as a
+        // replica does (its clients see it as one: ROLE, INFO).
+        if self.leader.load(Ordering::Acquire) != self.me || self.store.poisoned().is_some() {
             return Ok(());
         }
         let (tx, rx) = oneshot::channel();
@@ -453,6 +466,14 @@ impl<SM: StateMachine> Shard<SM> {
         Ok(rx)
     }
 
+    pub(crate) fn poisoned(&self) -> Option<String> {
+        self.store.poisoned()
+    }
+
+    pub(crate) fn inject_fault(&self, fault: crate::Fault) {
+        self.store.inject_fault(fault);
+    }
+
     pub(crate) fn set_unsynced(&self, unsynced: bool) {
         self.store.set_unsynced(unsynced);
     }
@@ -464,6 +485,7 @@ impl<SM: StateMachine> Shard<SM> {
 
 async fn propose_loop<SM: StateMachine>(
     raft: Raft<SM>,
+    store: LogStore,
     mut rx: mpsc::UnboundedReceiver<Queued<SM::Request, SM::Response>>,
     view: Arc<Mutex<ShardView>>,
 ) {
@@ -481,7 +503,10 @@ async fn propose_loop<SM: StateMachine>(
         let results = match raft.client_write_many(payloads).await {
             Ok(stream) => stream,
             Err(e) => {
-                let error = LogError::Shutdown;
+                let error = match store.poisoned() {
+                    Some(reason) => LogError::Poisoned(reason),
+                    None => LogError::Shutdown,
+                };
                 tracing::warn!(error = %e, "raft refused proposals");
                 for p in proposals {
                     p.refuse::<SM>(&error);
@@ -489,7 +514,7 @@ async fn propose_loop<SM: StateMachine>(
                 continue;
             }
         };
-        let view = view.clone();
+        let (view, store) = (view.clone(), store.clone());
         tokio::spawn(async move {
             let mut results = results;
             for p in proposals {
@@ -504,7 +529,10 @@ async fn propose_loop<SM: StateMachine>(
                             SM::refused(&not_leader(&view.lock()))
                         }
                         Some(Ok(Err(e))) => SM::refused(&LogError::Unknown(e.to_string())),
-                        Some(Err(_)) | None => SM::refused(&LogError::Shutdown),
+                        Some(Err(_)) | None => SM::refused(&match store.poisoned() {
+                            Some(reason) => LogError::Poisoned(reason),
+                            None => LogError::Shutdown,
+                        }),
                     };
                     responses.push(response);
                 }

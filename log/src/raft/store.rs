@@ -73,6 +73,10 @@ pub struct LogStore {
     /// No fdatasync (`durability none`): appends count as durable once written.
     unsynced: Arc<AtomicBool>,
     on_append: Option<super::AppendHook>,
+    /// Why this node's log can take no more writes (a failed write or fsync), if so.
+    poison: Arc<Mutex<Option<String>>>,
+    /// An injected failure for the next write or fsync (`crate::Fault` as u8; 0: none).
+    fault: Arc<std::sync::atomic::AtomicU8>,
 }
 
 fn encode(record: &Record, out: &mut Vec<u8>) -> io::Result<()> {
@@ -221,6 +225,8 @@ impl LogStore {
             flusher,
             unsynced: Arc::new(AtomicBool::new(unsynced)),
             on_append,
+            poison: Arc::default(),
+            fault: Arc::default(),
         };
         let flushing = store.clone();
         std::thread::Builder::new()
@@ -233,6 +239,36 @@ impl LogStore {
     pub fn close(&self) {
         self.flusher.stop.store(true, Ordering::Release);
         self.flusher.wake.notify_one();
+    }
+
+    /// Why the log refuses writes (a write or fsync failed), if it does.
+    pub fn poisoned(&self) -> Option<String> {
+        self.poison.lock().clone()
+    }
+
+    /// Makes the next write or fsync fail as on a full disk (tests).
+    pub fn inject_fault(&self, fault: crate::Fault) {
+        self.fault.store(fault as u8, Ordering::Release);
+    }
+
+    fn take_fault(&self, fault: crate::Fault) -> io::Result<()> {
+        let injected =
+            self.fault.compare_exchange(fault as u8, 0, Ordering::AcqRel, Ordering::Relaxed);
+        match injected {
+            Ok(_) => Err(io::Error::from_raw_os_error(28)),
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Records the first failure; the node takes no more writes until restarted.
+    fn poison(&self, what: &str, error: &io::Error) -> io::Error {
+        let mut poison = self.poison.lock();
+        if poison.is_none() {
+            let reason = format!("Errors writing to the log ({what}): {error}");
+            tracing::error!(%reason, "raft log poisoned: refusing writes until restart; reads keep working");
+            *poison = Some(reason);
+        }
+        io::Error::new(error.kind(), error.to_string())
     }
 
     /// Whether appends skip fdatasync.
@@ -254,10 +290,10 @@ impl LogStore {
                 std::mem::take(&mut *pending)
             };
             let file = self.wal.lock().file.clone();
-            let result = file.sync_data();
-            if let Err(e) = &result {
-                tracing::error!(error = %e, "raft log fdatasync failed");
-            }
+            let result = self
+                .take_fault(crate::Fault::Fsync)
+                .and_then(|()| file.sync_data())
+                .map_err(|e| self.poison("fsync", &e));
             for callback in batch {
                 let r = match &result {
                     Ok(()) => Ok(()),
@@ -355,7 +391,12 @@ impl RaftLogStorage<Types> for LogStore {
                 encode(&Record::Entry(entry.clone()), &mut buf)?;
                 placed.push((entry, offset));
             }
-            wal.write(&buf)?;
+            if let Some(reason) = self.poisoned() {
+                return Err(io::Error::other(reason));
+            }
+            self.take_fault(crate::Fault::Write)
+                .and_then(|()| wal.write(&buf))
+                .map_err(|e| self.poison("write", &e))?;
             if let Some(hook) = &self.on_append {
                 for (entry, _) in &placed {
                     if let openraft::EntryPayload::Normal(payload) = &entry.payload {
