@@ -75,6 +75,8 @@ pub struct LogStore {
     on_append: Option<super::AppendHook>,
     /// Why this node's log can take no more writes (a failed write or fsync), if so.
     poison: Arc<Mutex<Option<String>>>,
+    /// Whether `poison` is set (checked on every write without the lock).
+    poisoned: Arc<AtomicBool>,
     /// An injected failure for the next write or fsync (`crate::Fault` as u8; 0: none).
     fault: Arc<std::sync::atomic::AtomicU8>,
 }
@@ -226,6 +228,7 @@ impl LogStore {
             unsynced: Arc::new(AtomicBool::new(unsynced)),
             on_append,
             poison: Arc::default(),
+            poisoned: Arc::default(),
             fault: Arc::default(),
         };
         let flushing = store.clone();
@@ -243,6 +246,9 @@ impl LogStore {
 
     /// Why the log refuses writes (a write or fsync failed), if it does.
     pub fn poisoned(&self) -> Option<String> {
+        if !self.poisoned.load(Ordering::Acquire) {
+            return None;
+        }
         self.poison.lock().clone()
     }
 
@@ -267,6 +273,7 @@ impl LogStore {
             let reason = format!("Errors writing to the log ({what}): {error}");
             tracing::error!(%reason, "raft log poisoned: refusing writes until restart; reads keep working");
             *poison = Some(reason);
+            self.poisoned.store(true, Ordering::Release);
         }
         io::Error::new(error.kind(), error.to_string())
     }
