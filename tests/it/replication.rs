@@ -573,10 +573,10 @@ impl Link {
     }
 }
 
-#[test]
-fn a_partitioned_primary_keeps_no_write_and_the_majority_elects() {
-    // Every node dials every peer through its own proxy, so one node can be cut off in
-    // both directions while clients still reach it.
+/// A 3-node shard whose every node dials every peer through its own proxy, so one node
+/// can be cut off in both directions while clients still reach it. Also returns each
+/// node's `--cluster-bus-routes` value (a restart must pass it again).
+fn proxied_shard(name: &str) -> (Shard, BTreeMap<(usize, usize), Link>, Vec<String>) {
     let ports: Vec<u16> = (0..3).map(|_| shard_port()).collect();
     let mut links: BTreeMap<(usize, usize), Link> = BTreeMap::new();
     let mut routes: Vec<String> = Vec::new();
@@ -590,31 +590,25 @@ fn a_partitioned_primary_keeps_no_write_and_the_majority_elects() {
         routes.push(r.join(","));
     }
     let peers = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect::<Vec<_>>().join(",");
-    let dir = DataDir::new("partition");
-    let mut nodes: Vec<TestServer> = (1..=3)
-        .map(|id| {
-            let mut args = vec![
-                "--node-id".to_string(),
-                id.to_string(),
-                "--cluster-peers".into(),
-                peers.clone(),
-            ];
-            args.extend(["--cluster-bus-routes".into(), routes[id - 1].clone()]);
-            args.extend(FAST_RAFT.iter().map(|s| s.to_string()));
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            TestServer::spawn_at(&dir.path.join(format!("n{id}")), ports[id - 1], &args)
-        })
-        .collect();
-    for n in &mut nodes {
-        assert!(n.wait_serving(Duration::from_secs(30)), "{}", n.output());
-    }
-    let shard = Shard {
-        dir,
-        ports: ports.clone(),
-        nodes: nodes.into_iter().map(Some).collect(),
-        extra: vec![],
+    let mut shard = Shard {
+        dir: DataDir::new(name),
+        ports,
+        nodes: (0..3).map(|_| None).collect(),
+        extra: FAST_RAFT.iter().map(|s| s.to_string()).collect(),
         peers,
     };
+    for id in 1..=3 {
+        shard.spawn(id, &["--cluster-bus-routes", &routes[id - 1]]);
+    }
+    for id in 1..=3 {
+        shard.wait_serving(id);
+    }
+    (shard, links, routes)
+}
+
+#[test]
+fn a_partitioned_primary_keeps_no_write_and_the_majority_elects() {
+    let (shard, links, _) = proxied_shard("partition");
     let old = shard.leader(Duration::from_secs(20));
     let mut primary = shard.client(old);
     let _: () = redis::cmd("SET").arg("before").arg("1").query(&mut primary).unwrap();
@@ -1126,4 +1120,73 @@ fn a_primary_whose_disk_fails_refuses_writes_keeps_reads_and_is_replaced() {
     // durable and committed it though the old primary's own fsync failed.
     let v: Option<String> = redis::cmd("GET").arg("before").query(&mut c).unwrap();
     assert_eq!(v.as_deref(), Some("1"));
+}
+
+/// Random faults while clients write: SIGKILL and restart, SIGSTOP for longer than an
+/// election, and cutting a node off, one at a time, for `ENGRAM_NEMESIS_SECS` (8 by
+/// default; set it to hours for a soak). Every acknowledged write must survive.
+#[test]
+fn nemesis_kills_freezes_and_cuts_nodes_while_clients_write() {
+    let secs: u64 =
+        std::env::var("ENGRAM_NEMESIS_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
+    let (mut shard, links, routes) = proxied_shard("nemesis");
+    shard.leader(Duration::from_secs(20));
+    let writers = Writers::start(&shard.ports, 3);
+    let mut seed =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+            as u64
+            | 1;
+    let mut random = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let end = Instant::now() + Duration::from_secs(secs);
+    let mut faults = Vec::new();
+    while Instant::now() < end {
+        writers.wait_acks(50, Duration::from_secs(60));
+        let victim = random(3) as usize + 1;
+        // How long the fault lasts (not a synchronisation: the fault is the point).
+        let hold = Duration::from_millis(300 + random(900));
+        match random(3) {
+            0 => {
+                shard.kill9(victim);
+                std::thread::sleep(hold);
+                shard.spawn(victim, &["--cluster-bus-routes", &routes[victim - 1]]);
+                shard.wait_serving(victim);
+                faults.push(format!("kill {victim}"));
+            }
+            1 => {
+                shard.server(victim).signal("STOP");
+                std::thread::sleep(hold);
+                shard.server(victim).signal("CONT");
+                faults.push(format!("stop {victim} {hold:?}"));
+            }
+            _ => {
+                let cut: Vec<&Link> = links
+                    .iter()
+                    .filter(|((f, t), _)| *f == victim || *t == victim)
+                    .map(|(_, l)| l)
+                    .collect();
+                cut.iter().for_each(|l| l.cut());
+                std::thread::sleep(hold);
+                cut.iter().for_each(|l| l.heal());
+                faults.push(format!("cut {victim} {hold:?}"));
+            }
+        }
+    }
+    writers.wait_acks(50, Duration::from_secs(60));
+    let ledgers = writers.stop();
+    shard.leader(Duration::from_secs(30));
+    shard.converge(Duration::from_secs(60));
+    for id in 1..=3 {
+        verify(shard.ports[id - 1], &ledgers);
+    }
+    let acked: u64 = ledgers.iter().map(|l| l.incr_acked + l.pushed.len() as u64).sum();
+    eprintln!(
+        "{} faults ({}); {acked} acknowledged INCR/RPUSH verified on 3 nodes",
+        faults.len(),
+        faults.join(", ")
+    );
 }
