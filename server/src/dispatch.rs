@@ -248,7 +248,7 @@ async fn gate(
     if spec.group == cmd::Group::Cluster && matches!(spec.name, "meet" | "forget" | "failover") {
         return Ok(Outcome::Ready(crate::shard::membership(shared, spec.name, argv).await?));
     }
-    if (spec.name == "wait" || spec.name == "waitaof") && shared.log.is_replicated() {
+    if shared.log.is_replicated() && (spec.name == "wait" || spec.name == "waitaof") {
         return Ok(Outcome::Ready(
             crate::shard::wait_replicas(shared, argv, spec.name == "waitaof").await?,
         ));
