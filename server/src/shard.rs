@@ -119,6 +119,7 @@ pub fn shard_options(
             _ => SNAPSHOT_ENTRIES,
         },
         keep_entries: config.get_i64("raft-log-keep").max(0) as u64,
+        snapshot_bytes: config.get_i64("snapshot-log-bytes").max(0) as u64,
         unsynced: config.get("durability").as_deref() == Some("none"),
         routes: parse_routes(&config.get("cluster-bus-routes").unwrap_or_default())?,
         on_append: None,

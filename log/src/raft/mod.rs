@@ -125,6 +125,10 @@ pub struct ShardOptions {
     /// Log entries kept behind a snapshot, for replicas that lag a little (one further
     /// behind is sent the snapshot).
     pub keep_entries: u64,
+    /// Bytes of log that trigger a snapshot and a purge up to it, whatever the entry
+    /// count (0: count only). Entries stay in memory until purged, so this bounds that
+    /// memory when values are large.
+    pub snapshot_bytes: u64,
     /// Skip fdatasync (`durability none`).
     pub unsynced: bool,
     /// Bus addresses to dial instead of the membership's, per peer (tests).
@@ -293,6 +297,7 @@ impl<SM: StateMachine> Shard<SM> {
         let leader = Arc::new(AtomicU64::new(0));
         tokio::spawn(propose_loop::<SM>(raft.clone(), store.clone(), rx, view.clone()));
         tokio::spawn(watch_metrics::<SM>(raft.clone(), view.clone(), leader.clone()));
+        tokio::spawn(bound_log::<SM>(raft.clone(), store.clone(), options.snapshot_bytes));
         Ok(Self {
             raft,
             me,
@@ -549,6 +554,43 @@ async fn propose_loop<SM: StateMachine>(
                 }
             }
         });
+    }
+}
+
+/// Snapshots and purges the log whenever it holds more than `limit` bytes: raft's own
+/// policy counts entries, and a few thousand large values would fill memory first.
+async fn bound_log<SM: StateMachine>(raft: Raft<SM>, store: LogStore, limit: u64) {
+    if limit == 0 {
+        return;
+    }
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        tick.tick().await;
+        if store.live_bytes() <= limit {
+            continue;
+        }
+        let (applied, snapshot, purged) = {
+            let m = raft.metrics();
+            let m = m.borrow_watched();
+            let index = |l: Option<&openraft::alias::LogIdOf<Types>>| l.map(|l| l.index());
+            (index(m.last_applied.as_ref()), index(m.snapshot.as_ref()), index(m.purged.as_ref()))
+        };
+        // Purge to the newest snapshot first; a new snapshot only once that is done.
+        let result = if let (Some(upto), true) = (snapshot, purged < snapshot) {
+            tracing::info!(
+                upto,
+                bytes = store.live_bytes(),
+                "raft log over its byte bound: purging up to the snapshot"
+            );
+            raft.trigger().purge_log(upto).await
+        } else if snapshot < applied {
+            raft.trigger().snapshot().await
+        } else {
+            Ok(())
+        };
+        if result.is_err() {
+            return; // raft has stopped
+        }
     }
 }
 

@@ -244,6 +244,12 @@ impl LogStore {
         self.flusher.wake.notify_one();
     }
 
+    /// Bytes of log from the first entry kept (in memory and on disk) to the end.
+    pub fn live_bytes(&self) -> u64 {
+        let wal = self.wal.lock();
+        wal.len.saturating_sub(wal.dead)
+    }
+
     /// Why the log refuses writes (a write or fsync failed), if it does.
     pub fn poisoned(&self) -> Option<String> {
         if !self.poisoned.load(Ordering::Acquire) {
