@@ -445,6 +445,7 @@ impl<SM: StateMachine> Log<SM> {
         let log = Self::open(sm, LogOptions { dir: None, ..options });
         log.inner.replicated.store(true, Ordering::Release);
         log.inner.load.loading.store(true, Ordering::Release);
+        log.inner.load.started_unix.store(unix_secs(), Ordering::Relaxed);
         log
     }
 
@@ -1123,15 +1124,7 @@ impl<SM: StateMachine> Log<SM> {
 
     /// Logs loading progress, at most once a second.
     fn report_progress(&self) {
-        let load = &self.inner.load;
-        let now = unix_secs();
-        if load.reported_unix.swap(now, Ordering::Relaxed) == now {
-            return;
-        }
-        let (done, total) =
-            (load.loaded_bytes.load(Ordering::Relaxed), load.total_bytes.load(Ordering::Relaxed));
-        let percent = if total == 0 { 100.0 } else { done as f64 * 100.0 / total as f64 };
-        tracing::info!(loaded_bytes = done, total_bytes = total, "loading: {percent:.1}%");
+        report_load_progress(&self.inner.load);
     }
 
     fn load_snapshot(
@@ -1414,6 +1407,18 @@ fn list_segments(dir: &Path) -> io::Result<Vec<u64>> {
     }
     segments.sort_unstable();
     Ok(segments)
+}
+
+/// Logs loading progress, at most once a second (recovery and shard snapshot loads).
+pub(crate) fn report_load_progress(load: &LoadProgress) {
+    let now = unix_secs();
+    if load.reported_unix.swap(now, Ordering::Relaxed) == now {
+        return;
+    }
+    let (done, total) =
+        (load.loaded_bytes.load(Ordering::Relaxed), load.total_bytes.load(Ordering::Relaxed));
+    let percent = if total == 0 { 100.0 } else { done as f64 * 100.0 / total as f64 };
+    tracing::info!(loaded_bytes = done, total_bytes = total, "loading: {percent:.1}%");
 }
 
 /// How many queued proposals to apply together: at least one, then up to `max` entries.

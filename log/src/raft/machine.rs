@@ -94,6 +94,10 @@ impl<SM: StateMachine> Machine<SM> {
         let mut reader = SnapshotReader::open(path).map_err(snapshot_error)?;
         let meta = read_meta(&mut reader)?;
         let index = meta.last_log_id.map_or(0, |id| id.index());
+        let load = &self.inner.load;
+        load.total_bytes.store(std::fs::metadata(path).map_or(0, |m| m.len()), Ordering::Relaxed);
+        load.loaded_bytes.store(0, Ordering::Relaxed);
+        tracing::info!(path = %path.display(), index, "loading a snapshot");
         let mut applier = self.inner.applier.lock();
         applier.sm.reset();
         let mut batch = Vec::with_capacity(REPLAY_BATCH);
@@ -103,6 +107,8 @@ impl<SM: StateMachine> Machine<SM> {
             if batch.len() == REPLAY_BATCH {
                 count += batch.len() as u64;
                 applier.sm.apply_batch(std::mem::take(&mut batch));
+                load.loaded_bytes.store(reader.offset(), Ordering::Relaxed);
+                crate::report_load_progress(load);
             }
         }
         count += batch.len() as u64;
@@ -111,6 +117,7 @@ impl<SM: StateMachine> Machine<SM> {
         }
         applier.applied = index;
         self.inner.applied.store(index, Ordering::Release);
+        load.loaded_bytes.store(load.total_bytes.load(Ordering::Relaxed), Ordering::Relaxed);
         *self.applied.lock() =
             Applied { last: meta.last_log_id, membership: meta.last_membership.clone() };
         self.inner.snapshots.index.store(index, Ordering::Relaxed);
