@@ -245,6 +245,9 @@ async fn gate(
     if spec.name == "save" && spec.group == crate::cmd::Group::Server {
         return Ok(Outcome::Ready(crate::cmd::server::save(shared).await?));
     }
+    if spec.group == cmd::Group::Server && matches!(spec.name, "replicaof" | "slaveof") {
+        return Ok(Outcome::Ready(crate::shard::replicaof(shared, argv).await?));
+    }
     if spec.group == cmd::Group::Cluster && matches!(spec.name, "meet" | "forget" | "failover") {
         return Ok(Outcome::Ready(crate::shard::membership(shared, spec.name, argv).await?));
     }

@@ -212,6 +212,43 @@ pub async fn announce_aborted_scripts(shared: std::sync::Arc<crate::state::Share
     }
 }
 
+/// `REPLICAOF host port | NO ONE`. Replication here is raft membership, so this is a view
+/// of it: `NO ONE` makes this node the primary (a handover without losing writes, as
+/// CLUSTER FAILOVER; a single node already is one); `host port` is accepted when this
+/// node already replicates from that primary, and otherwise says how to join.
+pub async fn replicaof(
+    shared: &crate::state::Shared,
+    argv: &[bytes::Bytes],
+) -> Result<crate::reply::Reply, crate::error::CmdError> {
+    use crate::error::CmdError;
+    use crate::reply::Reply;
+    let host = String::from_utf8_lossy(argv.get(1).map_or(&[][..], |a| &a[..])).to_string();
+    let port = String::from_utf8_lossy(argv.get(2).map_or(&[][..], |a| &a[..])).to_string();
+    if host.eq_ignore_ascii_case("no") && port.eq_ignore_ascii_case("one") {
+        if shared.log.shard().is_some() {
+            shared.log.take_over().await.map_err(|e| CmdError::Custom(format!("ERR {e}")))?;
+        }
+        return Ok(Reply::ok());
+    }
+    if port.parse::<u16>().is_err() {
+        return Err(CmdError::Custom("ERR Invalid master port".into()));
+    }
+    let following = shared.log.shard().is_some_and(|view| {
+        let leader = view.leader.and_then(|l| view.members.iter().find(|m| m.id == l));
+        leader.is_some_and(|m| {
+            let (h, p) = crate::cluster::split_addr(&m.addr);
+            p.to_string() == port && (h == host || (h == "127.0.0.1" && host == "localhost"))
+        })
+    });
+    if following {
+        return Ok(Reply::Status("OK Already connected to specified master".into()));
+    }
+    Err(CmdError::Custom(
+        "ERR replication in Engram is a raft shard: start this node with --node-id and --cluster-peers, then send CLUSTER MEET <ip> <port> to the primary"
+            .into(),
+    ))
+}
+
 /// CLUSTER MEET / FORGET / FAILOVER on a shard member: membership changes go through
 /// raft on the leader; FAILOVER asks this replica to take over. MEET answers once the
 /// new member is a voter (it is first a learner that receives a snapshot and the log).

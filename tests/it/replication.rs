@@ -1214,3 +1214,30 @@ fn large_values_keep_the_raft_log_bounded_in_bytes() {
         assert_eq!(n, 50, "node {id}");
     }
 }
+
+#[test]
+fn replicaof_is_a_view_of_the_shard() {
+    let shard = Shard::start(3, FAST_RAFT);
+    let leader = shard.leader(Duration::from_secs(20));
+    let replica = (1..=3).find(|id| *id != leader).unwrap();
+    let mut con = shard.client(replica);
+    let ok: String = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(shard.ports[leader - 1])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(ok, "OK Already connected to specified master");
+    let err = redis::cmd("REPLICAOF").arg("127.0.0.1").arg(1).query::<()>(&mut con).unwrap_err();
+    assert!(err.to_string().contains("CLUSTER MEET"), "{err}");
+    // NO ONE promotes this replica, as a handover that keeps every write.
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut shard.client(leader)).unwrap();
+    let _: () = redis::cmd("REPLICAOF").arg("NO").arg("ONE").query(&mut con).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while role_of(shard.ports[replica - 1]).as_deref() != Some("master") {
+        assert!(Instant::now() < deadline, "REPLICAOF NO ONE did not promote node {replica}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(shard.leader(Duration::from_secs(20)), replica);
+    let v: Option<String> = redis::cmd("GET").arg("k").query(&mut con).unwrap();
+    assert_eq!(v.as_deref(), Some("v"));
+}

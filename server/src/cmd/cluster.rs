@@ -204,7 +204,34 @@ const CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
     ),
 ];
 
+const REPLICAOF_FLAGS: Flags =
+    Flags::ADMIN.with(Flags::NOSCRIPT).with(Flags::STALE).with(Flags::NO_ASYNC_LOADING);
+
 pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        group: Group::Server,
+        ..spec(
+            "replicaof",
+            "Configures a server as replica of another, or promotes it to a master.",
+            "5.0.0",
+            "O(1)",
+            3,
+            REPLICAOF_FLAGS,
+            Exec::Session(membership_runs_async),
+        )
+    },
+    CommandSpec {
+        group: Group::Server,
+        ..spec(
+            "slaveof",
+            "Sets a Redis server as a replica of another, or promotes it to being a master.",
+            "1.0.0",
+            "O(1)",
+            3,
+            REPLICAOF_FLAGS,
+            Exec::Session(membership_runs_async),
+        )
+    },
     CommandSpec {
         subcommands: CLUSTER_SUBCOMMANDS,
         exec: Exec::Container,
