@@ -134,7 +134,8 @@ async fn shard_gate(
     spec: &'static CommandSpec,
     argv: &[Bytes],
 ) -> Result<(), CmdError> {
-    let cluster = shared.config.get("cluster-enabled").as_deref() == Some("yes");
+    // Only consulted when redirecting: a config lookup per command would cost the hot path.
+    let cluster = || shared.config.get("cluster-enabled").as_deref() == Some("yes");
     let moved = |leader: Option<String>| -> CmdError {
         let slot = cmd::keys_of(spec, argv).first().map_or(0, |k| crate::cluster::key_slot(k));
         match leader {
@@ -164,28 +165,29 @@ async fn shard_gate(
         }
     }
     if spec.is_write() {
-        if let Err(engram_log::LogError::Poisoned(reason)) = shared.log.writable() {
-            return Err(CmdError::LogPoisoned(reason));
-        }
-        if let Err(engram_log::LogError::NotLeader(leader)) = shared.log.writable() {
-            // As Redis: a write queued in MULTI on a replica is refused at once and the
-            // transaction fails at EXEC.
-            if session.multi.is_some() {
-                session.multi_failed = true;
+        return match shared.log.writable() {
+            Err(engram_log::LogError::Poisoned(reason)) => Err(CmdError::LogPoisoned(reason)),
+            Err(engram_log::LogError::NotLeader(leader)) => {
+                // As Redis: a write queued in MULTI on a replica is refused at once and
+                // the transaction fails at EXEC.
+                if session.multi.is_some() {
+                    session.multi_failed = true;
+                }
+                if cluster() {
+                    Err(moved(leader))
+                } else {
+                    Err(CmdError::Custom(crate::fsm::READONLY_REPLICA.into()))
+                }
             }
-            if cluster {
-                return Err(moved(leader));
-            }
-            return Err(CmdError::Custom(crate::fsm::READONLY_REPLICA.into()));
-        }
-        return Ok(());
+            _ => Ok(()),
+        };
     }
     if !matches!(spec.exec, Exec::Read(_)) && !exec {
         return Ok(());
     }
     match shared.log.writable() {
         Err(engram_log::LogError::NotLeader(leader)) => {
-            if cluster && !session.readonly && !cmd::keys_of(spec, argv).is_empty() {
+            if !session.readonly && !cmd::keys_of(spec, argv).is_empty() && cluster() {
                 return Err(moved(leader));
             }
             Ok(())
@@ -198,7 +200,7 @@ async fn shard_gate(
                     session.fenced_batch = batch;
                     Ok(())
                 }
-                Err(engram_log::LogError::NotLeader(leader)) if cluster => Err(moved(leader)),
+                Err(engram_log::LogError::NotLeader(leader)) if cluster() => Err(moved(leader)),
                 Err(engram_log::LogError::NotLeader(_)) => Err(CmdError::Custom(
                     "TRYAGAIN this node lost the leadership during the read".into(),
                 )),

@@ -139,15 +139,12 @@ pub async fn wait_replicas(
 ) -> Result<crate::reply::Reply, crate::error::CmdError> {
     use crate::error::CmdError;
     use crate::reply::Reply;
-    let number = |i: usize| -> Result<i64, CmdError> {
-        argv.get(i)
-            .and_then(|a| std::str::from_utf8(a).ok())
-            .and_then(|s| s.parse::<i64>().ok())
-            .ok_or(CmdError::NotAnInteger)
-    };
-    let offset = usize::from(aof);
-    let wanted = number(1 + offset)?;
-    let timeout = number(2 + offset)?;
+    let mut args = crate::cmd::Args::new(argv.get(1..).unwrap_or_default());
+    if aof {
+        args.next_i64()?; // numlocal: this node's own fsync, answered below
+    }
+    let wanted = args.next_i64()?;
+    let timeout = args.next_i64()?;
     if timeout < 0 {
         return Err(CmdError::TimeoutNegative);
     }

@@ -153,16 +153,12 @@ impl fmt::Debug for AppendHook {
     }
 }
 
-struct Queued<R, S> {
-    proposal: Proposal<R, S>,
-}
-
 /// A running shard member.
 pub(crate) struct Shard<SM: StateMachine> {
     raft: Raft<SM>,
     me: u64,
     store: LogStore,
-    proposer: mpsc::UnboundedSender<Queued<SM::Request, SM::Response>>,
+    proposer: mpsc::UnboundedSender<Proposal<SM::Request, SM::Response>>,
     reads: Arc<ReadBarrier>,
     /// The leader as last seen in the metrics (0: none), for the write check.
     leader: Arc<AtomicU64>,
@@ -317,8 +313,8 @@ impl<SM: StateMachine> Shard<SM> {
             proposal.refuse::<SM>(&LogError::Poisoned(reason));
             return;
         }
-        if let Err(mpsc::error::SendError(q)) = self.proposer.send(Queued { proposal }) {
-            q.proposal.refuse::<SM>(&LogError::Shutdown);
+        if let Err(mpsc::error::SendError(proposal)) = self.proposer.send(proposal) {
+            proposal.refuse::<SM>(&LogError::Shutdown);
         }
     }
 
@@ -491,12 +487,12 @@ impl<SM: StateMachine> Shard<SM> {
 async fn propose_loop<SM: StateMachine>(
     raft: Raft<SM>,
     store: LogStore,
-    mut rx: mpsc::UnboundedReceiver<Queued<SM::Request, SM::Response>>,
+    mut rx: mpsc::UnboundedReceiver<Proposal<SM::Request, SM::Response>>,
     view: Arc<Mutex<ShardView>>,
 ) {
     let mut queued = Vec::new();
     while rx.recv_many(&mut queued, 4096).await > 0 {
-        let proposals: Vec<_> = queued.drain(..).map(|q| q.proposal).collect();
+        let proposals: Vec<_> = std::mem::take(&mut queued);
         let mut payloads = Vec::new();
         for p in &proposals {
             for request in &p.requests {

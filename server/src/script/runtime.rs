@@ -59,6 +59,9 @@ pub struct ScriptRuntime {
     /// Indexes whose scripts the leader aborted, learned from the log before (or while)
     /// this node applies them.
     remote_aborted: Mutex<BTreeSet<u64>>,
+    /// Whether `remote_aborted` has anything: apply asks for every entry, so the common
+    /// answer must not take a lock.
+    any_remote_aborted: AtomicBool,
     /// Aborted indexes not yet announced to the shard (the leader proposes them).
     unannounced: Mutex<Vec<u64>>,
     /// Wakes the announcer.
@@ -220,6 +223,7 @@ impl ScriptRuntime {
         if !self.remote_aborted.lock().insert(index) {
             return;
         }
+        self.any_remote_aborted.store(true, Ordering::Release);
         self.persist_aborted(index);
         let running = self.running.lock();
         if running.as_ref().is_some_and(|r| r.index == Some(index)) {
@@ -232,8 +236,8 @@ impl ScriptRuntime {
 
     /// Whether the leader aborted the script of entry `index`.
     pub fn aborted_remotely(&self, index: u64) -> bool {
-        let remote = self.remote_aborted.lock();
-        !remote.is_empty() && remote.contains(&index)
+        self.any_remote_aborted.load(Ordering::Acquire)
+            && self.remote_aborted.lock().contains(&index)
     }
 
     fn persist_aborted(&self, index: u64) {
