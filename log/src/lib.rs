@@ -227,6 +227,15 @@ struct Batch<R, S> {
     proposals: Vec<Proposal<R, S>>,
 }
 
+/// Durable batches on their way to the apply stage, in log order.
+struct ApplyQueue<R, S> {
+    batches: VecDeque<Batch<R, S>>,
+    /// The writer has stopped: the stage applies what is left and ends.
+    closed: bool,
+    /// The stage died (a bug in apply): what arrives is refused, not queued forever.
+    dead: bool,
+}
+
 /// State behind the appender lock: the next index and what the writer has not taken.
 struct Appender<R, S> {
     next_index: u64,
@@ -297,6 +306,8 @@ struct Inner<SM: StateMachine> {
     writer_wake: Condvar,
     applier: Mutex<Applier<SM>>,
     applied: AtomicU64,
+    apply_queue: Mutex<ApplyQueue<SM::Request, SM::Response>>,
+    apply_wake: Condvar,
     durability: AtomicU8,
     poison: Mutex<Option<String>>,
     poisoned: AtomicBool,
@@ -377,6 +388,12 @@ impl<SM: StateMachine> Log<SM> {
             writer_wake: Condvar::new(),
             applier: Mutex::new(Applier { sm, applied: 0 }),
             applied: AtomicU64::new(0),
+            apply_queue: Mutex::new(ApplyQueue {
+                batches: VecDeque::new(),
+                closed: false,
+                dead: false,
+            }),
+            apply_wake: Condvar::new(),
             durability: AtomicU8::new(match options.durability {
                 Durability::Local => DURABILITY_LOCAL,
                 Durability::None => DURABILITY_NONE,
@@ -764,8 +781,101 @@ impl<SM: StateMachine> Log<SM> {
         Ok(())
     }
 
-    /// The writer thread: write, sync once for everything taken, apply, reply.
-    fn write_loop(self, mut segment: SegmentWriter) {
+    /// The writer thread: write, sync once for everything taken, and hand it to the
+    /// apply stage, which applies and replies while the writer syncs the next batch.
+    /// Applying on the writer thread instead serialized the two: a pipeline of scripts
+    /// took as long to apply as its fsync took, and each batch waited for both.
+    fn write_loop(self, segment: SegmentWriter) {
+        std::thread::scope(|scope| {
+            let stage = std::thread::Builder::new()
+                .name("engram-apply".into())
+                .spawn_scoped(scope, || self.apply_stage());
+            if let Err(e) = &stage {
+                tracing::warn!(error = %e, "cannot start the apply stage; the writer applies");
+            }
+            // Ends the stage once the writer stops, by return or by panic (the scope
+            // would otherwise wait for the stage forever).
+            struct CloseStage<'a, R, S>(&'a Mutex<ApplyQueue<R, S>>, &'a Condvar);
+            impl<R, S> Drop for CloseStage<'_, R, S> {
+                fn drop(&mut self) {
+                    self.0.lock().closed = true;
+                    self.1.notify_one();
+                }
+            }
+            let _close = CloseStage(&self.inner.apply_queue, &self.inner.apply_wake);
+            self.write_batches(segment, stage.is_ok());
+        });
+    }
+
+    /// The apply stage: applies durable batches in log order and replies.
+    fn apply_stage(&self) {
+        loop {
+            let batches = {
+                let mut queue = self.inner.apply_queue.lock();
+                while queue.batches.is_empty() && !queue.closed {
+                    self.inner.apply_wake.wait(&mut queue);
+                }
+                if queue.batches.is_empty() {
+                    return;
+                }
+                std::mem::take(&mut queue.batches)
+            };
+            let run = std::panic::AssertUnwindSafe(|| {
+                let mut applier = self.inner.applier.lock();
+                for batch in batches {
+                    self.apply(&mut applier, batch.first, batch.proposals);
+                }
+            });
+            if std::panic::catch_unwind(run).is_err() {
+                // Proposals of the failed batches lost their reply channels (an error for
+                // their clients); everything after is refused.
+                self.poison("apply", &io::Error::other("the apply stage stopped (internal error)"));
+                let left = {
+                    let mut queue = self.inner.apply_queue.lock();
+                    queue.dead = true;
+                    std::mem::take(&mut queue.batches)
+                };
+                let error = LogError::Poisoned("the apply stage stopped (internal error)".into());
+                for p in left.into_iter().flat_map(|b| b.proposals) {
+                    p.refuse::<SM>(&error);
+                }
+                return;
+            }
+        }
+    }
+
+    /// Applies written batches: now, on this thread, when nothing before them waits in
+    /// the apply stage and they need no sync (a thread hop costs more than the apply);
+    /// otherwise through the stage, in order.
+    fn apply_written(&self, mut batches: VecDeque<Batch<SM::Request, SM::Response>>, staged: bool) {
+        if !staged {
+            let mut applier = self.inner.applier.lock();
+            // The stage takes batches before it locks the applier: `applied` (not the
+            // queue's emptiness) says whether everything before this batch is applied.
+            while batches.front().is_some_and(|b| applier.applied + 1 == b.first) {
+                if let Some(batch) = batches.pop_front() {
+                    self.apply(&mut applier, batch.first, batch.proposals);
+                }
+            }
+        }
+        if batches.is_empty() {
+            return;
+        }
+        let mut queue = self.inner.apply_queue.lock();
+        if queue.dead {
+            drop(queue);
+            let error = LogError::Poisoned("the apply stage stopped (internal error)".into());
+            for p in batches.into_iter().flat_map(|b| b.proposals) {
+                p.refuse::<SM>(&error);
+            }
+            return;
+        }
+        queue.batches.extend(batches);
+        drop(queue);
+        self.inner.apply_wake.notify_one();
+    }
+
+    fn write_batches(&self, mut segment: SegmentWriter, stage: bool) {
         let mut spare = Vec::new();
         // Proposals the last two syncs answered: their clients are likely sending again.
         let (mut answered, mut answered_before) = (0usize, 0usize);
@@ -826,10 +936,7 @@ impl<SM: StateMachine> Log<SM> {
                         self.inner.stats.synced_entries.fetch_add(count as u64, Ordering::Relaxed);
                     }
                     if !batches.is_empty() {
-                        let mut applier = self.inner.applier.lock();
-                        for batch in batches {
-                            self.apply(&mut applier, batch.first, batch.proposals);
-                        }
+                        self.apply_written(batches, stage && sync);
                     }
                 }
                 Err(reason) => {

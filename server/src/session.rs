@@ -140,6 +140,8 @@ pub struct Session {
     /// READONLY was sent (cluster mode): the client accepts reads served by a replica
     /// from its own state. READWRITE and RESET clear it.
     pub readonly: bool,
+    /// Flags of the scripts this connection ran by EVALSHA.
+    pub script_flags: crate::script::KnownFlags,
 }
 
 impl Session {
@@ -161,6 +163,7 @@ impl Session {
             watched: Vec::new(),
             tracking: Default::default(),
             readonly: false,
+            script_flags: Default::default(),
         }
     }
 

@@ -616,7 +616,7 @@ pub fn runs_as_read(shared: &Shared, spec: &CommandSpec, argv: &[Bytes]) -> bool
 /// without a log entry, and a `no-writes` one runs here, on the read path. `None`: propose.
 pub fn route(
     shared: &Arc<Shared>,
-    session: &Session,
+    session: &mut Session,
     spec: &CommandSpec,
     argv: &[Bytes],
     skip: usize,
@@ -629,6 +629,15 @@ pub fn route(
     } else {
         Call::parse(&mut Args::new(&argv[skip..]))?
     };
+    // The hot case, EVALSHA of a script this connection ran before, goes to the log
+    // without the keyspace lock (taking it here contended with apply on every call).
+    if spec.name == "evalsha" {
+        if let Some(flags) = session.script_flags.get(&call.target) {
+            if !flags.no_writes && !refused_for_memory(shared, flags) {
+                return Ok(None);
+            }
+        }
+    }
     let ks = shared.read_keyspace()?;
     let (script, flags) = match spec.name {
         "eval" => {
@@ -638,6 +647,7 @@ pub fn route(
         "evalsha" => {
             let body = ks.scripts.script(&call.target).ok_or_else(noscript)?;
             let flags = eval_shebang(body).unwrap_or_default();
+            session.script_flags.remember(&call.target, flags);
             let sha = String::from_utf8_lossy(&call.target).to_ascii_lowercase();
             (Script::Eval { sha, body: body.clone() }, flags)
         }
@@ -649,20 +659,23 @@ pub fn route(
             (Script::Function { name }, flags)
         }
     };
-    // Scripts that declare flags are refused whole when memory is over the limit, unless
-    // they may not write or say they may run anyway (Redis 7); others only fail at a
-    // command that would grow memory.
-    if flags.declared
-        && !flags.allow_oom
-        && !flags.no_writes
-        && crate::dispatch::over_maxmemory(shared)
-    {
+    if refused_for_memory(shared, flags) {
         return Err(CmdError::Oom);
     }
     if !flags.no_writes {
         return Ok(None);
     }
     Ok(Some(run_read(&ks, session.db, session.now_ms, shared, script, &call, spec.name)))
+}
+
+/// Scripts that declare flags are refused whole when memory is over the limit, unless
+/// they may not write or say they may run anyway (Redis 7); others only fail at a
+/// command that would grow memory.
+fn refused_for_memory(shared: &Shared, flags: ScriptFlags) -> bool {
+    flags.declared
+        && !flags.allow_oom
+        && !flags.no_writes
+        && crate::dispatch::over_maxmemory(shared)
 }
 
 /// `SCRIPT LOAD script`

@@ -245,16 +245,19 @@ impl Db {
         let table = self.table_mut(&key);
         // An existing key keeps its stored bytes; a new one gets its own exact allocation
         // rather than a slice of whatever request buffer it arrived in.
-        let (stored, old) = match table.get_key_value_mut(&key) {
+        // The deadline index needs its own handle on the stored key only when the key
+        // gets a new deadline: cloning allocates a shared header the first time and
+        // touches it (another cache miss) every time, so an INCR on a volatile key,
+        // whose deadline stays, does not clone.
+        let (indexed, old) = match table.get_key_value_mut(&key) {
             Some((stored, slot)) => {
-                let handle = if new_at.is_some() { stored.clone() } else { key.clone() };
-                (handle, Some(std::mem::replace(slot, entry)))
+                let old = std::mem::replace(slot, entry);
+                let moved = new_at.is_some() && old.expire_at_ms != new_at;
+                (moved.then(|| stored.clone()), Some(old))
             }
             None => {
                 let owned = Bytes::copy_from_slice(&key);
-                // Cloning would allocate a shared header for every key: only volatile
-                // keys need a second handle (for the deadline index).
-                let handle = if new_at.is_some() { owned.clone() } else { key.clone() };
+                let handle = new_at.is_some().then(|| owned.clone());
                 table.insert(owned, entry);
                 (handle, None)
             }
@@ -264,12 +267,12 @@ impl Db {
             self.len += 1;
         }
         // An unchanged deadline (INCR, APPEND, KEEPTTL on a volatile key) stays indexed
-        // as it is: two ordered-set operations per write on a hot path otherwise.
+        // as it is: two hash operations per write on a hot path otherwise.
         if old_at != new_at {
             if let Some(at) = old_at {
-                self.deadlines.remove(at, &stored);
+                self.deadlines.remove(at, &key);
             }
-            if let Some(at) = new_at {
+            if let (Some(at), Some(stored)) = (new_at, indexed) {
                 self.deadlines.insert(at, stored);
             }
         }
@@ -469,11 +472,11 @@ impl DbMut<'_> {
         let k = k.clone();
         entry.version = self.version;
         let old = std::mem::replace(&mut entry.expire_at_ms, expire_at_ms);
-        if let Some(at) = old {
-            self.db.deadlines.remove(at, &k);
-        }
-        if let Some(at) = expire_at_ms {
-            self.db.deadlines.insert(at, k.clone());
+        match (old, expire_at_ms) {
+            (Some(from), Some(to)) => self.db.deadlines.reschedule(from, to, &k),
+            (Some(from), None) => self.db.deadlines.remove(from, &k),
+            (None, Some(to)) => self.db.deadlines.insert(to, k.clone()),
+            (None, None) => {}
         }
         self.events.push(KeyEvent { db: self.index, key: k, event });
         true

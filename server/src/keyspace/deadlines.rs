@@ -40,6 +40,22 @@ impl DeadlineIndex {
         }
     }
 
+    /// Moves `key` from deadline `from` to `to`: in place when both fall in one window
+    /// (a key whose TTL is refreshed often, as session stores do), else out of one
+    /// window and into the other.
+    pub fn reschedule(&mut self, from: u64, to: u64, key: &Bytes) {
+        if from >> WINDOW_SHIFT == to >> WINDOW_SHIFT {
+            if let Some(at) =
+                self.windows.get_mut(&(from >> WINDOW_SHIFT)).and_then(|keys| keys.get_mut(key))
+            {
+                *at = to;
+                return;
+            }
+        }
+        self.remove(from, key);
+        self.insert(to, key.clone());
+    }
+
     /// Number of keys indexed.
     pub fn len(&self) -> usize {
         self.len
@@ -96,6 +112,23 @@ mod tests {
             let at = if i % 2 == 0 { 9_000_000 + i } else { 1_000_000 + i * 7 };
             index.remove(at, &key(i));
         }
+        assert!(index.is_empty() && index.windows.is_empty());
+    }
+
+    #[test]
+    fn rescheduling_within_and_across_windows_keeps_one_exact_deadline() {
+        let mut index = DeadlineIndex::default();
+        let key = Bytes::from_static(b"session");
+        index.insert(10_000, key.clone());
+        index.reschedule(10_000, 10_001, &key); // same window: updated in place
+        assert_eq!(index.len(), 1);
+        assert!(index.due(10_000, 10).is_empty(), "the new deadline, not the old one");
+        assert_eq!(index.due(10_001, 10), vec![key.clone()]);
+        index.reschedule(10_001, 50_000, &key); // another window
+        assert_eq!(index.len(), 1);
+        assert!(index.due(49_999, 10).is_empty());
+        assert_eq!(index.due(50_000, 10), vec![key.clone()]);
+        index.remove(50_000, &key);
         assert!(index.is_empty() && index.windows.is_empty());
     }
 }

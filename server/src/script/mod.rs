@@ -96,6 +96,40 @@ impl ScriptStore {
     }
 }
 
+/// EVALSHA's flags as one connection last found them, so that a script which may write
+/// goes to the log without a look at the keyspace. A SHA names one body, so its flags
+/// never change; whether the script still exists can, and apply checks that.
+#[derive(Debug, Default)]
+pub struct KnownFlags(Vec<([u8; 40], ScriptFlags)>);
+
+/// Scripts a connection remembers: applications use a handful; a client cycling
+/// through many only loses the shortcut.
+const KNOWN_FLAGS_MAX: usize = 16;
+
+impl KnownFlags {
+    fn key(sha: &[u8]) -> Option<[u8; 40]> {
+        let mut key: [u8; 40] = sha.try_into().ok()?;
+        key.make_ascii_lowercase();
+        Some(key)
+    }
+
+    pub fn get(&self, sha: &[u8]) -> Option<ScriptFlags> {
+        let key = Self::key(sha)?;
+        self.0.iter().find(|(known, _)| *known == key).map(|(_, flags)| *flags)
+    }
+
+    pub fn remember(&mut self, sha: &[u8], flags: ScriptFlags) {
+        let Some(key) = Self::key(sha) else { return };
+        if self.0.iter().any(|(known, _)| *known == key) {
+            return;
+        }
+        if self.0.len() >= KNOWN_FLAGS_MAX {
+            self.0.remove(0);
+        }
+        self.0.push((key, flags));
+    }
+}
+
 /// Flags a script or function declares (`#!lua flags=...`, `register_function{flags=}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ScriptFlags {

@@ -214,6 +214,15 @@ struct RunState {
 }
 
 impl RunState {
+    /// Names the script for error suffixes (`script: <name>`), reusing the buffer: a
+    /// fresh string per run is an allocation on every EVALSHA.
+    fn set_label(&self, name: &str) {
+        let mut label = self.label.borrow_mut();
+        label.clear();
+        label.push_str("script: ");
+        label.push_str(name);
+    }
+
     /// The hook's (and each write's) check: once a stop is decided, it is recorded and
     /// sticks until the script has unwound.
     fn must_stop(&self) -> Option<Stop> {
@@ -250,6 +259,14 @@ impl RunState {
     }
 }
 
+scoped_tls_hkt::scoped_thread_local!(
+    /// The host of the script running on this thread, lent to `redis.call` and
+    /// `redis.pcall` for the run. They are created once per machine: created per run in
+    /// an mlua scope (the other safe way to reach a borrowed host) they cost a fifth of
+    /// a small script's time, in callback userdata and its garbage collection.
+    static mut HOST: for<'a> &'a mut (dyn Host + 'a)
+);
+
 /// One sandboxed Lua state.
 pub struct Vm {
     lua: Lua,
@@ -258,6 +275,8 @@ pub struct Vm {
     /// The real globals (scripts see a read-only proxy): KEYS and ARGV go here.
     globals: Table,
     redis: Table,
+    /// "KEYS" and "ARGV" as Lua strings, made once rather than interned on every run.
+    keys_argv_names: (mlua::LuaString, mlua::LuaString),
     invoke: Function,
     handler: Function,
     /// EVAL scripts compiled in this machine, by SHA-1, for one cache generation.
@@ -424,6 +443,7 @@ impl Vm {
         Self::install_random(&lua, &state)?;
         Self::install_redis(&lua, &state, kind, &registering)?;
         let redis: Table = lua.globals().get("redis")?;
+        install_call(&lua, &redis, &state)?;
         let error_text_fn = lua.create_function(|_, e: Value| {
             Ok(match &e {
                 Value::Error(err) => reply_error(err)
@@ -464,6 +484,7 @@ impl Vm {
         };
         install_hook(&lua, &state, HOOK_INSTRUCTIONS)?;
         Ok(Vm {
+            keys_argv_names: (lua.create_string("KEYS")?, lua.create_string("ARGV")?),
             lua,
             kind,
             state,
@@ -733,7 +754,7 @@ impl Vm {
             let _ = install_hook(&self.lua, &self.state, HOOK_INSTRUCTIONS);
         }
         *self.state.tracked.borrow_mut() = None;
-        *self.state.label.borrow_mut() = "script: library".into();
+        self.state.set_label("library");
         // A library's top level only registers functions; one that spins must not hold
         // apply forever (Redis allows it 500 ms too).
         self.state.load_deadline.set(Some(crate::clock::monotonic() + LOAD_TIMEOUT));
@@ -774,39 +795,11 @@ impl Vm {
         self.state.rand48.set(srand48(seed as i32));
         *self.state.tracked.borrow_mut() =
             tracking.map(|t| (t.runtime, crate::clock::monotonic(), t.index));
-        let host = RefCell::new(host);
-        let state = self.state.clone();
-        let result = self.lua.scope(|scope| {
-            // C functions, not Lua wrappers: `return redis.call(...)` is a tail call, and
-            // only a C callee leaves the script's frame (and line) on the stack.
-            let call = scope.create_function(|lua, args: MultiValue| {
-                let (reply, failed) = call_from_script(lua, &state, &host, args)?;
-                if failed {
-                    let (text, counted) = match &reply {
-                        Value::Table(t) => (
-                            t.raw_get::<String>("err").unwrap_or_default(),
-                            t.raw_get::<bool>("ignore_err_stats_update").unwrap_or(false),
-                        ),
-                        _ => (String::new(), false),
-                    };
-                    return Err(mlua::Error::external(ReplyError(text, counted)));
-                }
-                Ok(reply)
-            })?;
-            let pcall = scope.create_function(|lua, args: MultiValue| {
-                Ok(call_from_script(lua, &state, &host, args)?.0)
-            })?;
-            self.redis.raw_set("call", call)?;
-            self.redis.raw_set("pcall", pcall)?;
-            let (a, b) = match args {
-                Some((keys, argv)) => (Value::Table(keys), Value::Table(argv)),
-                None => (Value::Nil, Value::Nil),
-            };
-            let out = self.invoke.call::<MultiValue>((f, &self.handler, a, b));
-            self.redis.raw_set("call", Value::Nil)?;
-            self.redis.raw_set("pcall", Value::Nil)?;
-            out
-        });
+        let (a, b) = match args {
+            Some((keys, argv)) => (Value::Table(keys), Value::Table(argv)),
+            None => (Value::Nil, Value::Nil),
+        };
+        let result = HOST.set(host, || self.invoke.call::<MultiValue>((f, &self.handler, a, b)));
         *self.state.tracked.borrow_mut() = None;
         self.state.yield_at.set(None);
         YIELDED.with(|y| y.set(self.state.yielded.get()));
@@ -826,13 +819,34 @@ impl Vm {
     }
 }
 
+/// `redis.call` and `redis.pcall`: C functions, not Lua wrappers, because `return
+/// redis.call(...)` is a tail call and only a C callee leaves the script's frame (and
+/// line) on the stack.
+fn install_call(lua: &Lua, redis: &Table, state: &Rc<RunState>) -> mlua::Result<()> {
+    let st = state.clone();
+    let call = lua.create_function(move |lua, args: MultiValue| {
+        let (reply, failed) = call_from_script(lua, &st, args)?;
+        if failed {
+            let (text, counted) = match &reply {
+                Value::Table(t) => (
+                    t.raw_get::<String>("err").unwrap_or_default(),
+                    t.raw_get::<bool>("ignore_err_stats_update").unwrap_or(false),
+                ),
+                _ => (String::new(), false),
+            };
+            return Err(mlua::Error::external(ReplyError(text, counted)));
+        }
+        Ok(reply)
+    })?;
+    let st = state.clone();
+    let pcall =
+        lua.create_function(move |lua, args: MultiValue| Ok(call_from_script(lua, &st, args)?.0))?;
+    redis.raw_set("call", call)?;
+    redis.raw_set("pcall", pcall)
+}
+
 /// The Rust side of `redis.call` / `redis.pcall`: (reply, whether it is an error).
-fn call_from_script(
-    lua: &Lua,
-    state: &RunState,
-    host: &RefCell<&mut dyn Host>,
-    args: MultiValue,
-) -> mlua::Result<(Value, bool)> {
+fn call_from_script(lua: &Lua, state: &RunState, args: MultiValue) -> mlua::Result<(Value, bool)> {
     let fail = |text: &str| -> mlua::Result<(Value, bool)> {
         let t = lua.create_table()?;
         t.raw_set("err", text)?;
@@ -855,7 +869,12 @@ fn call_from_script(
     if state.must_stop().is_some() {
         return Err(lua_err("ERR Script killed by user with SCRIPT KILL..."));
     }
-    let reply = host.borrow_mut().call(&argv, &mut || state.before_write().is_none());
+    // Unset outside a run, and while a command runs (a command never calls back into a
+    // script: those that could are refused as NOSCRIPT).
+    if !HOST.is_set() {
+        return Err(lua_err("redis.call is only available while a script runs"));
+    }
+    let reply = HOST.with(|host| host.call(&argv, &mut || state.before_write().is_none()));
     if state.stopped.get().is_some() {
         return Err(lua_err("ERR Script killed by user with SCRIPT KILL..."));
     }
@@ -935,14 +954,12 @@ pub fn run_eval(
     let Invocation { keys, args: argv, seed, tracking, yield_after } = call;
     let outcome = with_vm(Kind::Eval, |vm| -> Result<Reply, CmdError> {
         let f = vm.eval_function(generation, sha, body)?;
-        let globals = vm.globals.clone();
-        let set = |name: &str, items: &[Bytes]| -> mlua::Result<()> {
-            globals.raw_set(name, string_table(&vm.lua, items)?)
-        };
-        set("KEYS", keys)
-            .and_then(|()| set("ARGV", argv))
+        let (globals, names) = (&vm.globals, &vm.keys_argv_names);
+        string_table(&vm.lua, keys)
+            .and_then(|t| globals.raw_set(&names.0, t))
+            .and_then(|()| globals.raw_set(&names.1, string_table(&vm.lua, argv)?))
             .map_err(|e| CmdError::Custom(format!("ERR {e}")))?;
-        *vm.state.label.borrow_mut() = format!("script: {sha}");
+        vm.state.set_label(sha);
         Ok(vm.run(f, None, (seed, yield_after), tracking, host))
     });
     match outcome {
@@ -967,7 +984,7 @@ pub fn run_function(
         let tables = string_table(&vm.lua, keys)
             .and_then(|k| Ok((k, string_table(&vm.lua, argv)?)))
             .map_err(|e| CmdError::Custom(format!("ERR {e}")))?;
-        *vm.state.label.borrow_mut() = format!("script: {name}");
+        vm.state.set_label(name);
         Ok(vm.run(f, Some(tables), (seed, yield_after), tracking, host))
     });
     match outcome {
