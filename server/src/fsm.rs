@@ -268,7 +268,14 @@ impl engram_log::StateMachine for Fsm {
         if let Some((_, last)) = batch.last() {
             self.last_now_ms = self.last_now_ms.max(last.now_ms());
         }
-        batch.iter().map(|(index, request)| self.apply_one(&mut ks, *index, request)).collect()
+        let mut replies = Vec::with_capacity(batch.len());
+        for chunk in batch.chunks(WARM_CHUNK) {
+            warm_keys(&ks, chunk);
+            replies.extend(
+                chunk.iter().map(|(index, request)| self.apply_one(&mut ks, *index, request)),
+            );
+        }
+        replies
     }
 
     fn refused(error: &engram_log::LogError) -> Reply {
@@ -334,6 +341,40 @@ impl engram_log::StateMachine for Fsm {
         let databases = ks.len();
         *ks = Keyspace::new(databases);
     }
+}
+
+/// Entries whose keys are looked up together before they apply: enough for the misses
+/// to overlap, few enough that what they bring in is still cached when used.
+const WARM_CHUNK: usize = 16;
+
+/// Looks up each write's first key before the entries apply. The lookups are
+/// independent, so the processor overlaps their cache misses (a key's table, its control
+/// bytes, the key bytes), where applying one entry after another waits for each miss in
+/// turn: in a pipeline of SETs over 100k keys that first lookup was a third of apply.
+/// Most commands name their first key at argv[1]; scripts at argv[3].
+fn warm_keys(ks: &Keyspace, batch: &[(u64, Request)]) {
+    if batch.len() < 4 {
+        return;
+    }
+    let mut found = 0usize;
+    for (_, request) in batch {
+        let Request::Write { db, argv, .. } = request else { continue };
+        let key = match argv.get(2).map(|n| &n[..]) {
+            Some(numkeys) if numkeys != b"0" && argv.len() > 3 && is_script_call(&argv[0]) => {
+                &argv[3]
+            }
+            _ => match argv.get(1) {
+                Some(key) => key,
+                None => continue,
+            },
+        };
+        found += usize::from(ks.db(*db as usize).get_entry(key, 0).is_some());
+    }
+    std::hint::black_box(found);
+}
+
+fn is_script_call(name: &[u8]) -> bool {
+    name.eq_ignore_ascii_case(b"evalsha") || name.eq_ignore_ascii_case(b"eval")
 }
 
 #[cfg(test)]
