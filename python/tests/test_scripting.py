@@ -830,6 +830,51 @@ def test_read_only_scripts(r):
     assert str(e.value) == "Unexpected engine in script shebang: #!python"
 
 
+def test_min_replicas_to_write_refuses_writes_and_scripts_that_may_write(r):
+    """Without enough good replicas (a single node has none), writes get NOREPLICAS; a
+    script declaring it may write is refused whole, one without a shebang runs and its
+    first write is refused, and no-writes scripts and reads go on (Redis 7.4)."""
+    r.set("x", "some value")
+    r.config_set("min-replicas-to-write", 1)
+    try:
+        nope = "NOREPLICAS Not enough good replicas to write."
+        assert r.eval("#!lua flags=no-writes\nreturn redis.call('get','x')", 1, "x") == "some value"
+        assert r.eval("return redis.call('get','x')", 1, "x") == "some value"
+        with pytest.raises(redis.ResponseError) as e:
+            r.eval("#!lua\nreturn redis.call('get','x')", 1, "x")
+        assert str(e.value) == nope
+        with pytest.raises(redis.ResponseError) as e:
+            r.eval("return redis.call('set','x', 1)", 1, "x")
+        assert str(e.value).startswith(nope + " script: ")
+        sha = r.script_load("redis.call('set', KEYS[1], 'y') return 1")
+        for _ in range(2):  # also once the connection knows the script's flags
+            with pytest.raises(redis.ResponseError) as e:
+                r.evalsha(sha, 1, "x")
+            assert str(e.value).startswith(nope + " script: ")
+        with pytest.raises(redis.ResponseError) as e:
+            r.set("x", "other")
+        assert str(e.value) == nope
+        pipe = r.pipeline(transaction=True)
+        pipe.set("x", "in multi")
+        with pytest.raises(redis.ResponseError, match="NOREPLICAS"):
+            pipe.execute()
+        assert r.get("x") == "some value"
+    finally:
+        r.config_set("min-replicas-to-write", 0)
+    assert r.set("x", "after") and r.get("x") == "after"
+
+
+def test_cluster_reset_is_not_allowed_from_scripts(r):
+    for code in ("return redis.call('cluster', 'reset', 'hard')",
+                 "return redis.pcall('cluster', 'reset', 'hard')"):
+        with pytest.raises(redis.ResponseError) as e:
+            r.eval(code, 0)
+        assert "This Redis command is not allowed from script" in str(e.value)
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("CLUSTER", "RESET")
+    assert str(e.value) == "This instance has cluster support disabled"
+
+
 # --------------------------------------------------------------------------------------
 # 7. Busy scripts, SCRIPT KILL / FUNCTION KILL, UNKILLABLE
 # --------------------------------------------------------------------------------------

@@ -253,6 +253,9 @@ pub struct ConfigStore {
     pub maxclients: AtomicU64,
     /// `busy-reply-threshold` (`lua-time-limit`) in milliseconds.
     pub busy_reply_threshold_ms: AtomicU64,
+    /// `min-replicas-to-write` and `min-replicas-max-lag`, asked before every write.
+    pub min_replicas_to_write: AtomicU64,
+    pub min_replicas_max_lag: AtomicU64,
 }
 
 impl Default for ConfigStore {
@@ -269,6 +272,8 @@ impl Default for ConfigStore {
             client_query_buffer_limit: AtomicU64::new(0),
             maxclients: AtomicU64::new(0),
             busy_reply_threshold_ms: AtomicU64::new(5000),
+            min_replicas_to_write: AtomicU64::new(0),
+            min_replicas_max_lag: AtomicU64::new(10),
         };
         for p in PARAMS {
             store.mirror(p.name, p.default);
@@ -410,6 +415,8 @@ impl ConfigStore {
             }
             "maxclients" => self.maxclients.store(n, Ordering::Relaxed),
             "busy-reply-threshold" => self.busy_reply_threshold_ms.store(n, Ordering::Relaxed),
+            "min-replicas-to-write" => self.min_replicas_to_write.store(n, Ordering::Relaxed),
+            "min-replicas-max-lag" => self.min_replicas_max_lag.store(n, Ordering::Relaxed),
             _ => {}
         }
     }

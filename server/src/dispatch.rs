@@ -117,6 +117,23 @@ pub fn compact(argv: &[Bytes]) -> Vec<Bytes> {
         .collect()
 }
 
+/// Whether writes are refused for lack of replicas, as a Redis primary refuses them
+/// (`min-replicas-to-write` set and `min-replicas-max-lag` not 0): members that have
+/// acknowledged the log count as good replicas (INFO's `min_slaves_good_slaves`); a single
+/// node has none.
+pub(crate) fn too_few_replicas(shared: &Shared) -> bool {
+    let wanted = shared.config.min_replicas_to_write.load(std::sync::atomic::Ordering::Relaxed);
+    if wanted == 0
+        || shared.config.min_replicas_max_lag.load(std::sync::atomic::Ordering::Relaxed) == 0
+    {
+        return false;
+    }
+    let good = shared.log.shard().map_or(0, |view| {
+        view.members.iter().filter(|m| m.id != view.me && m.matched.is_some()).count()
+    });
+    (good as u64) < wanted
+}
+
 /// Whether `maxmemory` is set and allocated memory exceeds it (policy `noeviction`:
 /// commands that may grow memory are refused; eviction is not implemented).
 pub(crate) fn over_maxmemory(shared: &Shared) -> bool {
@@ -240,6 +257,12 @@ async fn gate(
             session.multi_failed = true;
         }
         return Err(CmdError::Oom);
+    }
+    if spec.flags.has(Flags::WRITE) && too_few_replicas(shared) {
+        if session.multi.is_some() {
+            session.multi_failed = true;
+        }
+        return Err(CmdError::NoReplicas);
     }
     if session.multi.is_some() && !transactions::runs_inside_multi(spec.name) {
         return Ok(Outcome::Ready(transactions::queue(session, spec, compact(argv))?));

@@ -117,6 +117,8 @@ pub enum CmdError {
     HllSelfTest(String),
     #[error("OOM command not allowed when used memory > 'maxmemory'.")]
     Oom,
+    #[error("NOREPLICAS Not enough good replicas to write.")]
+    NoReplicas,
     #[error("NOAUTH Authentication required.")]
     NoAuth,
     #[error("WRONGPASS invalid username-password pair or user is disabled.")]

@@ -176,6 +176,15 @@ const CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
         Exec::Session(cluster_replicas),
     ),
     spec(
+        "reset",
+        "Resets a node.",
+        "3.0.0",
+        "O(N) where N is the number of known nodes. The command may execute a FLUSHALL as a side effect.",
+        -2,
+        Flags::ADMIN.with(Flags::NOSCRIPT).with(Flags::STALE),
+        Exec::Session(cluster_reset),
+    ),
+    spec(
         "shards",
         "Returns the mapping of cluster slots to shards.",
         "7.0.0",
@@ -584,6 +593,19 @@ fn cluster_replicas(args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
 fn cluster_myid(_args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
     require_cluster(cx.shared)?;
     Ok(Reply::bulk(node_name(topology(cx.shared).me)))
+}
+
+/// `CLUSTER RESET [HARD | SOFT]`: a shard member leaves by CLUSTER FORGET from the
+/// others (its raft membership is the shard's, not its own to reset).
+fn cluster_reset(args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
+    require_cluster(cx.shared)?;
+    if !(args.is_empty() || args.eat("HARD") || args.eat("SOFT")) || !args.is_empty() {
+        return Err(CmdError::Syntax);
+    }
+    Err(CmdError::err(
+        "CLUSTER RESET is not supported by Engram shards: remove a node with CLUSTER FORGET \
+         on the primary",
+    ))
 }
 
 /// `CLUSTER MYSHARDID`

@@ -14,7 +14,7 @@ use crate::cmd::spec::{
 use crate::cmd::{ApplyCtx, Args, ReadCtx, SessionCtx};
 use crate::error::CmdError;
 use crate::reply::Reply;
-use crate::script::host::{ApplyHost, ReadHost};
+use crate::script::host::{ApplyHost, ReadHost, NO_REPLICAS_REFUSAL, READ_ONLY_REFUSAL};
 use crate::script::runtime::RunInfo;
 use crate::script::vm::{self, Invocation, Tracking};
 use crate::script::{eval_shebang, sha1_hex, ScriptFlags};
@@ -390,26 +390,29 @@ fn run_in_apply(cx: &mut ApplyCtx<'_>, script: Script, call: &Call, command: &st
     Ok(run(&script, call, (seed, None), tracking, &mut host, (generation, &libraries)))
 }
 
-/// Runs `script` on the read path (no log entry; writes refused).
-fn run_read(
-    ks: &crate::keyspace::Keyspace,
-    db: usize,
-    now_ms: u64,
-    shared: &Arc<Shared>,
-    script: Script,
-    call: &Call,
-    command: &str,
-) -> Reply {
+/// Runs `script` on the read path (no log entry; writes refused as `host` says).
+fn run_read(mut host: ReadHost<'_>, script: Script, call: &Call, command: &str) -> Reply {
     // A read-only script may spin until SCRIPT KILL, and with one connection thread (the
     // default) nothing else, SCRIPT KILL included, would be served meanwhile. Moving
     // every script off the thread's scheduler halved EVALSHA_RO throughput, so it first
     // runs here for a few milliseconds; one still running then starts again where it
     // may block (it has no effects: running it twice is running it once).
-    let reply = run_read_here(ks, db, now_ms, shared, &script, call, command, Some(INLINE_READ));
+    let reply = run_read_here(&mut host, &script, call, command, Some(INLINE_READ));
     if !crate::script::vm::last_run_yielded() {
         return reply;
     }
-    off_worker(|| run_read_here(ks, db, now_ms, shared, &script, call, command, None))
+    off_worker(|| run_read_here(&mut host, &script, call, command, None))
+}
+
+/// The read path's host for a read-only command's script.
+fn read_host<'a>(cx: &ReadCtx<'a>) -> ReadHost<'a> {
+    ReadHost {
+        ks: cx.ks,
+        db: cx.db,
+        now_ms: cx.now_ms,
+        shared: cx.shared,
+        write_refusal: READ_ONLY_REFUSAL,
+    }
 }
 
 /// How long a read-only script runs on a connection thread before moving off it.
@@ -427,28 +430,18 @@ fn off_worker<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
-#[allow(clippy::too_many_arguments)] // one call site pair, all plain context
 fn run_read_here(
-    ks: &crate::keyspace::Keyspace,
-    db: usize,
-    now_ms: u64,
-    shared: &Arc<Shared>,
+    host: &mut ReadHost<'_>,
     script: &Script,
     call: &Call,
     command: &str,
     yield_after: Option<std::time::Duration>,
 ) -> Reply {
-    let tracking = track(Some(shared), script, command, call, None);
-    let mut host = ReadHost { ks, db, now_ms, shared };
+    let tracking = track(Some(host.shared), script, command, call, None);
     let seed = crate::clock::now_us();
-    run(
-        script,
-        call,
-        (seed, yield_after),
-        tracking,
-        &mut host,
-        (ks.scripts.scripts_generation(), &ks.scripts.libraries),
-    )
+    let ks = host.ks;
+    let libraries = (ks.scripts.scripts_generation(), &*ks.scripts.libraries);
+    run(script, call, (seed, yield_after), tracking, host, libraries)
 }
 
 /// `EVAL script numkeys [key ...] [arg ...]`
@@ -502,7 +495,7 @@ impl ReadCommand for EvalRo {
     fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
         let body = self.0.target.clone();
         let script = Script::Eval { sha: sha1_hex(&body), body };
-        Ok(run_read(cx.ks, cx.db, cx.now_ms, cx.shared, script, &self.0, "eval_ro"))
+        Ok(run_read(read_host(cx), script, &self.0, "eval_ro"))
     }
 }
 
@@ -519,15 +512,7 @@ impl ReadCommand for EvalShaRo {
     fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
         let body = cx.ks.scripts.script(&self.0.target).cloned().ok_or_else(noscript)?;
         let sha = String::from_utf8_lossy(&self.0.target).to_ascii_lowercase();
-        Ok(run_read(
-            cx.ks,
-            cx.db,
-            cx.now_ms,
-            cx.shared,
-            Script::Eval { sha, body },
-            &self.0,
-            "evalsha_ro",
-        ))
+        Ok(run_read(read_host(cx), Script::Eval { sha, body }, &self.0, "evalsha_ro"))
     }
 }
 
@@ -576,26 +561,32 @@ impl ReadCommand for FcallRo {
                 "Can not execute a script with write flag using *_ro command.",
             ));
         }
-        Ok(run_read(
-            cx.ks,
-            cx.db,
-            cx.now_ms,
-            cx.shared,
-            Script::Function { name },
-            &self.0,
-            "fcall_ro",
-        ))
+        Ok(run_read(read_host(cx), Script::Function { name }, &self.0, "fcall_ro"))
     }
 }
 
 /// Whether this EVAL / EVALSHA / FCALL will run on the read path (`no-writes`): the
 /// connection then lets its in-flight writes apply first, as for any read, so a
 /// pipelined script sees the writes sent before it. Errs toward true when unsure.
-pub fn runs_as_read(shared: &Shared, spec: &CommandSpec, argv: &[Bytes]) -> bool {
+pub fn runs_as_read(
+    shared: &Shared,
+    known: &crate::script::KnownFlags,
+    spec: &CommandSpec,
+    argv: &[Bytes],
+) -> bool {
     if spec.group != Group::Scripting || !matches!(spec.name, "eval" | "evalsha" | "fcall") {
         return false;
     }
     let Some(target) = argv.get(1) else { return false };
+    // Without enough replicas a script that may write runs on the read path too (`route`).
+    if crate::dispatch::too_few_replicas(shared) {
+        return true;
+    }
+    if spec.name == "evalsha" {
+        if let Some(flags) = known.get(target) {
+            return flags.no_writes;
+        }
+    }
     match spec.name {
         "eval" => eval_shebang(target).is_ok_and(|f| f.no_writes),
         _ => {
@@ -633,7 +624,10 @@ pub fn route(
     // without the keyspace lock (taking it here contended with apply on every call).
     if spec.name == "evalsha" {
         if let Some(flags) = session.script_flags.get(&call.target) {
-            if !flags.no_writes && !refused_for_memory(shared, flags) {
+            if !flags.no_writes
+                && !refused_for_memory(shared, flags)
+                && !crate::dispatch::too_few_replicas(shared)
+            {
                 return Ok(None);
             }
         }
@@ -662,10 +656,26 @@ pub fn route(
     if refused_for_memory(shared, flags) {
         return Err(CmdError::Oom);
     }
-    if !flags.no_writes {
+    let mut refusal = READ_ONLY_REFUSAL;
+    if !flags.no_writes && crate::dispatch::too_few_replicas(shared) {
+        // As Redis: a script that declares it may write is refused whole; one without a
+        // shebang runs, and its first write is refused (on the read path, so nothing
+        // it does reaches the log).
+        if flags.declared {
+            return Err(CmdError::NoReplicas);
+        }
+        refusal = NO_REPLICAS_REFUSAL;
+    } else if !flags.no_writes {
         return Ok(None);
     }
-    Ok(Some(run_read(&ks, session.db, session.now_ms, shared, script, &call, spec.name)))
+    let host = ReadHost {
+        ks: &ks,
+        db: session.db,
+        now_ms: session.now_ms,
+        shared,
+        write_refusal: refusal,
+    };
+    Ok(Some(run_read(host, script, &call, spec.name)))
 }
 
 /// Scripts that declare flags are refused whole when memory is over the limit, unless

@@ -191,7 +191,7 @@ async fn serve(
             let routed = dispatch::route(&argv);
             let blocking = routed.is_blocking();
             let read_script = matches!(&routed.resolved, Ok((spec, _, _))
-                if crate::cmd::scripting::runs_as_read(shared, spec, &argv));
+                if crate::cmd::scripting::runs_as_read(shared, &session.script_flags, spec, &argv));
             if (!routed.is_write() || blocking || read_script) && !slots.is_empty() {
                 drain(
                     &mut slots,

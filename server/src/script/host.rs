@@ -30,7 +30,7 @@ fn custom(text: &str) -> Reply {
 #[allow(clippy::type_complexity)]
 fn resolve(
     argv: &[Bytes],
-    read_only: bool,
+    refuse_writes: Option<&str>,
 ) -> Result<(&'static CommandSpec, usize, usize), (Reply, Option<usize>)> {
     let (spec, id, skip) = cmd::resolve(argv).map_err(|e| match e {
         CmdError::WrongArity(_) => {
@@ -41,9 +41,8 @@ fn resolve(
     if spec.flags.has(Flags::NOSCRIPT) {
         return Err((custom("ERR This Redis command is not allowed from script"), Some(id)));
     }
-    if read_only && spec.is_write() {
-        let refusal = custom("ERR Write commands are not allowed from read-only scripts.");
-        return Err((refusal, Some(id)));
+    if let (Some(text), true) = (refuse_writes, spec.is_write()) {
+        return Err((custom(text), Some(id)));
     }
     Ok((spec, id, skip))
 }
@@ -100,6 +99,13 @@ fn session_command(
     }
 }
 
+/// What a read-only script's write gets.
+pub const READ_ONLY_REFUSAL: &str = "ERR Write commands are not allowed from read-only scripts.";
+
+/// What a script's write gets while `min-replicas-to-write` is not met (the script runs
+/// on the read path then, so the write never reaches the log).
+pub const NO_REPLICAS_REFUSAL: &str = "NOREPLICAS Not enough good replicas to write.";
+
 /// Whether a command that may grow memory must be refused (`maxmemory`, noeviction).
 fn refused_for_memory(spec: &CommandSpec, shared: Option<&Arc<Shared>>, allow_oom: bool) -> bool {
     !allow_oom
@@ -129,7 +135,7 @@ impl<'a, 'b> ApplyHost<'a, 'b> {
 
 impl Host for ApplyHost<'_, '_> {
     fn call(&mut self, argv: &[Bytes], may_write: &mut dyn FnMut() -> bool) -> Reply {
-        let (spec, id, skip) = match resolve(argv, self.read_only) {
+        let (spec, id, skip) = match resolve(argv, self.read_only.then_some(READ_ONLY_REFUSAL)) {
             Ok(found) => found,
             Err((reply, id)) => {
                 count(self.shared, id, &reply, true);
@@ -203,11 +209,13 @@ pub struct ReadHost<'a> {
     pub db: usize,
     pub now_ms: u64,
     pub shared: &'a Arc<Shared>,
+    /// The error a write gets ([`READ_ONLY_REFUSAL`] or [`NO_REPLICAS_REFUSAL`]).
+    pub write_refusal: &'static str,
 }
 
 impl Host for ReadHost<'_> {
     fn call(&mut self, argv: &[Bytes], _may_write: &mut dyn FnMut() -> bool) -> Reply {
-        let (spec, id, skip) = match resolve(argv, true) {
+        let (spec, id, skip) = match resolve(argv, Some(self.write_refusal)) {
             Ok(found) => found,
             Err((reply, id)) => {
                 count(Some(self.shared), id, &reply, true);
