@@ -213,6 +213,21 @@ fn shard_replicates_and_redirects() {
     let err =
         redis::cmd("EVAL").arg("return redis.call('SET','k','z')").arg(0).query::<()>(&mut con);
     assert_eq!(error_code(&err.unwrap_err()), "READONLY");
+    // min-replicas-to-write counts the replicas that acknowledged the log: two here.
+    let set_to = |con: &mut redis::Connection, n: &str| {
+        let _: () =
+            redis::cmd("CONFIG").arg("SET").arg("min-replicas-to-write").arg(n).query(con).unwrap();
+    };
+    set_to(&mut primary, "2");
+    let _: () = redis::cmd("SET").arg("k").arg("v2").query(&mut primary).unwrap();
+    set_to(&mut primary, "3");
+    let err = redis::cmd("SET").arg("k").arg("v3").query::<()>(&mut primary).unwrap_err();
+    assert_eq!(error_code(&err), "NOREPLICAS", "{err}");
+    let info: String = redis::cmd("INFO").arg("replication").query(&mut primary).unwrap();
+    assert!(info.contains("min_slaves_good_slaves:2"), "{info}");
+    set_to(&mut primary, "0");
+    let got: String = redis::cmd("GET").arg("k").query(&mut primary).unwrap();
+    assert_eq!(got, "v2");
 }
 
 #[test]
