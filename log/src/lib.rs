@@ -227,6 +227,9 @@ struct Batch<R, S> {
     proposals: Vec<Proposal<R, S>>,
 }
 
+/// Why writes are refused after the apply stage panicked (a bug).
+const APPLY_STAGE_DIED: &str = "the apply stage stopped (internal error)";
+
 /// Durable batches on their way to the apply stage, in log order.
 struct ApplyQueue<R, S> {
     batches: VecDeque<Batch<R, S>>,
@@ -829,13 +832,13 @@ impl<SM: StateMachine> Log<SM> {
             if std::panic::catch_unwind(run).is_err() {
                 // Proposals of the failed batches lost their reply channels (an error for
                 // their clients); everything after is refused.
-                self.poison("apply", &io::Error::other("the apply stage stopped (internal error)"));
+                self.poison("apply", &io::Error::other(APPLY_STAGE_DIED));
                 let left = {
                     let mut queue = self.inner.apply_queue.lock();
                     queue.dead = true;
                     std::mem::take(&mut queue.batches)
                 };
-                let error = LogError::Poisoned("the apply stage stopped (internal error)".into());
+                let error = LogError::Poisoned(APPLY_STAGE_DIED.into());
                 for p in left.into_iter().flat_map(|b| b.proposals) {
                     p.refuse::<SM>(&error);
                 }
@@ -864,7 +867,7 @@ impl<SM: StateMachine> Log<SM> {
         let mut queue = self.inner.apply_queue.lock();
         if queue.dead {
             drop(queue);
-            let error = LogError::Poisoned("the apply stage stopped (internal error)".into());
+            let error = LogError::Poisoned(APPLY_STAGE_DIED.into());
             for p in batches.into_iter().flat_map(|b| b.proposals) {
                 p.refuse::<SM>(&error);
             }
