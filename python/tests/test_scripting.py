@@ -864,6 +864,53 @@ def test_min_replicas_to_write_refuses_writes_and_scripts_that_may_write(r):
     assert r.set("x", "after") and r.get("x") == "after"
 
 
+def _lazyfree_settled(r) -> dict:
+    deadline = time.monotonic() + 10
+    while True:
+        mem = r.info("memory")
+        if mem["lazyfree_pending_objects"] == 0 or time.monotonic() > deadline:
+            return mem
+
+
+def test_function_flush_async_frees_functions_lazily_and_rebuilds_the_engine(r):
+    for i in range(100):
+        r.function_load(f"#!lua name=lib{i}\nredis.register_function('f{i}', function() return {i} end)")
+    assert r.fcall("f7", 0) == 7
+    r.config_resetstat()
+    assert r.function_flush("ASYNC")
+    # 100 functions and the engine, as Redis counts them; the engine starts empty.
+    assert _lazyfree_settled(r)["lazyfreed_objects"] == 101
+    assert r.info("memory")["used_memory_vm_functions"] < 40000
+    assert r.function_list() == []
+    r.function_load("#!lua name=again\nredis.register_function('g', function() return 1 end)")
+    assert r.fcall("g", 0) == 1
+    # A synchronous flush, or one of few functions, frees nothing lazily.
+    r.config_resetstat()
+    r.function_flush("SYNC")
+    assert _lazyfree_settled(r)["lazyfreed_objects"] == 0
+
+
+def test_lazyfree_counters_follow_redis(r):
+    r.config_resetstat()
+    # A set past its listpack size: one allocation per member, freed lazily (small
+    # collections are a few listpack nodes, which Redis frees in place).
+    r.sadd("big", *[f"m{i}" for i in range(1000)])
+    r.unlink("big")
+    assert _lazyfree_settled(r)["lazyfreed_objects"] == 1
+    # FLUSHALL from a client that may block counts its keys; inside MULTI it does not.
+    r.mset({"a": 1, "b": 2, "c": 3})
+    r.config_resetstat()
+    r.flushall()
+    assert _lazyfree_settled(r)["lazyfreed_objects"] == 3
+    r.mset({"a": 1, "b": 2})
+    r.config_resetstat()
+    pipe = r.pipeline(transaction=True)
+    pipe.flushall()
+    pipe.execute()
+    assert _lazyfree_settled(r)["lazyfreed_objects"] == 0
+    assert r.dbsize() == 0
+
+
 def test_cluster_reset_is_not_allowed_from_scripts(r):
     for code in ("return redis.call('cluster', 'reset', 'hard')",
                  "return redis.pcall('cluster', 'reset', 'hard')"):

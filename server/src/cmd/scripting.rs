@@ -934,7 +934,9 @@ impl WriteCommand for FunctionDelete {
 }
 
 /// `FUNCTION FLUSH [ASYNC | SYNC]`
-struct FunctionFlush;
+/// `Some(true)` for ASYNC, `Some(false)` for SYNC, `None` for the
+/// `lazyfree-lazy-user-flush` default.
+struct FunctionFlush(Option<bool>);
 
 impl Parse for FunctionFlush {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
@@ -943,16 +945,39 @@ impl Parse for FunctionFlush {
                 "unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP.",
             ));
         }
-        if !args.is_empty() && !args.eat("ASYNC") && !args.eat("SYNC") {
-            return Err(CmdError::err("FUNCTION FLUSH only supports SYNC|ASYNC option"));
+        if args.is_empty() {
+            return Ok(FunctionFlush(None));
         }
-        Ok(FunctionFlush)
+        if args.eat("ASYNC") {
+            return Ok(FunctionFlush(Some(true)));
+        }
+        if args.eat("SYNC") {
+            return Ok(FunctionFlush(Some(false)));
+        }
+        Err(CmdError::err("FUNCTION FLUSH only supports SYNC|ASYNC option"))
     }
 }
 
+/// Functions below this many are freed in place even by FUNCTION FLUSH ASYNC (Redis's
+/// LAZYFREE_THRESHOLD).
+const LAZY_FLUSH_MIN_FUNCTIONS: usize = 64;
+
 impl WriteCommand for FunctionFlush {
     fn apply(self, cx: &mut ApplyCtx<'_>) -> CmdResult {
-        cx.ks.scripts.libraries = Default::default();
+        let flushed = std::mem::take(&mut cx.ks.scripts.libraries);
+        // This thread's function machine goes too (Redis starts a new Lua engine): it
+        // holds every flushed function. It is thread-bound, so it is dropped here.
+        vm::reset_function_vm();
+        let lazy = self.0.unwrap_or_else(|| {
+            cx.shared.is_some_and(|s| {
+                s.config.get("lazyfree-lazy-user-flush").is_some_and(|v| v == "yes")
+            })
+        });
+        let functions = flushed.counts().1;
+        if lazy && functions > LAZY_FLUSH_MIN_FUNCTIONS {
+            // The functions and the engine, as Redis counts an asynchronous flush.
+            crate::keyspace::lazyfree::drop_later(Box::new(flushed), functions as u64 + 1);
+        }
         note_counts(cx);
         Ok(Reply::ok())
     }

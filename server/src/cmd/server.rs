@@ -853,14 +853,12 @@ fn memory_section(shared: &Shared, p: &ProcessStats, out: &mut String) {
         line(out, k, 0);
     }
     line(out, "mem_allocator", "jemalloc-5.3.0");
-    for k in [
-        "mem_overhead_db_hashtable_rehashing",
-        "active_defrag_running",
-        "lazyfree_pending_objects",
-        "lazyfreed_objects",
-    ] {
+    for k in ["mem_overhead_db_hashtable_rehashing", "active_defrag_running"] {
         line(out, k, 0);
     }
+    let (pending, freed) = crate::keyspace::lazyfree::stats();
+    line(out, "lazyfree_pending_objects", pending);
+    line(out, "lazyfreed_objects", freed);
 }
 
 fn persistence_section(shared: &Shared, out: &mut String) {
@@ -1212,6 +1210,7 @@ fn config_set(args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
 
 fn config_resetstat(_args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
     cx.shared.stats.reset();
+    crate::keyspace::lazyfree::reset_stats();
     Ok(Reply::ok())
 }
 
@@ -1613,44 +1612,63 @@ impl ReadCommand for DbSize {
     }
 }
 
-/// `[ASYNC | SYNC]` of FLUSHDB / FLUSHALL: both flush at once here (apply is in memory).
-fn parse_flush_mode(args: &mut Args<'_>) -> Result<(), CmdError> {
-    if !args.is_empty() && !args.eat("ASYNC") && !args.eat("SYNC") {
-        return Err(CmdError::Syntax);
-    }
-    args.finish()
+/// `[ASYNC | SYNC]` of FLUSHDB / FLUSHALL: `Some(true)` for ASYNC, `Some(false)` for
+/// SYNC, `None` for the `lazyfree-lazy-user-flush` default. Both empty the keyspace at
+/// once here (the old tables are dropped on the freeing thread either way); the mode only
+/// decides what INFO counts as lazily freed, as Redis would.
+fn parse_flush_mode(args: &mut Args<'_>) -> Result<Option<bool>, CmdError> {
+    let mode = if args.eat("ASYNC") {
+        Some(true)
+    } else if args.eat("SYNC") {
+        Some(false)
+    } else {
+        None
+    };
+    args.finish()?;
+    Ok(mode)
+}
+
+/// Whether a flush in `mode` frees lazily as Redis 7.4 counts it: ASYNC (or the default
+/// with `lazyfree-lazy-user-flush yes`) always; SYNC as a blocking asynchronous flush,
+/// except where the client may not block (MULTI, scripts).
+fn flush_is_lazy(mode: Option<bool>, cx: &ApplyCtx<'_>) -> bool {
+    let asked = mode.unwrap_or_else(|| {
+        cx.shared
+            .is_some_and(|s| s.config.get("lazyfree-lazy-user-flush").is_some_and(|v| v == "yes"))
+    });
+    asked || (cx.may_block && !cx.in_script)
 }
 
 /// `FLUSHDB [ASYNC | SYNC]`
-struct FlushDb;
+struct FlushDb(Option<bool>);
 
 impl Parse for FlushDb {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
-        parse_flush_mode(args)?;
-        Ok(FlushDb)
+        parse_flush_mode(args).map(FlushDb)
     }
 }
 
 impl WriteCommand for FlushDb {
     fn apply(self, cx: &mut ApplyCtx<'_>) -> CmdResult {
-        cx.db().flush();
+        let lazy = flush_is_lazy(self.0, cx);
+        cx.db().flush(lazy);
         Ok(Reply::ok())
     }
 }
 
 /// `FLUSHALL [ASYNC | SYNC]`
-struct FlushAll;
+struct FlushAll(Option<bool>);
 
 impl Parse for FlushAll {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
-        parse_flush_mode(args)?;
-        Ok(FlushAll)
+        parse_flush_mode(args).map(FlushAll)
     }
 }
 
 impl WriteCommand for FlushAll {
     fn apply(self, cx: &mut ApplyCtx<'_>) -> CmdResult {
-        cx.ks.flush_all();
+        let lazy = flush_is_lazy(self.0, cx);
+        cx.ks.flush_all(lazy);
         Ok(Reply::ok())
     }
 }

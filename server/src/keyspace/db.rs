@@ -484,9 +484,10 @@ impl DbMut<'_> {
 
     /// Removes every key (FLUSHDB). Records no per-key events, as Redis; one
     /// [`super::DB_EVENT_FLUSHED`] event (empty key) lets observers that track keys of this
-    /// database (blocked clients) react. Keyspace notifications skip it.
-    pub fn flush(&mut self) {
-        super::lazyfree::drop_db(std::mem::take(self.db));
+    /// database (blocked clients) react. Keyspace notifications skip it. `lazy` says
+    /// whether INFO counts the keys as lazily freed (see `lazyfree::drop_db`).
+    pub fn flush(&mut self, lazy: bool) {
+        super::lazyfree::drop_db(std::mem::take(self.db), lazy);
         self.events.push(KeyEvent {
             db: self.index,
             key: Bytes::new(),

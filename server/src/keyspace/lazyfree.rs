@@ -3,13 +3,30 @@
 //! write waits for. Dropping a value changes no state, so where it happens does not
 //! matter to determinism.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::OnceLock;
 
 use super::{Db, Value};
 
-/// Something whose drop is worth a trip to the freeing thread.
-type Garbage = Box<dyn Send>;
+/// Something whose drop is worth a trip to the freeing thread, and how many objects it
+/// counts as in INFO (one value; a database's keys; a flushed library set's functions).
+type Garbage = (Box<dyn Send>, u64);
+
+/// INFO's `lazyfree_pending_objects`: sent to the freeing thread, not yet dropped.
+static PENDING: AtomicU64 = AtomicU64::new(0);
+/// INFO's `lazyfreed_objects`: dropped by the freeing thread since the last RESETSTAT.
+static FREED: AtomicU64 = AtomicU64::new(0);
+
+/// (pending, freed) objects for INFO.
+pub fn stats() -> (u64, u64) {
+    (PENDING.load(Ordering::Relaxed), FREED.load(Ordering::Relaxed))
+}
+
+/// CONFIG RESETSTAT (Redis resets the freed count only).
+pub fn reset_stats() {
+    FREED.store(0, Ordering::Relaxed);
+}
 
 /// Collections with fewer elements than this are freed in place: sending them costs
 /// about as much as freeing them.
@@ -22,7 +39,13 @@ fn freer() -> Option<&'static Sender<Garbage>> {
             let (tx, rx) = mpsc::channel::<Garbage>();
             std::thread::Builder::new()
                 .name("engram-lazyfree".into())
-                .spawn(move || rx.into_iter().for_each(drop))
+                .spawn(move || {
+                    for (garbage, objects) in rx {
+                        drop(garbage);
+                        PENDING.fetch_sub(objects, Ordering::Relaxed);
+                        FREED.fetch_add(objects, Ordering::Relaxed);
+                    }
+                })
                 .ok()
                 .map(|_| tx)
         })
@@ -41,32 +64,35 @@ fn is_big(value: &Value) -> bool {
     }
 }
 
+/// Drops `garbage` on the freeing thread, or here if there is none.
+pub fn drop_later(garbage: Box<dyn Send>, objects: u64) {
+    let Some(tx) = freer() else { return drop(garbage) };
+    PENDING.fetch_add(objects, Ordering::Relaxed);
+    // A send fails only if the thread is gone; then the garbage comes back and is
+    // dropped here.
+    if let Err(mpsc::SendError((garbage, objects))) = tx.send((garbage, objects)) {
+        PENDING.fetch_sub(objects, Ordering::Relaxed);
+        drop(garbage);
+    }
+}
+
 /// Drops `value`, on the freeing thread if it is big.
 pub fn drop_value(value: Value) {
     if is_big(&value) {
-        if let Some(tx) = freer() {
-            // A send fails only if the thread is gone; then the value comes back and is
-            // dropped here.
-            if let Err(mpsc::SendError(garbage)) = tx.send(Box::new(value)) {
-                drop(garbage);
-            }
-            return;
-        }
+        drop_later(Box::new(value), 1);
+    } else {
+        drop(value);
     }
-    drop(value);
 }
 
-/// Drops a whole database (FLUSHDB / FLUSHALL) on the freeing thread.
-pub fn drop_db(db: Db) {
+/// Drops a whole database (FLUSHDB / FLUSHALL) on the freeing thread, always. Its keys
+/// count as lazily freed objects only when Redis would free them lazily (`counted`): an
+/// asynchronous flush, or a synchronous one from a client that may block (Redis 7.4 runs
+/// those as a blocking asynchronous flush), not one inside MULTI or a script.
+pub fn drop_db(db: Db, counted: bool) {
     if db.is_empty() {
         return;
     }
-    match freer() {
-        Some(tx) => {
-            if let Err(mpsc::SendError(garbage)) = tx.send(Box::new(db)) {
-                drop(garbage);
-            }
-        }
-        None => drop(db),
-    }
+    let keys = if counted { db.len() as u64 } else { 0 };
+    drop_later(Box::new(db), keys);
 }

@@ -126,10 +126,10 @@ impl Keyspace {
         }
     }
 
-    /// Empties every database (FLUSHALL).
-    pub fn flush_all(&mut self) {
+    /// Empties every database (FLUSHALL); `lazy` as for [`db::DbMut::flush`].
+    pub fn flush_all(&mut self, lazy: bool) {
         for i in 0..self.dbs.len() {
-            self.db_mut(i).flush();
+            self.db_mut(i).flush(lazy);
         }
     }
 

@@ -912,6 +912,13 @@ fn with_vm<R>(kind: Kind, f: impl FnOnce(&mut Vm) -> R) -> Result<R, CmdError> {
     })
 }
 
+/// Drops this thread's function machine (FUNCTION FLUSH): the next function call builds
+/// a fresh one from the libraries then current.
+pub fn reset_function_vm() {
+    FUNCTION_VM.with(|slot| slot.borrow_mut().take());
+    FUNCTION_VM_BYTES.store(0, Ordering::Relaxed);
+}
+
 /// Builds the KEYS / ARGV tables.
 fn string_table(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
     let t = lua.create_table_with_capacity(items.len(), 0)?;
