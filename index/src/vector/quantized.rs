@@ -26,6 +26,8 @@ use super::Metric;
 /// Codes span `-LEVELS..=LEVELS` (symmetric, so `-128` never occurs and negation is
 /// exact).
 const LEVELS: f32 = 127.0;
+/// [`LEVELS`] as an integer code.
+const LEVELS_I: i32 = 127;
 
 /// The encoded copy of an index's vectors, addressed by the same slots.
 #[derive(Debug, Clone)]
@@ -58,8 +60,12 @@ fn encode(v: &[f32], out: &mut [i8]) -> f32 {
     }
     let inverse = LEVELS / max;
     for (code, &x) in out.iter_mut().zip(v) {
-        // `as` saturates and maps NaN to 0; the clamp keeps ±inf off -128.
-        *code = (x * inverse).round().clamp(-LEVELS, LEVELS) as i8;
+        // Rounds half away from zero by adding ±0.5 and truncating: `f32::round` is a
+        // libm call per element here (a tenth of a restart's time re-encoding vectors),
+        // this vectorizes. `as` saturates and maps NaN to 0; the clamp keeps ±inf off
+        // -128.
+        let scaled = x * inverse;
+        *code = ((scaled + 0.5f32.copysign(scaled)) as i32).clamp(-LEVELS_I, LEVELS_I) as i8;
     }
     max / LEVELS
 }
