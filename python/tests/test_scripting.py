@@ -830,6 +830,24 @@ def test_read_only_scripts(r):
     assert str(e.value) == "Unexpected engine in script shebang: #!python"
 
 
+def test_exec_of_queued_writes_is_refused_when_replicas_go_missing(target, r):
+    r.set("xx", 1)
+    c = target.client(decode_responses=True)
+    assert c.execute_command("MULTI") in ("OK", True)
+    assert c.execute_command("INCR", "xx") == "QUEUED"
+    r.config_set("min-replicas-to-write", 2)
+    try:
+        with pytest.raises(redis.exceptions.ExecAbortError) as e:
+            c.execute_command("EXEC")
+        assert str(e.value) == (
+            "Transaction discarded because of: NOREPLICAS Not enough good replicas to write."
+        )
+    finally:
+        r.config_set("min-replicas-to-write", 0)
+    assert r.get("xx") == "1"
+    assert c.execute_command("ECHO", "out") == "out"
+
+
 def test_min_replicas_to_write_refuses_writes_and_scripts_that_may_write(r):
     """Without enough good replicas (a single node has none), writes get NOREPLICAS; a
     script declaring it may write is refused whole, one without a shebang runs and its
@@ -983,6 +1001,52 @@ def test_script_kill_under_busy(target, r):
     with pytest.raises(redis.ResponseError) as e:
         other.execute_command("SCRIPT", "KILL")
     assert str(e.value) == "NOTBUSY No scripts in execution right now."
+
+
+def test_transactions_while_a_script_is_busy(target, r):
+    """MULTI is allowed while a script is busy; a command queued meanwhile is refused with
+    -BUSY and fails the transaction; EXEC itself while busy ends it with EXECABORT."""
+    r.config_set("busy-reply-threshold", 50)
+    r.set("xx", 1)
+
+    def busy_while(body):
+        looper = target.client(decode_responses=True)
+        t, _ = _run_in_thread(lambda: looper.eval("while true do end", 0))
+        other = target.client(decode_responses=True, socket_timeout=5, retry=NO_RETRY)
+        wait_for(lambda: _busy_error(other), what="-BUSY from another client")
+        try:
+            body(other)
+        finally:
+            other.execute_command("SCRIPT", "KILL")
+            t.join(timeout=10)
+
+    c = target.client(decode_responses=True, socket_timeout=5, retry=NO_RETRY)
+
+    def queue_during_busy(other):
+        assert c.execute_command("MULTI") in ("OK", True)
+        with pytest.raises(redis.ResponseError) as e:
+            c.execute_command("INCR", "xx")
+        assert str(e.value).startswith("BUSY ")
+
+    busy_while(queue_during_busy)
+    wait_for(lambda: r.ping(), what="PING after SCRIPT KILL")
+    with pytest.raises(redis.exceptions.ExecAbortError) as e:
+        c.execute_command("EXEC")
+    assert str(e.value) == "Transaction discarded because of previous errors."
+    assert c.execute_command("ECHO", "out") == "out"  # no longer in MULTI
+
+    assert c.execute_command("MULTI") in ("OK", True)
+    assert c.execute_command("INCR", "xx") == "QUEUED"
+
+    def exec_during_busy(other):
+        with pytest.raises(redis.exceptions.ExecAbortError) as e:
+            c.execute_command("EXEC")
+        assert str(e.value).startswith("Transaction discarded because of: BUSY ")
+
+    busy_while(exec_during_busy)
+    wait_for(lambda: r.ping(), what="PING after SCRIPT KILL")
+    assert c.execute_command("ECHO", "out") == "out"
+    assert r.get("xx") == "1"
 
 
 def test_function_kill_under_busy(target, r):

@@ -241,7 +241,8 @@ async fn gate(
     }
     if !spec.flags.has(Flags::ALLOW_BUSY) {
         if let Some(is_function) = shared.scripts.busy() {
-            return Err(crate::script::runtime::ScriptRuntime::busy_error(is_function));
+            let busy = crate::script::runtime::ScriptRuntime::busy_error(is_function);
+            return Err(transactions::rejected(session, spec, busy));
         }
     }
     // After the -BUSY check: a read barrier on the leader waits for apply, which a busy
@@ -259,10 +260,7 @@ async fn gate(
         return Err(CmdError::Oom);
     }
     if spec.flags.has(Flags::WRITE) && too_few_replicas(shared) {
-        if session.multi.is_some() {
-            session.multi_failed = true;
-        }
-        return Err(CmdError::NoReplicas);
+        return Err(transactions::rejected(session, spec, CmdError::NoReplicas));
     }
     if session.multi.is_some() && !transactions::runs_inside_multi(spec.name) {
         return Ok(Outcome::Ready(transactions::queue(session, spec, compact(argv))?));
@@ -282,6 +280,14 @@ async fn gate(
         ));
     }
     if spec.name == "exec" && spec.group == crate::cmd::Group::Transactions {
+        // Redis counts EXEC as a write when it queued one: refused as a write would be,
+        // even if replicas went missing after the commands were queued.
+        let queued_write = session.multi.iter().flatten().any(|argv| {
+            cmd::resolve(argv).is_ok_and(|(queued, _, _)| queued.flags.has(Flags::WRITE))
+        });
+        if queued_write && too_few_replicas(shared) {
+            return Err(transactions::rejected(session, spec, CmdError::NoReplicas));
+        }
         return Ok(Outcome::Ready(transactions::exec(shared, session).await?));
     }
     match spec.exec {

@@ -118,6 +118,21 @@ fn end_transaction(session: &mut Session) -> Option<Vec<Vec<Bytes>>> {
     session.multi.take()
 }
 
+/// A command refused before it runs (`-BUSY`, `-LOADING`, `-NOREPLICAS` ...), as Redis's
+/// rejectCommand: inside MULTI it fails the transaction, and a refused EXEC ends the
+/// transaction with `EXECABORT Transaction discarded because of: <error>`.
+pub fn rejected(session: &mut Session, spec: &CommandSpec, error: CmdError) -> CmdError {
+    if session.multi.is_none() {
+        return error;
+    }
+    if spec.name == "exec" && spec.group == cmd::Group::Transactions {
+        end_transaction(session);
+        return CmdError::Custom(format!("EXECABORT Transaction discarded because of: {error}"));
+    }
+    session.multi_failed = true;
+    error
+}
+
 fn discard(_args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
     if cx.session.multi.is_none() {
         return Err(CmdError::err("DISCARD without MULTI"));
