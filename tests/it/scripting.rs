@@ -275,3 +275,34 @@ fn sort_by_a_constant_inside_a_script_orders_a_set() {
         ["a", "aa", "b", "c"].iter().map(|m| Value::BulkString(m.as_bytes().to_vec())).collect();
     assert_eq!(sorted.unwrap(), Value::Array(expected));
 }
+
+#[test]
+fn thousands_of_distinct_scripts_and_functions_keep_working() {
+    // mlua's reference stack holds about 8,000 values: a machine that held every compiled
+    // script or registered function there refused all scripts past that many.
+    const MANY: usize = 8_500;
+    let server = TestServer::start();
+    let mut con = server.client();
+    let mut pipe = redis::pipe();
+    for i in 0..MANY {
+        pipe.cmd("EVAL").arg(format!("return {i}")).arg(0);
+    }
+    let got: Vec<i64> = pipe.query(&mut con).unwrap();
+    assert_eq!(got.len(), MANY);
+    assert_eq!(got[MANY - 1], (MANY - 1) as i64);
+    let mut pipe = redis::pipe();
+    for i in 0..MANY {
+        let code = format!(
+            "#!lua name=lib{i}\nredis.register_function('f{i}', function() return {i} end)"
+        );
+        pipe.cmd("FUNCTION").arg("LOAD").arg(code).ignore();
+    }
+    pipe.query::<()>(&mut con).unwrap();
+    for i in [0, 7_999, MANY - 1] {
+        let name = format!("f{i}");
+        let v: i64 = redis::cmd("FCALL").arg(&name).arg(0).query(&mut con).unwrap();
+        assert_eq!(v, i as i64);
+    }
+    let v: i64 = redis::cmd("EVAL").arg("return 'fresh' and 42").arg(0).query(&mut con).unwrap();
+    assert_eq!(v, 42);
+}

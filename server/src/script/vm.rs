@@ -5,7 +5,6 @@
 //! the log entry so a script draws the same numbers on every replica and on replay.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -267,6 +266,49 @@ scoped_tls_hkt::scoped_thread_local!(
     static mut HOST: for<'a> &'a mut (dyn Host + 'a)
 );
 
+/// Lua functions by name, kept in a Lua table that Rust holds once. Each `Function`
+/// held from Rust takes a slot of mlua's reference stack, which has room for about 8,000:
+/// a machine that held every compiled script or registered function that way refused
+/// every script once it had seen that many.
+struct FunctionTable {
+    table: Table,
+    len: usize,
+}
+
+impl FunctionTable {
+    fn new(lua: &Lua) -> mlua::Result<Self> {
+        Ok(Self { table: lua.create_table()?, len: 0 })
+    }
+
+    fn get(&self, name: &str) -> Option<Function> {
+        self.table.raw_get::<Option<Function>>(name).ok().flatten()
+    }
+
+    fn insert(&mut self, name: &str, f: &Function) {
+        let added = self.get(name).is_none();
+        if self.table.raw_set(name, f).is_ok() && added {
+            self.len += 1;
+        }
+    }
+
+    fn remove(&mut self, name: &str) {
+        if self.get(name).is_some() && self.table.raw_set(name, Value::Nil).is_ok() {
+            self.len -= 1;
+        }
+    }
+
+    /// Empties the table (a fresh one: the old one's functions become garbage).
+    fn clear(&mut self, lua: &Lua) {
+        if let Ok(fresh) = Self::new(lua) {
+            *self = fresh;
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 /// One sandboxed Lua state.
 pub struct Vm {
     lua: Lua,
@@ -280,10 +322,11 @@ pub struct Vm {
     invoke: Function,
     handler: Function,
     /// EVAL scripts compiled in this machine, by SHA-1, for one cache generation.
-    compiled: HashMap<String, Function>,
+    compiled: FunctionTable,
     compiled_generation: u64,
-    /// Functions registered in this machine, for one libraries generation.
-    functions: HashMap<String, (Function, FunctionMeta)>,
+    /// Functions registered in this machine (by lowercase name), for one libraries
+    /// generation.
+    functions: FunctionTable,
     functions_generation: u64,
     /// Runs since the machine was created (for the periodic GC step).
     runs: u64,
@@ -483,6 +526,7 @@ impl Vm {
             })?
         };
         install_hook(&lua, &state, HOOK_INSTRUCTIONS)?;
+        let (compiled, functions) = (FunctionTable::new(&lua)?, FunctionTable::new(&lua)?);
         Ok(Vm {
             keys_argv_names: (lua.create_string("KEYS")?, lua.create_string("ARGV")?),
             lua,
@@ -492,9 +536,9 @@ impl Vm {
             redis,
             invoke,
             handler,
-            compiled: HashMap::new(),
+            compiled,
             compiled_generation: 0,
-            functions: HashMap::new(),
+            functions,
             functions_generation: 0,
             last_loaded: Vec::new(),
             runs: 0,
@@ -694,16 +738,16 @@ impl Vm {
         body: &[u8],
     ) -> Result<Function, CmdError> {
         if self.compiled_generation != generation {
-            self.compiled.clear();
+            self.compiled.clear(&self.lua);
             self.compiled_generation = generation;
             // SCRIPT FLUSH: what the dropped scripts held goes now, as Redis's VM reset.
             let _ = self.lua.gc_collect();
         }
         if let Some(f) = self.compiled.get(sha) {
-            return Ok(f.clone());
+            return Ok(f);
         }
         let f = compile(&self.lua, self.kind, body, EVAL_COMPILE_ERROR)?;
-        self.compiled.insert(sha.to_string(), f.clone());
+        self.compiled.insert(sha, &f);
         Ok(f)
     }
 
@@ -712,12 +756,12 @@ impl Vm {
         if self.functions_generation == libraries.generation() {
             return;
         }
-        self.functions.clear();
+        self.functions.clear(&self.lua);
         for library in libraries.iter() {
             match self.load_library(&library.code) {
                 Ok(found) => {
-                    for (name, f, meta) in found {
-                        self.functions.insert(name.to_ascii_lowercase(), (f, meta));
+                    for (name, f, _) in found {
+                        self.functions.insert(&name.to_ascii_lowercase(), &f);
                     }
                 }
                 // It loaded when FUNCTION LOAD applied it; a machine that cannot load it
@@ -985,7 +1029,7 @@ pub fn run_function(
     let Invocation { keys, args: argv, seed, tracking, yield_after } = call;
     let outcome = with_vm(Kind::Function, |vm| -> Result<Reply, CmdError> {
         vm.sync_functions(libraries);
-        let Some((f, _)) = vm.functions.get(&name.to_ascii_lowercase()).cloned() else {
+        let Some(f) = vm.functions.get(&name.to_ascii_lowercase()) else {
             return Err(CmdError::Custom("ERR Function not found".into()));
         };
         let tables = string_table(&vm.lua, keys)
@@ -1049,8 +1093,8 @@ pub fn adopt_loaded(before: u64, before_empty: bool, after: u64, replaced: &[Str
         for name in replaced {
             vm.functions.remove(&name.to_ascii_lowercase());
         }
-        for (name, f, meta) in loaded {
-            vm.functions.insert(name.to_ascii_lowercase(), (f, meta));
+        for (name, f, _) in loaded {
+            vm.functions.insert(&name.to_ascii_lowercase(), &f);
         }
         vm.functions_generation = after;
     });
