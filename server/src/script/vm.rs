@@ -321,6 +321,8 @@ pub struct Vm {
     keys_argv_names: (mlua::LuaString, mlua::LuaString),
     invoke: Function,
     handler: Function,
+    /// LOAD_ENV, compiled once: it makes each library's load environment.
+    load_env: Function,
     /// EVAL scripts compiled in this machine, by SHA-1, for one cache generation.
     compiled: FunctionTable,
     compiled_generation: u64,
@@ -527,6 +529,7 @@ impl Vm {
         };
         install_hook(&lua, &state, HOOK_INSTRUCTIONS)?;
         let (compiled, functions) = (FunctionTable::new(&lua)?, FunctionTable::new(&lua)?);
+        let load_env = lua.load(LOAD_ENV).set_name("=load_env").into_function()?;
         Ok(Vm {
             keys_argv_names: (lua.create_string("KEYS")?, lua.create_string("ARGV")?),
             lua,
@@ -536,6 +539,7 @@ impl Vm {
             redis,
             invoke,
             handler,
+            load_env,
             compiled,
             compiled_generation: 0,
             functions,
@@ -783,12 +787,8 @@ impl Vm {
         let fail = |e: mlua::Error| CmdError::Custom(format!("ERR {e}"));
         let register: Function =
             self.lua.named_registry_value("engram.register_function").map_err(fail)?;
-        let (env, finish): (Table, Function) = self
-            .lua
-            .load(LOAD_ENV)
-            .set_name("=load_env")
-            .call((register, self.redis.clone(), self.lua.globals()))
-            .map_err(fail)?;
+        let (env, finish): (Table, Function) =
+            self.load_env.call((register, self.redis.clone(), self.lua.globals())).map_err(fail)?;
         chunk.set_environment(env).map_err(fail)?;
         *self.registering.borrow_mut() = Some(Vec::new());
         // A previous run's kill must not end this load.
@@ -806,6 +806,20 @@ impl Vm {
         self.state.load_deadline.set(None);
         let _ = finish.call::<()>(());
         let collected = self.registering.borrow_mut().take().unwrap_or_default();
+        // The registered functions see the shared read-only globals directly, as the
+        // load environment forwards them there anyway: the environment (a few tables and
+        // closures, most of a small library's memory) then goes with the load.
+        let globals = self.lua.globals();
+        for (_, f, _) in &collected {
+            let _ = f.set_environment(globals.clone());
+        }
+        // Loads allocate as runs do (a load environment per library): step the
+        // collector at the same pace, so FUNCTION LOAD of many libraries leaves the heap
+        // near its live size.
+        self.runs = self.runs.wrapping_add(1);
+        if self.runs.is_multiple_of(GC_STEP_EVERY) {
+            let _ = self.lua.gc_step();
+        }
         let values = result
             .map_err(|e| CmdError::Custom(format!("ERR Error registering functions: {e}")))?;
         if let Some(Value::Boolean(false)) = values.front() {
