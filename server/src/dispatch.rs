@@ -317,8 +317,13 @@ async fn gate(
             Ok(Outcome::Ready(reply?))
         }
         Exec::Write(fns) => {
-            // Syntax errors never reach the log.
-            (fns.check)(&mut Args::new(&argv[skip..]))?;
+            // Syntax errors never reach the log. EVAL, EVALSHA and FCALL are parsed (and
+            // so checked) by `route`, once.
+            let routed = spec.group == crate::cmd::Group::Scripting
+                && matches!(spec.name, "eval" | "evalsha" | "fcall");
+            if !routed {
+                (fns.check)(&mut Args::new(&argv[skip..]))?;
+            }
             if spec.group == crate::cmd::Group::Scripting {
                 if let Some(reply) = cmd::scripting::route(shared, session, spec, argv, skip)? {
                     return Ok(Outcome::Ready(reply));

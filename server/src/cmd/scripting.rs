@@ -603,8 +603,9 @@ pub fn runs_as_read(
     }
 }
 
-/// Before proposing EVAL / EVALSHA / FCALL: an unknown script or function is refused
-/// without a log entry, and a `no-writes` one runs here, on the read path. `None`: propose.
+/// Before proposing EVAL / EVALSHA / FCALL (in place of their syntax check: this parses
+/// the call): an unknown script or function is refused without a log entry, and a
+/// `no-writes` one runs here, on the read path. `None`: propose.
 pub fn route(
     shared: &Arc<Shared>,
     session: &mut Session,
