@@ -282,10 +282,12 @@ async fn gate(
     if spec.name == "exec" && spec.group == crate::cmd::Group::Transactions {
         // Redis counts EXEC as a write when it queued one: refused as a write would be,
         // even if replicas went missing after the commands were queued.
-        let queued_write = session.multi.iter().flatten().any(|argv| {
-            cmd::resolve(argv).is_ok_and(|(queued, _, _)| queued.flags.has(Flags::WRITE))
-        });
-        if queued_write && too_few_replicas(shared) {
+        // (Replicas are checked first: resolving every queued command is not free.)
+        if too_few_replicas(shared)
+            && session.multi.iter().flatten().any(|argv| {
+                cmd::resolve(argv).is_ok_and(|(queued, _, _)| queued.flags.has(Flags::WRITE))
+            })
+        {
             return Err(transactions::rejected(session, spec, CmdError::NoReplicas));
         }
         return Ok(Outcome::Ready(transactions::exec(shared, session).await?));

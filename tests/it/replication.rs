@@ -396,6 +396,20 @@ impl Writers {
         }
         self.ledgers.into_iter().map(|l| std::mem::take(&mut *l.lock().unwrap())).collect()
     }
+
+    /// The end of a fault run: `more` acknowledgements after the faults stop, then the
+    /// writers stop, a leader is elected, every node converges (within `patience` each)
+    /// and holds every acknowledged write. Returns the acknowledged INCR/RPUSH count.
+    fn settle_and_verify(self, shard: &Shard, more: u64, patience: Duration) -> u64 {
+        self.wait_acks(more, patience);
+        let ledgers = self.stop();
+        shard.leader(patience);
+        shard.converge(patience);
+        for id in 1..=3 {
+            verify(shard.ports[id - 1], &ledgers);
+        }
+        ledgers.iter().map(|l| l.incr_acked + l.pushed.len() as u64).sum()
+    }
 }
 
 /// Every acknowledged push is in `list`, in the order it was acknowledged.
@@ -484,14 +498,7 @@ fn killing_the_primary_loses_no_acknowledged_write() {
         let role = role_of(shard.ports[leader - 1]);
         assert_ne!(role.as_deref(), Some("master"), "the restarted old primary claims to lead");
     }
-    writers.wait_acks(100, Duration::from_secs(30));
-    let ledgers = writers.stop();
-    shard.leader(Duration::from_secs(20));
-    shard.converge(Duration::from_secs(30));
-    for id in 1..=3 {
-        verify(shard.ports[id - 1], &ledgers);
-    }
-    let acked: u64 = ledgers.iter().map(|l| l.incr_acked + l.pushed.len() as u64).sum();
+    let acked = writers.settle_and_verify(&shard, 100, Duration::from_secs(30));
     let worst = failovers.iter().max().copied().unwrap_or_default();
     eprintln!(
         "{rounds} failovers, worst {worst:?}; {acked} acknowledged INCR/RPUSH verified on 3 nodes"
@@ -1191,14 +1198,7 @@ fn nemesis_kills_freezes_and_cuts_nodes_while_clients_write() {
             }
         }
     }
-    writers.wait_acks(50, Duration::from_secs(60));
-    let ledgers = writers.stop();
-    shard.leader(Duration::from_secs(30));
-    shard.converge(Duration::from_secs(60));
-    for id in 1..=3 {
-        verify(shard.ports[id - 1], &ledgers);
-    }
-    let acked: u64 = ledgers.iter().map(|l| l.incr_acked + l.pushed.len() as u64).sum();
+    let acked = writers.settle_and_verify(&shard, 50, Duration::from_secs(60));
     eprintln!(
         "{} faults ({}); {acked} acknowledged INCR/RPUSH verified on 3 nodes",
         faults.len(),

@@ -969,11 +969,7 @@ impl WriteCommand for FunctionFlush {
         // This thread's function machine goes too (Redis starts a new Lua engine): it
         // holds every flushed function. It is thread-bound, so it is dropped here.
         vm::reset_function_vm();
-        let lazy = self.0.unwrap_or_else(|| {
-            cx.shared.is_some_and(|s| {
-                s.config.get("lazyfree-lazy-user-flush").is_some_and(|v| v == "yes")
-            })
-        });
+        let lazy = crate::cmd::server::flush_asks_async(self.0, cx);
         let functions = flushed.counts().1;
         if lazy && functions > LAZY_FLUSH_MIN_FUNCTIONS {
             // The functions and the engine, as Redis counts an asynchronous flush.

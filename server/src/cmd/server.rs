@@ -1628,15 +1628,20 @@ fn parse_flush_mode(args: &mut Args<'_>) -> Result<Option<bool>, CmdError> {
     Ok(mode)
 }
 
-/// Whether a flush in `mode` frees lazily as Redis 7.4 counts it: ASYNC (or the default
-/// with `lazyfree-lazy-user-flush yes`) always; SYNC as a blocking asynchronous flush,
-/// except where the client may not block (MULTI, scripts).
-fn flush_is_lazy(mode: Option<bool>, cx: &ApplyCtx<'_>) -> bool {
-    let asked = mode.unwrap_or_else(|| {
+/// Whether a user's flush (FLUSHALL, FLUSHDB, FUNCTION FLUSH) in `mode` asked to free
+/// asynchronously: ASYNC, or no mode with `lazyfree-lazy-user-flush yes`.
+pub(crate) fn flush_asks_async(mode: Option<bool>, cx: &ApplyCtx<'_>) -> bool {
+    mode.unwrap_or_else(|| {
         cx.shared
             .is_some_and(|s| s.config.get("lazyfree-lazy-user-flush").is_some_and(|v| v == "yes"))
-    });
-    asked || (cx.may_block && !cx.in_script)
+    })
+}
+
+/// Whether a flush in `mode` frees lazily as Redis 7.4 counts it: when asked to always;
+/// SYNC as a blocking asynchronous flush, except where the client may not block (MULTI,
+/// scripts).
+fn flush_is_lazy(mode: Option<bool>, cx: &ApplyCtx<'_>) -> bool {
+    flush_asks_async(mode, cx) || (cx.may_block && !cx.in_script)
 }
 
 /// `FLUSHDB [ASYNC | SYNC]`
