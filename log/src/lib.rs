@@ -152,6 +152,10 @@ pub struct ShardView {
     pub me: u64,
     /// The node this one follows or is (None during an election).
     pub leader: Option<u64>,
+    /// The last leader this node knew, kept while `leader` is None: clients are shown
+    /// it as a failed master (as Redis Cluster shows a master until its failover ends)
+    /// rather than a shard with no slots, which they treat as a broken cluster.
+    pub previous_leader: Option<u64>,
     /// The current raft term.
     pub term: u64,
     /// The newest log index known committed.

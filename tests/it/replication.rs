@@ -260,6 +260,50 @@ fn cluster_mode_moves_clients_to_the_primary() {
     assert!(redis::cmd("GET").arg("foo").query::<Option<String>>(&mut con).is_err());
 }
 
+/// A shard that lost its leader still shows cluster clients who owned the slots, as
+/// Redis Cluster does until a failover ends: redis-py's RedisCluster gives up for good
+/// on a topology with uncovered slots, but keeps retrying a master that refuses
+/// connections. With the majority gone no successor is elected, so the survivor stays in
+/// that state and the check is not a race with an election.
+#[test]
+fn a_shard_without_a_leader_keeps_showing_the_failed_master() {
+    let mut extra = FAST_RAFT.to_vec();
+    extra.extend(["--cluster-enabled", "yes"]);
+    let mut shard = Shard::start(3, &extra);
+    let leader = shard.leader(Duration::from_secs(20));
+    let survivor = (1..=3).find(|id| *id != leader).unwrap();
+    let other = (1..=3).find(|id| *id != leader && *id != survivor).unwrap();
+    let mut con = shard.client(survivor);
+    let master_name: String =
+        redis::cmd("CLUSTER").arg("MYID").query(&mut shard.client(leader)).unwrap();
+    shard.kill9(other);
+    shard.kill9(leader);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let nodes = loop {
+        let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut con).unwrap();
+        if nodes.contains("master,fail") {
+            break nodes;
+        }
+        assert!(Instant::now() < deadline, "the survivor never saw its master fail: {nodes}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let line = nodes.lines().find(|l| l.starts_with(&master_name)).unwrap();
+    assert!(line.contains(" master,fail - ") && line.ends_with(" disconnected 0-16383"), "{line}");
+    let slots: Vec<Vec<redis::Value>> = redis::cmd("CLUSTER").arg("SLOTS").query(&mut con).unwrap();
+    assert_eq!(slots.len(), 1, "{slots:?}");
+    let range: (i64, i64) =
+        redis::from_redis_value(redis::Value::Array(slots[0][..2].to_vec())).unwrap();
+    assert_eq!(range, (0, 16383));
+    let owner: (String, u16, String, redis::Value) =
+        redis::from_redis_value(slots[0][2].clone()).unwrap();
+    assert_eq!(owner.2, master_name);
+    let info: String = redis::cmd("CLUSTER").arg("INFO").query(&mut con).unwrap();
+    assert!(
+        info.contains("cluster_state:fail") && info.contains("cluster_slots_fail:16384"),
+        "{info}"
+    );
+}
+
 /// What the writers were told: per writer, acknowledged INCRs, INCRs with unknown
 /// outcome, and the values whose RPUSH was acknowledged (in order) or unknown.
 #[derive(Default, Clone)]

@@ -285,6 +285,7 @@ impl<SM: StateMachine> Shard<SM> {
         let view = Arc::new(Mutex::new(ShardView {
             me,
             leader: None,
+            previous_leader: None,
             term: 0,
             committed: 0,
             applied: 0,
@@ -335,11 +336,11 @@ impl<SM: StateMachine> Shard<SM> {
     pub(crate) fn view(&self) -> ShardView {
         let mut view = self.view.lock().clone();
         if view.leader.is_some_and(|l| l != self.me) && self.contact.since() > self.stale_after {
-            view.leader = None;
+            view.previous_leader = view.leader.take();
         }
         if self.store.poisoned().is_some() && view.leader == Some(self.me) {
             // Its raft stopped at the storage failure: it leads nothing any more.
-            view.leader = None;
+            view.previous_leader = view.leader.take();
         }
         view
     }
@@ -598,6 +599,7 @@ async fn watch_metrics<SM: StateMachine>(
 ) {
     let mut metrics = raft.metrics();
     let mut last_leader = None;
+    let mut previous_leader = None;
     loop {
         {
             let m = metrics.borrow_watched().clone();
@@ -613,6 +615,7 @@ async fn watch_metrics<SM: StateMachine>(
             };
             if current != last_leader {
                 tracing::info!(node = me, leader = ?current, term = m.current_term, "shard leader changed");
+                previous_leader = last_leader.or(previous_leader);
                 last_leader = current;
             }
             leader.store(current.unwrap_or(0), Ordering::Release);
@@ -634,6 +637,7 @@ async fn watch_metrics<SM: StateMachine>(
             *view.lock() = ShardView {
                 me,
                 leader: current,
+                previous_leader: if current.is_none() { previous_leader } else { None },
                 term: m.current_term,
                 committed: m.local_committed.map_or(0, |l| l.index()),
                 applied: m.last_applied.map_or(0, |l| l.index()),

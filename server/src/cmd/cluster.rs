@@ -303,6 +303,10 @@ pub struct Node {
     pub offset: u64,
     /// False when the leader knows of nothing the member holds yet (`loading`).
     pub online: bool,
+    /// A master that stopped leading with no successor known yet: it keeps the slots,
+    /// flagged `fail`, until a new leader is elected (Redis Cluster's view of a master
+    /// whose failover is under way).
+    pub failed: bool,
 }
 
 /// The shard as this node sees it: the master first (if there is one), then the replicas
@@ -320,15 +324,19 @@ impl Topology {
     /// A replicated shard. `bus_ports` holds the members' cluster bus ports where they
     /// are not their client port + 10000 (see [`bus_ports`]).
     pub fn of(view: &ShardView, bus_ports: &BTreeMap<u64, u16>) -> Topology {
-        let leader = view.leader.filter(|l| view.members.iter().any(|m| m.id == *l));
+        let is_member = |l: &u64| view.members.iter().any(|m| m.id == *l);
+        let leader = view.leader.filter(is_member);
         let leading = leader == Some(view.me);
+        let failed_master =
+            if leader.is_none() { view.previous_leader.filter(is_member) } else { None };
         let mut nodes: Vec<Node> = view
             .members
             .iter()
             .map(|m| {
                 let (ip, port) = split_addr(&m.addr);
                 let myself = m.id == view.me;
-                let master = leader == Some(m.id);
+                let failed = failed_master == Some(m.id);
+                let master = leader == Some(m.id) || failed;
                 let (offset, online) = if myself {
                     (view.applied, true)
                 } else if leading {
@@ -347,6 +355,7 @@ impl Topology {
                     myself,
                     offset,
                     online,
+                    failed,
                 }
             })
             .collect();
@@ -366,13 +375,20 @@ impl Topology {
             myself: true,
             offset: applied,
             online: true,
+            failed: false,
         };
         Topology { me, epoch: 0, nodes: vec![node] }
     }
 
-    /// The master, if the shard has one (then it serves every slot).
+    /// The master, if the shard has one (then it owns every slot, and serves them
+    /// unless it has failed).
     pub fn master(&self) -> Option<&Node> {
         self.nodes.iter().find(|n| n.master)
+    }
+
+    /// Whether a live master serves the slots.
+    pub fn covered(&self) -> bool {
+        self.master().is_some_and(|m| !m.failed)
     }
 
     /// The replicas of the master (every node when there is no master).
@@ -407,7 +423,8 @@ pub fn bus_ports(config: &ConfigStore) -> BTreeMap<u64, u16> {
 /// The last slot, for `0-16383` ranges.
 const LAST_SLOT: i64 = SLOTS as i64 - 1;
 
-/// `CLUSTER SLOTS`: one range, master then replicas; empty without a master.
+/// `CLUSTER SLOTS`: one range, master (failed or not, as Redis) then replicas; empty
+/// without a master.
 pub fn slots_reply(t: &Topology) -> Reply {
     let Some(master) = t.master() else { return Reply::Array(vec![]) };
     let node = |n: &Node| {
@@ -429,6 +446,11 @@ pub fn shards_reply(t: &Topology) -> Reply {
         if t.master().is_some() { vec![Reply::Int(0), Reply::Int(LAST_SLOT)] } else { vec![] };
     let node = |n: &Node| {
         let field = |k: &str, v: Reply| (Reply::bulk(k), v);
+        let health = match (n.failed, n.online) {
+            (true, _) => "failed",
+            (false, true) => "online",
+            (false, false) => "loading",
+        };
         Reply::Map(vec![
             field("id", Reply::bulk(node_name(n.id))),
             field("port", Reply::Int(i64::from(n.port))),
@@ -436,7 +458,7 @@ pub fn shards_reply(t: &Topology) -> Reply {
             field("endpoint", Reply::bulk(&n.ip)),
             field("role", Reply::bulk(if n.master { "master" } else { "replica" })),
             field("replication-offset", Reply::Int(n.offset as i64)),
-            field("health", Reply::bulk(if n.online { "online" } else { "loading" })),
+            field("health", Reply::bulk(health)),
         ])
     };
     let nodes = t.master().into_iter().chain(t.replicas()).map(node).collect();
@@ -450,13 +472,17 @@ pub fn shards_reply(t: &Topology) -> Reply {
 /// `<id> <ip:port@bus> <flags> <master> <ping-sent> <pong-recv> <epoch> <link> [<slots>]`.
 pub fn node_line(t: &Topology, n: &Node) -> String {
     let role = if n.master { "master" } else { "slave" };
-    let flags = if n.myself { format!("myself,{role}") } else { role.to_string() };
+    let mut flags = if n.myself { format!("myself,{role}") } else { role.to_string() };
+    if n.failed {
+        flags.push_str(",fail");
+    }
+    let link = if n.failed && !n.myself { "disconnected" } else { "connected" };
     let master = match (n.master, t.master()) {
         (false, Some(m)) => node_name(m.id),
         _ => "-".to_string(),
     };
     let mut line = format!(
-        "{} {}:{}@{} {flags} {master} 0 0 {} connected",
+        "{} {}:{}@{} {flags} {master} 0 0 {} {link}",
         node_name(n.id),
         n.ip,
         n.port,
@@ -488,19 +514,20 @@ pub fn replicas_reply(t: &Topology, name: &[u8]) -> CmdResult {
 /// `CLUSTER INFO`. The bus message counters stay zero: raft traffic is not cluster bus
 /// traffic, and Redis prints per-type counters only once they are non-zero.
 pub fn info_text(t: &Topology) -> String {
-    let covered = t.master().is_some();
-    let slots = if covered { SLOTS } else { 0 };
+    let assigned = t.master().is_some();
+    let covered = t.covered();
+    let count = |yes: bool| if yes { SLOTS } else { 0 };
     let mut out = String::new();
     let mut line = |k: &str, v: &dyn std::fmt::Display| {
         let _ = write!(out, "{k}:{v}\r\n");
     };
     line("cluster_state", &if covered { "ok" } else { "fail" });
-    line("cluster_slots_assigned", &slots);
-    line("cluster_slots_ok", &slots);
+    line("cluster_slots_assigned", &count(assigned));
+    line("cluster_slots_ok", &count(covered));
     line("cluster_slots_pfail", &0);
-    line("cluster_slots_fail", &0);
+    line("cluster_slots_fail", &count(assigned && !covered));
     line("cluster_known_nodes", &t.nodes.len());
-    line("cluster_size", &u8::from(covered));
+    line("cluster_size", &u8::from(assigned));
     line("cluster_current_epoch", &t.epoch);
     line("cluster_my_epoch", &t.epoch);
     line("cluster_stats_messages_sent", &0);
@@ -759,6 +786,7 @@ mod tests {
         ShardView {
             me,
             leader,
+            previous_leader: None,
             term: 7,
             committed: 118,
             applied: 115,
@@ -904,6 +932,43 @@ mod tests {
         // Names are case-sensitive, as in Redis.
         let upper = node_name(2).to_ascii_uppercase();
         assert!(replicas_reply(&t, upper.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn during_an_election_the_last_leader_keeps_the_slots_as_a_failed_master() {
+        let mut v = view(1, None);
+        v.previous_leader = Some(2);
+        let t = Topology::of(&v, &BTreeMap::new());
+        let Reply::Array(ranges) = slots_reply(&t) else { panic!() };
+        let Reply::Array(range) = &ranges[0] else { panic!() };
+        assert_eq!(names(&Reply::Array(range[2..].to_vec())), [2, 1, 3].map(node_name));
+        let info = info_text(&t);
+        assert!(
+            info.starts_with(
+                "cluster_state:fail\r\ncluster_slots_assigned:16384\r\ncluster_slots_ok:0\r\n\
+                 cluster_slots_pfail:0\r\ncluster_slots_fail:16384\r\ncluster_known_nodes:3\r\n\
+                 cluster_size:1\r\n"
+            ),
+            "{info}"
+        );
+        let nodes = nodes_text(&t);
+        let master = nodes.lines().next().unwrap();
+        assert_eq!(
+            master,
+            format!(
+                "{} 10.0.0.2:7002@17002 master,fail - 0 0 7 disconnected 0-16383",
+                node_name(2)
+            )
+        );
+        let Reply::Array(shards) = shards_reply(&t) else { panic!() };
+        let Reply::Array(nodes) = field(&shards[0], "nodes") else { panic!() };
+        assert_eq!(field(&nodes[0], "health"), &Reply::bulk("failed"));
+        // Once a leader is known, the previous one is an ordinary replica again.
+        let mut v = view(1, Some(3));
+        v.previous_leader = Some(2);
+        let t = Topology::of(&v, &BTreeMap::new());
+        assert_eq!(t.master().map(|n| (n.id, n.failed)), Some((3, false)));
+        assert!(info_text(&t).starts_with("cluster_state:ok\r\n"));
     }
 
     #[test]

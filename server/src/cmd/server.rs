@@ -2318,6 +2318,7 @@ mod tests {
         engram_log::ShardView {
             me,
             leader,
+            previous_leader: None,
             term: 4,
             committed: 60,
             applied: 57,
