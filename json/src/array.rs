@@ -9,7 +9,7 @@ use crate::error::JsonError;
 use crate::eval::{self, get_mut, Loc};
 use crate::ops::{ser, type_name, Output};
 use crate::path::Path;
-use crate::Document;
+use crate::Tree;
 use serde_json::Value;
 
 /// Parses an integer argument (ARRINDEX start/stop, ARRINSERT index, ARRTRIM start/stop)
@@ -81,14 +81,14 @@ fn last_array_result<T>(arrays: &[bool], out: Vec<Option<T>>) -> Option<T> {
     out.into_iter().nth(last).flatten()
 }
 
-impl Document {
+impl Tree {
     /// Parses JSON text that must be exactly one value (surrounding whitespace allowed), as
     /// JSON.ARRINDEX parses its value: errors carry the `ERR ` prefix there
     /// (`ERR expected value at line 1 column 1`, `ERR trailing characters at ...`).
-    /// Nesting deeper than [`crate::MAX_DEPTH`] is rejected as in [`Document::parse`].
-    pub fn parse_exact(text: &str) -> Result<Document, JsonError> {
+    /// Nesting deeper than [`crate::MAX_DEPTH`] is rejected as in [`Tree::parse`].
+    pub fn parse_exact(text: &str) -> Result<Tree, JsonError> {
         serde_json::from_str::<Value>(text)
-            .map(Document::from_value)
+            .map(Tree::from_value)
             .map_err(|e| JsonError::Other(format!("ERR {e}")))
     }
 
@@ -102,7 +102,7 @@ impl Document {
     pub fn arr_index(
         &self,
         path: &Path,
-        value: &Document,
+        value: &Tree,
         start: i64,
         stop: i64,
     ) -> Result<Output<Option<i64>>, JsonError> {
@@ -130,7 +130,7 @@ impl Document {
         &mut self,
         path: &Path,
         index: i64,
-        values: &[Document],
+        values: &[Tree],
     ) -> Result<Output<Option<usize>>, JsonError> {
         let found = eval::query_located(&self.root, path.segments());
         if path.is_legacy() && !found.iter().any(|(_, v)| v.is_array()) {

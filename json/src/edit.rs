@@ -4,7 +4,7 @@ use crate::error::JsonError;
 use crate::eval::{self, get_mut, Loc};
 use crate::ops::{Output, SetCond};
 use crate::path::Path;
-use crate::Document;
+use crate::Tree;
 use serde_json::{Map, Value};
 
 /// RFC 7396 merge patch of `patch` into `target`, as RedisJSON applies it: a non-object
@@ -41,7 +41,7 @@ fn is_zero(n: &serde_json::Number) -> bool {
     n.as_f64() == Some(0.0)
 }
 
-impl Document {
+impl Tree {
     /// JSON.CLEAR: empties every matched non-empty array and object and sets every matched
     /// non-zero number to the integer 0; the number of values cleared (already empty
     /// containers, zeros, strings, booleans and null count 0 and stay). As in RedisJSON, the
@@ -103,9 +103,9 @@ impl Document {
     /// every match; when the path matches nothing it behaves as JSON.SET (the patch is stored
     /// as given, nulls included; `Ok(false)` is the nil reply when the parent is missing,
     /// `Err wrong static path` / `ERR array index out of range` as for SET). For a key that
-    /// does not exist use [`Document::new_at`] with [`SetCond::Always`] (the value is stored
+    /// does not exist use [`Tree::new_at`] with [`SetCond::Always`] (the value is stored
     /// as given), as RedisJSON does.
-    pub fn merge(&mut self, path: &Path, patch: &Document) -> Result<bool, JsonError> {
+    pub fn merge(&mut self, path: &Path, patch: &Tree) -> Result<bool, JsonError> {
         let locs = self.locate(path);
         if locs.is_empty() {
             return self.set(path, patch.clone(), SetCond::Always);

@@ -125,7 +125,7 @@ fn descend<'a>(
     }
 }
 
-fn norm_index(i: i64, len: usize) -> Option<usize> {
+pub(crate) fn norm_index(i: i64, len: usize) -> Option<usize> {
     if i >= 0 {
         let i = usize::try_from(i).ok()?;
         (i < len).then_some(i)

@@ -30,11 +30,40 @@ pub fn write_value(out: &mut String, v: &Value, f: &Format) {
 }
 
 fn write_str(out: &mut String, s: &str) {
-    // serde_json's escaping is RedisJSON's escaping (it serialises with serde_json too).
-    match serde_json::to_string(s) {
-        Ok(t) => out.push_str(&t),
-        Err(_) => out.push_str("\"\""),
+    write_escaped(out, s);
+}
+
+/// Writes `s` as a JSON string with serde_json's escaping, which is RedisJSON's (it
+/// serialises with serde_json too): `"` `\\` and the short forms of backspace, form feed,
+/// newline, carriage return and tab; other control characters as `\u00xx`; nothing else.
+pub(crate) fn write_escaped(out: &mut String, s: &str) {
+    out.push('"');
+    let mut plain = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let short = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[plain..i]);
+        plain = i + 1;
+        if short.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        } else {
+            out.push_str(short);
+        }
     }
+    out.push_str(&s[plain..]);
+    out.push('"');
 }
 
 fn write_scalar(out: &mut String, v: &Value) {
@@ -129,5 +158,20 @@ fn write_pretty(out: &mut String, v: &Value, f: &Format, level: usize) {
             out.push('}');
         }
         other => write_compact(out, other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    #[test]
+    fn strings_escape_as_serde_json_does() {
+        let all: String = (0u32..0x300).filter_map(char::from_u32).collect();
+        for s in [all.as_str(), "", "plain", "a\"b\\c\u{7f}/\u{1f600}"] {
+            let mut out = String::new();
+            super::write_escaped(&mut out, s);
+            assert_eq!(out, serde_json::to_string(s).unwrap());
+        }
     }
 }

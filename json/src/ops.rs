@@ -1,10 +1,10 @@
-//! The operations behind the JSON.* commands, as methods of [`Document`].
+//! The operations behind the JSON.* commands, as methods of [`Tree`].
 
 use crate::error::JsonError;
 use crate::eval::{self, get_mut, Loc, Step};
 use crate::format::{write_value, Format};
 use crate::path::{Path, Segment, Selector};
-use crate::Document;
+use crate::Tree;
 use serde_json::{Map, Number, Value};
 use std::collections::BTreeMap;
 
@@ -139,7 +139,7 @@ fn del_order(a: &Loc, b: &Loc) -> std::cmp::Ordering {
     b.len().cmp(&a.len())
 }
 
-impl Document {
+impl Tree {
     pub(crate) fn locate(&self, path: &Path) -> Vec<Loc> {
         eval::query_located(&self.root, path.segments()).into_iter().map(|(l, _)| l).collect()
     }
@@ -198,8 +198,8 @@ impl Document {
 
     /// JSON.SET on an existing document. `Ok(true)` is OK, `Ok(false)` the nil reply (NX/XX
     /// not met, or the parent of a new member does not exist). A new key is
-    /// [`Document::new_at`] instead.
-    pub fn set(&mut self, path: &Path, value: Document, cond: SetCond) -> Result<bool, JsonError> {
+    /// [`Tree::new_at`] instead.
+    pub fn set(&mut self, path: &Path, value: Tree, cond: SetCond) -> Result<bool, JsonError> {
         let found = eval::query_located(&self.root, path.segments());
         if !found.is_empty() {
             if cond == SetCond::Nx {
@@ -251,21 +251,6 @@ impl Document {
             }
         });
         Ok(true)
-    }
-
-    /// JSON.SET on a key that does not exist: only the root path may create a document.
-    pub fn new_at(
-        path: &Path,
-        value: Document,
-        cond: SetCond,
-    ) -> Result<Option<Document>, JsonError> {
-        if !path.is_root() {
-            return Err(JsonError::err("new objects must be created at the root"));
-        }
-        if cond == SetCond::Xx {
-            return Ok(None);
-        }
-        Ok(Some(value))
     }
 
     /// JSON.DEL / JSON.FORGET: the number of values deleted. Deleting the root (`$` or `.`)
@@ -397,7 +382,7 @@ impl Document {
     pub fn str_append(
         &mut self,
         path: &Path,
-        value: &Document,
+        value: &Tree,
     ) -> Result<Output<Option<usize>>, JsonError> {
         let Value::String(add) = &value.root else {
             return Err(JsonError::Other(format!(
@@ -446,7 +431,7 @@ impl Document {
     pub fn arr_append(
         &mut self,
         path: &Path,
-        values: &[Document],
+        values: &[Tree],
     ) -> Result<Output<Option<usize>>, JsonError> {
         let found = eval::query_located(&self.root, path.segments());
         self.array_check(path, &found)?;

@@ -3,7 +3,7 @@
 use crate::error::JsonError;
 use crate::ops::Output;
 use crate::path::Path;
-use crate::Document;
+use crate::Tree;
 use serde_json::Value;
 
 /// One node of JSON.RESP's reply, for the server to encode.
@@ -155,7 +155,7 @@ pub(crate) fn memory_of(v: &Value) -> usize {
     }
 }
 
-impl Document {
+impl Tree {
     /// JSON.RESP: the matches as [`RespValue`] trees. Legacy: the first match; none is
     /// `ERR Path '$..' does not exist`. A missing key is the null reply (any path).
     pub fn resp(&self, path: &Path) -> Result<Output<RespValue>, JsonError> {
@@ -167,7 +167,7 @@ impl Document {
         Ok(Output::Each(vals.into_iter().map(RespValue::of).collect()))
     }
 
-    /// JSON.DEBUG MEMORY: the [`Document::memory_usage`] estimate of each match. Legacy: the first match;
+    /// JSON.DEBUG MEMORY: the [`Tree::memory_usage`] estimate of each match. Legacy: the first match;
     /// none is `ERR Path '$..' does not exist`. A missing key is 0 for a legacy path and an
     /// empty array for a `$` path.
     pub fn debug_memory(&self, path: &Path) -> Result<Output<usize>, JsonError> {
@@ -247,7 +247,7 @@ mod tests {
             ("{\"\":\"\"}", 128),
         ];
         for (text, want) in cases {
-            assert_eq!(Document::parse(text).unwrap().memory_usage(), *want, "{text}");
+            assert_eq!(crate::Document::parse(text).unwrap().memory_usage(), *want, "{text}");
         }
     }
 }

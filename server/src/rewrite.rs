@@ -94,11 +94,11 @@ const JSON_CUT_DEPTH: usize = 64;
 /// again if needed). Numbers are written in shortest round-trip form.
 fn rewrite_json(key: &Bytes, doc: &engram_json::Document, out: &mut dyn FnMut(Vec<Bytes>)) {
     let compact = engram_json::Format::default();
-    if json_depth(doc.as_value(), 0) <= JSON_CUT_DEPTH {
+    if doc.nesting_depth(JSON_CUT_DEPTH) <= JSON_CUT_DEPTH {
         out(vec![b("JSON.SET"), key.clone(), b("$"), Bytes::from(doc.to_json(&compact))]);
         return;
     }
-    let mut pending = vec![(String::from("$"), doc.as_value().clone())];
+    let mut pending = vec![(String::from("$"), doc.to_value())];
     while let Some((path, value)) = pending.pop() {
         let mut deeper = Vec::new();
         let cut = json_cut(&value, 0, &path, &mut deeper);
@@ -107,22 +107,6 @@ fn rewrite_json(key: &Bytes, doc: &engram_json::Document, out: &mut dyn FnMut(Ve
         // Parents before children: the stack pops the deep ones after this one is set.
         deeper.reverse();
         pending.extend(deeper);
-    }
-}
-
-/// The nesting depth of `v` (a scalar at the root is 0), stopping early past the cut.
-fn json_depth(v: &serde_json::Value, level: usize) -> usize {
-    if level > JSON_CUT_DEPTH {
-        return level;
-    }
-    match v {
-        serde_json::Value::Array(a) => {
-            a.iter().map(|e| json_depth(e, level + 1)).max().unwrap_or(level + 1)
-        }
-        serde_json::Value::Object(m) => {
-            m.values().map(|e| json_depth(e, level + 1)).max().unwrap_or(level + 1)
-        }
-        _ => level,
     }
 }
 

@@ -112,7 +112,7 @@ impl Value {
             Value::Set(v) => v.heap_bytes(),
             Value::ZSet(v) => v.heap_bytes(),
             Value::Stream(v) => v.heap_bytes(),
-            Value::Json(v) => json_heap_bytes(v.as_value()),
+            Value::Json(v) => v.heap_bytes(),
         }
     }
 
@@ -145,22 +145,5 @@ impl Value {
             Value::Str(s) => Ok(s),
             _ => Err(CmdError::WrongType),
         }
-    }
-}
-
-/// Approximate heap bytes of a JSON tree (node size plus owned strings and containers).
-fn json_heap_bytes(v: &serde_json::Value) -> usize {
-    const NODE: usize = std::mem::size_of::<serde_json::Value>();
-    match v {
-        serde_json::Value::String(s) => s.capacity(),
-        serde_json::Value::Array(a) => {
-            a.capacity() * NODE + a.iter().map(json_heap_bytes).sum::<usize>()
-        }
-        serde_json::Value::Object(m) => m
-            .iter()
-            // an ordered map entry: hash, key (String) and value, plus its index slot
-            .map(|(k, e)| 8 + 24 + k.capacity() + NODE + 8 + json_heap_bytes(e))
-            .sum(),
-        _ => 0,
     }
 }
