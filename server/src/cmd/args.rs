@@ -122,18 +122,77 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
         "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
         "-inf" | "-infinity" => f64::NEG_INFINITY,
         _ => {
-            if lower.contains("inf") || lower.contains("nan") || lower.starts_with("0x") {
+            let unsigned = lower.trim_start_matches(['+', '-']);
+            if unsigned.starts_with("0x") {
+                hex_float(&lower)?
+            } else if lower.contains("inf") || lower.contains("nan") {
                 return None;
+            } else {
+                text.parse::<f64>().ok()?
             }
-            text.parse::<f64>().ok()?
         }
     };
     (!v.is_nan()).then_some(v)
 }
 
+/// C's hexadecimal floating-point form, which strtod (so Redis 7.4) accepts wherever it
+/// reads a double: `[+-]0x<hex digits>[.<hex digits>][p[+-]<decimal exponent>]`, with at
+/// least one digit (`0x10` is 16, `0x1.8p1` is 3). `text` is lowercase.
+fn hex_float(text: &str) -> Option<f64> {
+    let (negative, rest) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let rest = rest.strip_prefix("0x")?;
+    let (digits, exponent) = match rest.split_once('p') {
+        Some((d, e)) => (d, Some(e)),
+        None => (rest, None),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    if whole.is_empty() && fraction.is_empty() {
+        return None;
+    }
+    let mut value = 0.0f64;
+    for c in whole.chars() {
+        value = value * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let mut scale = 1.0f64 / 16.0;
+    for c in fraction.chars() {
+        value += f64::from(c.to_digit(16)?) * scale;
+        scale /= 16.0;
+    }
+    if let Some(e) = exponent {
+        let digits = e.trim_start_matches(['+', '-']);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        // Past ±2100 every finite mantissa is already 0 or infinite.
+        let e: i32 = e
+            .parse::<i64>()
+            .unwrap_or(if e.starts_with('-') { -2100 } else { 2100 })
+            .clamp(-2100, 2100) as i32;
+        value *= 2f64.powi(e);
+    }
+    // strtod reports overflow as ERANGE, which Redis refuses.
+    value.is_finite().then_some(if negative { -value } else { value })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hexadecimal_doubles_parse_as_strtod_does() {
+        assert_eq!(parse_f64(b"0x10"), Some(16.0));
+        assert_eq!(parse_f64(b"-0X1.8p1"), Some(-3.0));
+        assert_eq!(parse_f64(b"0x1p3"), Some(8.0));
+        assert_eq!(parse_f64(b"+0x.8"), Some(0.5));
+        assert_eq!(parse_f64(b"0x1p-2"), Some(0.25));
+        for bad in ["0x", "0x.", "0xg", "0x1p", "0x1p+", "0x1q", " 0x1", "0x1p99999"] {
+            assert_eq!(parse_f64(bad.as_bytes()), None, "{bad}");
+        }
+    }
 
     #[test]
     fn doubles_follow_strtod_rules() {

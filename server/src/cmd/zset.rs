@@ -1343,6 +1343,10 @@ struct ZPop<const MAX: bool> {
 impl<const MAX: bool> Parse for ZPop<MAX> {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
         let key = args.next_bytes()?;
+        // Redis refuses extra arguments before it reads the count.
+        if args.remaining() > 1 {
+            return Err(CmdError::Syntax);
+        }
         let count = if args.is_empty() {
             None
         } else {
@@ -1693,6 +1697,9 @@ struct SetOpArgs {
     weights: Vec<f64>,
     aggregate: Aggregate,
     withscores: bool,
+    /// An error in the options after the keys: Redis reports it only once every key has
+    /// passed its type check (a wrong-type key wins).
+    options_error: Option<CmdError>,
 }
 
 fn parse_setop(args: &mut Args<'_>, op: u8, store: bool) -> Result<SetOpArgs, CmdError> {
@@ -1703,7 +1710,21 @@ fn parse_setop(args: &mut Args<'_>, op: u8, store: bool) -> Result<SetOpArgs, Cm
         keys,
         aggregate: Aggregate::Sum,
         withscores: false,
+        options_error: None,
     };
+    if let Err(e) = parse_setop_options(args, op, store, &mut a) {
+        a.options_error = Some(e);
+        args.take_rest();
+    }
+    Ok(a)
+}
+
+fn parse_setop_options(
+    args: &mut Args<'_>,
+    op: u8,
+    store: bool,
+    a: &mut SetOpArgs,
+) -> Result<(), CmdError> {
     while !args.is_empty() {
         if op != OP_DIFF && args.remaining() > a.keys.len() && args.eat("WEIGHTS") {
             for w in a.weights.iter_mut() {
@@ -1725,7 +1746,7 @@ fn parse_setop(args: &mut Args<'_>, op: u8, store: bool) -> Result<SetOpArgs, Cm
             return Err(CmdError::Syntax);
         }
     }
-    Ok(a)
+    Ok(())
 }
 
 fn weighted(score: f64, weight: f64) -> f64 {
@@ -1769,6 +1790,9 @@ fn aggregate(agg: Aggregate, acc: f64, v: f64) -> f64 {
 /// Computes a set operation; the result is sorted by (score, member).
 fn combine(db: &Db, now_ms: u64, op: u8, a: &SetOpArgs) -> Result<Vec<(f64, Bytes)>, CmdError> {
     let ins = inputs(db, now_ms, &a.keys)?;
+    if let Some(e) = &a.options_error {
+        return Err(e.clone());
+    }
     let mut order: Vec<usize> = (0..ins.len()).collect();
     let mut out: Vec<(f64, Bytes)> = Vec::new();
     match op {
@@ -1865,6 +1889,7 @@ impl<const OP: u8> WriteCommand for ZSetOpStore<OP> {
 struct ZInterCard {
     keys: Vec<Bytes>,
     limit: usize,
+    options_error: Option<CmdError>,
 }
 
 impl Parse for ZInterCard {
@@ -1872,21 +1897,30 @@ impl Parse for ZInterCard {
         let keys =
             parse_numkeys(args, CmdError::ZsetNoInputKey("zintercard"), CmdError::NotAnInteger)?;
         let mut limit = 0usize;
-        while !args.is_empty() {
-            if args.remaining() >= 2 && args.eat("LIMIT") {
-                let n = args.next_i64_or(CmdError::ZsetLimitNegative)?;
-                limit = usize::try_from(n).map_err(|_| CmdError::ZsetLimitNegative)?;
-            } else {
-                return Err(CmdError::Syntax);
+        let mut options = || -> Result<(), CmdError> {
+            while !args.is_empty() {
+                if args.remaining() >= 2 && args.eat("LIMIT") {
+                    let n = args.next_i64_or(CmdError::ZsetLimitNegative)?;
+                    limit = usize::try_from(n).map_err(|_| CmdError::ZsetLimitNegative)?;
+                } else {
+                    return Err(CmdError::Syntax);
+                }
             }
-        }
-        Ok(ZInterCard { keys, limit })
+            Ok(())
+        };
+        // As for ZINTER, a wrong-type key is reported before a bad option.
+        let options_error = options().err();
+        args.take_rest();
+        Ok(ZInterCard { keys, limit, options_error })
     }
 }
 
 impl ReadCommand for ZInterCard {
     fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
         let ins = inputs(cx.db(), cx.now_ms, &self.keys)?;
+        if let Some(e) = self.options_error {
+            return Err(e);
+        }
         let mut order: Vec<usize> = (0..ins.len()).collect();
         order.sort_by_key(|&i| ins[i].len());
         let mut n = 0usize;
