@@ -405,6 +405,20 @@ impl Document {
         path: &Path,
         values: &[Document],
     ) -> Result<Output<Option<usize>>, JsonError> {
+        // The common case, appending to the one array a static path names, only adds bytes.
+        if let Some(spot) = self.spot(path) {
+            if let Some(len) = tape::array_len(&self.bytes, spot.at) {
+                let items: Vec<u8> = values.iter().flat_map(|v| v.bytes.iter().copied()).collect();
+                tape::push(&mut self.bytes, &spot.ancestors, spot.at, &items, values.len())
+                    .ok_or_else(too_large)?;
+                let len = Some(len + values.len());
+                return Ok(if path.is_legacy() {
+                    Output::Legacy(len)
+                } else {
+                    Output::Each(vec![len])
+                });
+            }
+        }
         let values = Document::trees(values);
         self.write(path, |t, p| t.arr_append(p, &values))
     }
@@ -604,6 +618,12 @@ mod tests {
             ("$.a.b[2].c", |d, p| d.num_op(p, NumOp::Incr, "1").unwrap()),
             (".n", |d, p| d.num_op(p, NumOp::Mult, "3").unwrap()),
             ("$.a.b", |d, p| format!("{:?}", d.arr_append(p, &[Document::parse("[9]").unwrap()]))),
+            (".a.b", |d, p| {
+                let two =
+                    [Document::parse("{\"z\":[1]}").unwrap(), Document::parse("\"s\"").unwrap()];
+                format!("{:?}", d.arr_append(p, &two))
+            }),
+            ("$.n", |d, p| format!("{:?}", d.arr_append(p, &[Document::parse("1").unwrap()]))),
             ("$.a.b[-1]", |d, p| {
                 format!("{:?}", d.set(p, Document::parse("{}").unwrap(), SetCond::Always))
             }),

@@ -312,9 +312,38 @@ pub(crate) fn splice(
     new: &[u8],
 ) -> Option<()> {
     let end = skip(doc, at);
-    let old = end - at;
+    replace(doc, ancestors, at..end, new)
+}
+
+/// Appends encoded values (`count` of them, concatenated in `items`) to the array at
+/// `at`, inside the containers starting at `ancestors`. `None` as for [`splice`].
+pub(crate) fn push(
+    doc: &mut Box<[u8]>,
+    ancestors: &[usize],
+    at: usize,
+    items: &[u8],
+    count: usize,
+) -> Option<()> {
+    let end = skip(doc, at);
+    let mut around = ancestors.to_vec();
+    around.push(at);
+    replace(doc, &around, end..end, items)?;
+    let n = self::count(doc, at) + count;
+    set_u32(doc, at + 5, n);
+    Some(())
+}
+
+/// Replaces the bytes in `range` with `new` and adds the difference to the sizes of the
+/// containers at `ancestors`.
+fn replace(
+    doc: &mut Box<[u8]>,
+    ancestors: &[usize],
+    range: std::ops::Range<usize>,
+    new: &[u8],
+) -> Option<()> {
+    let old = range.len();
     if old == new.len() {
-        doc[at..end].copy_from_slice(new);
+        doc[range].copy_from_slice(new);
         return Some(());
     }
     let total = doc.len() - old + new.len();
@@ -322,7 +351,9 @@ pub(crate) fn splice(
         return None;
     }
     let mut bytes = std::mem::take(doc).into_vec();
-    bytes.splice(at..end, new.iter().copied());
+    // Exact growth, so the boxed slice below takes the buffer as it is.
+    bytes.reserve_exact(total.saturating_sub(bytes.len()));
+    bytes.splice(range, new.iter().copied());
     for &a in ancestors {
         let size = u32_at(&bytes, a + 1) + new.len() - old;
         set_u32(&mut bytes, a + 1, size);

@@ -444,7 +444,12 @@ def test_json_update_delete_and_bad_vector(r):
     assert int(info(r, "j")["hash_indexing_failures"]) == 1
     assert sorted_ids(r, "@tags:{x}", "j") == []
     r.delete("jp:2")
+    assert int(info(r, "j")["hash_indexing_failures"]) == 1
+    r.json().delete("jp:4", "$.tags")
+    assert int(info(r, "j")["hash_indexing_failures"]) == 1
+    # RediSearch counts a JSON.DEL of the whole document as a failure to index it.
     r.json().delete("jp:3", "$")
+    assert int(info(r, "j")["hash_indexing_failures"]) == 2
     assert sorted_ids(r, "*", "j") == ["jp:1", "jp:4", "jp:5", "jp:6"]
 
 

@@ -159,9 +159,18 @@ impl SearchState {
                 }
                 continue;
             }
+            // RediSearch 2.10 re-reads a JSON key after JSON.DEL / JSON.FORGET of its root,
+            // finds nothing, and counts that as an indexing failure (error text `N/A`).
+            let json_root_deleted =
+                event.event == "json.del" && db0.get(&event.key, now_ms).is_none();
             for index in self.indexes.values_mut() {
                 if index.def.matches_key(&event.key) {
                     index.reindex(db0, &event.key, now_ms);
+                    if json_root_deleted && index.def.on_json {
+                        index.failures += 1;
+                        index.last_error =
+                            Some(("N/A".to_string(), Bytes::copy_from_slice(&event.key)));
+                    }
                 }
             }
         }
