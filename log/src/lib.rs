@@ -286,6 +286,8 @@ pub struct SnapshotStatus {
     pub last_failed: AtomicBool,
     /// Seconds the last snapshot took.
     pub last_duration_secs: AtomicU64,
+    /// Bytes of the last snapshot written.
+    pub last_bytes: AtomicU64,
     /// Index of the newest snapshot on disk (0: none).
     pub index: AtomicU64,
     /// Unix seconds the current snapshot started (when in progress).
@@ -1032,8 +1034,13 @@ impl<SM: StateMachine> Log<SM> {
             self.delete_segments_through(through);
         }
         let threshold = self.inner.snapshot_log_bytes.load(Ordering::Relaxed);
+        // As Redis's AOF rewrite (auto-aof-rewrite-percentage 100): the log also grows as
+        // large as the last snapshot first, so rewriting a big state is paid for by as
+        // many bytes of log, not repeated every `snapshot-log-bytes`; replay after a crash
+        // stays bounded by the state's own size.
+        let last = self.inner.snapshots.last_bytes.load(Ordering::Relaxed);
         if threshold > 0
-            && self.inner.stats.bytes_since_snapshot.load(Ordering::Relaxed) >= threshold
+            && self.inner.stats.bytes_since_snapshot.load(Ordering::Relaxed) >= threshold.max(last)
             && !self.inner.snapshots.in_progress.load(Ordering::Acquire)
         {
             match self.start_snapshot() {
@@ -1103,6 +1110,7 @@ impl<SM: StateMachine> Log<SM> {
             status.last_duration_secs.store(started.elapsed().as_secs(), Ordering::Relaxed);
             let result = match result {
                 Ok(bytes) => {
+                    status.last_bytes.store(bytes, Ordering::Relaxed);
                     status.last_save_unix.store(unix_secs(), Ordering::Relaxed);
                     status.last_failed.store(false, Ordering::Relaxed);
                     status.index.store(index, Ordering::Relaxed);
@@ -1159,6 +1167,7 @@ impl<SM: StateMachine> Log<SM> {
         if let Some((index, path)) = &snapshot {
             self.load_snapshot(&mut applier, *index, path)?;
             self.inner.snapshots.index.store(*index, Ordering::Relaxed);
+            self.inner.snapshots.last_bytes.store(file_len(path), Ordering::Relaxed);
         }
         // Reading, checking and decoding run on their own thread, a few batches ahead
         // of apply: recovery time is then about apply time alone.
@@ -1742,6 +1751,25 @@ mod tests {
         assert_eq!(restored.load(Ordering::Relaxed), first + second);
         assert_eq!(again.applied_index(), 1000);
         again.close();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn automatic_snapshots_wait_for_as_much_log_as_the_last_snapshot() {
+        let dir = temp_dir("snapshot-growth");
+        let (log, _) = open(&dir, Durability::Local);
+        log.set_snapshot_log_bytes(1);
+        // As if the last snapshot were a gigabyte: a few KB of log start nothing.
+        log.inner.snapshots.last_bytes.store(1 << 30, Ordering::Relaxed);
+        load(&log, 50).await;
+        load(&log, 50).await;
+        assert_eq!(log.snapshot_status().index.load(Ordering::Relaxed), 0);
+        assert!(log.inner.stats.bytes_since_snapshot.load(Ordering::Relaxed) > 1000);
+        // A small last snapshot: the threshold alone decides, and the next writes start one.
+        log.inner.snapshots.last_bytes.store(10, Ordering::Relaxed);
+        load(&log, 50).await;
+        assert!(eventually(|| log.snapshot_status().index.load(Ordering::Relaxed) > 0).await);
+        log.close();
         let _ = std::fs::remove_dir_all(&dir);
     }
 
