@@ -7,7 +7,8 @@
 #   benches/json.sh                  (NO_BUILD=1 to reuse the release binary)
 #
 # Two passes, each on freshly started servers:
-#   local: engram with its default durability (local) vs the reference without persistence
+#   local: engram with its default durability (local) vs the reference with
+#          --appendonly yes --appendfsync always (both acknowledge only what is on disk)
 #   none:  engram --durability none              vs the reference without persistence
 # In each pass:
 #   1. memory: INFO used_memory of the empty server, then DOCS documents of ~1 KB (a nested
@@ -132,8 +133,8 @@ EOF
 DOC=$(cat "$WORK/doc.json")
 DOC_BYTES=$(cat "$WORK/doc-bytes")
 
-start_servers() { # $1: extra engram-server flags
-  local args=$1
+start_servers() { # $1: extra engram-server flags, $2: extra reference flags
+  local args=$1 rargs=$2
   rm -rf "$WORK/engram"
   echo "starting engram-server on $ENGRAM_PORT ($BIN $args)" >&2
   # shellcheck disable=SC2086 # args is a list of flags
@@ -141,8 +142,9 @@ start_servers() { # $1: extra engram-server flags
     >"$WORK/engram.log" 2>&1 &
   ENGRAM_PID=$!
   wait_ping "$ENGRAM_PORT"
-  echo "starting reference redis-stack on $REDIS_PORT" >&2
-  "$PEERS" start "$REDIS_PORT" >/dev/null
+  echo "starting reference redis-stack on $REDIS_PORT ($rargs)" >&2
+  # shellcheck disable=SC2086 # rargs is a list of flags
+  "$PEERS" start "$REDIS_PORT" $rargs >/dev/null
   wait_ping "$REDIS_PORT"
 }
 
@@ -192,12 +194,15 @@ MEMORY=$WORK/memory
 : >"$MEMORY"
 for pass in $PASSES; do
   case "$pass" in
-    local) eargs= ;;
-    none) eargs="--durability none" ;;
+    local)
+      # A fresh directory: the peer's default one keeps an AOF from earlier runs.
+      mkdir -p "$WORK/redis-aof"
+      eargs= rflags="--appendonly yes --appendfsync always" rargs="--dir $WORK/redis-aof $rflags" ;;
+    none) eargs="--durability none" rflags= rargs= ;;
     *) echo "unknown pass $pass" >&2; exit 1 ;;
   esac
   echo "== pass $pass ==" >&2
-  start_servers "$eargs"
+  start_servers "$eargs" "$rargs"
   for server in engram redis; do
     if [ "$server" = engram ]; then port=$ENGRAM_PORT; else port=$REDIS_PORT; fi
     before=$(used_memory "$port")
@@ -231,7 +236,7 @@ for pass in $PASSES; do
   stop_servers
 
   echo
-  echo "== throughput, engram durability $DURABILITY vs reference without persistence =="
+  echo "== throughput, engram durability $DURABILITY vs reference ${rflags:-without persistence} =="
   printf '%-10s %12s %12s %7s %10s %10s\n' \
     command "engram rps" "redis rps" ratio "engram p99" "redis p99"
   printf '%-10s %12s %12s %7s %10s %10s\n' \
@@ -262,6 +267,6 @@ for pass in $PASSES; do
   echo
   echo "p99 in ms. -c $CLIENTS -P $PIPELINE -n $N -r $DOCS, median of $REPEAT runs."
   echo "engram: $ENGRAM_VERSION${eargs:+ ($eargs)}; durability: $DURABILITY"
-  echo "reference: $REDIS_VERSION, ReJSON $REJSON, --save '' --appendonly no"
+  echo "reference: $REDIS_VERSION, ReJSON $REJSON, ${rflags:---save '' --appendonly no}"
 done
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr); client and servers share it"
