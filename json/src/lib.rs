@@ -76,15 +76,6 @@ struct Spot {
     ancestors: Vec<usize>,
 }
 
-/// A segment that names at most one child: a member name or a single index.
-fn is_static(seg: &Segment) -> bool {
-    match seg {
-        Segment::Child(Selector::Name(_)) => true,
-        Segment::Child(Selector::Indexes(ix)) => ix.len() == 1,
-        _ => false,
-    }
-}
-
 /// The document outgrew the stored form's u32 sizes (4 GiB).
 fn too_large() -> JsonError {
     JsonError::Other("ERR document too large".into())
@@ -179,7 +170,7 @@ impl Document {
     /// The values a path selects, in order (search indexes read fields through this).
     pub fn select(&self, path: &Path) -> Vec<serde_json::Value> {
         let segs = path.segments();
-        let fixed = segs.iter().take_while(|s| is_static(s)).count();
+        let fixed = segs.iter().take_while(|s| s.is_static()).count();
         let filters = segs[fixed..].iter().any(|s| {
             matches!(
                 s,

@@ -18,6 +18,17 @@ pub enum Segment {
     Descendant(Selector),
 }
 
+impl Segment {
+    /// True when the segment names at most one child: a member name or a single index.
+    pub fn is_static(&self) -> bool {
+        match self {
+            Segment::Child(Selector::Name(_)) => true,
+            Segment::Child(Selector::Indexes(v)) => v.len() == 1,
+            _ => false,
+        }
+    }
+}
+
 /// A selector inside a segment.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Selector {
@@ -147,11 +158,7 @@ impl Path {
 
     /// True when the path can match at most one location (names and single indexes only).
     pub fn is_static(&self) -> bool {
-        self.segments.iter().all(|s| match s {
-            Segment::Child(Selector::Name(_)) => true,
-            Segment::Child(Selector::Indexes(v)) => v.len() == 1,
-            _ => false,
-        })
+        self.segments.iter().all(Segment::is_static)
     }
 }
 
