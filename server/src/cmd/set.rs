@@ -710,6 +710,20 @@ struct SInterCard {
     limit: usize,
 }
 
+/// The `[LIMIT limit]` that ends SINTERCARD and ZINTERCARD (0: no limit).
+pub(crate) fn parse_card_limit(args: &mut Args<'_>) -> Result<usize, CmdError> {
+    let mut limit = 0;
+    while !args.is_empty() {
+        if args.remaining() >= 2 && args.eat("LIMIT") {
+            let n = args.next_i64_or(CmdError::ZsetLimitNegative)?;
+            limit = usize::try_from(n).map_err(|_| CmdError::ZsetLimitNegative)?;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    Ok(limit)
+}
+
 impl Parse for SInterCard {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
         let numkeys = args.next_i64_or(CmdError::NumkeysNotPositive)?;
@@ -723,15 +737,8 @@ impl Parse for SInterCard {
         for _ in 0..numkeys {
             keys.push(args.next_bytes()?);
         }
-        let mut limit = 0;
-        while !args.is_empty() {
-            if args.remaining() >= 2 && args.eat("LIMIT") {
-                let n = args.next_i64_or(CmdError::ZsetLimitNegative)?;
-                limit = usize::try_from(n).map_err(|_| CmdError::ZsetLimitNegative)?;
-            } else {
-                return Err(CmdError::Syntax);
-            }
-        }
+        // Unlike ZINTERCARD, a bad LIMIT is reported before any key is looked at.
+        let limit = parse_card_limit(args)?;
         Ok(SInterCard { keys, limit })
     }
 }

@@ -1896,20 +1896,11 @@ impl Parse for ZInterCard {
     fn parse(args: &mut Args<'_>) -> Result<Self, CmdError> {
         let keys =
             parse_numkeys(args, CmdError::ZsetNoInputKey("zintercard"), CmdError::NotAnInteger)?;
-        let mut limit = 0usize;
-        let mut options = || -> Result<(), CmdError> {
-            while !args.is_empty() {
-                if args.remaining() >= 2 && args.eat("LIMIT") {
-                    let n = args.next_i64_or(CmdError::ZsetLimitNegative)?;
-                    limit = usize::try_from(n).map_err(|_| CmdError::ZsetLimitNegative)?;
-                } else {
-                    return Err(CmdError::Syntax);
-                }
-            }
-            Ok(())
-        };
         // As for ZINTER, a wrong-type key is reported before a bad option.
-        let options_error = options().err();
+        let (limit, options_error) = match crate::cmd::set::parse_card_limit(args) {
+            Ok(limit) => (limit, None),
+            Err(e) => (0, Some(e)),
+        };
         args.take_rest();
         Ok(ZInterCard { keys, limit, options_error })
     }
