@@ -63,3 +63,29 @@ def test_pipeline_errors_stay_in_place(engram):
     assert isinstance(out[3], redis.ResponseError)
     assert str(out[3]) == "wrong number of arguments for 'get' command"
     assert out[4] == "1"
+
+
+def test_which_error_wins_follows_redis(engram):
+    """Where a command has several faults, the one Redis checks first is reported."""
+    engram.set("str", "x")
+    engram.zadd("z", {"a": 1})
+    # A wrong-type key is found before a bad option after the keys...
+    for args in (("ZINTER", 2, "str", "z", "WITHSCORES", "COUNT"), ("ZUNIONSTORE", "d", 2, "str", "z", "FOO"),
+                 ("ZINTERCARD", 2, "str", "z", "LIMIT", -1)):
+        with pytest.raises(redis.ResponseError, match="^WRONGTYPE"):
+            engram.execute_command(*args)
+    # ...but SINTERCARD reads its LIMIT first, and ZPOPMIN counts its arguments first.
+    engram.sadd("s", "a")
+    with pytest.raises(redis.ResponseError, match="^LIMIT can't be negative"):
+        engram.execute_command("SINTERCARD", 2, "str", "s", "LIMIT", -1)
+    with pytest.raises(redis.ResponseError, match="^syntax error"):
+        engram.execute_command("ZPOPMIN", "z", -1, "COUNT")
+    assert engram.zcard("z") == 1
+
+
+def test_doubles_accept_strtod_hexadecimal(engram):
+    assert engram.execute_command("ZADD", "h", "0x10", "a", "0x1.8p1", "b") == 2
+    assert engram.zscore("h", "a") == 16.0 and engram.zscore("h", "b") == 3.0
+    assert float(engram.execute_command("INCRBYFLOAT", "f", "0x1p3")) == 8.0
+    with pytest.raises(redis.ResponseError, match="not a valid float"):
+        engram.execute_command("ZADD", "h", "0x", "c")
