@@ -326,6 +326,20 @@ impl Document {
             }
             return Ok(true);
         }
+        // A new member of an object a static path names: appended, as the tree inserts it.
+        if let Some((Segment::Child(Selector::Name(key)), parent)) = path.segments().split_last() {
+            if let Some(spot) = self.spot_of(parent).filter(|s| tape::is_object(&self.bytes, s.at))
+            {
+                if cond == SetCond::Xx {
+                    return Ok(false);
+                }
+                let mut member = tape::key_bytes(key);
+                member.extend_from_slice(&value.bytes);
+                tape::push(&mut self.bytes, &spot.ancestors, spot.at, &member, 1)
+                    .ok_or_else(too_large)?;
+                return Ok(true);
+            }
+        }
         let value = value.tree();
         self.write(path, |t, p| t.set(p, value.clone(), cond))
     }
@@ -624,7 +638,7 @@ mod tests {
             for step in 0..6 {
                 let path = Path::parse(PATHS[next(PATHS.len())]).unwrap();
                 let value = Document::parse(VALUES[next(VALUES.len())]).unwrap();
-                let op = next(12);
+                let op = next(13);
                 let run = |d: &mut Document| -> String {
                     match op {
                         0 => format!("{:?}", d.num_op(&path, NumOp::Incr, "2")),
@@ -638,6 +652,7 @@ mod tests {
                         8 => format!("{:?}", d.arr_pop(&path, -1)),
                         9 => format!("{:?}", d.arr_insert(&path, 0, std::slice::from_ref(&value))),
                         10 => format!("{:?}", d.merge(&path, &value)),
+                        11 => format!("{:?}", d.set(&path, value.clone(), SetCond::Xx)),
                         _ => format!(
                             "{:?} {:?} {:?} {:?}",
                             d.get(&path, &Format::default()),

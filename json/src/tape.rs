@@ -267,6 +267,18 @@ pub(crate) fn depth(b: &[u8], pos: usize, level: usize, limit: usize) -> usize {
     deepest
 }
 
+/// Whether the value at `pos` is an object.
+pub(crate) fn is_object(b: &[u8], pos: usize) -> bool {
+    b[pos] == OBJ
+}
+
+/// An object member's key as it is stored (length, then bytes); its value follows it.
+pub(crate) fn key_bytes(key: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(key.len() + 2);
+    put_bytes(&mut out, key.as_bytes());
+    out
+}
+
 /// The value of member `key` of the object at `pos`.
 pub(crate) fn member(b: &[u8], pos: usize, key: &str) -> Option<usize> {
     if b[pos] != OBJ {
@@ -315,8 +327,9 @@ pub(crate) fn splice(
     replace(doc, ancestors, at..end, new)
 }
 
-/// Appends encoded values (`count` of them, concatenated in `items`) to the array at
-/// `at`, inside the containers starting at `ancestors`. `None` as for [`splice`].
+/// Appends encoded elements (`count` of them, concatenated in `items`) to the array at
+/// `at`, or members (key bytes then value) to the object at `at`, inside the containers
+/// starting at `ancestors`. `None` as for [`splice`].
 pub(crate) fn push(
     doc: &mut Box<[u8]>,
     ancestors: &[usize],
