@@ -365,6 +365,9 @@ impl Document {
         if path.is_root() {
             return 1;
         }
+        if let Some(n) = self.del_in_place(path) {
+            return n;
+        }
         let mut tree = self.tree();
         let n = tree.del(path);
         if n > 0 {
@@ -373,6 +376,50 @@ impl Document {
             }
         }
         n
+    }
+
+    /// JSON.DEL of the one value a static path names, on the bytes: an array element is
+    /// removed (the rest move up), an object member is replaced by the object's last member
+    /// (RedisJSON's removal order, as `Tree::del`). `None`: not such a path.
+    fn del_in_place(&mut self, path: &Path) -> Option<usize> {
+        let (last, parent) = path.segments().split_last()?;
+        let spot = self.spot_of(parent)?;
+        let at = spot.at;
+        let mut around = spot.ancestors.clone();
+        around.push(at);
+        let n = match last {
+            Segment::Child(Selector::Name(_)) if tape::is_object(&self.bytes, at) => {
+                tape::len(&self.bytes, at)
+            }
+            Segment::Child(Selector::Indexes(ix)) if ix.len() == 1 => {
+                tape::array_len(&self.bytes, at)?
+            }
+            _ => return None,
+        };
+        match last {
+            Segment::Child(Selector::Name(key)) => {
+                let (ranges, found) = tape::member_ranges(&self.bytes, at, key);
+                let Some(i) = found else { return Some(0) };
+                let (start, end) = ranges[i];
+                let (last_start, last_end) = ranges[n - 1];
+                if i + 1 == n {
+                    tape::replace(&mut self.bytes, &around, start..end, &[])?;
+                } else {
+                    let moved = self.bytes[last_start..last_end].to_vec();
+                    tape::replace(&mut self.bytes, &around, last_start..last_end, &[])?;
+                    tape::replace(&mut self.bytes, &around, start..end, &moved)?;
+                }
+            }
+            Segment::Child(Selector::Indexes(ix)) => {
+                let Some(i) = eval::norm_index(ix[0], n) else { return Some(0) };
+                let start = tape::element(&self.bytes, at, i)?;
+                let end = tape::skip(&self.bytes, start);
+                tape::replace(&mut self.bytes, &around, start..end, &[])?;
+            }
+            _ => return None,
+        }
+        tape::set_count(&mut self.bytes, at, n - 1);
+        Some(1)
     }
 
     /// JSON.TYPE: the type names (`Legacy(None)` when a legacy path matches nothing).
@@ -638,7 +685,7 @@ mod tests {
             for step in 0..6 {
                 let path = Path::parse(PATHS[next(PATHS.len())]).unwrap();
                 let value = Document::parse(VALUES[next(VALUES.len())]).unwrap();
-                let op = next(13);
+                let op = next(14);
                 let run = |d: &mut Document| -> String {
                     match op {
                         0 => format!("{:?}", d.num_op(&path, NumOp::Incr, "2")),
@@ -653,6 +700,7 @@ mod tests {
                         9 => format!("{:?}", d.arr_insert(&path, 0, std::slice::from_ref(&value))),
                         10 => format!("{:?}", d.merge(&path, &value)),
                         11 => format!("{:?}", d.set(&path, value.clone(), SetCond::Xx)),
+                        12 => format!("{:?}", d.del(&path)),
                         _ => format!(
                             "{:?} {:?} {:?} {:?}",
                             d.get(&path, &Format::default()),

@@ -267,6 +267,39 @@ pub(crate) fn depth(b: &[u8], pos: usize, level: usize, limit: usize) -> usize {
     deepest
 }
 
+/// The byte ranges of the members of the object at `pos` (each from its key to the end
+/// of its value), in order, and the index of the one named `key`.
+pub(crate) fn member_ranges(
+    b: &[u8],
+    pos: usize,
+    key: &str,
+) -> (Vec<(usize, usize)>, Option<usize>) {
+    let mut ranges = Vec::with_capacity(count(b, pos));
+    let mut found = None;
+    let mut p = pos + HEADER;
+    for i in 0..count(b, pos) {
+        let (len, kp) = varint(b, p);
+        let vp = kp + len;
+        if found.is_none() && &b[kp..vp] == key.as_bytes() {
+            found = Some(i);
+        }
+        let end = skip(b, vp);
+        ranges.push((p, end));
+        p = end;
+    }
+    (ranges, found)
+}
+
+/// Sets the element or member count of the container at `pos`.
+pub(crate) fn set_count(b: &mut [u8], pos: usize, n: usize) {
+    set_u32(b, pos + 5, n);
+}
+
+/// The element or member count of the container at `pos`.
+pub(crate) fn len(b: &[u8], pos: usize) -> usize {
+    count(b, pos)
+}
+
 /// Whether the value at `pos` is an object.
 pub(crate) fn is_object(b: &[u8], pos: usize) -> bool {
     b[pos] == OBJ
@@ -348,7 +381,7 @@ pub(crate) fn push(
 
 /// Replaces the bytes in `range` with `new` and adds the difference to the sizes of the
 /// containers at `ancestors`.
-fn replace(
+pub(crate) fn replace(
     doc: &mut Box<[u8]>,
     ancestors: &[usize],
     range: std::ops::Range<usize>,
