@@ -385,40 +385,37 @@ impl Document {
         let (last, parent) = path.segments().split_last()?;
         let spot = self.spot_of(parent)?;
         let at = spot.at;
-        let mut around = spot.ancestors.clone();
+        let mut around = spot.ancestors;
         around.push(at);
-        let n = match last {
-            Segment::Child(Selector::Name(_)) if tape::is_object(&self.bytes, at) => {
-                tape::len(&self.bytes, at)
-            }
-            Segment::Child(Selector::Indexes(ix)) if ix.len() == 1 => {
-                tape::array_len(&self.bytes, at)?
-            }
-            _ => return None,
-        };
+        let b = &mut self.bytes;
         match last {
-            Segment::Child(Selector::Name(key)) => {
-                let (ranges, found) = tape::member_ranges(&self.bytes, at, key);
+            Segment::Child(Selector::Name(key)) if tape::is_object(b, at) => {
+                let (ranges, found) = tape::member_ranges(b, at, key);
                 let Some(i) = found else { return Some(0) };
                 let (start, end) = ranges[i];
-                let (last_start, last_end) = ranges[n - 1];
-                if i + 1 == n {
-                    tape::replace(&mut self.bytes, &around, start..end, &[])?;
+                let (last_start, last_end) = ranges[ranges.len() - 1];
+                // Cut the last member out first: it sits after member `i`.
+                let moved = if i + 1 < ranges.len() {
+                    b[last_start..last_end].to_vec()
                 } else {
-                    let moved = self.bytes[last_start..last_end].to_vec();
-                    tape::replace(&mut self.bytes, &around, last_start..last_end, &[])?;
-                    tape::replace(&mut self.bytes, &around, start..end, &moved)?;
+                    Vec::new()
+                };
+                if !moved.is_empty() {
+                    tape::replace(b, &around, last_start..last_end, &[])?;
                 }
+                tape::replace(b, &around, start..end, &moved)?;
             }
-            Segment::Child(Selector::Indexes(ix)) => {
+            Segment::Child(Selector::Indexes(ix)) if ix.len() == 1 => {
+                let n = tape::array_len(b, at)?;
                 let Some(i) = eval::norm_index(ix[0], n) else { return Some(0) };
-                let start = tape::element(&self.bytes, at, i)?;
-                let end = tape::skip(&self.bytes, start);
-                tape::replace(&mut self.bytes, &around, start..end, &[])?;
+                let start = tape::element(b, at, i)?;
+                let end = tape::skip(b, start);
+                tape::replace(b, &around, start..end, &[])?;
             }
             _ => return None,
         }
-        tape::set_count(&mut self.bytes, at, n - 1);
+        let n = tape::count(b, at);
+        tape::set_count(b, at, n - 1);
         Some(1)
     }
 

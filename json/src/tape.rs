@@ -19,7 +19,7 @@
 //! inner size does too.
 
 use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 use std::collections::HashSet;
 use std::fmt;
 
@@ -176,8 +176,31 @@ pub(crate) fn skip(b: &[u8], pos: usize) -> usize {
 }
 
 /// The element or member count of the container at `pos`.
-fn count(b: &[u8], pos: usize) -> usize {
+pub(crate) fn count(b: &[u8], pos: usize) -> usize {
     u32_at(b, pos + 5)
+}
+
+/// Where each element of the array at `pos` starts.
+fn elements(b: &[u8], pos: usize) -> impl Iterator<Item = usize> + '_ {
+    let mut p = pos + HEADER;
+    (0..count(b, pos)).map(move |_| {
+        let at = p;
+        p = skip(b, p);
+        at
+    })
+}
+
+/// The members of the object at `pos`: where each starts (its key), its key's bytes, and
+/// where its value starts.
+fn members(b: &[u8], pos: usize) -> impl Iterator<Item = (usize, &[u8], usize)> + '_ {
+    let mut p = pos + HEADER;
+    (0..count(b, pos)).map(move |_| {
+        let start = p;
+        let (len, kp) = varint(b, p);
+        let vp = kp + len;
+        p = skip(b, vp);
+        (start, &b[kp..vp], vp)
+    })
 }
 
 fn text(bytes: &[u8]) -> &str {
@@ -222,28 +245,10 @@ pub(crate) fn decode(b: &[u8], pos: usize) -> Value {
         FALSE => Value::Bool(false),
         TRUE => Value::Bool(true),
         STR => Value::String(str_at(b, pos).to_owned()),
-        ARR => {
-            let n = count(b, pos);
-            let mut items = Vec::with_capacity(n);
-            let mut p = pos + HEADER;
-            for _ in 0..n {
-                items.push(decode(b, p));
-                p = skip(b, p);
-            }
-            Value::Array(items)
-        }
-        OBJ => {
-            let n = count(b, pos);
-            let mut members = Map::with_capacity(n);
-            let mut p = pos + HEADER;
-            for _ in 0..n {
-                let (len, kp) = varint(b, p);
-                let vp = kp + len;
-                members.insert(text(&b[kp..vp]).to_owned(), decode(b, vp));
-                p = skip(b, vp);
-            }
-            Value::Object(members)
-        }
+        ARR => Value::Array(elements(b, pos).map(|p| decode(b, p)).collect()),
+        OBJ => Value::Object(
+            members(b, pos).map(|(_, key, p)| (text(key).to_owned(), decode(b, p))).collect(),
+        ),
         _ => int_at(b, pos).map_or(Value::Null, Value::Number),
     }
 }
@@ -251,20 +256,14 @@ pub(crate) fn decode(b: &[u8], pos: usize) -> Value {
 /// The nesting depth of the value at `pos` (a scalar is `level`, each container one
 /// more than its deepest child), no longer counted once past `limit`.
 pub(crate) fn depth(b: &[u8], pos: usize, level: usize, limit: usize) -> usize {
-    if level > limit || !matches!(b[pos], ARR | OBJ) {
-        return level;
-    }
-    let mut deepest = level + 1;
-    let mut p = pos + HEADER;
-    for _ in 0..count(b, pos) {
-        if b[pos] == OBJ {
-            let (len, kp) = varint(b, p);
-            p = kp + len;
-        }
-        deepest = deepest.max(depth(b, p, level + 1, limit));
-        p = skip(b, p);
-    }
-    deepest
+    let deeper = |p: usize| depth(b, p, level + 1, limit);
+    let deepest_child = match b[pos] {
+        _ if level > limit => return level,
+        ARR => elements(b, pos).map(deeper).max(),
+        OBJ => members(b, pos).map(|(_, _, p)| deeper(p)).max(),
+        _ => return level,
+    };
+    deepest_child.unwrap_or(level + 1)
 }
 
 /// The byte ranges of the members of the object at `pos` (each from its key to the end
@@ -274,30 +273,22 @@ pub(crate) fn member_ranges(
     pos: usize,
     key: &str,
 ) -> (Vec<(usize, usize)>, Option<usize>) {
-    let mut ranges = Vec::with_capacity(count(b, pos));
     let mut found = None;
-    let mut p = pos + HEADER;
-    for i in 0..count(b, pos) {
-        let (len, kp) = varint(b, p);
-        let vp = kp + len;
-        if found.is_none() && &b[kp..vp] == key.as_bytes() {
-            found = Some(i);
-        }
-        let end = skip(b, vp);
-        ranges.push((p, end));
-        p = end;
-    }
+    let ranges = members(b, pos)
+        .enumerate()
+        .map(|(i, (start, name, p))| {
+            if found.is_none() && name == key.as_bytes() {
+                found = Some(i);
+            }
+            (start, skip(b, p))
+        })
+        .collect();
     (ranges, found)
 }
 
 /// Sets the element or member count of the container at `pos`.
 pub(crate) fn set_count(b: &mut [u8], pos: usize, n: usize) {
     set_u32(b, pos + 5, n);
-}
-
-/// The element or member count of the container at `pos`.
-pub(crate) fn len(b: &[u8], pos: usize) -> usize {
-    count(b, pos)
 }
 
 /// Whether the value at `pos` is an object.
@@ -317,29 +308,15 @@ pub(crate) fn member(b: &[u8], pos: usize, key: &str) -> Option<usize> {
     if b[pos] != OBJ {
         return None;
     }
-    let key = key.as_bytes();
-    let mut p = pos + HEADER;
-    for _ in 0..count(b, pos) {
-        let (len, kp) = varint(b, p);
-        let vp = kp + len;
-        if &b[kp..vp] == key {
-            return Some(vp);
-        }
-        p = skip(b, vp);
-    }
-    None
+    members(b, pos).find(|(_, name, _)| *name == key.as_bytes()).map(|(_, _, p)| p)
 }
 
 /// Element `i` of the array at `pos` (`None` when `pos` is no array).
 pub(crate) fn element(b: &[u8], pos: usize, i: usize) -> Option<usize> {
-    if b[pos] != ARR || i >= count(b, pos) {
+    if b[pos] != ARR {
         return None;
     }
-    let mut p = pos + HEADER;
-    for _ in 0..i {
-        p = skip(b, p);
-    }
-    Some(p)
+    elements(b, pos).nth(i)
 }
 
 /// The array length at `pos`.
@@ -417,29 +394,23 @@ pub(crate) fn write_compact(out: &mut String, b: &[u8], pos: usize) {
         STR => crate::format::write_escaped(out, str_at(b, pos)),
         ARR => {
             out.push('[');
-            let mut p = pos + HEADER;
-            for i in 0..count(b, pos) {
+            for (i, p) in elements(b, pos).enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
                 write_compact(out, b, p);
-                p = skip(b, p);
             }
             out.push(']');
         }
         OBJ => {
             out.push('{');
-            let mut p = pos + HEADER;
-            for i in 0..count(b, pos) {
+            for (i, (_, key, p)) in members(b, pos).enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
-                let (len, kp) = varint(b, p);
-                let vp = kp + len;
-                crate::format::write_escaped(out, text(&b[kp..vp]));
+                crate::format::write_escaped(out, text(key));
                 out.push(':');
-                write_compact(out, b, vp);
-                p = skip(b, vp);
+                write_compact(out, b, p);
             }
             out.push('}');
         }

@@ -293,12 +293,12 @@ fn any_some<T>(o: &Output<Option<T>>) -> bool {
     }
 }
 
-/// The type names of every location `path` selects.
-fn types_of(doc: &Document, path: &Path) -> Result<Vec<&'static str>, CmdError> {
-    Ok(match doc.type_of(&all_matches(path)?) {
+/// The type names of every location `every` (a path from [`all_matches`]) selects.
+fn types_of(doc: &Document, every: &Path) -> Vec<&'static str> {
+    match doc.type_of(every) {
         Output::Each(v) => v.into_iter().flatten().collect(),
         Output::Legacy(t) => t.into_iter().collect(),
-    })
+    }
 }
 
 /// Takes optional arguments RedisJSON ignores after the ones a command reads.
@@ -657,7 +657,8 @@ impl<const OP: u8> WriteCommand for JsonNum<OP> {
         let mut db = cx.db();
         let doc = peek_doc(&mut db, &self.key, now)?.ok_or_else(no_key)?;
         let path = path_of(Some(&self.path))?;
-        let types = types_of(doc, &path)?;
+        let every = all_matches(&path)?;
+        let types = types_of(doc, &every);
         let numeric = |t: &str| t == "integer" || t == "number";
         if !types.iter().any(|t| numeric(t)) {
             // Nothing to change; RedisJSON does not even parse the number then.
@@ -673,7 +674,6 @@ impl<const OP: u8> WriteCommand for JsonNum<OP> {
             return Ok(Reply::PerProto(Box::new((resp2, resp3))));
         }
         let by = text(&self.by)?;
-        let every = all_matches(&path)?;
         let results = doc_mut(&mut db, &self.key, now)?.num_op(&every, op, by).map_err(jerr)?;
         db.event(&self.key, event);
         let values = match reparse(&results) {
@@ -736,7 +736,7 @@ impl WriteCommand for JsonStrAppend {
         let mut db = cx.db();
         let doc = peek_doc(&mut db, &self.key, now)?.ok_or_else(no_key)?;
         let path = path_of(self.path.as_ref())?;
-        let types = types_of(doc, &path)?;
+        let types = types_of(doc, &all_matches(&path)?);
         if !types.contains(&"string") {
             // RedisJSON reads the value only when there is a string to append to.
             return if path.is_legacy() {
