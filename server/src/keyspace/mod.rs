@@ -13,6 +13,7 @@
 pub mod db;
 pub mod deadlines;
 pub mod lazyfree;
+pub mod table;
 pub mod value;
 
 pub use db::{Db, DbMut, Entry, FrozenDb};

@@ -10,15 +10,15 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
-use crate::dispatch::{self, Outcome};
+use crate::dispatch::{self, Outcome, Routed};
 use crate::entry::Request;
 use crate::reply::Reply;
-use crate::resp::{self, Decoder, Limits};
+use crate::resp::{self, Decoder, Limits, ProtocolError};
 use crate::session::{After, ClientInfo, ClientView, ReplyMode, Session};
 use crate::state::Shared;
 
@@ -164,9 +164,14 @@ async fn serve(
         session.input_batch += 1;
         info.last_interaction_ms.store(session.now_ms, Ordering::Relaxed);
         let mut close = false;
+        let mut ahead = decode_ahead(&mut decoder, &mut input, shared, session);
         loop {
-            let argv = match decoder.next(&mut input) {
-                Ok(Some(argv)) => argv,
+            let next = match ahead.pop_front() {
+                Some((decoded, routed)) => decoded.map(|argv| Some((argv, routed))),
+                None => decoder.next(&mut input).map(|d| d.map(|argv| (argv, None))),
+            };
+            let (argv, routed) = match next {
+                Ok(Some(decoded)) => decoded,
                 Ok(None) => break,
                 Err(e) => {
                     drain(
@@ -188,7 +193,7 @@ async fn serve(
                     return Ok(());
                 }
             };
-            let routed = dispatch::route(&argv);
+            let routed = routed.unwrap_or_else(|| dispatch::route(&argv));
             let blocking = routed.is_blocking();
             let read_script = matches!(&routed.resolved, Ok((spec, _, _))
                 if crate::cmd::scripting::runs_as_read(shared, &session.script_flags, spec, &argv));
@@ -302,6 +307,53 @@ async fn serve(
             return Ok(());
         }
     }
+}
+
+/// A decoded command (or the protocol error that ends the input) and its lookup.
+type Decoded = (Result<Vec<Bytes>, ProtocolError>, Option<dispatch::Routed>);
+
+/// Decodes every complete command already read, and loads the first key of each read
+/// among them ([`crate::keyspace::Db::prefetch`]), so a pipeline's reads wait for memory
+/// together instead of one by one. Only for an authenticated session: the decoder's
+/// limits could change with AUTH halfway through.
+fn decode_ahead(
+    decoder: &mut Decoder,
+    input: &mut BytesMut,
+    shared: &Shared,
+    session: &Session,
+) -> VecDeque<Decoded> {
+    let mut ahead = VecDeque::new();
+    if !session.authenticated {
+        return ahead;
+    }
+    loop {
+        match decoder.next(input) {
+            Ok(Some(argv)) => {
+                let routed = dispatch::route(&argv);
+                ahead.push_back((Ok(argv), Some(routed)));
+            }
+            Ok(None) => break,
+            Err(e) => {
+                ahead.push_back((Err(e), None));
+                break;
+            }
+        }
+    }
+    if ahead.len() < 2 {
+        return ahead;
+    }
+    let mut keys: Vec<&[u8]> = Vec::with_capacity(ahead.len());
+    for (argv, routed) in &ahead {
+        if let (Ok(argv), Some(Routed { resolved: Ok((spec, _, _)) })) = (argv, routed) {
+            if !spec.is_write() {
+                keys.extend(crate::cmd::keys_of(spec, argv).into_iter().map(|k| &k[..]));
+            }
+        }
+    }
+    if let Some(ks) = shared.keyspace.try_read() {
+        ks.db(session.db).prefetch(keys.into_iter());
+    }
+    ahead
 }
 
 fn limits(shared: &Shared, session: &Session) -> Limits {
