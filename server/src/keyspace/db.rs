@@ -484,7 +484,7 @@ impl DbMut<'_> {
     /// Sets or clears the deadline of a live key; returns false if the key is absent.
     pub fn set_expiry(
         &mut self,
-        key: &[u8],
+        key: &Bytes,
         now_ms: u64,
         expire_at_ms: Option<u64>,
         event: &'static str,
@@ -494,17 +494,20 @@ impl DbMut<'_> {
         let Some(table) = self.db.slots.get_mut(slot).and_then(owned) else {
             return false;
         };
-        let Some((k, entry)) = table.get_key_value_mut(key) else { return false };
-        let k = k.clone();
+        let Some((stored, entry)) = table.get_key_value_mut(key) else { return false };
         entry.version = self.version;
         let old = std::mem::replace(&mut entry.expire_at_ms, expire_at_ms);
+        // The index keeps handles on the stored key (not on `key`, which may share a
+        // request's buffer); cloning one touches its reference count, a miss of its own
+        // when keys are many, so an existing handle moves instead.
+        let deadlines = &mut self.db.deadlines;
         match (old, expire_at_ms) {
-            (Some(from), Some(to)) => self.db.deadlines.reschedule(from, to, &k),
-            (Some(from), None) => self.db.deadlines.remove(from, &k),
-            (None, Some(to)) => self.db.deadlines.insert(to, k.clone()),
+            (Some(from), Some(to)) => deadlines.reschedule(from, to, stored),
+            (Some(from), None) => deadlines.remove(from, stored),
+            (None, Some(to)) => deadlines.insert(to, stored.clone()),
             (None, None) => {}
         }
-        self.events.push(KeyEvent { db: self.index, key: k, event });
+        self.events.push(KeyEvent { db: self.index, key: key.clone(), event });
         true
     }
 

@@ -40,20 +40,28 @@ impl DeadlineIndex {
         }
     }
 
-    /// Moves `key` from deadline `from` to `to`: in place when both fall in one window
-    /// (a key whose TTL is refreshed often, as session stores do), else out of one
-    /// window and into the other.
+    /// Moves `key` (the stored key) from deadline `from` to `to`: in place when both
+    /// fall in one window (a key whose TTL is refreshed often, as session stores do),
+    /// else its handle moves from one window to the other (no new reference to count).
     pub fn reschedule(&mut self, from: u64, to: u64, key: &Bytes) {
-        if from >> WINDOW_SHIFT == to >> WINDOW_SHIFT {
-            if let Some(at) =
-                self.windows.get_mut(&(from >> WINDOW_SHIFT)).and_then(|keys| keys.get_mut(key))
-            {
+        let window = from >> WINDOW_SHIFT;
+        let Some(keys) = self.windows.get_mut(&window) else {
+            return self.insert(to, key.clone());
+        };
+        if window == to >> WINDOW_SHIFT {
+            if let Some(at) = keys.get_mut(&key[..]) {
                 *at = to;
                 return;
             }
         }
-        self.remove(from, key);
-        self.insert(to, key.clone());
+        let handle = keys.remove_entry(&key[..]).map(|(k, _)| k);
+        if keys.is_empty() {
+            self.windows.remove(&window);
+        }
+        if handle.is_some() {
+            self.len -= 1;
+        }
+        self.insert(to, handle.unwrap_or_else(|| key.clone()));
     }
 
     /// Number of keys indexed.
