@@ -76,10 +76,6 @@ impl FrozenDb {
     }
 }
 
-fn is_hash(table: Option<&Table>, key: &[u8]) -> bool {
-    matches!(table.and_then(|t| t.get(key)), Some(Entry { value: Value::Hash(_), .. }))
-}
-
 /// One database.
 #[derive(Debug, Default)]
 pub struct Db {
@@ -268,6 +264,7 @@ impl Db {
 
     fn insert_raw(&mut self, key: Bytes, entry: Entry) -> Option<Entry> {
         let new_at = entry.expire_at_ms;
+        let inserts_hash = matches!(entry.value, Value::Hash(_));
         let table = self.table_mut(&key);
         // An existing key keeps its stored bytes; a new one gets its own exact allocation
         // rather than a slice of whatever request buffer it arrived in.
@@ -302,7 +299,9 @@ impl Db {
                 self.deadlines.insert(at, stored);
             }
         }
-        if !self.hash_deadline_of.is_empty() || is_hash(self.table(&key), &key) {
+        // Only hashes have field deadlines: anything else needs the index only if the
+        // key had one before (known without another lookup of the key).
+        if inserts_hash || !self.hash_deadline_of.is_empty() {
             self.index_hash(&key);
         }
         old
@@ -337,6 +336,11 @@ impl DbMut<'_> {
     /// Removes `key` if its deadline passed, recording `expired`. Apply code calls this
     /// (through every accessor below) so writes never see a stale value.
     fn purge_if_expired(&mut self, key: &[u8], now_ms: u64) {
+        // Every key with a deadline is indexed: with none, nothing can have expired,
+        // and a write skips a lookup.
+        if self.db.deadlines.is_empty() {
+            return;
+        }
         let expired =
             self.db.table(key).and_then(|t| t.get(key)).is_some_and(|e| e.is_expired(now_ms));
         if expired {

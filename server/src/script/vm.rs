@@ -813,13 +813,10 @@ impl Vm {
         for (_, f, _) in &collected {
             let _ = f.set_environment(globals.clone());
         }
-        // Loads allocate as runs do (a load environment per library): step the
-        // collector at the same pace, so FUNCTION LOAD of many libraries leaves the heap
-        // near its live size.
-        self.runs = self.runs.wrapping_add(1);
-        if self.runs.is_multiple_of(GC_STEP_EVERY) {
-            let _ = self.lua.gc_step();
-        }
+        // A load leaves its environment (a few tables and closures) as garbage, more
+        // than a run does, and loads are rare: a collector step after each keeps the
+        // heap of many loaded libraries nearer its live size than a step every 50th.
+        let _ = self.lua.gc_step();
         let values = result
             .map_err(|e| CmdError::Custom(format!("ERR Error registering functions: {e}")))?;
         if let Some(Value::Boolean(false)) = values.front() {
