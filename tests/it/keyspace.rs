@@ -377,3 +377,63 @@ fn object_subcommands() {
         assert_eq!(&err(cmd(&mut con, args)), want, "{args:?}");
     }
 }
+
+/// One pipeline, sent in one write, that reads keys it also writes, deletes and expires,
+/// across two databases and more keys than a lookahead batch: every reply is the one a
+/// command-by-command run gives (the connection looks ahead at a pipeline's keys before
+/// running it, and apply at a batch's; neither may change what a command sees).
+#[test]
+fn a_pipeline_reads_its_own_writes_in_order() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    let mut model: [std::collections::HashMap<String, String>; 2] = Default::default();
+    let mut pipe = redis::pipe();
+    let mut want = Vec::new();
+    let mut db = 0usize;
+    for i in 0..600u32 {
+        let key = format!("k{}", (i * 7) % 97);
+        match i % 6 {
+            0 | 3 => {
+                let value = format!("v{i}");
+                pipe.cmd("SET").arg(&key).arg(&value);
+                model[db].insert(key, value);
+                want.push(Value::Okay);
+            }
+            1 => {
+                pipe.cmd("GET").arg(&key);
+                want.push(model[db].get(&key).map_or(Value::Nil, |v| bulk(v)));
+            }
+            2 => {
+                pipe.cmd("DEL").arg(&key);
+                want.push(Value::Int(i64::from(model[db].remove(&key).is_some())));
+            }
+            4 => {
+                let other = format!("k{}", (i * 13) % 97);
+                pipe.cmd("MGET").arg(&key).arg(&other);
+                want.push(Value::Array(vec![
+                    model[db].get(&key).map_or(Value::Nil, |v| bulk(v)),
+                    model[db].get(&other).map_or(Value::Nil, |v| bulk(v)),
+                ]));
+            }
+            _ => {
+                db = 1 - db;
+                pipe.cmd("SELECT").arg(db);
+                want.push(Value::Okay);
+            }
+        }
+    }
+    let got: Vec<Value> = pipe.query(&mut con).expect("the pipeline runs");
+    assert_eq!(got.len(), want.len());
+    for (i, (got, want)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(got, want, "reply {i}");
+    }
+    // A deadline set in the past deletes the key for the reads after it.
+    let mut pipe = redis::pipe();
+    pipe.cmd("SET").arg("gone").arg("x");
+    pipe.cmd("GET").arg("gone");
+    pipe.cmd("PEXPIREAT").arg("gone").arg(1);
+    pipe.cmd("EXISTS").arg("gone");
+    pipe.cmd("GET").arg("gone");
+    let got: Vec<Value> = pipe.query(&mut con).expect("the pipeline runs");
+    assert_eq!(got, vec![Value::Okay, bulk("x"), Value::Int(1), Value::Int(0), Value::Nil]);
+}

@@ -139,4 +139,17 @@ mod tests {
         index.remove(50_000, &key);
         assert!(index.is_empty() && index.windows.is_empty());
     }
+
+    #[test]
+    fn a_moved_deadline_keeps_the_stored_handle() {
+        let mut index = DeadlineIndex::default();
+        let stored = Bytes::from(b"session".to_vec());
+        index.insert(10_000, stored.clone());
+        let asked = Bytes::copy_from_slice(b"session");
+        index.reschedule(10_000, 90_000, &asked);
+        let due = index.due(90_000, 10);
+        assert_eq!(due, vec![stored.clone()]);
+        assert_eq!(due[0].as_ptr(), stored.as_ptr(), "the index's own handle moved");
+        assert_eq!(index.len(), 1);
+    }
 }
