@@ -127,6 +127,12 @@ impl Table {
         }
         let position = self.entries.len();
         self.place(word(hash, position));
+        if self.entries.len() == self.entries.capacity() {
+            // Grow by a quarter rather than double: an entry is 96 bytes, and a doubled
+            // list is a third empty on average. Tables are small (a slot's keys), so the
+            // extra moves are few.
+            self.entries.reserve_exact((position / 4).max(4));
+        }
         self.entries.push((key, entry));
         None
     }
