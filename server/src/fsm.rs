@@ -353,9 +353,6 @@ const WARM_CHUNK: usize = 16;
 /// of apply). Short commands name their key at argv[1] and scripts their first at
 /// argv[3]; longer ones (MSET, HSET ...) are looked up in the command table.
 fn warm_keys(ks: &Keyspace, batch: &[(u64, Request)]) {
-    if batch.len() < 4 {
-        return;
-    }
     let mut keys: Vec<(usize, &[u8])> = Vec::with_capacity(batch.len());
     for (_, request) in batch {
         let Request::Write { db, argv, .. } = request else { continue };
@@ -371,6 +368,10 @@ fn warm_keys(ks: &Keyspace, batch: &[(u64, Request)]) {
                 }
             }
         }
+    }
+    // A lone key gains nothing from going first (a lone MSET's ten do).
+    if keys.len() < 2 {
+        return;
     }
     let mut keys = keys.into_iter().peekable();
     while let Some(&(db, _)) = keys.peek() {

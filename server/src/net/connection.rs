@@ -124,6 +124,8 @@ async fn serve(
     let mut input = BytesMut::with_capacity(16 * 1024);
     let mut output = BytesMut::with_capacity(16 * 1024);
     let mut slots: VecDeque<Slot> = VecDeque::new();
+    // Commands decoded ahead of running them; kept across reads to keep its buffer.
+    let mut ahead: VecDeque<Decoded> = VecDeque::new();
     let mut writes = Writes::default();
     let mut shutdown = shared.shutdown.subscribe();
     let info = session.info.clone();
@@ -164,7 +166,7 @@ async fn serve(
         session.input_batch += 1;
         info.last_interaction_ms.store(session.now_ms, Ordering::Relaxed);
         let mut close = false;
-        let mut ahead = decode_ahead(&mut decoder, &mut input, shared, session);
+        decode_ahead(&mut decoder, &mut input, shared, session, &mut ahead);
         loop {
             let next = match ahead.pop_front() {
                 Some((decoded, routed)) => decoded.map(|argv| Some((argv, routed))),
@@ -312,19 +314,20 @@ async fn serve(
 /// A decoded command (or the protocol error that ends the input) and its lookup.
 type Decoded = (Result<Vec<Bytes>, ProtocolError>, Option<dispatch::Routed>);
 
-/// Decodes every complete command already read, and loads the first key of each read
-/// among them ([`crate::keyspace::Db::prefetch`]), so a pipeline's reads wait for memory
-/// together instead of one by one. Only for an authenticated session: the decoder's
-/// limits could change with AUTH halfway through.
+/// Decodes every complete command already read onto `ahead` (after any still queued, so
+/// order holds), and loads the keys of the reads among them
+/// ([`crate::keyspace::Db::prefetch`]), so a pipeline's reads wait for memory together
+/// instead of one by one. Only for an authenticated session: the decoder's limits could
+/// change with AUTH halfway through.
 fn decode_ahead(
     decoder: &mut Decoder,
     input: &mut BytesMut,
     shared: &Shared,
     session: &Session,
-) -> VecDeque<Decoded> {
-    let mut ahead = VecDeque::new();
+    ahead: &mut VecDeque<Decoded>,
+) {
     if !session.authenticated {
-        return ahead;
+        return;
     }
     loop {
         match decoder.next(input) {
@@ -339,21 +342,26 @@ fn decode_ahead(
             }
         }
     }
-    if ahead.len() < 2 {
-        return ahead;
-    }
-    let mut keys: Vec<&[u8]> = Vec::with_capacity(ahead.len());
-    for (argv, routed) in &ahead {
+    let mut keys: Vec<&[u8]> = Vec::new();
+    for (argv, routed) in ahead.iter() {
         if let (Ok(argv), Some(Routed { resolved: Ok((spec, _, _)) })) = (argv, routed) {
-            if !spec.is_write() {
-                keys.extend(crate::cmd::keys_of(spec, argv).into_iter().map(|k| &k[..]));
+            if spec.is_write() || spec.keys.is_empty() {
+                continue;
+            }
+            // GET key, TTL key ...: the key is the one argument (no list to build).
+            match argv.len() {
+                2 => keys.extend(argv.get(1).map(|k| &k[..])),
+                _ => keys.extend(crate::cmd::keys_of(spec, argv).into_iter().map(|k| &k[..])),
             }
         }
+    }
+    // A lone key gains nothing from going first (a lone MGET's many do).
+    if keys.len() < 2 {
+        return;
     }
     if let Some(ks) = shared.keyspace.try_read() {
         ks.db(session.db).prefetch(keys.into_iter());
     }
-    ahead
 }
 
 fn limits(shared: &Shared, session: &Session) -> Limits {
