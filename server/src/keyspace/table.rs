@@ -202,8 +202,9 @@ impl Table {
 
     /// One level of a lookup of `hash`, loaded and folded into a value nothing waits
     /// on, so a batch can issue that level for all its keys before the next
-    /// ([`super::Db::prefetch`]): 0 the index word, 1 the entry it names, 2 the bytes
-    /// of that entry's key and (for a string) value. Plain loads rather than prefetch
+    /// ([`super::Db::prefetch`]): 0 the home index word, 1 the entry the probe finds
+    /// (the words after home share its cache line, mostly), 2 the bytes of that
+    /// entry's key and (for a string) value. Plain loads rather than prefetch
     /// instructions: those need `unsafe` here, and measured no faster.
     pub fn touch(&self, hash: u64, level: u8) -> u64 {
         let Some(&w) = self.home_word(hash) else { return 0 };
@@ -226,12 +227,21 @@ impl Table {
         self.index.get(hash as usize & mask)
     }
 
+    /// The first entry on `hash`'s probe path whose word carries the same hash bits
+    /// (almost always the key's own): reads index words only, no key bytes.
     fn home_entry(&self, hash: u64) -> Option<&(Bytes, Entry)> {
-        let w = *self.home_word(hash)?;
-        if w == EMPTY || !same_hash(w, hash) {
-            return None;
+        let mask = self.index.len().checked_sub(1)?;
+        let mut at = hash as usize & mask;
+        loop {
+            let w = *self.index.get(at)?;
+            if w == EMPTY {
+                return None;
+            }
+            if same_hash(w, hash) {
+                return self.entries.get((w & POSITION) as usize);
+            }
+            at = (at + 1) & mask;
         }
-        self.entries.get((w & POSITION) as usize)
     }
 }
 
