@@ -39,7 +39,7 @@ use std::collections::BTreeSet;
 
 use bytes::Bytes;
 
-use crate::keyspace::{Entry, Value};
+use crate::keyspace::{detached, Entry, Value};
 use crate::resp::decode::parse_i64;
 use crate::types::hash::{self, Hash};
 use crate::types::list::{self, List};
@@ -66,10 +66,10 @@ pub fn rewrite_entry(key: &Bytes, entry: &Entry, out: &mut dyn FnMut(Vec<Bytes>)
             // One command instead of two for a volatile string.
             match entry.expire_at_ms.filter(|at| *at > 0) {
                 Some(at) => {
-                    out(vec![b("SET"), key.clone(), s.clone(), b("PXAT"), uint(at)]);
+                    out(vec![b("SET"), detached(key), detached(s), b("PXAT"), uint(at)]);
                     ttl_done = true;
                 }
-                None => out(vec![b("SET"), key.clone(), s.clone()]),
+                None => out(vec![b("SET"), detached(key), detached(s)]),
             }
         }
         Value::List(l) => rewrite_list(key, l, out),
@@ -80,7 +80,7 @@ pub fn rewrite_entry(key: &Bytes, entry: &Entry, out: &mut dyn FnMut(Vec<Bytes>)
         Value::Json(d) => rewrite_json(key, d, out),
     }
     if let (Some(at), false) = (entry.expire_at_ms, ttl_done) {
-        out(vec![b("PEXPIREAT"), key.clone(), uint(at)]);
+        out(vec![b("PEXPIREAT"), detached(key), uint(at)]);
     }
 }
 
@@ -95,7 +95,7 @@ const JSON_CUT_DEPTH: usize = 64;
 fn rewrite_json(key: &Bytes, doc: &engram_json::Document, out: &mut dyn FnMut(Vec<Bytes>)) {
     let compact = engram_json::Format::default();
     if doc.nesting_depth(JSON_CUT_DEPTH) <= JSON_CUT_DEPTH {
-        out(vec![b("JSON.SET"), key.clone(), b("$"), Bytes::from(doc.to_json(&compact))]);
+        out(vec![b("JSON.SET"), detached(key), b("$"), Bytes::from(doc.to_json(&compact))]);
         return;
     }
     let mut pending = vec![(String::from("$"), doc.to_value())];
@@ -103,7 +103,7 @@ fn rewrite_json(key: &Bytes, doc: &engram_json::Document, out: &mut dyn FnMut(Ve
         let mut deeper = Vec::new();
         let cut = json_cut(&value, 0, &path, &mut deeper);
         let text = engram_json::Document::from_value(cut).to_json(&compact);
-        out(vec![b("JSON.SET"), key.clone(), Bytes::from(path), Bytes::from(text)]);
+        out(vec![b("JSON.SET"), detached(key), Bytes::from(path), Bytes::from(text)]);
         // Parents before children: the stack pops the deep ones after this one is set.
         deeper.reverse();
         pending.extend(deeper);
@@ -189,7 +189,7 @@ fn chunked<T>(
         if n == 0 {
             argv = Vec::with_capacity(2 + ITEMS_PER_COMMAND * args_per_item);
             argv.push(b(name));
-            argv.push(key.clone());
+            argv.push(detached(key));
         }
         push(&mut argv, item);
         n += 1;
@@ -204,13 +204,13 @@ fn chunked<T>(
 }
 
 fn rewrite_list(key: &Bytes, l: &List, out: &mut dyn FnMut(Vec<Bytes>)) {
-    chunked(out, "RPUSH", key, 1, l.iter(), |a, e| a.push(e.clone()));
+    chunked(out, "RPUSH", key, 1, l.iter(), |a, e| a.push(detached(e)));
     // Pushes only grow the list, so it ends a quicklist exactly when it passes the
     // limit; one that shrank back into the hysteresis band is still a quicklist: push
     // past the limit, then pop (the band keeps it a quicklist).
     if l.encoding() == "quicklist" && l.listpack_bytes() <= list::LISTPACK_MAX_BYTES {
-        out(vec![b("RPUSH"), key.clone(), zeros(list::LISTPACK_MAX_BYTES)]);
-        out(vec![b("RPOP"), key.clone()]);
+        out(vec![b("RPUSH"), detached(key), zeros(list::LISTPACK_MAX_BYTES)]);
+        out(vec![b("RPOP"), detached(key)]);
     }
 }
 
@@ -220,16 +220,16 @@ fn rewrite_hash(key: &Bytes, h: &Hash, out: &mut dyn FnMut(Vec<Bytes>)) {
     chunked(out, "HSET", key, 2, h.iter(), |a, s| {
         grows_big |=
             s.field.len() > hash::LISTPACK_MAX_VALUE || s.value.len() > hash::LISTPACK_MAX_VALUE;
-        a.push(s.field.clone());
-        a.push(s.value.clone());
+        a.push(detached(&s.field));
+        a.push(detached(&s.value));
     });
     if !h.is_listpack() && !grows_big {
         // Once big, always big (removals then move the last field into the hole). Every
         // field is at most 64 bytes here, so a 65-byte field is new; removing the last
         // field moves nothing.
         let pad = zeros(hash::LISTPACK_MAX_VALUE + 1);
-        out(vec![b("HSET"), key.clone(), pad.clone(), Bytes::new()]);
-        out(vec![b("HDEL"), key.clone(), pad]);
+        out(vec![b("HSET"), detached(key), pad.clone(), Bytes::new()]);
+        out(vec![b("HDEL"), detached(key), pad]);
     }
     // Deadlines by (deadline, field), as the hash expires them; fields sharing a deadline
     // share a command. A deadline already passed at restore time removes the field, in
@@ -240,9 +240,9 @@ fn rewrite_hash(key: &Bytes, h: &Hash, out: &mut dyn FnMut(Vec<Bytes>)) {
     for group in volatile.chunk_by(|x, y| x.0 == y.0) {
         for part in group.chunks(ITEMS_PER_COMMAND) {
             let mut argv = Vec::with_capacity(5 + part.len());
-            argv.extend([b("HPEXPIREAT"), key.clone(), uint(part[0].0), b("FIELDS")]);
+            argv.extend([b("HPEXPIREAT"), detached(key), uint(part[0].0), b("FIELDS")]);
             argv.push(uint(part.len() as u64));
-            argv.extend(part.iter().map(|(_, f)| (*f).clone()));
+            argv.extend(part.iter().map(|(_, f)| detached(f)));
             out(argv);
         }
     }
@@ -252,7 +252,7 @@ fn rewrite_hash(key: &Bytes, h: &Hash, out: &mut dyn FnMut(Vec<Bytes>)) {
         if let Some(first) = h.iter().next() {
             out(vec![
                 b("HPEXPIREAT"),
-                key.clone(),
+                detached(key),
                 b("0"),
                 b("XX"),
                 b("FIELDS"),
@@ -274,25 +274,25 @@ fn rewrite_set(key: &Bytes, s: &Set, out: &mut dyn FnMut(Vec<Bytes>)) {
         // Sorted integers: SADD on a new key starts an intset for an integer first member
         // and at most 512 arguments, and keeps it sorted.
         SetEncoding::Intset => chunked(out, "SADD", key, 1, members.iter(), |a, m| {
-            a.push(m.clone());
+            a.push(detached(m));
         }),
         // Insertion order. A non-integer first member starts a listpack directly; an
         // integer one would start an intset (sorted), so lead with a placeholder member
         // and remove it (a listpack removal shifts, keeping the order).
         SetEncoding::Listpack if !is_int(first) => {
-            chunked(out, "SADD", key, 1, members.iter(), |a, m| a.push(m.clone()));
+            chunked(out, "SADD", key, 1, members.iter(), |a, m| a.push(detached(m)));
         }
         SetEncoding::Listpack => {
             let placeholder = set_placeholder(s);
             let head = members.len().min(set::MAX_LISTPACK_ENTRIES - 1);
             let mut argv = Vec::with_capacity(3 + head);
-            argv.extend([b("SADD"), key.clone(), placeholder.clone()]);
+            argv.extend([b("SADD"), detached(key), placeholder.clone()]);
             argv.extend(members[..head].iter().cloned());
             out(argv);
-            out(vec![b("SREM"), key.clone(), placeholder]);
+            out(vec![b("SREM"), detached(key), placeholder]);
             if head < members.len() {
                 chunked(out, "SADD", key, 1, members[head..].iter(), |a, m| {
-                    a.push(m.clone());
+                    a.push(detached(m));
                 });
             }
         }
@@ -310,11 +310,11 @@ fn rewrite_set(key: &Bytes, s: &Set, out: &mut dyn FnMut(Vec<Bytes>)) {
             let head = members.len().min(ITEMS_PER_COMMAND);
             let pad = needed.saturating_sub(head);
             let mut argv = Vec::with_capacity(2 + head + pad);
-            argv.extend([b("SADD"), key.clone()]);
+            argv.extend([b("SADD"), detached(key)]);
             argv.extend(members[..head].iter().cloned());
             argv.extend(std::iter::repeat_n(first.clone(), pad));
             out(argv);
-            chunked(out, "SADD", key, 1, members[head..].iter(), |a, m| a.push(m.clone()));
+            chunked(out, "SADD", key, 1, members[head..].iter(), |a, m| a.push(detached(m)));
         }
     }
 }
@@ -335,7 +335,7 @@ fn set_placeholder(s: &Set) -> Bytes {
 fn rewrite_zset(key: &Bytes, z: &ZSet, out: &mut dyn FnMut(Vec<Bytes>)) {
     let push = |a: &mut Vec<Bytes>, (score, member): (f64, &Bytes)| {
         a.push(score_text(score));
-        a.push(member.clone());
+        a.push(detached(member));
     };
     if z.encoding() != "skiplist" {
         chunked(out, "ZADD", key, 2, z.iter(), push);
@@ -356,15 +356,15 @@ fn rewrite_zset(key: &Bytes, z: &ZSet, out: &mut dyn FnMut(Vec<Bytes>)) {
     }
     match long {
         Some((rank, score, member)) => {
-            out(vec![b("ZADD"), key.clone(), score_text(score), member.clone()]);
+            out(vec![b("ZADD"), detached(key), score_text(score), detached(member)]);
             let others = z.iter().enumerate().filter(|(r, _)| *r != rank).map(|(_, item)| item);
             chunked(out, "ZADD", key, 2, others, push);
         }
         None if negative_zero || z.len() <= zset::LISTPACK_MAX_ENTRIES => {
             let pad = zeros(zset::LISTPACK_MAX_VALUE + 1);
-            out(vec![b("ZADD"), key.clone(), b("0"), pad.clone()]);
+            out(vec![b("ZADD"), detached(key), b("0"), pad.clone()]);
             chunked(out, "ZADD", key, 2, z.iter(), push);
-            out(vec![b("ZREM"), key.clone(), pad]);
+            out(vec![b("ZREM"), detached(key), pad]);
         }
         None => chunked(out, "ZADD", key, 2, z.iter(), push),
     }
@@ -440,7 +440,7 @@ fn rewrite_stream(key: &Bytes, s: &Stream, out: &mut dyn FnMut(Vec<Bytes>)) {
 
     // Entries and placeholders in ID order, so nodes fill as they did.
     let xadd = |id: StreamId, fields: &mut dyn Iterator<Item = (Bytes, Bytes)>| {
-        let mut argv = vec![b("XADD"), key.clone(), stream_id(id)];
+        let mut argv = vec![b("XADD"), detached(key), stream_id(id)];
         for (f, v) in fields {
             argv.push(f);
             argv.push(v);
@@ -476,13 +476,20 @@ fn rewrite_stream(key: &Bytes, s: &Stream, out: &mut dyn FnMut(Vec<Bytes>)) {
     let mut mkstream = appended == 0;
     if mkstream && s.groups.is_empty() {
         let throwaway = b("engram:rewrite");
-        out(vec![b("XGROUP"), b("CREATE"), key.clone(), throwaway.clone(), b("0"), b("MKSTREAM")]);
-        out(vec![b("XGROUP"), b("DESTROY"), key.clone(), throwaway]);
+        out(vec![
+            b("XGROUP"),
+            b("CREATE"),
+            detached(key),
+            throwaway.clone(),
+            b("0"),
+            b("MKSTREAM"),
+        ]);
+        out(vec![b("XGROUP"), b("DESTROY"), detached(key), throwaway]);
         mkstream = false;
     }
     for (name, g) in &s.groups {
         let mut argv =
-            vec![b("XGROUP"), b("CREATE"), key.clone(), name.clone(), stream_id(g.last_id)];
+            vec![b("XGROUP"), b("CREATE"), detached(key), name.clone(), stream_id(g.last_id)];
         if std::mem::take(&mut mkstream) {
             argv.push(b("MKSTREAM"));
         }
@@ -497,7 +504,7 @@ fn rewrite_stream(key: &Bytes, s: &Stream, out: &mut dyn FnMut(Vec<Bytes>)) {
             out(vec![
                 b("XGROUP"),
                 b("CREATECONSUMER"),
-                key.clone(),
+                detached(key),
                 name.clone(),
                 consumer.clone(),
             ]);
@@ -525,7 +532,8 @@ fn rewrite_stream(key: &Bytes, s: &Stream, out: &mut dyn FnMut(Vec<Bytes>)) {
             });
             if !same {
                 flush(run.take());
-                let argv = vec![b("XCLAIM"), key.clone(), name.clone(), p.consumer.clone(), b("0")];
+                let argv =
+                    vec![b("XCLAIM"), detached(key), name.clone(), p.consumer.clone(), b("0")];
                 run = Some((argv, p));
             }
             if let Some((argv, _)) = run.as_mut() {
@@ -544,7 +552,7 @@ fn rewrite_stream(key: &Bytes, s: &Stream, out: &mut dyn FnMut(Vec<Bytes>)) {
         if s.last_id < max_deleted {
             out(vec![
                 b("XSETID"),
-                key.clone(),
+                detached(key),
                 stream_id(max_deleted),
                 b("MAXDELETEDID"),
                 stream_id(s.max_deleted_id),
@@ -552,7 +560,7 @@ fn rewrite_stream(key: &Bytes, s: &Stream, out: &mut dyn FnMut(Vec<Bytes>)) {
         }
         out(vec![
             b("XSETID"),
-            key.clone(),
+            detached(key),
             stream_id(s.last_id),
             b("ENTRIESADDED"),
             uint(s.entries_added),

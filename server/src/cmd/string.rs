@@ -354,19 +354,9 @@ impl ReadCommand for Get {
     }
 }
 
-/// Values up to this long are copied into a reply rather than shared with it.
-const COPIED_REPLY: usize = 64;
-
-/// A stored string as a reply. A small one is copied: sharing it would give the stored
-/// value a reference-counted header of its own, kept for good (32 bytes on a key whose
-/// value is a dozen), and touch that header's count, a cache miss over many keys, twice
-/// per read; the copy is one small allocation near the reply's own.
+/// A stored string as a reply (see [`crate::keyspace::detached`]).
 fn reply_of_stored(v: &Bytes) -> Reply {
-    if v.len() <= COPIED_REPLY {
-        Reply::Bulk(Bytes::copy_from_slice(v))
-    } else {
-        Reply::Bulk(v.clone())
-    }
+    Reply::Bulk(crate::keyspace::detached(v))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
