@@ -11,9 +11,11 @@
 //!
 //! An index word is `(low 32 bits of the key's hash) << 32 | position in entries`, or
 //! [`EMPTY`]. The hash bits both find the word's home (for backward-shift deletion) and
-//! let a probe skip other keys without reading them. Removal moves the last entry into
-//! the hole, so iteration order is a function of the table's history (the same on every
-//! replica applying the same log).
+//! let a probe skip other keys without reading them. Iteration follows the entry list,
+//! not the index: removal moves the last entry into the hole, so the order depends only
+//! on the table's history of inserts and removals, not on this process's hash seed.
+//! Replicas applying the same log (and a node loading a snapshot, which inserts in that
+//! order) iterate alike, which SCAN and RANDOMKEY inside scripts rely on.
 
 use std::hash::BuildHasher;
 use std::sync::LazyLock;
@@ -186,11 +188,15 @@ impl Table {
             // The last entry moves into the hole: its word must name its new place.
             let moved_hash = self.entries.get(last).map(|(k, _)| hash_key(k))?;
             let mask = self.index.len() - 1;
-            let mut probe = moved_hash as usize & mask;
-            while self.index[probe] & POSITION != last as u64 {
-                probe = (probe + 1) & mask;
+            let from = moved_hash as usize & mask;
+            // Its word lies on its probe path, before the first empty word.
+            let at = (0..self.index.len())
+                .map(|step| (from + step) & mask)
+                .take_while(|&at| self.index[at] != EMPTY)
+                .find(|&at| self.index[at] & POSITION == last as u64);
+            if let Some(at) = at {
+                self.index[at] = word(moved_hash, position);
             }
-            self.index[probe] = word(moved_hash, position);
         }
         let removed = self.entries.swap_remove(position);
         if self.entries.is_empty() {
