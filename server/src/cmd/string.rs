@@ -14,7 +14,7 @@ use crate::cmd::spec::{
 };
 use crate::cmd::{ApplyCtx, Args, ReadCtx};
 use crate::error::CmdError;
-use crate::keyspace::{DbMut, Value};
+use crate::keyspace::{detached, DbMut, Value};
 use crate::reply::Reply;
 use crate::resp::decode::parse_i64;
 
@@ -350,13 +350,8 @@ impl Parse for Get {
 
 impl ReadCommand for Get {
     fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
-        Ok(read_str(cx, &self.key)?.map_or(Reply::Null, reply_of_stored))
+        Ok(read_str(cx, &self.key)?.map_or(Reply::Null, |v| Reply::Bulk(detached(v))))
     }
-}
-
-/// A stored string as a reply (see [`crate::keyspace::detached`]).
-fn reply_of_stored(v: &Bytes) -> Reply {
-    Reply::Bulk(crate::keyspace::detached(v))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -694,7 +689,7 @@ impl ReadCommand for MGet {
             self.keys
                 .iter()
                 .map(|k| match db.get(k, cx.now_ms) {
-                    Some(Value::Str(s)) => reply_of_stored(s),
+                    Some(Value::Str(s)) => Reply::Bulk(detached(s)),
                     #[allow(unreachable_patterns)]
                     _ => Reply::Null,
                 })

@@ -169,7 +169,7 @@ async fn serve(
         decode_ahead(&mut decoder, &mut input, shared, session, &mut ahead);
         loop {
             let next = match ahead.pop_front() {
-                Some((decoded, routed)) => decoded.map(|argv| Some((argv, routed))),
+                Some(decoded) => decoded.map(|(argv, routed)| Some((argv, Some(routed)))),
                 None => decoder.next(&mut input).map(|d| d.map(|argv| (argv, None))),
             };
             let (argv, routed) = match next {
@@ -312,7 +312,7 @@ async fn serve(
 }
 
 /// A decoded command (or the protocol error that ends the input) and its lookup.
-type Decoded = (Result<Vec<Bytes>, ProtocolError>, Option<dispatch::Routed>);
+type Decoded = Result<(Vec<Bytes>, Routed), ProtocolError>;
 
 /// Decodes every complete command already read onto `ahead` (after any still queued, so
 /// order holds), and loads the keys of the reads among them
@@ -333,18 +333,18 @@ fn decode_ahead(
         match decoder.next(input) {
             Ok(Some(argv)) => {
                 let routed = dispatch::route(&argv);
-                ahead.push_back((Ok(argv), Some(routed)));
+                ahead.push_back(Ok((argv, routed)));
             }
             Ok(None) => break,
             Err(e) => {
-                ahead.push_back((Err(e), None));
+                ahead.push_back(Err(e));
                 break;
             }
         }
     }
     let mut keys: Vec<&[u8]> = Vec::new();
-    for (argv, routed) in ahead.iter() {
-        if let (Ok(argv), Some(Routed { resolved: Ok((spec, _, _)) })) = (argv, routed) {
+    for (argv, routed) in ahead.iter().flatten() {
+        if let Routed { resolved: Ok((spec, _, _)) } = routed {
             if spec.is_write() || spec.keys.is_empty() {
                 continue;
             }
