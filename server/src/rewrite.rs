@@ -220,8 +220,8 @@ fn rewrite_hash(key: &Bytes, h: &Hash, out: &mut dyn FnMut(Vec<Bytes>)) {
     chunked(out, "HSET", key, 2, h.iter(), |a, s| {
         grows_big |=
             s.field.len() > hash::LISTPACK_MAX_VALUE || s.value.len() > hash::LISTPACK_MAX_VALUE;
-        a.push(detached(&s.field));
-        a.push(detached(&s.value));
+        a.push(Bytes::copy_from_slice(s.field));
+        a.push(Bytes::copy_from_slice(s.value));
     });
     if !h.is_listpack() && !grows_big {
         // Once big, always big (removals then move the last field into the hole). Every
@@ -234,15 +234,15 @@ fn rewrite_hash(key: &Bytes, h: &Hash, out: &mut dyn FnMut(Vec<Bytes>)) {
     // Deadlines by (deadline, field), as the hash expires them; fields sharing a deadline
     // share a command. A deadline already passed at restore time removes the field, in
     // the order the original's purge would.
-    let mut volatile: Vec<(u64, &Bytes)> =
-        h.iter().filter_map(|s| s.expire_at_ms.map(|at| (at, &s.field))).collect();
+    let mut volatile: Vec<(u64, &[u8])> =
+        h.iter().filter_map(|s| s.expire_at_ms.map(|at| (at, s.field))).collect();
     volatile.sort_unstable();
     for group in volatile.chunk_by(|x, y| x.0 == y.0) {
         for part in group.chunks(ITEMS_PER_COMMAND) {
             let mut argv = Vec::with_capacity(5 + part.len());
             argv.extend([b("HPEXPIREAT"), detached(key), uint(part[0].0), b("FIELDS")]);
             argv.push(uint(part.len() as u64));
-            argv.extend(part.iter().map(|(_, f)| detached(f)));
+            argv.extend(part.iter().map(|(_, f)| Bytes::copy_from_slice(f)));
             out(argv);
         }
     }
@@ -257,7 +257,7 @@ fn rewrite_hash(key: &Bytes, h: &Hash, out: &mut dyn FnMut(Vec<Bytes>)) {
                 b("XX"),
                 b("FIELDS"),
                 b("1"),
-                first.field.clone(),
+                Bytes::copy_from_slice(first.field),
             ]);
         }
     }
@@ -708,7 +708,7 @@ mod tests {
         match v {
             Value::Set(s) => format!("{} {:?}", s.encoding(), s.as_slice()),
             Value::Hash(h) => {
-                let fields: Vec<&Bytes> = h.iter().map(|s| &s.field).collect();
+                let fields: Vec<&[u8]> = h.iter().map(|s| s.field).collect();
                 format!("{} {fields:?}", h.encoding())
             }
             other => other.encoding().to_string(),

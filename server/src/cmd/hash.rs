@@ -40,7 +40,7 @@ use crate::error::CmdError;
 use crate::keyspace::{Db, DbMut, Value};
 use crate::reply::Reply;
 use crate::resp::decode::parse_i64;
-use crate::types::hash::Hash;
+use crate::types::hash::{Field, Hash};
 
 const RW_UPDATE: &[KeySpec] = &[KeySpec::single(1, KeyFlags::RW.with(KeyFlags::UPDATE))];
 const RW_INSERT: &[KeySpec] = &[KeySpec::single(1, KeyFlags::RW.with(KeyFlags::INSERT))];
@@ -367,6 +367,30 @@ const MAX_RANDOM_PICKS: u64 = 1 << 24;
 // ---------------------------------------------------------------------------------------
 // Shared helpers
 
+/// O(1) access to a hash's fields by position, for commands visiting many: a packed hash
+/// is walked once here instead of once per position.
+enum Positions<'a> {
+    Indexed(&'a Hash),
+    Walked(Vec<Field<'a>>),
+}
+
+impl<'a> Positions<'a> {
+    fn of(h: &'a Hash) -> Self {
+        if h.is_indexed() {
+            Positions::Indexed(h)
+        } else {
+            Positions::Walked(h.iter().collect())
+        }
+    }
+
+    fn at(&self, pos: usize) -> Option<Field<'a>> {
+        match self {
+            Positions::Indexed(h) => h.at(pos),
+            Positions::Walked(fields) => fields.get(pos).copied(),
+        }
+    }
+}
+
 /// The live hash at `key` in a read view, or WRONGTYPE.
 fn hash_at<'a>(db: &'a Db, key: &[u8], now_ms: u64) -> Result<Option<&'a Hash>, CmdError> {
     match db.get(key, now_ms) {
@@ -509,7 +533,7 @@ impl Parse for HGet {
 impl ReadCommand for HGet {
     fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
         let value = read_hash(cx, &self.key)?.and_then(|h| h.get_live(&self.field, cx.now_ms));
-        Ok(value.map_or(Reply::Null, |v| Reply::Bulk(v.clone())))
+        Ok(value.map_or(Reply::Null, Reply::bulk))
     }
 }
 
@@ -531,10 +555,7 @@ impl ReadCommand for HMGet {
         let values = self
             .fields
             .iter()
-            .map(|f| {
-                h.and_then(|h| h.get_live(f, cx.now_ms))
-                    .map_or(Reply::Null, |v| Reply::Bulk(v.clone()))
-            })
+            .map(|f| h.and_then(|h| h.get_live(f, cx.now_ms)).map_or(Reply::Null, Reply::bulk))
             .collect();
         Ok(Reply::Array(values))
     }
@@ -657,12 +678,9 @@ impl<const WHAT: u8> ReadCommand for HGetAll<WHAT> {
         };
         let live = h.iter_live(cx.now_ms);
         Ok(match WHAT {
-            ALL_KEYS => Reply::Array(live.map(|s| Reply::Bulk(s.field.clone())).collect()),
-            ALL_VALUES => Reply::Array(live.map(|s| Reply::Bulk(s.value.clone())).collect()),
-            _ => Reply::Map(
-                live.map(|s| (Reply::Bulk(s.field.clone()), Reply::Bulk(s.value.clone())))
-                    .collect(),
-            ),
+            ALL_KEYS => Reply::Array(live.map(|s| Reply::bulk(s.field)).collect()),
+            ALL_VALUES => Reply::Array(live.map(|s| Reply::bulk(s.value)).collect()),
+            _ => Reply::Map(live.map(|s| (Reply::bulk(s.field), Reply::bulk(s.value))).collect()),
         })
     }
 }
@@ -795,7 +813,7 @@ impl ReadCommand for HRandField {
             return Ok(match h {
                 Some(h) if !live.is_empty() => {
                     let pos = live[cx.rng().below(live.len() as u64) as usize];
-                    h.at(pos).map_or(Reply::Null, |s| Reply::Bulk(s.field.clone()))
+                    h.at(pos).map_or(Reply::Null, |s| Reply::bulk(s.field))
                 }
                 _ => Reply::Null,
             });
@@ -819,15 +837,12 @@ impl ReadCommand for HRandField {
             pool.truncate(count);
             pool
         };
-        let slots = picks.into_iter().filter_map(|p| h.at(p));
+        let positions = Positions::of(h);
+        let slots = picks.into_iter().filter_map(|p| positions.at(p));
         Ok(if self.with_values {
-            Reply::Pairs(
-                slots
-                    .map(|s| (Reply::Bulk(s.field.clone()), Reply::Bulk(s.value.clone())))
-                    .collect(),
-            )
+            Reply::Pairs(slots.map(|s| (Reply::bulk(s.field), Reply::bulk(s.value))).collect())
         } else {
-            Reply::Array(slots.map(|s| Reply::Bulk(s.field.clone())).collect())
+            Reply::Array(slots.map(|s| Reply::bulk(s.field)).collect())
         })
     }
 }
@@ -885,19 +900,20 @@ impl ReadCommand for HScan {
         let mut out = Vec::new();
         let positions: Box<dyn Iterator<Item = usize>> =
             if h.is_listpack() { Box::new(low..top) } else { Box::new((low..top).rev()) };
+        let fields = Positions::of(h);
         for pos in positions {
-            let Some(s) = h.at(pos) else { continue };
+            let Some(s) = fields.at(pos) else { continue };
             if s.is_expired(cx.now_ms) {
                 continue;
             }
             if let Some(p) = &opts.pattern {
-                if !crate::glob::matches(p, &s.field, false) {
+                if !crate::glob::matches(p, s.field, false) {
                     continue;
                 }
             }
-            out.push(Reply::Bulk(s.field.clone()));
+            out.push(Reply::bulk(s.field));
             if !opts.no_values {
-                out.push(Reply::Bulk(s.value.clone()));
+                out.push(Reply::bulk(s.value));
             }
         }
         Ok(Reply::Array(vec![Reply::bulk_int(low as i64), Reply::Array(out)]))
@@ -1222,7 +1238,7 @@ mod tests {
         assert_eq!(run(&mut ks, NOW, &["HMSET", "h", "b", "9", "c", "3"]), Reply::ok());
         assert_eq!(events(&mut ks), ["hset", "hset"]);
         let h = hash(&ks, "h").unwrap();
-        assert_eq!(h.get_live(b"a", NOW), Some(&Bytes::from("3")));
+        assert_eq!(h.get_live(b"a", NOW), Some(&b"3"[..]));
         assert_eq!(h.len(), 3);
         assert_eq!(
             run(&mut ks, NOW, &["HSET", "h", "a"]),

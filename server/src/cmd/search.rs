@@ -1073,13 +1073,10 @@ impl FtSearch {
                             }
                         }
                         for slot in hash.iter_live(now_ms) {
-                            if sort_field
-                                .as_deref()
-                                .is_some_and(|sf| sf.as_bytes() == &slot.field[..])
-                            {
+                            if sort_field.as_deref().is_some_and(|sf| sf.as_bytes() == slot.field) {
                                 continue;
                             }
-                            out.push((Reply::bulk(&slot.field), Reply::bulk(&slot.value)));
+                            out.push((Reply::bulk(slot.field), Reply::bulk(slot.value)));
                         }
                     }
                     Some(Value::Json(doc)) => {
@@ -1301,15 +1298,15 @@ fn load_all(index: &SearchIndex, value: Option<&Value>, now_ms: u64, row: &mut R
     match value {
         Some(Value::Hash(hash)) => {
             for slot in hash.iter_live(now_ms) {
-                let name = text(&slot.field);
+                let name = text(slot.field);
                 let numeric = index
                     .def
                     .fields
                     .iter()
                     .any(|f| f.identifier == name && matches!(f.ty, FieldType::Numeric));
-                let cell = match (numeric, crate::search::parse_number(&slot.value)) {
+                let cell = match (numeric, crate::search::parse_number(slot.value)) {
                     (true, Some(n)) => AggValue::Num(n),
-                    _ => AggValue::Str(text(&slot.value)),
+                    _ => AggValue::Str(text(slot.value)),
                 };
                 if row.get(&name).is_none() {
                     row.set(name, cell);

@@ -339,7 +339,7 @@ fn lookup(db: &Db, now_ms: u64, pattern: &[u8], element: &[u8]) -> Option<Bytes>
     key.extend_from_slice(&key_pattern[star + 1..]);
     match (db.get(&key, now_ms)?, field) {
         (Value::Str(s), None) => Some(s.clone()),
-        (Value::Hash(h), Some(f)) => h.get_live(f, now_ms).cloned(),
+        (Value::Hash(h), Some(f)) => h.get_live(f, now_ms).map(Bytes::copy_from_slice),
         _ => None,
     }
 }

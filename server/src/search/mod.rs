@@ -187,9 +187,9 @@ impl SearchIndex {
     pub fn reindex(&mut self, db0: &Db, key: &[u8], now_ms: u64) {
         let started = crate::clock::monotonic();
         let extracted = match db0.get(key, now_ms) {
-            Some(Value::Hash(hash)) if !self.def.on_json => Some(extract(&self.def, |field| {
-                hash.get_live(field.as_bytes(), now_ms).map(|v| &v[..])
-            })),
+            Some(Value::Hash(hash)) if !self.def.on_json => {
+                Some(extract(&self.def, |field| hash.get_live(field.as_bytes(), now_ms)))
+            }
             Some(Value::Json(doc)) if self.def.on_json => Some(extract_json(&self.def, doc)),
             _ => None,
         };
@@ -226,8 +226,8 @@ impl SearchIndex {
         row.set("__key", Cell::Str(String::from_utf8_lossy(key).into_owned()));
         if let Some(Value::Hash(hash)) = db0.get(key, now_ms) {
             for slot in hash.iter_live(now_ms) {
-                let text = String::from_utf8_lossy(&slot.value).into_owned();
-                row.set(String::from_utf8_lossy(&slot.field).into_owned(), Cell::Str(text));
+                let text = String::from_utf8_lossy(slot.value).into_owned();
+                row.set(String::from_utf8_lossy(slot.field).into_owned(), Cell::Str(text));
             }
         }
         for (field, value) in self.def.fields.iter().zip(values) {

@@ -1,24 +1,35 @@
 //! A hash: field -> value, with optional per-field deadlines (HEXPIRE family).
 //!
+//! Two forms, chosen as Redis chooses between a listpack and a hashtable:
+//!
 //! ```text
-//!   slots:     Vec<Slot>            fields in position order (insertion order, as a
-//!                                   Redis listpack); O(1) access by position for
-//!                                   HRANDFIELD and HSCAN
-//!   index:     HashTable<usize>     field -> position, O(1) lookup
-//!   deadlines: BTreeSet<(ms, field)> fields with a deadline, earliest first
+//!   packed:  one buffer  [flen][field][vlen][value] [flen][field][vlen][value] ...
+//!            fields in position order; lookups walk it (at most 128 fields of at
+//!            most 64 bytes, so a walk is a few cache lines)
+//!   table:   slots:     Vec<Slot>              fields in position order
+//!            index:     HashTable<usize>       field -> position, O(1) lookup
+//!            deadlines: BTreeSet<(ms, field)>  fields with a deadline, earliest first
 //! ```
 //!
+//! A hash starts packed and becomes a table when it outgrows Redis's listpack thresholds
+//! (then for good, as Redis never converts back) or when a field gets a deadline; it is
+//! packed again once no deadline is left on a table that never outgrew the thresholds.
+//! The packed form is what makes a million small hashes cheap: one allocation for all the
+//! fields of a hash instead of a slot, two byte buffers and an index entry per field.
+//!
 //! Positions only ever move towards 0: a removal either shifts the tail down by one
-//! (small hashes, which keeps Redis's listpack order) or moves the last field into the
-//! hole (large hashes, O(1)); new fields are appended. That is what makes HSCAN's cursor
-//! sound: the cursor counts the positions still to visit, walked from the end, so a field
-//! present for the whole scan can only move within the unvisited part and is returned.
+//! (packed hashes and small tables, which keeps Redis's listpack order) or moves the last
+//! field into the hole (large tables, O(1)); new fields are appended. That is what makes
+//! HSCAN's cursor sound: the cursor counts the positions still to visit, walked from the
+//! end, so a field present for the whole scan can only move within the unvisited part and
+//! is returned.
 //!
 //! Expired fields stay stored until a write purges them ([`Hash::remove_expired`]); the
 //! `*_live` accessors hide them by the caller's clock.
 //!
-//! The lookup hasher is randomly seeded, but nothing iterates the index: every walk goes
-//! through `slots` or `deadlines`, whose order depends only on the operations applied.
+//! The table's lookup hasher is randomly seeded, but nothing iterates the index: every
+//! walk goes through `slots` or `deadlines`, whose order depends only on the operations
+//! applied.
 //!
 //! A pure data structure: no keyspace, no protocol, no clock.
 
@@ -33,16 +44,19 @@ pub const LISTPACK_MAX_ENTRIES: usize = 128;
 /// Redis's `hash-max-listpack-value` default.
 pub const LISTPACK_MAX_VALUE: usize = 64;
 
-/// One field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Slot {
-    pub field: Bytes,
-    pub value: Bytes,
+// A packed entry stores each length in one byte.
+const _: () = assert!(LISTPACK_MAX_VALUE <= u8::MAX as usize);
+
+/// One field as stored: borrowed from whichever form holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field<'a> {
+    pub field: &'a [u8],
+    pub value: &'a [u8],
     /// Absolute deadline in Unix milliseconds (HEXPIRE family).
     pub expire_at_ms: Option<u64>,
 }
 
-impl Slot {
+impl Field<'_> {
     /// Whether the field is logically gone at `now_ms`.
     pub fn is_expired(&self, now_ms: u64) -> bool {
         self.expire_at_ms.is_some_and(|at| at <= now_ms)
@@ -52,28 +66,34 @@ impl Slot {
 /// A hash: field -> value, with optional per-field deadlines (HEXPIRE family).
 #[derive(Clone, Default)]
 pub struct Hash {
-    slots: Vec<Slot>,
-    index: HashTable<usize>,
-    hasher: DefaultHashBuilder,
-    deadlines: BTreeSet<(u64, Bytes)>,
-    /// Set once the hash outgrew the listpack thresholds; Redis never converts back.
-    big: bool,
+    form: Form,
     /// Set once a field-TTL command touched this hash: Redis then reports `listpackex`
     /// for good, even if no field keeps a deadline.
     ttl_touched: bool,
 }
 
-impl std::fmt::Debug for Hash {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.slots.iter()).finish()
+#[derive(Clone)]
+enum Form {
+    Packed(Packed),
+    Table(Box<Table>),
+}
+
+impl Default for Form {
+    fn default() -> Self {
+        Form::Packed(Packed::default())
     }
 }
 
-/// Equal content (fields, values, deadlines), whatever the order.
+impl std::fmt::Debug for Hash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// Equal content (fields, values, deadlines), whatever the order or the form.
 impl PartialEq for Hash {
     fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len()
-            && self.slots.iter().all(|s| other.slot(&s.field).is_some_and(|o| o == s))
+        self.len() == other.len() && self.iter().all(|s| other.slot(s.field) == Some(s))
     }
 }
 
@@ -83,83 +103,93 @@ impl Hash {
         Self::default()
     }
 
-    fn hash_of(&self, field: &[u8]) -> u64 {
-        self.hasher.hash_one(field)
-    }
-
-    fn position(&self, field: &[u8]) -> Option<usize> {
-        let slots = &self.slots;
-        self.index.find(self.hash_of(field), |&i| slots[i].field == field).copied()
-    }
-
     /// Number of stored fields, including expired ones not yet purged.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        match &self.form {
+            Form::Packed(p) => p.len as usize,
+            Form::Table(t) => t.slots.len(),
+        }
     }
 
     /// Whether there are no fields (an empty hash is never stored).
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.len() == 0
+    }
+
+    fn deadlines(&self) -> Option<&BTreeSet<(u64, Bytes)>> {
+        match &self.form {
+            Form::Packed(_) => None,
+            Form::Table(t) => Some(&t.deadlines),
+        }
     }
 
     /// Whether some field's deadline passed at `now_ms`.
     pub fn has_expired(&self, now_ms: u64) -> bool {
-        self.deadlines.first().is_some_and(|(at, _)| *at <= now_ms)
+        self.next_deadline().is_some_and(|at| at <= now_ms)
     }
 
     /// Number of fields alive at `now_ms`.
     pub fn live_len(&self, now_ms: u64) -> usize {
-        let expired = self.deadlines.iter().take_while(|(at, _)| *at <= now_ms).count();
+        let expired =
+            self.deadlines().map_or(0, |d| d.iter().take_while(|(at, _)| *at <= now_ms).count());
         self.len() - expired
     }
 
     /// Number of fields with a deadline.
     pub fn volatile_len(&self) -> usize {
-        self.deadlines.len()
+        self.deadlines().map_or(0, BTreeSet::len)
     }
 
     /// The earliest field deadline, if any (the keyspace indexes hashes by it).
     pub fn next_deadline(&self) -> Option<u64> {
-        self.deadlines.first().map(|(at, _)| *at)
+        self.deadlines().and_then(|d| d.first()).map(|(at, _)| *at)
     }
 
     /// The stored field, expired or not.
-    pub fn slot(&self, field: &[u8]) -> Option<&Slot> {
-        self.position(field).map(|i| &self.slots[i])
+    pub fn slot(&self, field: &[u8]) -> Option<Field<'_>> {
+        match &self.form {
+            Form::Packed(p) => p.find(field).map(|found| p.entry(found)),
+            Form::Table(t) => t.position(field).map(|i| t.slots[i].view()),
+        }
     }
 
     /// The field if it is alive at `now_ms`.
-    pub fn live(&self, field: &[u8], now_ms: u64) -> Option<&Slot> {
+    pub fn live(&self, field: &[u8], now_ms: u64) -> Option<Field<'_>> {
         self.slot(field).filter(|s| !s.is_expired(now_ms))
     }
 
     /// The value of a field alive at `now_ms`.
-    pub fn get_live(&self, field: &[u8], now_ms: u64) -> Option<&Bytes> {
-        self.live(field, now_ms).map(|s| &s.value)
+    pub fn get_live(&self, field: &[u8], now_ms: u64) -> Option<&[u8]> {
+        self.live(field, now_ms).map(|s| s.value)
     }
 
-    /// The field at `pos` (0 <= pos < len), expired or not.
-    pub fn at(&self, pos: usize) -> Option<&Slot> {
-        self.slots.get(pos)
+    /// The field at `pos` (0 <= pos < len), expired or not. O(1) for a table; a packed
+    /// hash walks to it, so callers visiting many positions collect [`Hash::iter`] once.
+    pub fn at(&self, pos: usize) -> Option<Field<'_>> {
+        match &self.form {
+            Form::Packed(p) => p.iter().nth(pos),
+            Form::Table(t) => t.slots.get(pos).map(Slot::view),
+        }
+    }
+
+    /// Whether [`Hash::at`] is O(1).
+    pub fn is_indexed(&self) -> bool {
+        matches!(self.form, Form::Table(_))
     }
 
     /// Every stored field in position order, expired ones included.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Slot> + ExactSizeIterator {
-        self.slots.iter()
+    pub fn iter(&self) -> Iter<'_> {
+        let walk = match &self.form {
+            Form::Packed(p) => Walk::Packed(&p.buf),
+            Form::Table(t) => Walk::Table(t.slots.iter()),
+        };
+        Iter { walk, remaining: self.len() }
     }
 
     /// Fields alive at `now_ms`, in position order.
-    pub fn iter_live(&self, now_ms: u64) -> impl Iterator<Item = &Slot> {
+    pub fn iter_live(&self, now_ms: u64) -> impl Iterator<Item = Field<'_>> {
         let any_expired = self.has_expired(now_ms);
-        self.slots.iter().filter(move |s| !any_expired || !s.is_expired(now_ms))
-    }
-
-    /// Redis converts a listpack to a hashtable when a field or value is too long or
-    /// there are too many entries, and never back.
-    fn note_size(&mut self, field: &[u8], value: &[u8]) {
-        if field.len() > LISTPACK_MAX_VALUE || value.len() > LISTPACK_MAX_VALUE {
-            self.big = true;
-        }
+        self.iter().filter(move |s| !any_expired || !s.is_expired(now_ms))
     }
 
     /// Sets `field` to `value`, dropping any deadline it had (HSET). Returns whether the
@@ -175,7 +205,315 @@ impl Hash {
     }
 
     fn set_value(&mut self, field: Bytes, value: Bytes, keep_ttl: bool) -> bool {
-        self.note_size(&field, &value);
+        let fits = field.len() <= LISTPACK_MAX_VALUE && value.len() <= LISTPACK_MAX_VALUE;
+        if let Form::Packed(p) = &mut self.form {
+            if fits {
+                match p.find(&field) {
+                    Some(found) => {
+                        p.replace_value(found, &value);
+                        return false;
+                    }
+                    None if (p.len as usize) < LISTPACK_MAX_ENTRIES => {
+                        p.push(&field, &value);
+                        return true;
+                    }
+                    None => {}
+                }
+            }
+            self.unpack();
+        }
+        let Form::Table(t) = &mut self.form else { unreachable!("unpacked above") };
+        if !fits {
+            t.big = true;
+        }
+        t.set_value(field, value, keep_ttl)
+    }
+
+    /// Sets or clears the deadline of an existing field; returns false if it is absent.
+    pub fn set_deadline(&mut self, field: &[u8], expire_at_ms: Option<u64>) -> bool {
+        if let Form::Packed(p) = &self.form {
+            match (p.find(field), expire_at_ms) {
+                (None, _) => return false,
+                (Some(_), None) => return true,
+                (Some(_), Some(_)) => self.unpack(),
+            }
+        }
+        let Form::Table(t) = &mut self.form else { unreachable!("unpacked above") };
+        let found = t.set_deadline(field, expire_at_ms);
+        self.repack_if_plain();
+        found
+    }
+
+    /// Removes `field`; returns whether it was stored.
+    pub fn remove(&mut self, field: &[u8]) -> bool {
+        let removed = match &mut self.form {
+            Form::Packed(p) => p.remove(field),
+            Form::Table(t) => t.remove(field),
+        };
+        if removed {
+            self.repack_if_plain();
+        }
+        removed
+    }
+
+    /// Removes every field whose deadline passed at `now_ms`, earliest first; returns how
+    /// many. Deterministic: the order depends only on the deadlines and field bytes.
+    pub fn remove_expired(&mut self, now_ms: u64) -> usize {
+        let Form::Table(t) = &mut self.form else { return 0 };
+        let due: Vec<Bytes> = t
+            .deadlines
+            .iter()
+            .take_while(|(at, _)| *at <= now_ms)
+            .map(|(_, f)| f.clone())
+            .collect();
+        for f in &due {
+            t.remove(f);
+        }
+        if !due.is_empty() {
+            self.repack_if_plain();
+        }
+        due.len()
+    }
+
+    /// Turns a packed hash into a table, keeping positions.
+    fn unpack(&mut self) {
+        let Form::Packed(p) = &self.form else { return };
+        let mut t = Table::with_capacity(p.len as usize + 1);
+        for s in p.iter() {
+            t.set_value(Bytes::copy_from_slice(s.field), Bytes::copy_from_slice(s.value), false);
+        }
+        self.form = Form::Table(Box::new(t));
+    }
+
+    /// Packs a table that never outgrew the thresholds once no field has a deadline: the
+    /// positions are the same (such a table keeps listpack order).
+    fn repack_if_plain(&mut self) {
+        let Form::Table(t) = &self.form else { return };
+        if t.big || !t.deadlines.is_empty() {
+            return;
+        }
+        let mut p = Packed::default();
+        p.buf.reserve_exact(t.slots.iter().map(|s| 2 + s.field.len() + s.value.len()).sum());
+        for s in &t.slots {
+            p.push(&s.field, &s.value);
+        }
+        self.form = Form::Packed(p);
+    }
+
+    /// The name `OBJECT ENCODING` reports, following Redis's thresholds.
+    pub fn encoding(&self) -> &'static str {
+        let big = matches!(&self.form, Form::Table(t) if t.big);
+        match (big, self.ttl_touched || self.volatile_len() > 0) {
+            (true, _) => "hashtable",
+            (false, false) => "listpack",
+            (false, true) => "listpackex",
+        }
+    }
+
+    /// Records that a field-TTL command (HEXPIRE family) touched this hash.
+    pub fn mark_ttl_touched(&mut self) {
+        self.ttl_touched = true;
+    }
+
+    /// Whether Redis would hold this hash as a listpack (HSCAN then returns it whole).
+    pub fn is_listpack(&self) -> bool {
+        !matches!(&self.form, Form::Table(t) if t.big)
+    }
+
+    /// Approximate heap bytes (MEMORY USAGE).
+    pub fn heap_bytes(&self) -> usize {
+        match &self.form {
+            Form::Packed(p) => p.buf.capacity(),
+            Form::Table(t) => std::mem::size_of::<Table>() + t.heap_bytes(),
+        }
+    }
+
+    /// Feeds the content to `out` in a canonical order (DEBUG DIGEST, replay tests):
+    /// equal values must feed equal bytes whatever their history or form.
+    pub fn digest(&self, out: &mut dyn FnMut(&[u8])) {
+        let mut sorted: Vec<Field<'_>> = self.iter().collect();
+        sorted.sort_unstable_by(|a, b| a.field.cmp(b.field));
+        for s in sorted {
+            out(&(s.field.len() as u64).to_le_bytes());
+            out(s.field);
+            out(&(s.value.len() as u64).to_le_bytes());
+            out(s.value);
+            out(&s.expire_at_ms.unwrap_or(0).to_le_bytes());
+        }
+    }
+}
+
+/// The fields of a hash in position order (see [`Hash::iter`]).
+pub struct Iter<'a> {
+    walk: Walk<'a>,
+    remaining: usize,
+}
+
+enum Walk<'a> {
+    /// The rest of a packed buffer.
+    Packed(&'a [u8]),
+    Table(std::slice::Iter<'a, Slot>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = Field<'a>;
+
+    fn next(&mut self) -> Option<Field<'a>> {
+        let next = match &mut self.walk {
+            Walk::Packed(rest) => {
+                let (entry, tail) = split_entry(rest)?;
+                *rest = tail;
+                Some(entry)
+            }
+            Walk::Table(slots) => slots.next().map(Slot::view),
+        };
+        self.remaining = self.remaining.saturating_sub(usize::from(next.is_some()));
+        next
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining, Some(self.remaining))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+/// The first entry of a packed buffer and the rest after it; `None` at the end.
+fn split_entry(buf: &[u8]) -> Option<(Field<'_>, &[u8])> {
+    let (&field_len, rest) = buf.split_first()?;
+    let (field, rest) = rest.split_at_checked(usize::from(field_len))?;
+    let (&value_len, rest) = rest.split_first()?;
+    let (value, rest) = rest.split_at_checked(usize::from(value_len))?;
+    Some((Field { field, value, expire_at_ms: None }, rest))
+}
+
+/// The packed form: every field and value in one buffer, in position order.
+#[derive(Clone, Default)]
+struct Packed {
+    /// `[field length][field][value length][value]` per field; each length fits a byte
+    /// because a packed hash holds nothing longer than [`LISTPACK_MAX_VALUE`].
+    buf: Vec<u8>,
+    len: u32,
+}
+
+/// Where a field's entry lies in a packed buffer.
+#[derive(Clone, Copy)]
+struct Found {
+    /// Offset of the field's length byte.
+    start: usize,
+    /// Offset of the value's length byte.
+    value_at: usize,
+    /// Offset just past the entry.
+    end: usize,
+}
+
+impl Packed {
+    fn iter(&self) -> Iter<'_> {
+        Iter { walk: Walk::Packed(&self.buf), remaining: self.len as usize }
+    }
+
+    fn find(&self, field: &[u8]) -> Option<Found> {
+        let mut rest = &self.buf[..];
+        while let Some((entry, tail)) = split_entry(rest) {
+            if entry.field == field {
+                let end = self.buf.len() - tail.len();
+                let value_at = end - entry.value.len() - 1;
+                return Some(Found { start: value_at - field.len() - 1, value_at, end });
+            }
+            rest = tail;
+        }
+        None
+    }
+
+    fn entry(&self, found: Found) -> Field<'_> {
+        Field {
+            field: &self.buf[found.start + 1..found.value_at],
+            value: &self.buf[found.value_at + 1..found.end],
+            expire_at_ms: None,
+        }
+    }
+
+    fn push(&mut self, field: &[u8], value: &[u8]) {
+        self.buf.reserve_exact(2 + field.len() + value.len());
+        self.buf.push(field.len() as u8);
+        self.buf.extend_from_slice(field);
+        self.buf.push(value.len() as u8);
+        self.buf.extend_from_slice(value);
+        self.len += 1;
+    }
+
+    fn replace_value(&mut self, found: Found, value: &[u8]) {
+        let Found { value_at, end, .. } = found;
+        if end - value_at - 1 == value.len() {
+            self.buf[value_at + 1..end].copy_from_slice(value);
+            return;
+        }
+        self.buf[value_at] = value.len() as u8;
+        self.buf.splice(value_at + 1..end, value.iter().copied());
+        self.shrink();
+    }
+
+    fn remove(&mut self, field: &[u8]) -> bool {
+        let Some(found) = self.find(field) else { return false };
+        self.buf.drain(found.start..found.end);
+        self.len -= 1;
+        self.shrink();
+        true
+    }
+
+    /// Gives back spare room a shrinking value or a removal left, as a listpack
+    /// reallocates on every change.
+    fn shrink(&mut self) {
+        if self.buf.capacity() - self.buf.len() > 32 {
+            self.buf.shrink_to_fit();
+        }
+    }
+}
+
+/// One field of a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Slot {
+    field: Bytes,
+    value: Bytes,
+    expire_at_ms: Option<u64>,
+}
+
+impl Slot {
+    fn view(&self) -> Field<'_> {
+        Field { field: &self.field, value: &self.value, expire_at_ms: self.expire_at_ms }
+    }
+}
+
+/// The table form: O(1) lookup and position access, deadlines.
+#[derive(Clone, Default)]
+struct Table {
+    slots: Vec<Slot>,
+    index: HashTable<usize>,
+    hasher: DefaultHashBuilder,
+    deadlines: BTreeSet<(u64, Bytes)>,
+    /// Set once the hash outgrew the listpack thresholds; Redis never converts back.
+    big: bool,
+}
+
+impl Table {
+    fn with_capacity(n: usize) -> Self {
+        Table {
+            slots: Vec::with_capacity(n),
+            index: HashTable::with_capacity(n),
+            ..Table::default()
+        }
+    }
+
+    fn hash_of(&self, field: &[u8]) -> u64 {
+        self.hasher.hash_one(field)
+    }
+
+    fn position(&self, field: &[u8]) -> Option<usize> {
+        let slots = &self.slots;
+        self.index.find(self.hash_of(field), |&i| slots[i].field == field).copied()
+    }
+
+    fn set_value(&mut self, field: Bytes, value: Bytes, keep_ttl: bool) -> bool {
         if let Some(i) = self.position(&field) {
             if !keep_ttl {
                 self.clear_deadline(i);
@@ -200,8 +538,7 @@ impl Hash {
         }
     }
 
-    /// Sets or clears the deadline of an existing field; returns false if it is absent.
-    pub fn set_deadline(&mut self, field: &[u8], expire_at_ms: Option<u64>) -> bool {
+    fn set_deadline(&mut self, field: &[u8], expire_at_ms: Option<u64>) -> bool {
         let Some(i) = self.position(field) else { return false };
         self.clear_deadline(i);
         if let Some(at) = expire_at_ms {
@@ -211,8 +548,7 @@ impl Hash {
         true
     }
 
-    /// Removes `field`; returns whether it was stored.
-    pub fn remove(&mut self, field: &[u8]) -> bool {
+    fn remove(&mut self, field: &[u8]) -> bool {
         let hash = self.hash_of(field);
         let slots = &self.slots;
         let Ok(entry) = self.index.find_entry(hash, |&i| slots[i].field == field) else {
@@ -243,59 +579,10 @@ impl Hash {
         true
     }
 
-    /// Removes every field whose deadline passed at `now_ms`, earliest first; returns how
-    /// many. Deterministic: the order depends only on the deadlines and field bytes.
-    pub fn remove_expired(&mut self, now_ms: u64) -> usize {
-        let due: Vec<Bytes> = self
-            .deadlines
-            .iter()
-            .take_while(|(at, _)| *at <= now_ms)
-            .map(|(_, f)| f.clone())
-            .collect();
-        for f in &due {
-            self.remove(f);
-        }
-        due.len()
-    }
-
-    /// The name `OBJECT ENCODING` reports, following Redis's thresholds.
-    pub fn encoding(&self) -> &'static str {
-        match (self.big, self.ttl_touched || !self.deadlines.is_empty()) {
-            (true, _) => "hashtable",
-            (false, false) => "listpack",
-            (false, true) => "listpackex",
-        }
-    }
-
-    /// Records that a field-TTL command (HEXPIRE family) touched this hash.
-    pub fn mark_ttl_touched(&mut self) {
-        self.ttl_touched = true;
-    }
-
-    /// Whether Redis would hold this hash as a listpack (HSCAN then returns it whole).
-    pub fn is_listpack(&self) -> bool {
-        !self.big
-    }
-
-    /// Approximate heap bytes (MEMORY USAGE).
-    pub fn heap_bytes(&self) -> usize {
+    fn heap_bytes(&self) -> usize {
         let per_slot = std::mem::size_of::<Slot>() + std::mem::size_of::<usize>() + 1;
         let content: usize = self.slots.iter().map(|s| s.field.len() + s.value.len()).sum();
         content + self.slots.capacity() * per_slot + self.deadlines.len() * 48
-    }
-
-    /// Feeds the content to `out` in a canonical order (DEBUG DIGEST, replay tests):
-    /// equal values must feed equal bytes whatever their history.
-    pub fn digest(&self, out: &mut dyn FnMut(&[u8])) {
-        let mut sorted: Vec<&Slot> = self.slots.iter().collect();
-        sorted.sort_unstable_by(|a, b| a.field.cmp(&b.field));
-        for s in sorted {
-            out(&(s.field.len() as u64).to_le_bytes());
-            out(&s.field);
-            out(&(s.value.len() as u64).to_le_bytes());
-            out(&s.value);
-            out(&s.expire_at_ms.unwrap_or(0).to_le_bytes());
-        }
     }
 }
 
@@ -310,7 +597,7 @@ mod tests {
     }
 
     fn fields(h: &Hash) -> Vec<String> {
-        h.iter().map(|s| String::from_utf8_lossy(&s.field).into_owned()).collect()
+        h.iter().map(|s| String::from_utf8_lossy(s.field).into_owned()).collect()
     }
 
     #[test]
@@ -323,7 +610,7 @@ mod tests {
         assert!(h.remove(b"b"));
         assert!(!h.remove(b"b"));
         assert_eq!(fields(&h), ["a", "c", "d"]);
-        assert_eq!(h.get_live(b"d", 0), Some(&b("1")));
+        assert_eq!(h.get_live(b"d", 0), Some(&b"1"[..]));
         assert_eq!(h.encoding(), "listpack");
     }
 
@@ -392,61 +679,88 @@ mod tests {
 
     #[derive(Debug, Clone)]
     enum Op {
-        Set(u8, u8),
+        Set(u8, u8, u8),
         Del(u8),
         Expire(u8, u8),
         Purge(u8),
     }
 
-    fn op() -> impl Strategy<Value = Op> {
+    /// Operations over `fields` distinct one-byte fields with values up to `max_len` long.
+    fn op(fields: u8, max_len: u8) -> impl Strategy<Value = Op> {
         prop_oneof![
-            4 => (0u8..200, any::<u8>()).prop_map(|(f, v)| Op::Set(f, v)),
-            2 => (0u8..200).prop_map(Op::Del),
-            1 => (0u8..200, any::<u8>()).prop_map(|(f, t)| Op::Expire(f, t)),
+            4 => (0..fields, any::<u8>(), 0..=max_len).prop_map(|(f, v, n)| Op::Set(f, v, n)),
+            2 => (0..fields).prop_map(Op::Del),
+            1 => (0..fields, any::<u8>()).prop_map(|(f, t)| Op::Expire(f, t)),
             1 => any::<u8>().prop_map(Op::Purge),
         ]
     }
 
-    proptest! {
-        #[test]
-        fn behaves_like_a_map_with_deadlines(ops in proptest::collection::vec(op(), 1..400)) {
-            let mut h = Hash::new();
-            let mut model: BTreeMap<Vec<u8>, (Vec<u8>, Option<u64>)> = BTreeMap::new();
-            for op in ops {
-                match op {
-                    Op::Set(f, v) => {
-                        let new = h.insert(Bytes::from(vec![f]), Bytes::from(vec![v]));
-                        prop_assert_eq!(new, model.insert(vec![f], (vec![v], None)).is_none());
-                    }
-                    Op::Del(f) => {
-                        prop_assert_eq!(h.remove(&[f]), model.remove(&vec![f]).is_some());
-                    }
-                    Op::Expire(f, t) => {
-                        let at = Some(u64::from(t));
-                        let present = model.get_mut(&vec![f]).map(|e| e.1 = at).is_some();
-                        prop_assert_eq!(h.set_deadline(&[f], at), present);
-                    }
-                    Op::Purge(now) => {
-                        let now = u64::from(now);
-                        let before = model.len();
-                        model.retain(|_, (_, at)| at.is_none_or(|at| at > now));
-                        prop_assert_eq!(h.remove_expired(now), before - model.len());
+    /// Applies `ops` to a hash and to a model (a map, plus the insertion order a listpack
+    /// keeps), comparing them after every step.
+    fn check_against_model(ops: Vec<Op>) -> Result<(), TestCaseError> {
+        let mut h = Hash::new();
+        let mut model: BTreeMap<Vec<u8>, (Vec<u8>, Option<u64>)> = BTreeMap::new();
+        let mut order: Vec<Vec<u8>> = Vec::new();
+        for op in ops {
+            match op {
+                Op::Set(f, v, n) => {
+                    let value = vec![v; usize::from(n)];
+                    let new = h.insert(Bytes::from(vec![f]), Bytes::from(value.clone()));
+                    prop_assert_eq!(new, model.insert(vec![f], (value, None)).is_none());
+                    if new {
+                        order.push(vec![f]);
                     }
                 }
-                prop_assert_eq!(h.len(), model.len());
-                prop_assert_eq!(
-                    h.volatile_len(),
-                    model.values().filter(|(_, at)| at.is_some()).count()
-                );
-                for (f, (v, at)) in &model {
-                    let s = h.slot(f).unwrap();
-                    prop_assert_eq!(&s.value[..], &v[..]);
-                    prop_assert_eq!(s.expire_at_ms, *at);
+                Op::Del(f) => {
+                    prop_assert_eq!(h.remove(&[f]), model.remove(&vec![f]).is_some());
                 }
-                for (pos, s) in h.iter().enumerate() {
-                    prop_assert_eq!(h.position(&s.field), Some(pos));
+                Op::Expire(f, t) => {
+                    let at = Some(u64::from(t));
+                    let present = model.get_mut(&vec![f]).map(|e| e.1 = at).is_some();
+                    prop_assert_eq!(h.set_deadline(&[f], at), present);
+                }
+                Op::Purge(now) => {
+                    let now = u64::from(now);
+                    let before = model.len();
+                    model.retain(|_, (_, at)| at.is_none_or(|at| at > now));
+                    prop_assert_eq!(h.remove_expired(now), before - model.len());
                 }
             }
+            order.retain(|f| model.contains_key(f));
+            prop_assert_eq!(h.len(), model.len());
+            prop_assert_eq!(
+                h.volatile_len(),
+                model.values().filter(|(_, at)| at.is_some()).count()
+            );
+            for (f, (v, at)) in &model {
+                let s = h.slot(f).unwrap();
+                prop_assert_eq!(s.value, &v[..]);
+                prop_assert_eq!(s.expire_at_ms, *at);
+            }
+            for (pos, s) in h.iter().enumerate() {
+                prop_assert_eq!(h.at(pos), Some(s));
+                prop_assert_eq!(h.slot(s.field), Some(s));
+            }
+            if h.is_listpack() {
+                let fields: Vec<&[u8]> = h.iter().map(|s| s.field).collect();
+                let expected: Vec<&[u8]> = order.iter().map(|f| &f[..]).collect();
+                prop_assert_eq!(fields, expected);
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        /// Many fields and long values: the hash outgrows the packed form.
+        #[test]
+        fn behaves_like_a_map_with_deadlines(ops in proptest::collection::vec(op(200, 80), 1..400)) {
+            check_against_model(ops)?;
+        }
+
+        /// Within the thresholds: deadlines move the hash between its forms.
+        #[test]
+        fn small_hashes_behave_like_a_map(ops in proptest::collection::vec(op(24, 64), 1..400)) {
+            check_against_model(ops)?;
         }
 
         /// A descending position cursor returns every field present for the whole scan,
@@ -469,7 +783,7 @@ mod tests {
                 let top = cursor.min(h.len());
                 let low = top.saturating_sub(count);
                 for pos in (low..top).rev() {
-                    seen.insert(h.at(pos).unwrap().field.clone());
+                    seen.insert(Bytes::copy_from_slice(h.at(pos).unwrap().field));
                 }
                 if low == 0 {
                     break;

@@ -3,7 +3,7 @@
 //! Two indexes over the same members:
 //!
 //! ```text
-//!   scores: member -> score            O(1) ZSCORE, membership
+//!   index:  member -> node             O(1) ZSCORE, membership (the node has both)
 //!   tree:   treap over (score, member) O(log N) insert, remove, rank, select,
 //!           with subtree sizes          range bounds by score or by member
 //! ```
@@ -11,8 +11,10 @@
 //! The treap lives in an arena (`Vec<Node>`, `u32` links, a free list), so there is no
 //! unsafe code and no per-node allocation. Priorities come from a generator inside the set
 //! whose state depends only on the operations applied, so the shape (not only the content)
-//! is the same on every replica. Nothing iterates `scores` in an order that reaches a
-//! reply or a write: ordered walks go through the tree.
+//! is the same on every replica. Nothing iterates `index` (its hasher is randomly
+//! seeded): ordered walks go through the tree. A member is stored once, in its node, and
+//! the index holds node numbers: a member costs its node, its bytes and about six bytes
+//! of index, where a member -> score map would hold a second handle on the bytes.
 //!
 //! Scores are never NaN (callers reject NaN before inserting); `-0.0` and `0.0` compare
 //! equal, as in Redis, and ties are broken by the member's bytes.
@@ -21,8 +23,10 @@
 
 use std::cmp::Ordering;
 
+use std::hash::BuildHasher;
+
 use bytes::Bytes;
-use hashbrown::HashMap;
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 /// Redis's `zset-max-listpack-entries` default.
 pub const LISTPACK_MAX_ENTRIES: usize = 128;
@@ -44,7 +48,9 @@ struct Node {
 /// A sorted set: members ordered by (score, member), with O(log N) rank.
 #[derive(Debug, Clone, Default)]
 pub struct ZSet {
-    scores: HashMap<Bytes, f64>,
+    /// Node numbers, found by their member's hash.
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
     nodes: Vec<Node>,
     free: Vec<u32>,
     root: Root,
@@ -99,7 +105,7 @@ impl ZSet {
 
     /// Number of elements.
     pub fn len(&self) -> usize {
-        self.scores.len()
+        self.index.len()
     }
 
     /// Whether there are no elements (an empty collection is never stored).
@@ -120,7 +126,7 @@ impl ZSet {
     pub fn heap_bytes(&self) -> usize {
         self.member_bytes
             + self.nodes.capacity() * std::mem::size_of::<Node>()
-            + self.scores.capacity() * (std::mem::size_of::<(Bytes, f64)>() + 1)
+            + self.index.capacity() * (std::mem::size_of::<u32>() + 1)
     }
 
     /// Feeds the content to `out` in a canonical order (DEBUG DIGEST, replay tests):
@@ -132,14 +138,21 @@ impl ZSet {
         }
     }
 
+    /// The node holding `member`.
+    fn find(&self, member: &[u8]) -> Option<u32> {
+        let nodes = &self.nodes;
+        let hash = self.hasher.hash_one(member);
+        self.index.find(hash, |&n| nodes[n as usize].member == member).copied()
+    }
+
     /// The score of `member`.
     pub fn score(&self, member: &[u8]) -> Option<f64> {
-        self.scores.get(member).copied()
+        self.find(member).map(|n| self.nodes[n as usize].score)
     }
 
     /// Whether `member` is in the set.
     pub fn contains(&self, member: &[u8]) -> bool {
-        self.scores.contains_key(member)
+        self.find(member).is_some()
     }
 
     /// Sets `member`'s score (NaN is the caller's to reject).
@@ -147,26 +160,29 @@ impl ZSet {
     /// As in Redis, `-0` survives only in the large encoding: the listpack encoding stores
     /// it as `0`. An update to an equal score (`-0` over `0` or the reverse) changes nothing.
     pub fn insert(&mut self, member: &[u8], score: f64) -> Inserted {
-        if let Some(&old) = self.scores.get(member) {
+        let hash = self.hasher.hash_one(member);
+        if let Some(old_node) = self.find(member) {
+            let old = self.nodes[old_node as usize].score;
             let score = self.stored_score(score);
             if old != score {
                 let stored = self.tree_remove(old, member);
                 let m = stored.unwrap_or_else(|| Bytes::copy_from_slice(member));
-                self.tree_insert(score, m);
-                if let Some(s) = self.scores.get_mut(member) {
-                    *s = score;
+                let new_node = self.tree_insert(score, m);
+                if let Some(n) = self.index.find_mut(hash, |&n| n == old_node) {
+                    *n = new_node;
                 }
             }
             return Inserted::Updated(old);
         }
         let m = Bytes::copy_from_slice(member);
         self.member_bytes += m.len();
-        if m.len() > LISTPACK_MAX_VALUE || self.scores.len() + 1 > LISTPACK_MAX_ENTRIES {
+        if m.len() > LISTPACK_MAX_VALUE || self.len() + 1 > LISTPACK_MAX_ENTRIES {
             self.skiplist = true;
         }
         let score = self.stored_score(score);
-        self.scores.insert(m.clone(), score);
-        self.tree_insert(score, m);
+        let node = self.tree_insert(score, m);
+        let (nodes, hasher) = (&self.nodes, &self.hasher);
+        self.index.insert_unique(hash, node, |&n| hasher.hash_one(&nodes[n as usize].member[..]));
         Inserted::Added
     }
 
@@ -181,7 +197,11 @@ impl ZSet {
 
     /// Removes `member`; returns its score if it was present.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
-        let score = self.scores.remove(member)?;
+        let hash = self.hasher.hash_one(member);
+        let nodes = &self.nodes;
+        let found = self.index.find_entry(hash, |&n| nodes[n as usize].member == member);
+        let (node, _) = found.ok()?.remove();
+        let score = self.nodes[node as usize].score;
         self.member_bytes -= member.len();
         self.tree_remove(score, member);
         Some(score)
@@ -365,7 +385,8 @@ impl ZSet {
         }
     }
 
-    fn tree_insert(&mut self, score: f64, member: Bytes) {
+    /// Links a new node into the tree; returns its number.
+    fn tree_insert(&mut self, score: f64, member: Bytes) -> u32 {
         let new = self.alloc(score, member);
         let prio = self.nodes[new as usize].prio;
         // Descend while the path's priorities are higher, then split there: O(log N).
@@ -381,8 +402,11 @@ impl ZSet {
                 == Ordering::Less;
             n = if went_left { node.left } else { node.right };
         }
-        let key = self.nodes[new as usize].member.clone();
+        // Taken out while splitting (the new node is not in the tree yet) rather than
+        // cloned: a clone would give the stored bytes a reference-counted header for good.
+        let key = std::mem::take(&mut self.nodes[new as usize].member);
         let (a, b) = self.split(n, score, &key);
+        self.nodes[new as usize].member = key;
         self.nodes[new as usize].left = a;
         self.nodes[new as usize].right = b;
         self.update(new);
@@ -396,6 +420,7 @@ impl ZSet {
         for &p in path.iter().rev() {
             self.update(p);
         }
+        new
     }
 
     /// Removes the node with this exact key; returns its stored member bytes.
@@ -439,7 +464,7 @@ impl ZSet {
         }
         let stored = std::mem::take(&mut self.nodes[n as usize].member);
         self.free.push(n);
-        if self.scores.is_empty() {
+        if self.index.is_empty() {
             // Reclaim the arena once the set is empty (it is about to be dropped anyway).
             self.nodes.clear();
             self.free.clear();
@@ -465,13 +490,13 @@ impl ZSet {
             assert_eq!(s, node.size as usize);
             s
         }
-        assert_eq!(walk(self, self.root.0), self.scores.len());
+        assert_eq!(walk(self, self.root.0), self.len());
         let v: Vec<_> = self.iter().collect();
         for w in v.windows(2) {
             assert_eq!(cmp_key(w[0].0, w[0].1, w[1].0, w[1].1), Ordering::Less);
         }
         for (s, m) in v {
-            assert_eq!(self.scores.get(m).map(|x| x.to_bits()), Some(s.to_bits()));
+            assert_eq!(self.score(m).map(|x| x.to_bits()), Some(s.to_bits()));
         }
     }
 }
@@ -569,8 +594,9 @@ mod tests {
             for (m, s, add) in ops {
                 let member = vec![m];
                 if add {
-                    z.insert(&member, f64::from(s));
-                    model.insert(member, f64::from(s));
+                    let old = model.insert(member.clone(), f64::from(s));
+                    let expected = old.map_or(Inserted::Added, Inserted::Updated);
+                    prop_assert_eq!(z.insert(&member, f64::from(s)), expected);
                 } else {
                     prop_assert_eq!(z.remove(&member), model.remove(&member));
                 }
