@@ -64,7 +64,7 @@ pub fn rewrite_entry(key: &Bytes, entry: &Entry, out: &mut dyn FnMut(Vec<Bytes>)
     match &entry.value {
         Value::Str(s) => {
             // One command instead of two for a volatile string.
-            match entry.expire_at_ms.filter(|at| *at > 0) {
+            match entry.expire_at_ms().filter(|at| *at > 0) {
                 Some(at) => {
                     out(vec![b("SET"), detached(key), detached(s), b("PXAT"), uint(at)]);
                     ttl_done = true;
@@ -79,7 +79,7 @@ pub fn rewrite_entry(key: &Bytes, entry: &Entry, out: &mut dyn FnMut(Vec<Bytes>)
         Value::Stream(s) => rewrite_stream(key, s, out),
         Value::Json(d) => rewrite_json(key, d, out),
     }
-    if let (Some(at), false) = (entry.expire_at_ms, ttl_done) {
+    if let (Some(at), false) = (entry.expire_at_ms(), ttl_done) {
         out(vec![b("PEXPIREAT"), detached(key), uint(at)]);
     }
 }
@@ -726,7 +726,7 @@ mod tests {
                 let Some(copy) = dst.ks.db(db).get_entry(key, now_ms) else {
                     panic!("seed {seed}: {key:?} missing after restore");
                 };
-                assert_eq!(copy.expire_at_ms, entry.expire_at_ms, "seed {seed}: {key:?} ttl");
+                assert_eq!(copy.expire_at_ms(), entry.expire_at_ms(), "seed {seed}: {key:?} ttl");
                 assert_eq!(copy.value, entry.value, "seed {seed}: {key:?}");
                 assert_eq!(shape(&copy.value), shape(&entry.value), "seed {seed}: {key:?}");
             }

@@ -647,7 +647,7 @@ impl WriteCommand for BitField {
             .max();
         let entry = db.get_entry(&self.key, now_ms);
         let (mut buf, at, existed) = match entry {
-            Some(e) => (e.value.as_str()?.to_vec(), e.expire_at_ms, true),
+            Some(e) => (e.value.as_str()?.to_vec(), e.expire_at_ms(), true),
             None => (Vec::new(), None, false),
         };
         let Some(highest) = highest else {

@@ -447,7 +447,7 @@ impl ReadCommand for Keys {
         let keys: Vec<Bytes> = cx
             .db()
             .iter()
-            .filter(|(_, e)| e.expire_at_ms.is_none_or(|at| at > cx.now_ms))
+            .filter(|(_, e)| e.expire_at_ms().is_none_or(|at| at > cx.now_ms))
             .filter(|(k, _)| all || pattern.matches(k))
             .map(|(k, _)| crate::keyspace::detached(k))
             .collect();
@@ -537,7 +537,7 @@ impl ReadCommand for Scan {
         while slot < SLOTS && visited < self.count {
             for (key, entry) in db.slot_keys(slot) {
                 visited += 1;
-                if entry.expire_at_ms.is_some_and(|at| at <= cx.now_ms) {
+                if entry.expire_at_ms().is_some_and(|at| at <= cx.now_ms) {
                     continue;
                 }
                 if let Some(p) = &pattern {
@@ -894,7 +894,7 @@ impl<const MS: bool, const AT: bool> WriteCommand for Expire<MS, AT> {
         };
         let mut db = cx.db();
         let Some(entry) = db.get_entry(&self.key, now_ms) else { return Ok(Reply::Int(0)) };
-        let current = entry.expire_at_ms.map(|at| i64::try_from(at).unwrap_or(i64::MAX));
+        let current = entry.expire_at_ms().map(|at| i64::try_from(at).unwrap_or(i64::MAX));
         if !self.cond.allows(current, when) {
             return Ok(Reply::Int(0));
         }
@@ -923,7 +923,7 @@ impl<const MS: bool, const ABS: bool> ReadCommand for Ttl<MS, ABS> {
         let Some(entry) = cx.db().get_entry(&self.key, cx.now_ms) else {
             return Ok(Reply::Int(-2));
         };
-        let Some(at) = entry.expire_at_ms else { return Ok(Reply::Int(-1)) };
+        let Some(at) = entry.expire_at_ms() else { return Ok(Reply::Int(-1)) };
         let ms = if ABS { at } else { at.saturating_sub(cx.now_ms) };
         // Seconds are rounded to the nearest, as Redis does.
         let out = if MS { ms } else { ms.saturating_add(500) / 1000 };
@@ -946,7 +946,7 @@ impl WriteCommand for Persist {
     fn apply(self, cx: &mut ApplyCtx<'_>) -> CmdResult {
         let now_ms = cx.now_ms;
         let mut db = cx.db();
-        let volatile = db.get_entry(&self.key, now_ms).is_some_and(|e| e.expire_at_ms.is_some());
+        let volatile = db.get_entry(&self.key, now_ms).is_some_and(|e| e.expire_at_ms().is_some());
         if volatile {
             db.set_expiry(&self.key, now_ms, None, "persist");
         }
@@ -1001,7 +1001,7 @@ mod tests {
     }
 
     fn deadline(ks: &Keyspace, db: usize, key: &str) -> Option<Option<u64>> {
-        ks.db(db).get_entry(key.as_bytes(), NOW).map(|e| e.expire_at_ms)
+        ks.db(db).get_entry(key.as_bytes(), NOW).map(|e| e.expire_at_ms())
     }
 
     fn events(ks: &mut Keyspace) -> Vec<(usize, String, &'static str)> {

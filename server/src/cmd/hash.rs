@@ -421,7 +421,7 @@ fn edit<R>(
             let mut h = Hash::new();
             let out = f(&mut h);
             if !h.is_empty() {
-                db.set(key.clone(), Value::Hash(crate::keyspace::SharedValue::new(h)), None, event);
+                db.set(key.clone(), Value::Hash(h), None, event);
             }
             return Ok(out);
         }
@@ -1226,7 +1226,7 @@ mod tests {
 
     fn hash(ks: &Keyspace, key: &str) -> Option<Hash> {
         match ks.db(0).get(key.as_bytes(), 0) {
-            Some(Value::Hash(h)) => Some((**h).clone()),
+            Some(Value::Hash(h)) => Some(h.clone()),
             _ => None,
         }
     }

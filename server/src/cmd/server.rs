@@ -1148,8 +1148,8 @@ fn keyspace_section(shared: &Shared, out: &mut String) {
         }
         // Like Redis, avg_ttl is an estimate: from a bounded sample of keys with a TTL.
         let (mut sum, mut n) = (0u64, 0u64);
-        for (_, e) in db.iter().filter(|(_, e)| e.expire_at_ms.is_some()).take(1000) {
-            if let Some(at) = e.expire_at_ms {
+        for (_, e) in db.iter().filter(|(_, e)| e.expire_at_ms().is_some()).take(1000) {
+            if let Some(at) = e.expire_at_ms() {
                 sum += at.saturating_sub(now_ms);
                 n += 1;
             }
@@ -2088,7 +2088,7 @@ fn debug(args: &mut Args<'_>, cx: &mut SessionCtx<'_>) -> CmdResult {
                     .map(|k| {
                         let d = db
                             .get_entry(k, now_ms)
-                            .map_or([0u8; 20], |e| value_digest(&e.value, e.expire_at_ms));
+                            .map_or([0u8; 20], |e| value_digest(&e.value, e.expire_at_ms()));
                         Reply::Status(Cow::Owned(hex(&d)))
                     })
                     .collect(),

@@ -881,7 +881,7 @@ mod tests {
         assert_eq!(write(&mut ks, &["SADD", "s", "new"]), Reply::Int(1));
         assert_eq!(events(&mut ks), [("s".into(), "expired"), ("s".into(), "sadd")]);
         assert_eq!(set_of(&ks, "s"), Some(vec!["new".into()]));
-        assert_eq!(ks.db(0).get_entry(b"s", NOW).and_then(|e| e.expire_at_ms), None);
+        assert_eq!(ks.db(0).get_entry(b"s", NOW).and_then(|e| e.expire_at_ms()), None);
     }
 
     #[test]

@@ -507,7 +507,7 @@ impl WriteCommand for Set {
     fn apply(self, cx: &mut ApplyCtx<'_>) -> CmdResult {
         let now_ms = cx.now_ms;
         let mut db = cx.db();
-        let old = db.get_entry(&self.key, now_ms).map(|e| (e.value.clone(), e.expire_at_ms));
+        let old = db.get_entry(&self.key, now_ms).map(|e| (e.value.clone(), e.expire_at_ms()));
         let old_value = match (&old, self.get) {
             (Some((v, _)), true) => Some(v.as_str()?.clone()),
             _ => None,
@@ -652,7 +652,7 @@ impl WriteCommand for GetEx {
         let mut db = cx.db();
         let Some(entry) = db.get_entry(&self.key, now_ms) else { return Ok(Reply::Null) };
         let value = entry.value.as_str()?.clone();
-        let had_ttl = entry.expire_at_ms.is_some();
+        let had_ttl = entry.expire_at_ms().is_some();
         match self.ttl? {
             Some(ttl) => match ttl.resolve_for(now_ms, "getex")? {
                 Some(at) if at <= now_ms => {
@@ -883,7 +883,7 @@ impl<const KIND: u8> WriteCommand for IncrBy<KIND> {
             None => (0, None),
             Some(e) => {
                 let n = parse_i64(e.value.as_str()?).ok_or(CmdError::NotAnInteger)?;
-                (n, e.expire_at_ms)
+                (n, e.expire_at_ms())
             }
         };
         let next = current.checked_add(self.delta).ok_or(CmdError::Overflow)?;
@@ -917,7 +917,7 @@ impl WriteCommand for IncrByFloat {
             None => (long_double::Num::ZERO, None),
             Some(e) => {
                 let n = long_double::parse(e.value.as_str()?).ok_or(CmdError::NotAFloat)?;
-                (n, e.expire_at_ms)
+                (n, e.expire_at_ms())
             }
         };
         let sum = long_double::add(current, self.incr?).ok_or(CmdError::NanOrInfinity)?;
@@ -1624,7 +1624,7 @@ mod tests {
         assert_eq!(edit_str(&mut db, &Bytes::from("nope"), 100, "append", |v| v.len()), None);
         let entry = ks.db(0).get_entry(b"k", 100).unwrap().clone();
         assert_eq!(entry.value, owned(b"abcd"));
-        assert_eq!(entry.expire_at_ms, Some(500));
+        assert_eq!(entry.expire_at_ms(), Some(500));
         let events = ks.take_events();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].event, "append");

@@ -6,6 +6,7 @@
 //! every change.
 
 use std::collections::BTreeSet;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -22,17 +23,33 @@ pub const SLOTS: usize = 16384;
 pub struct Entry {
     /// The value.
     pub value: Value,
-    /// Absolute expiry time in Unix milliseconds, if any.
-    pub expire_at_ms: Option<u64>,
+    /// Absolute expiry time in Unix milliseconds, if any ([`Entry::expire_at_ms`]). Not
+    /// zero, so the option takes no room of its own: eight bytes less for every key.
+    deadline: Option<NonZeroU64>,
     /// The log index of the entry that last changed this key (WATCH compares it; the
     /// same on every replica because it comes from the log).
     pub version: u64,
 }
 
 impl Entry {
-    fn is_expired(&self, now_ms: u64) -> bool {
-        self.expire_at_ms.is_some_and(|at| at <= now_ms)
+    /// An entry; a deadline of 0 is kept as 1 (both long past, so alike to every reader).
+    pub fn new(value: Value, expire_at_ms: Option<u64>, version: u64) -> Self {
+        Entry { value, deadline: stored_deadline(expire_at_ms), version }
     }
+
+    /// Absolute expiry time in Unix milliseconds, if any.
+    pub fn expire_at_ms(&self) -> Option<u64> {
+        self.deadline.map(NonZeroU64::get)
+    }
+
+    fn is_expired(&self, now_ms: u64) -> bool {
+        self.expire_at_ms().is_some_and(|at| at <= now_ms)
+    }
+}
+
+/// A deadline as an entry stores it (and the deadline index with it): 0 becomes 1.
+fn stored_deadline(expire_at_ms: Option<u64>) -> Option<NonZeroU64> {
+    expire_at_ms.map(|at| NonZeroU64::new(at).unwrap_or(NonZeroU64::MIN))
 }
 
 use super::table::Table;
@@ -256,14 +273,14 @@ impl Db {
         if let Some((hk, at)) = self.hash_deadline_of.remove_entry(key) {
             self.hash_deadlines.remove(&(at, hk));
         }
-        if let Some(at) = entry.expire_at_ms {
+        if let Some(at) = entry.expire_at_ms() {
             self.deadlines.remove(at, &k);
         }
         Some(entry)
     }
 
     fn insert_raw(&mut self, key: Bytes, entry: Entry) -> Option<Entry> {
-        let new_at = entry.expire_at_ms;
+        let new_at = entry.expire_at_ms();
         let inserts_hash = matches!(entry.value, Value::Hash(_));
         let table = self.table_mut(&key);
         // An existing key keeps its stored bytes; a new one gets its own exact allocation
@@ -275,7 +292,7 @@ impl Db {
         let (indexed, old) = match table.get_key_value_mut(&key) {
             Some((stored, slot)) => {
                 let old = std::mem::replace(slot, entry);
-                let moved = new_at.is_some() && old.expire_at_ms != new_at;
+                let moved = new_at.is_some() && old.expire_at_ms() != new_at;
                 (moved.then(|| stored.clone()), Some(old))
             }
             None => {
@@ -285,7 +302,7 @@ impl Db {
                 (handle, None)
             }
         };
-        let old_at = old.as_ref().and_then(|o| o.expire_at_ms);
+        let old_at = old.as_ref().and_then(Entry::expire_at_ms);
         if old.is_none() {
             self.len += 1;
         }
@@ -415,7 +432,7 @@ impl DbMut<'_> {
         event: &'static str,
     ) {
         self.events.push(KeyEvent { db: self.index, key: key.clone(), event });
-        let old = self.db.insert_raw(key, Entry { value, expire_at_ms, version: self.version });
+        let old = self.db.insert_raw(key, Entry::new(value, expire_at_ms, self.version));
         if let Some(old) = old {
             super::lazyfree::drop_value(old.value);
         }
@@ -423,7 +440,7 @@ impl DbMut<'_> {
 
     /// Sets `key` to `value`, keeping its current deadline if it exists.
     pub fn set_keep_ttl(&mut self, key: Bytes, value: Value, now_ms: u64, event: &'static str) {
-        let ttl = self.get_entry(&key, now_ms).and_then(|e| e.expire_at_ms);
+        let ttl = self.get_entry(&key, now_ms).and_then(Entry::expire_at_ms);
         self.set(key, value, ttl, event);
     }
 
@@ -500,7 +517,9 @@ impl DbMut<'_> {
         };
         let Some((stored, entry)) = table.get_key_value_mut(key) else { return false };
         entry.version = self.version;
-        let old = std::mem::replace(&mut entry.expire_at_ms, expire_at_ms);
+        let new = stored_deadline(expire_at_ms);
+        let old = std::mem::replace(&mut entry.deadline, new).map(NonZeroU64::get);
+        let expire_at_ms = new.map(NonZeroU64::get);
         // The index keeps handles on the stored key (not on `key`, which may share a
         // request's buffer); cloning one touches its reference count, a miss of its own
         // when keys are many, so an existing handle moves instead.

@@ -194,7 +194,7 @@ impl Keyspace {
                 let mut h = CRC64.digest();
                 h.update(&(i as u64).to_le_bytes());
                 h.update(key);
-                h.update(&entry.expire_at_ms.unwrap_or(0).to_le_bytes());
+                h.update(&entry.expire_at_ms().unwrap_or(0).to_le_bytes());
                 entry.value.digest(&mut |bytes| h.update(bytes));
                 let v = h.finalize().to_le_bytes();
                 // XOR makes the digest independent of iteration order.

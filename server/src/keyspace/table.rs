@@ -66,7 +66,7 @@ impl Clone for Table {
                     super::Value::Str(s) => super::Value::Str(super::detached(s)),
                     other => other.clone(),
                 };
-                (super::detached(key), Entry { value, ..*entry })
+                (super::detached(key), Entry::new(value, entry.expire_at_ms(), entry.version))
             })
             .collect();
         Table { index: self.index.clone(), entries }
@@ -279,7 +279,7 @@ mod tests {
     use crate::rng::Rng;
 
     fn entry(n: u64) -> Entry {
-        Entry { value: Value::Str(Bytes::from(n.to_string())), expire_at_ms: None, version: n }
+        Entry::new(Value::Str(Bytes::from(n.to_string())), None, n)
     }
 
     /// Random inserts, overwrites and removals against a std map: same contents, and
@@ -332,7 +332,7 @@ mod tests {
         let mut table = Table::default();
         let big = Bytes::from(vec![b'x'; 1000]);
         table.insert(Bytes::from_static(b"small"), entry(1));
-        let big_entry = Entry { value: Value::Str(big.clone()), expire_at_ms: Some(9), version: 2 };
+        let big_entry = Entry::new(Value::Str(big.clone()), Some(9), 2);
         table.insert(big.clone(), big_entry);
         let copy = table.clone();
         let (k, e) = copy.get_key_value(b"small").map(|(k, e)| (k.clone(), e.clone())).unzip();
@@ -342,7 +342,7 @@ mod tests {
         assert_eq!(e, Some(Value::Str(Bytes::from_static(b"1"))));
         let (bk, be) = copy.get_key_value(&big).map(|(k, e)| (k.as_ptr(), e.clone())).unzip();
         assert_eq!(bk, Some(big.as_ptr()), "a big key is shared");
-        assert_eq!(be.map(|e| (e.expire_at_ms, e.version)), Some((Some(9), 2)));
+        assert_eq!(be.map(|e| (e.expire_at_ms(), e.version)), Some((Some(9), 2)));
     }
 
     #[test]

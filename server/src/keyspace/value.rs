@@ -65,7 +65,8 @@ pub enum Value {
     /// A string (also bitmaps and HyperLogLogs, which Redis stores as strings).
     Str(Bytes),
     List(SharedValue<List>),
-    Hash(SharedValue<Hash>),
+    /// A hash holds its storage itself: its packed form is one shared buffer.
+    Hash(Hash),
     Set(SharedValue<Set>),
     ZSet(SharedValue<ZSet>),
     Stream(SharedValue<Stream>),

@@ -15,7 +15,10 @@
 //! (then for good, as Redis never converts back) or when a field gets a deadline; it is
 //! packed again once no deadline is left on a table that never outgrew the thresholds.
 //! The packed form is what makes a million small hashes cheap: one allocation for all the
-//! fields of a hash instead of a slot, two byte buffers and an index entry per field.
+//! fields of a hash instead of a slot, two byte buffers and an index entry per field. The
+//! key's value holds the hash itself (not a pointer to it): the packed buffer is the only
+//! allocation, shared by reference count with a snapshot in progress and rebuilt by the
+//! write that changes it, as a listpack is reallocated on every change.
 //!
 //! Positions only ever move towards 0: a removal either shifts the tail down by one
 //! (packed hashes and small tables, which keeps Redis's listpack order) or moves the last
@@ -35,6 +38,7 @@
 
 use std::collections::BTreeSet;
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use hashbrown::{DefaultHashBuilder, HashTable};
@@ -64,18 +68,18 @@ impl Field<'_> {
 }
 
 /// A hash: field -> value, with optional per-field deadlines (HEXPIRE family).
+///
+/// Cloning shares the storage (a snapshot's copy); the first change through either copy
+/// copies it.
 #[derive(Clone, Default)]
 pub struct Hash {
     form: Form,
-    /// Set once a field-TTL command touched this hash: Redis then reports `listpackex`
-    /// for good, even if no field keeps a deadline.
-    ttl_touched: bool,
 }
 
 #[derive(Clone)]
 enum Form {
     Packed(Packed),
-    Table(Box<Table>),
+    Table(Arc<Table>),
 }
 
 impl Default for Form {
@@ -106,7 +110,7 @@ impl Hash {
     /// Number of stored fields, including expired ones not yet purged.
     pub fn len(&self) -> usize {
         match &self.form {
-            Form::Packed(p) => p.len as usize,
+            Form::Packed(p) => usize::from(p.len),
             Form::Table(t) => t.slots.len(),
         }
     }
@@ -213,16 +217,15 @@ impl Hash {
                         p.replace_value(found, &value);
                         return false;
                     }
-                    None if (p.len as usize) < LISTPACK_MAX_ENTRIES => {
+                    None if usize::from(p.len) < LISTPACK_MAX_ENTRIES => {
                         p.push(&field, &value);
                         return true;
                     }
                     None => {}
                 }
             }
-            self.unpack();
         }
-        let Form::Table(t) = &mut self.form else { unreachable!("unpacked above") };
+        let t = self.table_mut();
         if !fits {
             t.big = true;
         }
@@ -235,11 +238,10 @@ impl Hash {
             match (p.find(field), expire_at_ms) {
                 (None, _) => return false,
                 (Some(_), None) => return true,
-                (Some(_), Some(_)) => self.unpack(),
+                (Some(_), Some(_)) => {}
             }
         }
-        let Form::Table(t) = &mut self.form else { unreachable!("unpacked above") };
-        let found = t.set_deadline(field, expire_at_ms);
+        let found = self.table_mut().set_deadline(field, expire_at_ms);
         self.repack_if_plain();
         found
     }
@@ -248,7 +250,7 @@ impl Hash {
     pub fn remove(&mut self, field: &[u8]) -> bool {
         let removed = match &mut self.form {
             Form::Packed(p) => p.remove(field),
-            Form::Table(t) => t.remove(field),
+            Form::Table(t) => t.position(field).is_some() && Arc::make_mut(t).remove(field),
         };
         if removed {
             self.repack_if_plain();
@@ -266,8 +268,11 @@ impl Hash {
             .take_while(|(at, _)| *at <= now_ms)
             .map(|(_, f)| f.clone())
             .collect();
-        for f in &due {
-            t.remove(f);
+        if !due.is_empty() {
+            let t = Arc::make_mut(t);
+            for f in &due {
+                t.remove(f);
+            }
         }
         if !due.is_empty() {
             self.repack_if_plain();
@@ -275,14 +280,22 @@ impl Hash {
         due.len()
     }
 
-    /// Turns a packed hash into a table, keeping positions.
-    fn unpack(&mut self) {
-        let Form::Packed(p) = &self.form else { return };
-        let mut t = Table::with_capacity(p.len as usize + 1);
-        for s in p.iter() {
-            t.set_value(Bytes::copy_from_slice(s.field), Bytes::copy_from_slice(s.value), false);
+    /// The table form for a change: a packed hash is unpacked (keeping positions), a
+    /// table shared with a snapshot is copied.
+    fn table_mut(&mut self) -> &mut Table {
+        if let Form::Packed(p) = &self.form {
+            let mut t = Table::with_capacity(usize::from(p.len) + 1);
+            for s in p.iter() {
+                let (field, value) = (Bytes::copy_from_slice(s.field), s.value);
+                t.set_value(field, Bytes::copy_from_slice(value), false);
+            }
+            t.ttl_touched = p.ttl_touched;
+            self.form = Form::Table(Arc::new(t));
         }
-        self.form = Form::Table(Box::new(t));
+        match &mut self.form {
+            Form::Table(t) => Arc::make_mut(t),
+            Form::Packed(_) => unreachable!("unpacked above"),
+        }
     }
 
     /// Packs a table that never outgrew the thresholds once no field has a deadline: the
@@ -292,18 +305,17 @@ impl Hash {
         if t.big || !t.deadlines.is_empty() {
             return;
         }
-        let mut p = Packed::default();
-        p.buf.reserve_exact(t.slots.iter().map(|s| 2 + s.field.len() + s.value.len()).sum());
-        for s in &t.slots {
-            p.push(&s.field, &s.value);
-        }
-        self.form = Form::Packed(p);
+        let entries = t.slots.iter().map(|s| (&s.field[..], &s.value[..]));
+        self.form = Form::Packed(Packed::from_entries(entries, t.ttl_touched));
     }
 
     /// The name `OBJECT ENCODING` reports, following Redis's thresholds.
     pub fn encoding(&self) -> &'static str {
-        let big = matches!(&self.form, Form::Table(t) if t.big);
-        match (big, self.ttl_touched || self.volatile_len() > 0) {
+        let (big, ttl_touched) = match &self.form {
+            Form::Packed(p) => (false, p.ttl_touched),
+            Form::Table(t) => (t.big, t.ttl_touched),
+        };
+        match (big, ttl_touched || self.volatile_len() > 0) {
             (true, _) => "hashtable",
             (false, false) => "listpack",
             (false, true) => "listpackex",
@@ -312,7 +324,11 @@ impl Hash {
 
     /// Records that a field-TTL command (HEXPIRE family) touched this hash.
     pub fn mark_ttl_touched(&mut self) {
-        self.ttl_touched = true;
+        match &mut self.form {
+            Form::Packed(p) => p.ttl_touched = true,
+            Form::Table(t) if !t.ttl_touched => Arc::make_mut(t).ttl_touched = true,
+            Form::Table(_) => {}
+        }
     }
 
     /// Whether Redis would hold this hash as a listpack (HSCAN then returns it whole).
@@ -323,7 +339,7 @@ impl Hash {
     /// Approximate heap bytes (MEMORY USAGE).
     pub fn heap_bytes(&self) -> usize {
         match &self.form {
-            Form::Packed(p) => p.buf.capacity(),
+            Form::Packed(p) => p.buf.len() + 2 * std::mem::size_of::<usize>(),
             Form::Table(t) => std::mem::size_of::<Table>() + t.heap_bytes(),
         }
     }
@@ -388,12 +404,25 @@ fn split_entry(buf: &[u8]) -> Option<(Field<'_>, &[u8])> {
 }
 
 /// The packed form: every field and value in one buffer, in position order.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Packed {
     /// `[field length][field][value length][value]` per field; each length fits a byte
-    /// because a packed hash holds nothing longer than [`LISTPACK_MAX_VALUE`].
-    buf: Vec<u8>,
-    len: u32,
+    /// because a packed hash holds nothing longer than [`LISTPACK_MAX_VALUE`]. Exactly as
+    /// long as its content: a change builds the next buffer in one allocation.
+    buf: Arc<[u8]>,
+    len: u16,
+    /// Set once a field-TTL command touched this hash: Redis then reports `listpackex`
+    /// for good, even if no field keeps a deadline.
+    ttl_touched: bool,
+}
+
+// A packed hash's count fits its counter.
+const _: () = assert!(LISTPACK_MAX_ENTRIES <= u16::MAX as usize);
+
+impl Default for Packed {
+    fn default() -> Self {
+        Packed { buf: Arc::from(&[][..]), len: 0, ttl_touched: false }
+    }
 }
 
 /// Where a field's entry lies in a packed buffer.
@@ -408,8 +437,22 @@ struct Found {
 }
 
 impl Packed {
+    fn from_entries<'a>(entries: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone, ttl_touched: bool) -> Self {
+        let mut len = 0;
+        let size: usize = entries.clone().map(|(f, v)| 2 + f.len() + v.len()).sum();
+        let mut buf = Vec::with_capacity(size);
+        for (field, value) in entries {
+            buf.push(field.len() as u8);
+            buf.extend_from_slice(field);
+            buf.push(value.len() as u8);
+            buf.extend_from_slice(value);
+            len += 1;
+        }
+        Packed { buf: Arc::from(buf), len, ttl_touched }
+    }
+
     fn iter(&self) -> Iter<'_> {
-        Iter { walk: Walk::Packed(&self.buf), remaining: self.len as usize }
+        Iter { walk: Walk::Packed(&self.buf), remaining: usize::from(self.len) }
     }
 
     fn find(&self, field: &[u8]) -> Option<Found> {
@@ -433,40 +476,43 @@ impl Packed {
         }
     }
 
+    /// Replaces `buf[range]` with the parts of `with` in a new buffer of the exact size:
+    /// one allocation, filled from an iterator of known length.
+    fn splice(&mut self, range: std::ops::Range<usize>, with: [&[u8]; 4]) {
+        let buf = &self.buf;
+        self.buf = buf[..range.start]
+            .iter()
+            .chain(with[0])
+            .chain(with[1])
+            .chain(with[2])
+            .chain(with[3])
+            .chain(&buf[range.end..])
+            .copied()
+            .collect();
+    }
+
     fn push(&mut self, field: &[u8], value: &[u8]) {
-        self.buf.reserve_exact(2 + field.len() + value.len());
-        self.buf.push(field.len() as u8);
-        self.buf.extend_from_slice(field);
-        self.buf.push(value.len() as u8);
-        self.buf.extend_from_slice(value);
+        let end = self.buf.len();
+        self.splice(end..end, [&[field.len() as u8], field, &[value.len() as u8], value]);
         self.len += 1;
     }
 
     fn replace_value(&mut self, found: Found, value: &[u8]) {
         let Found { value_at, end, .. } = found;
         if end - value_at - 1 == value.len() {
-            self.buf[value_at + 1..end].copy_from_slice(value);
-            return;
+            if let Some(buf) = Arc::get_mut(&mut self.buf) {
+                buf[value_at + 1..end].copy_from_slice(value);
+                return;
+            }
         }
-        self.buf[value_at] = value.len() as u8;
-        self.buf.splice(value_at + 1..end, value.iter().copied());
-        self.shrink();
+        self.splice(value_at..end, [&[value.len() as u8], value, &[], &[]]);
     }
 
     fn remove(&mut self, field: &[u8]) -> bool {
         let Some(found) = self.find(field) else { return false };
-        self.buf.drain(found.start..found.end);
+        self.splice(found.start..found.end, [&[]; 4]);
         self.len -= 1;
-        self.shrink();
         true
-    }
-
-    /// Gives back spare room a shrinking value or a removal left, as a listpack
-    /// reallocates on every change.
-    fn shrink(&mut self) {
-        if self.buf.capacity() - self.buf.len() > 32 {
-            self.buf.shrink_to_fit();
-        }
     }
 }
 
@@ -493,6 +539,8 @@ struct Table {
     deadlines: BTreeSet<(u64, Bytes)>,
     /// Set once the hash outgrew the listpack thresholds; Redis never converts back.
     big: bool,
+    /// As [`Packed::ttl_touched`].
+    ttl_touched: bool,
 }
 
 impl Table {
@@ -612,6 +660,35 @@ mod tests {
         assert_eq!(fields(&h), ["a", "c", "d"]);
         assert_eq!(h.get_live(b"d", 0), Some(&b"1"[..]));
         assert_eq!(h.encoding(), "listpack");
+    }
+
+    #[test]
+    fn a_clone_keeps_its_content_while_the_original_changes() {
+        for n in [4, LISTPACK_MAX_ENTRIES + 1] {
+            let mut h = Hash::new();
+            for i in 0..n {
+                h.insert(b(&format!("f{i}")), b("v"));
+            }
+            let frozen = h.clone();
+            h.insert(b("f0"), b("changed"));
+            h.insert(b("f3"), b("w"));
+            assert!(h.remove(b"f1"));
+            h.insert(b("new"), b("x"));
+            h.set_deadline(b"f2", Some(5));
+            assert_eq!(frozen.len(), n);
+            assert_eq!(frozen.get_live(b"f0", 0), Some(&b"v"[..]));
+            assert_eq!(frozen.get_live(b"f3", 0), Some(&b"v"[..]));
+            assert!(frozen.slot(b"f1").is_some() && frozen.slot(b"new").is_none());
+            assert_eq!(frozen.volatile_len(), 0);
+            assert_eq!(h.get_live(b"f3", 0), Some(&b"w"[..]));
+            assert_eq!(h.volatile_len(), 1);
+        }
+    }
+
+    #[test]
+    fn a_hash_is_no_bigger_than_a_string_handle() {
+        // It sits in the key's value unboxed, next to strings' `Bytes`.
+        assert!(std::mem::size_of::<Hash>() <= std::mem::size_of::<Bytes>());
     }
 
     #[test]
