@@ -268,32 +268,28 @@ fn is_int(member: &[u8]) -> bool {
 }
 
 fn rewrite_set(key: &Bytes, s: &Set, out: &mut dyn FnMut(Vec<Bytes>)) {
-    let members = s.as_slice();
-    let Some(first) = members.first() else { return };
+    let Some(first) = s.iter().next() else { return };
+    let copy = |m: &[u8]| Bytes::copy_from_slice(m);
     match s.encoding_kind() {
         // Sorted integers: SADD on a new key starts an intset for an integer first member
         // and at most 512 arguments, and keeps it sorted.
-        SetEncoding::Intset => chunked(out, "SADD", key, 1, members.iter(), |a, m| {
-            a.push(detached(m));
-        }),
+        SetEncoding::Intset => chunked(out, "SADD", key, 1, s.iter(), |a, m| a.push(copy(m))),
         // Insertion order. A non-integer first member starts a listpack directly; an
         // integer one would start an intset (sorted), so lead with a placeholder member
         // and remove it (a listpack removal shifts, keeping the order).
         SetEncoding::Listpack if !is_int(first) => {
-            chunked(out, "SADD", key, 1, members.iter(), |a, m| a.push(detached(m)));
+            chunked(out, "SADD", key, 1, s.iter(), |a, m| a.push(copy(m)));
         }
         SetEncoding::Listpack => {
             let placeholder = set_placeholder(s);
-            let head = members.len().min(set::MAX_LISTPACK_ENTRIES - 1);
+            let head = s.len().min(set::MAX_LISTPACK_ENTRIES - 1);
             let mut argv = Vec::with_capacity(3 + head);
             argv.extend([b("SADD"), detached(key), placeholder.clone()]);
-            argv.extend(members[..head].iter().cloned());
+            argv.extend(s.iter().take(head).map(copy));
             out(argv);
             out(vec![b("SREM"), detached(key), placeholder]);
-            if head < members.len() {
-                chunked(out, "SADD", key, 1, members[head..].iter(), |a, m| {
-                    a.push(detached(m));
-                });
+            if head < s.len() {
+                chunked(out, "SADD", key, 1, s.iter().skip(head), |a, m| a.push(copy(m)));
             }
         }
         // SADD on a new key picks the encoding from the first member and the argument
@@ -307,14 +303,14 @@ fn rewrite_set(key: &Bytes, s: &Set, out: &mut dyn FnMut(Vec<Bytes>)) {
             } else {
                 1
             };
-            let head = members.len().min(ITEMS_PER_COMMAND);
+            let head = s.len().min(ITEMS_PER_COMMAND);
             let pad = needed.saturating_sub(head);
             let mut argv = Vec::with_capacity(2 + head + pad);
             argv.extend([b("SADD"), detached(key)]);
-            argv.extend(members[..head].iter().cloned());
-            argv.extend(std::iter::repeat_n(first.clone(), pad));
+            argv.extend(s.iter().take(head).map(copy));
+            argv.extend(std::iter::repeat_n(copy(first), pad));
             out(argv);
-            chunked(out, "SADD", key, 1, members[head..].iter(), |a, m| a.push(detached(m)));
+            chunked(out, "SADD", key, 1, s.iter().skip(head), |a, m| a.push(copy(m)));
         }
     }
 }
@@ -706,7 +702,7 @@ mod tests {
     /// Encoding and the iteration orders the digest ignores on purpose.
     fn shape(v: &Value) -> String {
         match v {
-            Value::Set(s) => format!("{} {:?}", s.encoding(), s.as_slice()),
+            Value::Set(s) => format!("{} {:?}", s.encoding(), s.iter().collect::<Vec<_>>()),
             Value::Hash(h) => {
                 let fields: Vec<&[u8]> = h.iter().map(|s| s.field).collect();
                 format!("{} {fields:?}", h.encoding())

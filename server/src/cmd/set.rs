@@ -278,8 +278,8 @@ pub fn get_set<'a>(db: &'a Db, key: &[u8], now_ms: u64) -> Result<Option<&'a Set
     }
 }
 
-fn members_reply<'a>(members: impl IntoIterator<Item = &'a Bytes>) -> Reply {
-    Reply::Set(members.into_iter().map(|m| Reply::Bulk(m.clone())).collect())
+fn members_reply<'a>(members: impl IntoIterator<Item = &'a [u8]>) -> Reply {
+    Reply::Set(members.into_iter().map(Reply::bulk).collect())
 }
 
 /// `SADD key member [member ...]`
@@ -511,15 +511,13 @@ impl ReadCommand for SRandMember {
         let mut rng = cx.rng();
         let Some(count) = self.count else {
             return Ok(set.map_or(Reply::Null, |s| {
-                Reply::Bulk(s.as_slice()[rng.below(s.len() as u64) as usize].clone())
+                s.get(rng.below(s.len() as u64) as usize).map_or(Reply::Null, Reply::bulk)
             }));
         };
         let Some(set) = set else { return Ok(Reply::Array(Vec::new())) };
         let len = set.len();
         let picks = random_positions(&mut rng, len, count)?;
-        Ok(Reply::Array(
-            picks.into_iter().map(|i| Reply::Bulk(set.as_slice()[i].clone())).collect(),
-        ))
+        Ok(Reply::Array(set.members_at(&picks).into_iter().map(Reply::bulk).collect()))
     }
 }
 
@@ -616,7 +614,7 @@ fn lookup_sets<'a>(
 
 /// Members of the intersection, in the order of the smallest set, stopping after
 /// `limit` members (0 = no limit).
-fn intersection<'a>(sets: &[Option<&'a Set>], limit: usize) -> Vec<&'a Bytes> {
+fn intersection<'a>(sets: &[Option<&'a Set>], limit: usize) -> Vec<&'a [u8]> {
     let Some(mut sets) = sets.iter().copied().collect::<Option<Vec<&Set>>>() else {
         return Vec::new();
     };
@@ -637,13 +635,18 @@ fn intersection<'a>(sets: &[Option<&'a Set>], limit: usize) -> Vec<&'a Bytes> {
 /// The result of SINTER / SUNION / SDIFF as a set (built as Redis builds it).
 fn combine(op: u8, sets: &[Option<&Set>]) -> Set {
     match op {
-        INTER => Set::from_members(intersection(sets, 0).into_iter().cloned()),
-        UNION => Set::from_members(sets.iter().flatten().flat_map(|s| s.iter().cloned())),
+        INTER => Set::from_members(intersection(sets, 0).into_iter().map(Bytes::copy_from_slice)),
+        UNION => Set::from_members(
+            sets.iter().flatten().flat_map(|s| s.iter().map(Bytes::copy_from_slice)),
+        ),
         _ => {
             let Some(Some(first)) = sets.first() else { return Set::new() };
             let rest = &sets[1..];
             Set::from_members(
-                first.iter().filter(|m| !rest.iter().flatten().any(|s| s.contains(m))).cloned(),
+                first
+                    .iter()
+                    .filter(|m| !rest.iter().flatten().any(|s| s.contains(m)))
+                    .map(Bytes::copy_from_slice),
             )
         }
     }
@@ -790,7 +793,7 @@ impl ReadCommand for SScan {
         let members = batch
             .iter()
             .filter(|m| options.pattern.as_ref().is_none_or(|p| crate::glob::matches(p, m, false)))
-            .map(|m| Reply::Bulk(m.clone()))
+            .map(|m| Reply::bulk(*m))
             .collect();
         Ok(Reply::Array(vec![Reply::bulk(next.to_string()), Reply::Array(members)]))
     }

@@ -153,7 +153,7 @@ impl<const RO: bool> WriteCommand for Sort<RO> {
 
 /// An element with what it is compared by.
 struct Item<'a> {
-    element: &'a Bytes,
+    element: &'a [u8],
     score: f64,
     by: Option<Bytes>,
 }
@@ -161,10 +161,10 @@ struct Item<'a> {
 impl<const RO: bool> Sort<RO> {
     /// The reply rows: one per element, or one per GET pattern per element.
     fn rows(&self, db: &Db, now_ms: u64, in_script: bool) -> Result<Vec<Option<Bytes>>, CmdError> {
-        let (mut elements, ordered): (Vec<&Bytes>, bool) = match db.get(&self.key, now_ms) {
+        let (mut elements, ordered): (Vec<&[u8]>, bool) = match db.get(&self.key, now_ms) {
             None => (Vec::new(), true),
-            Some(Value::List(l)) => (l.iter().collect(), true),
-            Some(Value::ZSet(z)) => (z.iter().map(|(_, m)| m).collect(), true),
+            Some(Value::List(l)) => (l.iter().map(|e| &e[..]).collect(), true),
+            Some(Value::ZSet(z)) => (z.iter().map(|(_, m)| &m[..]).collect(), true),
             Some(Value::Set(s)) => (s.iter().collect(), false),
             Some(_) => return Err(CmdError::WrongType),
         };
@@ -216,7 +216,7 @@ impl<const RO: bool> Sort<RO> {
         let (start, end) = limit_range(self.limit, elements.len());
         let chosen = elements.get(start..end).unwrap_or_default();
         if self.gets.is_empty() {
-            return Ok(chosen.iter().map(|e| Some((*e).clone())).collect());
+            return Ok(chosen.iter().map(|e| Some(Bytes::copy_from_slice(e))).collect());
         }
         let mut rows = Vec::with_capacity(chosen.len() * self.gets.len());
         for e in chosen {

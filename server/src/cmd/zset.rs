@@ -1671,7 +1671,7 @@ impl Input<'_> {
         }
     }
 
-    fn for_each(&self, mut f: impl FnMut(f64, &Bytes)) {
+    fn for_each(&self, mut f: impl FnMut(f64, &[u8])) {
         match self {
             Input::Z(z) => z.iter().for_each(|(s, m)| f(s, m)),
             Input::S(s) => s.iter().for_each(|m| f(1.0, m)),
@@ -1806,8 +1806,9 @@ fn combine(db: &Db, now_ms: u64, op: u8, a: &SetOpArgs) -> Result<Vec<(f64, Byte
                     match index.get(m) {
                         Some(&j) => out[j].0 = aggregate(a.aggregate, out[j].0, v),
                         None => {
+                            let m = Bytes::copy_from_slice(m);
                             index.insert(m.clone(), out.len());
-                            out.push((v, m.clone()));
+                            out.push((v, m));
                         }
                     }
                 });
@@ -1829,13 +1830,13 @@ fn combine(db: &Db, now_ms: u64, op: u8, a: &SetOpArgs) -> Result<Vec<(f64, Byte
                         None => return,
                     }
                 }
-                out.push((acc, m.clone()));
+                out.push((acc, Bytes::copy_from_slice(m)));
             });
         }
         _ => {
             ins[0].for_each(|s, m| {
                 if !ins[1..].iter().any(|o| o.score(m).is_some()) {
-                    out.push((s, m.clone()));
+                    out.push((s, Bytes::copy_from_slice(m)));
                 }
             });
         }

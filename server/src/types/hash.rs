@@ -437,7 +437,10 @@ struct Found {
 }
 
 impl Packed {
-    fn from_entries<'a>(entries: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone, ttl_touched: bool) -> Self {
+    fn from_entries<'a>(
+        entries: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone,
+        ttl_touched: bool,
+    ) -> Self {
         let mut len = 0;
         let size: usize = entries.clone().map(|(f, v)| 2 + f.len() + v.len()).sum();
         let mut buf = Vec::with_capacity(size);

@@ -25,6 +25,7 @@
 
 use std::fmt;
 use std::hash::BuildHasher;
+use std::ops::Range;
 
 use bytes::Bytes;
 use hashbrown::{DefaultHashBuilder, HashTable};
@@ -65,12 +66,30 @@ impl Encoding {
 /// A set of unique members (see the module docs for the order guarantees).
 #[derive(Clone)]
 pub struct Set {
-    /// Members in iteration order.
+    form: Form,
+}
+
+#[derive(Clone)]
+enum Form {
+    /// `intset` (`sorted`) or `listpack`: `[length][member]` per member in iteration
+    /// order, in one buffer of exactly that size. Members are at most 64 bytes (an
+    /// intset's at most 20), so a length fits a byte.
+    Packed { buf: Vec<u8>, len: u16, sorted: bool },
+    /// `hashtable`.
+    Table(Box<Table>),
+}
+
+// Every packed member's length fits its byte, and a packed set's count its counter.
+const _: () = assert!(MAX_LISTPACK_VALUE <= u8::MAX as usize);
+const _: () = assert!(MAX_INTSET_ENTRIES <= u16::MAX as usize);
+
+/// The hashtable encoding: members in iteration order, found by hash.
+#[derive(Clone, Default)]
+struct Table {
     members: Vec<Bytes>,
     /// Positions into `members`, keyed by the member's hash.
     index: HashTable<usize>,
     hasher: DefaultHashBuilder,
-    encoding: Encoding,
 }
 
 impl Default for Set {
@@ -82,8 +101,8 @@ impl Default for Set {
 impl fmt::Debug for Set {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Set")
-            .field("encoding", &self.encoding)
-            .field("members", &self.members)
+            .field("encoding", &self.encoding_kind())
+            .field("members", &self.iter().map(Bytes::copy_from_slice).collect::<Vec<_>>())
             .finish()
     }
 }
@@ -91,7 +110,7 @@ impl fmt::Debug for Set {
 /// Equal content, whatever the order or encoding.
 impl PartialEq for Set {
     fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len() && self.members.iter().all(|m| other.contains(m))
+        self.len() == other.len() && self.iter().all(|m| other.contains(m))
     }
 }
 
@@ -99,30 +118,87 @@ fn is_int(member: &[u8]) -> bool {
     parse_i64(member).is_some()
 }
 
+/// Members of a set in iteration order (see [`Set::iter`]).
+pub struct Iter<'a> {
+    walk: Walk<'a>,
+    remaining: usize,
+}
+
+enum Walk<'a> {
+    /// The rest of a packed buffer.
+    Packed(&'a [u8]),
+    Table(std::slice::Iter<'a, Bytes>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let next = match &mut self.walk {
+            Walk::Packed(rest) => {
+                let (member, tail) = split_member(rest)?;
+                *rest = tail;
+                Some(member)
+            }
+            Walk::Table(members) => members.next().map(|m| &m[..]),
+        };
+        self.remaining = self.remaining.saturating_sub(usize::from(next.is_some()));
+        next
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining, Some(self.remaining))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+/// The first member of a packed buffer and the rest after it; `None` at the end.
+fn split_member(buf: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (&len, rest) = buf.split_first()?;
+    rest.split_at_checked(usize::from(len))
+}
+
+/// Walks a packed buffer to the first member for which `stop` holds; returns its entry's
+/// bytes (length byte included).
+fn packed_find(buf: &[u8], mut stop: impl FnMut(&[u8]) -> bool) -> Option<Range<usize>> {
+    let mut rest = buf;
+    while let Some((member, tail)) = split_member(rest) {
+        if stop(member) {
+            let end = buf.len() - tail.len();
+            return Some(end - member.len() - 1..end);
+        }
+        rest = tail;
+    }
+    None
+}
+
 impl Set {
     /// An empty set, encoded as an intset (as Redis starts the destination of
     /// SINTERSTORE, SUNIONSTORE and SDIFFSTORE).
     pub fn new() -> Set {
-        Set {
-            members: Vec::new(),
-            index: HashTable::new(),
-            hasher: DefaultHashBuilder::default(),
-            encoding: Encoding::Intset,
-        }
+        Set { form: Form::Packed { buf: Vec::new(), len: 0, sorted: true } }
+    }
+
+    fn empty(encoding: Encoding) -> Set {
+        let form = match encoding {
+            Encoding::Intset => Form::Packed { buf: Vec::new(), len: 0, sorted: true },
+            Encoding::Listpack => Form::Packed { buf: Vec::new(), len: 0, sorted: false },
+            Encoding::Hashtable => Form::Table(Box::default()),
+        };
+        Set { form }
     }
 
     /// An empty set ready for `first` and about `hint` members in all (SADD on a missing
     /// key): the encoding Redis picks from the first member and the argument count.
     pub fn for_first(first: &[u8], hint: usize) -> Set {
-        let mut set = Set::new();
-        set.encoding = if is_int(first) && hint <= MAX_INTSET_ENTRIES {
+        Set::empty(if is_int(first) && hint <= MAX_INTSET_ENTRIES {
             Encoding::Intset
         } else if hint <= MAX_LISTPACK_ENTRIES && first.len() <= MAX_LISTPACK_VALUE {
             Encoding::Listpack
         } else {
             Encoding::Hashtable
-        };
-        set
+        })
     }
 
     /// A set holding `members` (duplicates collapse), built as Redis builds a stored
@@ -137,34 +213,47 @@ impl Set {
 
     /// Number of members.
     pub fn len(&self) -> usize {
-        self.members.len()
+        match &self.form {
+            Form::Packed { len, .. } => usize::from(*len),
+            Form::Table(t) => t.members.len(),
+        }
     }
 
     /// Whether there are no members (an empty set is never stored).
     pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
+        self.len() == 0
     }
 
     /// The current encoding.
     pub fn encoding_kind(&self) -> Encoding {
-        self.encoding
+        match &self.form {
+            Form::Packed { sorted: true, .. } => Encoding::Intset,
+            Form::Packed { sorted: false, .. } => Encoding::Listpack,
+            Form::Table(_) => Encoding::Hashtable,
+        }
     }
 
     /// The name `OBJECT ENCODING` reports, following Redis's thresholds.
     pub fn encoding(&self) -> &'static str {
-        self.encoding.name()
+        self.encoding_kind().name()
     }
 
     /// Approximate heap bytes (MEMORY USAGE).
     pub fn heap_bytes(&self) -> usize {
-        let per_member = std::mem::size_of::<Bytes>() + std::mem::size_of::<usize>() + 1;
-        self.members.iter().map(|m| m.len()).sum::<usize>() + self.members.len() * per_member
+        match &self.form {
+            Form::Packed { buf, .. } => buf.capacity(),
+            Form::Table(t) => {
+                let per_member = std::mem::size_of::<Bytes>() + std::mem::size_of::<usize>() + 1;
+                let content: usize = t.members.iter().map(|m| m.len()).sum();
+                std::mem::size_of::<Table>() + content + t.members.len() * per_member
+            }
+        }
     }
 
     /// Feeds the content to `out` in a canonical order (DEBUG DIGEST, replay tests):
     /// equal values must feed equal bytes whatever their history.
     pub fn digest(&self, out: &mut dyn FnMut(&[u8])) {
-        let mut sorted: Vec<&Bytes> = self.members.iter().collect();
+        let mut sorted: Vec<&[u8]> = self.iter().collect();
         sorted.sort_unstable();
         for m in sorted {
             out(&(m.len() as u64).to_le_bytes());
@@ -173,137 +262,166 @@ impl Set {
     }
 
     /// Members in iteration order.
-    pub fn iter(&self) -> std::slice::Iter<'_, Bytes> {
-        self.members.iter()
+    pub fn iter(&self) -> Iter<'_> {
+        let walk = match &self.form {
+            Form::Packed { buf, .. } => Walk::Packed(buf),
+            Form::Table(t) => Walk::Table(t.members.iter()),
+        };
+        Iter { walk, remaining: self.len() }
     }
 
-    /// Members in iteration order, as a slice.
-    pub fn as_slice(&self) -> &[Bytes] {
-        &self.members
+    /// The member at position `i` of the iteration order (a packed set walks to it;
+    /// [`Set::members_at`] serves many positions).
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        match &self.form {
+            Form::Packed { .. } => self.iter().nth(i),
+            Form::Table(t) => t.members.get(i).map(|m| &m[..]),
+        }
     }
 
-    /// The member at position `i` of the iteration order.
-    pub fn get(&self, i: usize) -> Option<&Bytes> {
-        self.members.get(i)
-    }
-
-    fn hash(&self, member: &[u8]) -> u64 {
-        self.hasher.hash_one(member)
-    }
-
-    fn position(&self, member: &[u8]) -> Option<usize> {
-        let hash = self.hash(member);
-        self.index.find(hash, |&i| self.members[i][..] == *member).copied()
+    /// The members at `positions` (each `< len`), in that order.
+    pub fn members_at(&self, positions: &[usize]) -> Vec<&[u8]> {
+        match &self.form {
+            Form::Packed { .. } => {
+                let all: Vec<&[u8]> = self.iter().collect();
+                positions.iter().filter_map(|&i| all.get(i).copied()).collect()
+            }
+            Form::Table(t) => {
+                positions.iter().filter_map(|&i| t.members.get(i)).map(|m| &m[..]).collect()
+            }
+        }
     }
 
     /// Whether `member` is in the set.
     pub fn contains(&self, member: &[u8]) -> bool {
-        self.position(member).is_some()
+        match &self.form {
+            Form::Packed { sorted: true, .. } if !is_int(member) => false,
+            Form::Packed { buf, .. } => packed_find(buf, |m| m == member).is_some(),
+            Form::Table(t) => t.position(member).is_some(),
+        }
     }
 
     /// Prepares for `incoming` more members (SADD on an existing key): Redis converts a
     /// small encoding up front when the argument count alone would overflow it.
     pub fn reserve_for(&mut self, incoming: usize) {
         let total = self.len().saturating_add(incoming);
-        let limit = match self.encoding {
+        let limit = match self.encoding_kind() {
             Encoding::Intset => MAX_INTSET_ENTRIES,
             Encoding::Listpack => MAX_LISTPACK_ENTRIES,
             Encoding::Hashtable => return,
         };
         if total > limit {
-            self.encoding = Encoding::Hashtable;
+            self.table_mut().members.reserve(incoming.min(1 << 16));
         }
-        self.members.reserve(incoming.min(1 << 16));
     }
 
     /// Adds `member`; returns whether it was new.
     pub fn insert(&mut self, member: Bytes) -> bool {
-        if self.contains(&member) {
-            return false;
-        }
         let new_len = self.len() + 1;
-        match self.encoding {
-            Encoding::Intset => {
+        match &mut self.form {
+            Form::Packed { buf, len, sorted: true } => {
                 if let Some(value) = parse_i64(&member) {
-                    if new_len > MAX_INTSET_ENTRIES {
-                        self.encoding = Encoding::Hashtable;
-                    } else {
+                    if new_len <= MAX_INTSET_ENTRIES {
                         // Keep the intset sorted by value, as Redis does.
-                        let at = self.members.partition_point(|m| {
-                            parse_i64(m).is_some_and(|existing| existing < value)
+                        let mut present = false;
+                        let at = packed_find(buf, |m| {
+                            let existing = parse_i64(m).unwrap_or(i64::MIN);
+                            present = existing == value;
+                            existing >= value
                         });
-                        self.insert_at(at, member);
+                        if present {
+                            return false;
+                        }
+                        let offset = at.map_or(buf.len(), |at| at.start);
+                        packed_insert(buf, offset, &member);
+                        *len += 1;
                         return true;
                     }
                 } else if new_len <= MAX_LISTPACK_ENTRIES && member.len() <= MAX_LISTPACK_VALUE {
-                    self.encoding = Encoding::Listpack;
-                } else {
-                    self.encoding = Encoding::Hashtable;
+                    // Not an integer, so not a member: the intset becomes a listpack
+                    // in the same order.
+                    let Form::Packed { buf, len, .. } =
+                        std::mem::replace(&mut self.form, Form::Table(Box::default()))
+                    else {
+                        unreachable!()
+                    };
+                    self.form = Form::Packed { buf, len, sorted: false };
+                    return self.insert(member);
                 }
             }
-            Encoding::Listpack => {
-                if new_len > MAX_LISTPACK_ENTRIES || member.len() > MAX_LISTPACK_VALUE {
-                    self.encoding = Encoding::Hashtable;
+            Form::Packed { buf, len, sorted: false } => {
+                if packed_find(buf, |m| m == member).is_some() {
+                    return false;
+                }
+                if new_len <= MAX_LISTPACK_ENTRIES && member.len() <= MAX_LISTPACK_VALUE {
+                    let end = buf.len();
+                    packed_insert(buf, end, &member);
+                    *len += 1;
+                    return true;
                 }
             }
-            Encoding::Hashtable => {}
+            Form::Table(t) => return t.insert(member),
         }
-        let at = self.members.len();
-        self.insert_at(at, member);
-        true
+        if self.contains(&member) {
+            return false;
+        }
+        self.table_mut().insert(member)
     }
 
-    /// Inserts a member known to be absent at position `at`, shifting later positions.
-    fn insert_at(&mut self, at: usize, member: Bytes) {
-        if at < self.members.len() {
-            for i in self.index.iter_mut() {
-                if *i >= at {
-                    *i += 1;
-                }
+    /// The hashtable form, converting a packed set (keeping its order).
+    fn table_mut(&mut self) -> &mut Table {
+        if let Form::Packed { buf, len, .. } = &self.form {
+            let mut t = Table::default();
+            t.members.reserve(usize::from(*len) + 1);
+            for m in (Iter { walk: Walk::Packed(buf), remaining: usize::from(*len) }) {
+                t.insert(Bytes::copy_from_slice(m));
             }
+            self.form = Form::Table(Box::new(t));
         }
-        let hash = self.hash(&member);
-        self.members.insert(at, member);
-        let Set { members, index, hasher, .. } = self;
-        index.insert_unique(hash, at, |&i| hasher.hash_one(&members[i][..]));
+        match &mut self.form {
+            Form::Table(t) => t,
+            Form::Packed { .. } => unreachable!("converted above"),
+        }
     }
 
     /// Removes `member`; returns whether it was there.
     pub fn remove(&mut self, member: &[u8]) -> bool {
-        match self.position(member) {
-            Some(i) => {
-                self.remove_at(i);
-                true
-            }
-            None => false,
+        match &mut self.form {
+            Form::Packed { buf, len, .. } => match packed_find(buf, |m| m == member) {
+                Some(found) => {
+                    packed_remove(buf, found);
+                    *len -= 1;
+                    true
+                }
+                None => false,
+            },
+            Form::Table(t) => match t.position(member) {
+                Some(i) => {
+                    t.remove_at(i);
+                    true
+                }
+                None => false,
+            },
         }
     }
 
     /// Removes and returns the member at position `i` (`i < len`).
     pub fn remove_at(&mut self, i: usize) -> Bytes {
-        let hash = self.hash(&self.members[i]);
-        if let Ok(entry) = self.index.find_entry(hash, |&p| p == i) {
-            entry.remove();
-        }
-        if self.encoding == Encoding::Hashtable {
-            let removed = self.members.swap_remove(i);
-            if i < self.members.len() {
-                // The former last member now lives at `i`.
-                let moved_from = self.members.len();
-                let hash = self.hash(&self.members[i]);
-                if let Some(p) = self.index.find_mut(hash, |&p| p == moved_from) {
-                    *p = i;
-                }
+        match &mut self.form {
+            Form::Packed { buf, len, .. } => {
+                let mut pos = 0;
+                let Some(found) = packed_find(buf, |_| {
+                    pos += 1;
+                    pos > i
+                }) else {
+                    return Bytes::new();
+                };
+                let member = Bytes::copy_from_slice(&buf[found.start + 1..found.end]);
+                packed_remove(buf, found);
+                *len -= 1;
+                member
             }
-            removed
-        } else {
-            let removed = self.members.remove(i);
-            for p in self.index.iter_mut() {
-                if *p > i {
-                    *p -= 1;
-                }
-            }
-            removed
+            Form::Table(t) => t.remove_at(i),
         }
     }
 
@@ -319,12 +437,18 @@ impl Set {
             popped.push(self.remove_at(i));
         }
         let rebuilt = remaining > 0 && remaining * SPOP_REBUILD_FACTOR <= count;
-        if rebuilt
-            && self.encoding == Encoding::Hashtable
-            && remaining <= MAX_LISTPACK_ENTRIES
-            && self.members.iter().all(|m| m.len() <= MAX_LISTPACK_VALUE)
-        {
-            self.encoding = Encoding::Listpack;
+        if let Form::Table(t) = &self.form {
+            if rebuilt
+                && remaining <= MAX_LISTPACK_ENTRIES
+                && t.members.iter().all(|m| m.len() <= MAX_LISTPACK_VALUE)
+            {
+                let mut buf = Vec::with_capacity(t.members.iter().map(|m| 1 + m.len()).sum());
+                for m in &t.members {
+                    let end = buf.len();
+                    packed_insert(&mut buf, end, m);
+                }
+                self.form = Form::Packed { buf, len: remaining as u16, sorted: false };
+            }
         }
         popped
     }
@@ -337,37 +461,90 @@ impl Set {
     /// the last member, which only moves a member from the visited region into the
     /// unvisited one (returned twice, which SCAN allows) or within a region. So a member
     /// present for the whole scan is always returned.
-    pub fn scan(&self, cursor: u64, count: usize) -> (u64, &[Bytes]) {
-        if self.encoding != Encoding::Hashtable {
-            return (0, &self.members);
-        }
-        let len = self.members.len();
+    pub fn scan(&self, cursor: u64, count: usize) -> (u64, Vec<&[u8]>) {
+        let Form::Table(t) = &self.form else { return (0, self.iter().collect()) };
+        let len = t.members.len();
         let end = match usize::try_from(cursor) {
             Ok(0) => len,
             Ok(c) => c.min(len),
             Err(_) => len,
         };
         let start = end.saturating_sub(count.max(1));
-        (start as u64, &self.members[start..end])
+        (start as u64, t.members[start..end].iter().map(|m| &m[..]).collect())
     }
 
     /// Checks the internal invariants (tests).
     #[cfg(test)]
     fn check(&self) {
-        assert_eq!(self.index.len(), self.members.len());
-        for (i, m) in self.members.iter().enumerate() {
-            assert_eq!(self.position(m), Some(i), "index of {m:?}");
+        assert_eq!(self.iter().count(), self.len());
+        if let Form::Table(t) = &self.form {
+            assert_eq!(t.index.len(), t.members.len());
+            for (i, m) in t.members.iter().enumerate() {
+                assert_eq!(t.position(m), Some(i), "index of {m:?}");
+            }
         }
-        match self.encoding {
+        match self.encoding_kind() {
             Encoding::Intset => {
                 assert!(self.len() <= MAX_INTSET_ENTRIES);
                 let values: Vec<i64> =
-                    self.members.iter().map(|m| parse_i64(m).expect("integer")).collect();
+                    self.iter().map(|m| parse_i64(m).expect("integer")).collect();
                 assert!(values.windows(2).all(|w| w[0] < w[1]), "intset sorted");
             }
             Encoding::Listpack => assert!(self.len() <= MAX_LISTPACK_ENTRIES),
             Encoding::Hashtable => {}
         }
+    }
+}
+
+/// Inserts `member` as a packed entry at byte `offset`, growing the buffer exactly.
+fn packed_insert(buf: &mut Vec<u8>, offset: usize, member: &[u8]) {
+    buf.reserve_exact(1 + member.len());
+    let entry = std::iter::once(member.len() as u8).chain(member.iter().copied());
+    buf.splice(offset..offset, entry);
+}
+
+/// Removes the packed entry at `bytes`, giving back the room a listpack would.
+fn packed_remove(buf: &mut Vec<u8>, bytes: Range<usize>) {
+    buf.drain(bytes);
+    if buf.capacity() - buf.len() > 32 {
+        buf.shrink_to_fit();
+    }
+}
+
+impl Table {
+    fn position(&self, member: &[u8]) -> Option<usize> {
+        let hash = self.hasher.hash_one(member);
+        self.index.find(hash, |&i| self.members[i][..] == *member).copied()
+    }
+
+    fn insert(&mut self, member: Bytes) -> bool {
+        if self.position(&member).is_some() {
+            return false;
+        }
+        let hash = self.hasher.hash_one(&member[..]);
+        let at = self.members.len();
+        self.members.push(member);
+        let Table { members, index, hasher } = self;
+        index.insert_unique(hash, at, |&i| hasher.hash_one(&members[i][..]));
+        true
+    }
+
+    /// Removes position `i`, moving the last member into the hole (O(1)).
+    fn remove_at(&mut self, i: usize) -> Bytes {
+        let hash = self.hasher.hash_one(&self.members[i][..]);
+        if let Ok(entry) = self.index.find_entry(hash, |&p| p == i) {
+            entry.remove();
+        }
+        let removed = self.members.swap_remove(i);
+        if i < self.members.len() {
+            // The former last member now lives at `i`.
+            let moved_from = self.members.len();
+            let hash = self.hasher.hash_one(&self.members[i][..]);
+            if let Some(p) = self.index.find_mut(hash, |&p| p == moved_from) {
+                *p = i;
+            }
+        }
+        removed
     }
 }
 
@@ -469,7 +646,7 @@ mod tests {
         let mut s = Set::from_members((0..200).map(|i| b(&format!("m{i}"))));
         assert_eq!(s.encoding(), "hashtable");
         s.remove(b"m0");
-        assert_eq!(s.get(0).map(|m| &m[..]), Some(&b"m199"[..]));
+        assert_eq!(s.get(0), Some(&b"m199"[..]));
         s.check();
     }
 
@@ -558,7 +735,7 @@ mod tests {
                 apply(&mut set, &mut model, op, &mut rng);
             }
             set.check();
-            let got: BTreeSet<Bytes> = set.iter().cloned().collect();
+            let got: BTreeSet<Bytes> = set.iter().map(Bytes::copy_from_slice).collect();
             prop_assert_eq!(got, model);
         }
 
@@ -569,13 +746,13 @@ mod tests {
             count in 1usize..40,
         ) {
             let mut set = Set::from_members((0..initial).map(|i| b(&format!("t{i}"))));
-            let mut model: BTreeSet<Bytes> = set.iter().cloned().collect();
+            let mut model: BTreeSet<Bytes> = set.iter().map(Bytes::copy_from_slice).collect();
             let mut always = model.clone();
             let mut seen = BTreeSet::new();
             let (mut rng, mut cursor, mut ops) = (Rng::new(3), 0u64, ops.into_iter());
             loop {
                 let (next, batch) = set.scan(cursor, count);
-                seen.extend(batch.iter().cloned());
+                seen.extend(batch.iter().map(|m| Bytes::copy_from_slice(m)));
                 cursor = next;
                 if cursor == 0 {
                     break;
