@@ -260,6 +260,7 @@ pub async fn wait(
     // pop would be applied and its element lost. Input pipelined after the blocking
     // command is left for later, and ends this watch (it cannot tell EOF any more).
     let mut watch_socket = true;
+    let mut retried_wrong_type = false;
     loop {
         if !check_now {
             let timeout = async {
@@ -298,6 +299,7 @@ pub async fn wait(
         check_now = false;
         match run_again(shared, session, &argv).await {
             Reply::Blocked(again) => {
+                retried_wrong_type = false;
                 if let Some(retry) = again.retry {
                     argv = retry;
                 }
@@ -306,6 +308,16 @@ pub async fn wait(
             // (only the first attempt reports WRONGTYPE).
             Reply::Error(CmdError::WrongType)
                 if blocking_key_has_other_type(shared, session.db, &keys, wants) => {}
+            // The keys are read after the attempt was applied: a key that had another type
+            // then may since have been replaced by the wanted type (DEL, then LPUSH), and
+            // that push's wake-up was spent on this attempt. Try once more at once rather
+            // than hand the client a stale WRONGTYPE; a second one (a BLMOVE destination
+            // of another type) is the answer.
+            Reply::Error(CmdError::WrongType) if !retried_wrong_type => {
+                retried_wrong_type = true;
+                check_now = true;
+                continue;
+            }
             served => return served,
         }
     }
