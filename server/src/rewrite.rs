@@ -329,9 +329,9 @@ fn set_placeholder(s: &Set) -> Bytes {
 }
 
 fn rewrite_zset(key: &Bytes, z: &ZSet, out: &mut dyn FnMut(Vec<Bytes>)) {
-    let push = |a: &mut Vec<Bytes>, (score, member): (f64, &Bytes)| {
+    let push = |a: &mut Vec<Bytes>, (score, member): (f64, &[u8])| {
         a.push(score_text(score));
-        a.push(detached(member));
+        a.push(Bytes::copy_from_slice(member));
     };
     if z.encoding() != "skiplist" {
         chunked(out, "ZADD", key, 2, z.iter(), push);
@@ -352,7 +352,7 @@ fn rewrite_zset(key: &Bytes, z: &ZSet, out: &mut dyn FnMut(Vec<Bytes>)) {
     }
     match long {
         Some((rank, score, member)) => {
-            out(vec![b("ZADD"), detached(key), score_text(score), detached(member)]);
+            out(vec![b("ZADD"), detached(key), score_text(score), Bytes::copy_from_slice(member)]);
             let others = z.iter().enumerate().filter(|(r, _)| *r != rank).map(|(_, item)| item);
             chunked(out, "ZADD", key, 2, others, push);
         }

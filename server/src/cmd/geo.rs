@@ -663,7 +663,7 @@ impl Search {
                     }
                 };
                 if let Some(d) = hit {
-                    found.push((member.clone(), score, d));
+                    found.push((Bytes::copy_from_slice(member), score, d));
                     if found.len() >= limit {
                         break 'ranges;
                     }

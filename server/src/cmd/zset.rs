@@ -733,7 +733,7 @@ impl RangeQuery {
         } else {
             z.iter_from(start + skip, false)
         };
-        it.take(n).map(|(s, m)| (s, m.clone())).collect()
+        it.take(n).map(|(s, m)| (s, Bytes::copy_from_slice(m))).collect()
     }
 }
 
@@ -1322,9 +1322,12 @@ fn pop(cx: &mut ApplyCtx<'_>, key: &Bytes, max: bool, count: usize) -> Vec<(f64,
     mutate_zset(cx, key, event, |z| {
         let n = count.min(z.len());
         let items: Vec<(f64, Bytes)> = if max {
-            z.iter_from(z.len() - 1, true).take(n).map(|(s, m)| (s, m.clone())).collect()
+            z.iter_from(z.len() - 1, true)
+                .take(n)
+                .map(|(s, m)| (s, Bytes::copy_from_slice(m)))
+                .collect()
         } else {
-            z.iter().take(n).map(|(s, m)| (s, m.clone())).collect()
+            z.iter().take(n).map(|(s, m)| (s, Bytes::copy_from_slice(m))).collect()
         };
         for (_, m) in &items {
             z.remove(m);
@@ -1521,19 +1524,19 @@ impl ReadCommand for ZRandMember {
                 None => Reply::Null,
                 Some(z) => z
                     .get_by_rank(rng.below(z.len() as u64) as usize)
-                    .map_or(Reply::Null, |(_, m)| Reply::Bulk(m.clone())),
+                    .map_or(Reply::Null, |(_, m)| Reply::bulk(m)),
             });
         };
         let Some(z) = z else { return Ok(Reply::Array(Vec::new())) };
         let len = z.len();
-        let pick = |rank: usize| z.get_by_rank(rank).map(|(s, m)| (s, m.clone()));
+        let pick = |rank: usize| z.get_by_rank(rank).map(|(s, m)| (s, Bytes::copy_from_slice(m)));
         let items: Vec<(f64, Bytes)> = if count < 0 {
             let n = count.unsigned_abs();
             (0..n).filter_map(|_| pick(rng.below(len as u64) as usize)).collect()
         } else {
             let n = usize::try_from(count).unwrap_or(usize::MAX);
             if n >= len {
-                z.iter().map(|(s, m)| (s, m.clone())).collect()
+                z.iter().map(|(s, m)| (s, Bytes::copy_from_slice(m))).collect()
             } else if n * 3 > len {
                 // Partial Fisher-Yates over all ranks.
                 let mut ranks: Vec<usize> = (0..len).collect();
@@ -1614,7 +1617,7 @@ impl ReadCommand for ZScan {
                     continue;
                 }
             }
-            out.push(Reply::Bulk(m.clone()));
+            out.push(Reply::bulk(m));
             out.push(Reply::bulk(format_double(s)));
         }
         Ok(Reply::Array(vec![Reply::bulk(next.to_string()), Reply::Array(out)]))

@@ -22,6 +22,7 @@
 //! A pure data structure: no keyspace, no protocol, no clock.
 
 use std::cmp::Ordering;
+use std::ops::Range;
 
 use std::hash::BuildHasher;
 
@@ -45,9 +46,9 @@ struct Node {
     prio: u32,
 }
 
-/// A sorted set: members ordered by (score, member), with O(log N) rank.
+/// The skiplist encoding: the treap and its member index.
 #[derive(Debug, Clone, Default)]
-pub struct ZSet {
+struct Tree {
     /// Node numbers, found by their member's hash.
     index: HashTable<u32>,
     hasher: DefaultHashBuilder,
@@ -55,8 +56,6 @@ pub struct ZSet {
     free: Vec<u32>,
     root: Root,
     rng: u64,
-    /// Set once the set outgrew listpack thresholds; Redis never converts back on removal.
-    skiplist: bool,
     member_bytes: usize,
 }
 
@@ -97,6 +96,48 @@ impl PartialEq for ZSet {
     }
 }
 
+/// A sorted set: members ordered by (score, member), with O(log N) rank once large.
+#[derive(Debug, Clone)]
+pub struct ZSet {
+    form: Form,
+}
+
+#[derive(Debug, Clone)]
+enum Form {
+    /// `listpack`: `[score, 8 bytes LE][member length][member]` per element, in
+    /// (score, member) order, in one buffer of exactly that size; walked linearly (at
+    /// most 128 elements of at most 64 bytes).
+    Packed { buf: Vec<u8>, len: u16 },
+    /// `skiplist`; Redis never converts back on removal.
+    Tree(Box<Tree>),
+}
+
+// A packed member's length fits its byte, and a packed set's count its counter.
+const _: () = assert!(LISTPACK_MAX_VALUE <= u8::MAX as usize);
+const _: () = assert!(LISTPACK_MAX_ENTRIES <= u16::MAX as usize);
+
+impl Default for ZSet {
+    fn default() -> Self {
+        ZSet { form: Form::Packed { buf: Vec::new(), len: 0 } }
+    }
+}
+
+/// Bytes of a packed element's score and length.
+const PACKED_HEADER: usize = 9;
+
+/// The elements of a packed buffer with their byte ranges, in order.
+fn packed_elements(buf: &[u8]) -> impl Iterator<Item = (f64, &[u8], Range<usize>)> {
+    let mut rest = buf;
+    std::iter::from_fn(move || {
+        let (score, tail) = rest.split_first_chunk::<8>()?;
+        let (&len, tail) = tail.split_first()?;
+        let (member, tail) = tail.split_at_checked(usize::from(len))?;
+        let start = buf.len() - rest.len();
+        rest = tail;
+        Some((f64::from_le_bytes(*score), member, start..buf.len() - tail.len()))
+    })
+}
+
 impl ZSet {
     /// An empty set.
     pub fn new() -> Self {
@@ -105,7 +146,10 @@ impl ZSet {
 
     /// Number of elements.
     pub fn len(&self) -> usize {
-        self.index.len()
+        match &self.form {
+            Form::Packed { len, .. } => usize::from(*len),
+            Form::Tree(t) => t.len(),
+        }
     }
 
     /// Whether there are no elements (an empty collection is never stored).
@@ -115,18 +159,18 @@ impl ZSet {
 
     /// The name `OBJECT ENCODING` reports, following Redis's thresholds.
     pub fn encoding(&self) -> &'static str {
-        if self.skiplist {
-            "skiplist"
-        } else {
-            "listpack"
+        match &self.form {
+            Form::Packed { .. } => "listpack",
+            Form::Tree(_) => "skiplist",
         }
     }
 
     /// Approximate heap bytes (MEMORY USAGE).
     pub fn heap_bytes(&self) -> usize {
-        self.member_bytes
-            + self.nodes.capacity() * std::mem::size_of::<Node>()
-            + self.index.capacity() * (std::mem::size_of::<u32>() + 1)
+        match &self.form {
+            Form::Packed { buf, .. } => buf.capacity(),
+            Form::Tree(t) => std::mem::size_of::<Tree>() + t.heap_bytes(),
+        }
     }
 
     /// Feeds the content to `out` in a canonical order (DEBUG DIGEST, replay tests):
@@ -136,6 +180,204 @@ impl ZSet {
             out(member);
             out(&score.to_bits().to_le_bytes());
         }
+    }
+
+    /// The score of `member`.
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        match &self.form {
+            Form::Packed { buf, .. } => {
+                packed_elements(buf).find(|(_, m, _)| *m == member).map(|(s, _, _)| s)
+            }
+            Form::Tree(t) => t.score(member),
+        }
+    }
+
+    /// Whether `member` is in the set.
+    pub fn contains(&self, member: &[u8]) -> bool {
+        self.score(member).is_some()
+    }
+
+    /// Sets `member`'s score (NaN is the caller's to reject).
+    ///
+    /// As in Redis, `-0` survives only in the large encoding: the listpack encoding stores
+    /// it as `0`. An update to an equal score (`-0` over `0` or the reverse) changes nothing.
+    pub fn insert(&mut self, member: &[u8], score: f64) -> Inserted {
+        let Form::Packed { buf, len } = &mut self.form else {
+            let Form::Tree(t) = &mut self.form else { unreachable!() };
+            return t.insert(member, score);
+        };
+        let (given, score) = (score, if score == 0.0 { 0.0 } else { score });
+        let found = packed_elements(buf).find(|(_, m, _)| *m == member);
+        let old = match found {
+            Some((old, _, _)) if old == score => return Inserted::Updated(old),
+            Some((old, _, bytes)) => {
+                buf.drain(bytes);
+                *len -= 1;
+                Some(old)
+            }
+            None if usize::from(*len) + 1 > LISTPACK_MAX_ENTRIES
+                || member.len() > LISTPACK_MAX_VALUE =>
+            {
+                // Converted first, as Redis does: the skiplist keeps a `-0`.
+                return self.tree_mut().insert(member, given);
+            }
+            None => None,
+        };
+        let at = packed_elements(buf)
+            .find(|(s, m, _)| cmp_key(*s, m, score, member) == Ordering::Greater)
+            .map_or(buf.len(), |(_, _, bytes)| bytes.start);
+        buf.reserve_exact(PACKED_HEADER + member.len());
+        let element = score
+            .to_le_bytes()
+            .into_iter()
+            .chain([member.len() as u8])
+            .chain(member.iter().copied());
+        buf.splice(at..at, element);
+        shrink(buf);
+        *len += 1;
+        old.map_or(Inserted::Added, Inserted::Updated)
+    }
+
+    /// Removes `member`; returns its score if it was present.
+    pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        match &mut self.form {
+            Form::Packed { buf, len } => {
+                let (score, _, bytes) = packed_elements(buf).find(|(_, m, _)| *m == member)?;
+                buf.drain(bytes);
+                shrink(buf);
+                *len -= 1;
+                Some(score)
+            }
+            Form::Tree(t) => t.remove(member),
+        }
+    }
+
+    /// Uses the large encoding from now on when a set of `expected_len` elements with
+    /// members up to `max_member` bytes would need it (a destination built for a big
+    /// result).
+    pub fn convert_if_needed(&mut self, expected_len: usize, max_member: usize) {
+        if expected_len > LISTPACK_MAX_ENTRIES || max_member > LISTPACK_MAX_VALUE {
+            self.tree_mut();
+        }
+    }
+
+    /// The skiplist form, converting a packed set (in order, so the treap's shape is
+    /// the same on every replica).
+    fn tree_mut(&mut self) -> &mut Tree {
+        if let Form::Packed { buf, .. } = &self.form {
+            let mut t = Tree::default();
+            for (score, member, _) in packed_elements(buf) {
+                t.insert(member, score);
+            }
+            self.form = Form::Tree(Box::new(t));
+        }
+        match &mut self.form {
+            Form::Tree(t) => t,
+            Form::Packed { .. } => unreachable!("converted above"),
+        }
+    }
+
+    /// The 0-based rank of `member` in ascending order.
+    pub fn rank(&self, member: &[u8]) -> Option<usize> {
+        match &self.form {
+            Form::Packed { buf, .. } => packed_elements(buf).position(|(_, m, _)| m == member),
+            Form::Tree(t) => t.rank(member),
+        }
+    }
+
+    /// The element at 0-based ascending rank `rank`.
+    pub fn get_by_rank(&self, rank: usize) -> Option<(f64, &[u8])> {
+        match &self.form {
+            Form::Packed { buf, .. } => packed_elements(buf).nth(rank).map(|(s, m, _)| (s, m)),
+            Form::Tree(t) => t.get_by_rank(rank).map(|(s, m)| (s, &m[..])),
+        }
+    }
+
+    /// The number of elements `e` for which `before(e)` holds, where `before` is true for a
+    /// prefix of the ascending order (a lower bound, as a rank).
+    pub fn count_before(&self, before: impl Fn(f64, &[u8]) -> bool) -> usize {
+        match &self.form {
+            Form::Packed { buf, .. } => {
+                packed_elements(buf).take_while(|(s, m, _)| before(*s, m)).count()
+            }
+            Form::Tree(t) => t.count_before(before),
+        }
+    }
+
+    /// All elements in ascending order.
+    pub fn iter(&self) -> Iter<'_> {
+        self.iter_from(0, false)
+    }
+
+    /// Elements from ascending rank `rank` on, ascending (`rev == false`) or from that
+    /// rank downwards (`rev == true`).
+    pub fn iter_from(&self, rank: usize, rev: bool) -> Iter<'_> {
+        match &self.form {
+            Form::Packed { buf, .. } => {
+                let mut elements: Vec<(f64, &[u8])> =
+                    packed_elements(buf).map(|(s, m, _)| (s, m)).collect();
+                if rev {
+                    elements.truncate(rank.saturating_add(1));
+                    elements.reverse();
+                } else {
+                    elements.drain(..rank.min(elements.len()));
+                }
+                Iter::Packed(elements.into_iter())
+            }
+            Form::Tree(t) => Iter::Tree(t.iter_from(rank, rev)),
+        }
+    }
+
+    /// Checks the encoding's invariants (tests).
+    #[cfg(test)]
+    fn check(&self) {
+        match &self.form {
+            Form::Packed { buf, len } => {
+                let v: Vec<_> = packed_elements(buf).collect();
+                assert_eq!(v.len(), usize::from(*len));
+                assert_eq!(v.last().map_or(0, |e| e.2.end), buf.len());
+                for w in v.windows(2) {
+                    assert_eq!(cmp_key(w[0].0, w[0].1, w[1].0, w[1].1), Ordering::Less);
+                }
+            }
+            Form::Tree(t) => t.check(),
+        }
+    }
+}
+
+/// Gives back spare room, as a listpack reallocates on every change.
+fn shrink(buf: &mut Vec<u8>) {
+    if buf.capacity() - buf.len() > 32 {
+        buf.shrink_to_fit();
+    }
+}
+
+/// An in-order walk (either direction) from a starting rank.
+pub enum Iter<'a> {
+    Packed(std::vec::IntoIter<(f64, &'a [u8])>),
+    Tree(TreeIter<'a>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (f64, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Iter::Packed(elements) => elements.next(),
+            Iter::Tree(walk) => walk.next().map(|(s, m)| (s, &m[..])),
+        }
+    }
+}
+
+impl Tree {
+    fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.member_bytes
+            + self.nodes.capacity() * std::mem::size_of::<Node>()
+            + self.index.capacity() * (std::mem::size_of::<u32>() + 1)
     }
 
     /// The node holding `member`.
@@ -150,11 +392,6 @@ impl ZSet {
         self.find(member).map(|n| self.nodes[n as usize].score)
     }
 
-    /// Whether `member` is in the set.
-    pub fn contains(&self, member: &[u8]) -> bool {
-        self.find(member).is_some()
-    }
-
     /// Sets `member`'s score (NaN is the caller's to reject).
     ///
     /// As in Redis, `-0` survives only in the large encoding: the listpack encoding stores
@@ -163,7 +400,6 @@ impl ZSet {
         let hash = self.hasher.hash_one(member);
         if let Some(old_node) = self.find(member) {
             let old = self.nodes[old_node as usize].score;
-            let score = self.stored_score(score);
             if old != score {
                 let stored = self.tree_remove(old, member);
                 let m = stored.unwrap_or_else(|| Bytes::copy_from_slice(member));
@@ -176,23 +412,10 @@ impl ZSet {
         }
         let m = Bytes::copy_from_slice(member);
         self.member_bytes += m.len();
-        if m.len() > LISTPACK_MAX_VALUE || self.len() + 1 > LISTPACK_MAX_ENTRIES {
-            self.skiplist = true;
-        }
-        let score = self.stored_score(score);
         let node = self.tree_insert(score, m);
         let (nodes, hasher) = (&self.nodes, &self.hasher);
         self.index.insert_unique(hash, node, |&n| hasher.hash_one(&nodes[n as usize].member[..]));
         Inserted::Added
-    }
-
-    /// The score as the current encoding keeps it: the listpack encoding has no `-0`.
-    fn stored_score(&self, score: f64) -> f64 {
-        if score == 0.0 && !self.skiplist {
-            0.0
-        } else {
-            score
-        }
     }
 
     /// Removes `member`; returns its score if it was present.
@@ -205,13 +428,6 @@ impl ZSet {
         self.member_bytes -= member.len();
         self.tree_remove(score, member);
         Some(score)
-    }
-
-    /// Marks the set as using the large encoding (a destination built for a big result).
-    pub fn convert_if_needed(&mut self, expected_len: usize, max_member: usize) {
-        if expected_len > LISTPACK_MAX_ENTRIES || max_member > LISTPACK_MAX_VALUE {
-            self.skiplist = true;
-        }
     }
 
     /// The 0-based rank of `member` in ascending order.
@@ -257,14 +473,15 @@ impl ZSet {
     }
 
     /// All elements in ascending order.
-    pub fn iter(&self) -> Iter<'_> {
+    #[cfg(test)]
+    fn iter(&self) -> TreeIter<'_> {
         self.iter_from(0, false)
     }
 
     /// Elements from ascending rank `rank` on, ascending (`rev == false`) or from that
     /// rank downwards (`rev == true`).
-    pub fn iter_from(&self, rank: usize, rev: bool) -> Iter<'_> {
-        let mut it = Iter { set: self, stack: Vec::new(), rev };
+    fn iter_from(&self, rank: usize, rev: bool) -> TreeIter<'_> {
+        let mut it = TreeIter { set: self, stack: Vec::new(), rev };
         if rank >= self.len() {
             return it;
         }
@@ -476,7 +693,7 @@ impl ZSet {
     /// Checks the tree invariants (tests).
     #[cfg(test)]
     fn check(&self) {
-        fn walk(z: &ZSet, n: u32) -> usize {
+        fn walk(z: &Tree, n: u32) -> usize {
             if n == NIL {
                 return 0;
             }
@@ -501,14 +718,14 @@ impl ZSet {
     }
 }
 
-/// An in-order walk (either direction) from a starting rank.
-pub struct Iter<'a> {
-    set: &'a ZSet,
+/// An in-order walk of the treap (either direction) from a starting rank.
+pub struct TreeIter<'a> {
+    set: &'a Tree,
     stack: Vec<u32>,
     rev: bool,
 }
 
-impl<'a> Iterator for Iter<'a> {
+impl<'a> Iterator for TreeIter<'a> {
     type Item = (f64, &'a Bytes);
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -540,11 +757,11 @@ mod tests {
         assert_eq!(z.rank(b"c"), Some(0));
         assert_eq!(z.rank(b"a"), Some(1));
         assert_eq!(z.rank(b"b"), Some(2));
-        assert_eq!(z.get_by_rank(2).map(|(_, m)| m.clone()), Some(Bytes::from("b")));
+        assert_eq!(z.get_by_rank(2).map(|(_, m)| m), Some(&b"b"[..]));
         assert_eq!(z.insert(b"c", 5.0), Inserted::Updated(0.5));
         assert_eq!(z.rank(b"c"), Some(2));
-        let rev: Vec<_> = z.iter_from(1, true).map(|(_, m)| m.clone()).collect();
-        assert_eq!(rev, vec![Bytes::from("b"), Bytes::from("a")]);
+        let rev: Vec<_> = z.iter_from(1, true).map(|(_, m)| m).collect();
+        assert_eq!(rev, [b"b", b"a"]);
         z.check();
     }
 
@@ -584,33 +801,60 @@ mod tests {
         // An equal score is no change: 0 over -0 keeps -0.
         assert_eq!(z.insert(b"b", 0.0), Inserted::Updated(-0.0));
         assert!(z.score(b"b").is_some_and(|s| s.is_sign_negative()));
-        assert_eq!(z.iter().map(|(_, m)| m.clone()).collect::<Vec<_>>()[..2], [&b"a"[..], b"b"]);
+        assert_eq!(z.iter().map(|(_, m)| m).collect::<Vec<_>>()[..2], [&b"a"[..], b"b"]);
+        // The member that converts the set keeps its `-0`.
+        let mut z = ZSet::new();
+        z.insert(&[b'y'; 65], -0.0);
+        assert!(z.score(&[b'y'; 65]).is_some_and(|s| s.is_sign_negative()));
     }
+    /// Applies (member, score, add) steps to a set and a model, then compares order,
+    /// ranks and walks in both directions.
+    fn check_against_model(ops: Vec<(u8, i32, bool)>) -> Result<(), TestCaseError> {
+        let mut z = ZSet::new();
+        let mut model: BTreeMap<Vec<u8>, f64> = BTreeMap::new();
+        for (m, s, add) in ops {
+            let member = vec![m];
+            if add {
+                let old = model.insert(member.clone(), f64::from(s));
+                let expected = old.map_or(Inserted::Added, Inserted::Updated);
+                prop_assert_eq!(z.insert(&member, f64::from(s)), expected);
+            } else {
+                prop_assert_eq!(z.remove(&member), model.remove(&member));
+            }
+        }
+        z.check();
+        let mut expect: Vec<(f64, Vec<u8>)> = model.into_iter().map(|(m, s)| (s, m)).collect();
+        expect.sort_by(|a, b| cmp_key(a.0, &a.1, b.0, &b.1));
+        let got: Vec<(f64, Vec<u8>)> = z.iter().map(|(s, m)| (s, m.to_vec())).collect();
+        prop_assert_eq!(&got, &expect);
+        for (i, (s, m)) in expect.iter().enumerate() {
+            prop_assert_eq!(z.rank(m), Some(i));
+            prop_assert_eq!(z.score(m), Some(*s));
+            prop_assert_eq!(z.get_by_rank(i).map(|(_, m)| m.to_vec()), Some(m.clone()));
+            let back: Vec<Vec<u8>> = z.iter_from(i, true).map(|(_, m)| m.to_vec()).collect();
+            let want: Vec<Vec<u8>> = expect[..=i].iter().rev().map(|(_, m)| m.clone()).collect();
+            prop_assert_eq!(back, want);
+            let ahead = z.iter_from(i, false).count();
+            prop_assert_eq!(ahead, expect.len() - i);
+        }
+        prop_assert_eq!(
+            z.count_before(|s, _| s < 0.0),
+            expect.iter().filter(|e| e.0 < 0.0).count()
+        );
+        Ok(())
+    }
+
     proptest! {
+        /// Within the listpack thresholds: the packed form.
         #[test]
         fn matches_a_btree_model(ops in prop::collection::vec((0u8..40, -5i32..5, any::<bool>()), 1..300)) {
-            let mut z = ZSet::new();
-            let mut model: BTreeMap<Vec<u8>, f64> = BTreeMap::new();
-            for (m, s, add) in ops {
-                let member = vec![m];
-                if add {
-                    let old = model.insert(member.clone(), f64::from(s));
-                    let expected = old.map_or(Inserted::Added, Inserted::Updated);
-                    prop_assert_eq!(z.insert(&member, f64::from(s)), expected);
-                } else {
-                    prop_assert_eq!(z.remove(&member), model.remove(&member));
-                }
-            }
-            z.check();
-            let mut expect: Vec<(f64, Vec<u8>)> = model.into_iter().map(|(m, s)| (s, m)).collect();
-            expect.sort_by(|a, b| cmp_key(a.0, &a.1, b.0, &b.1));
-            let got: Vec<(f64, Vec<u8>)> = z.iter().map(|(s, m)| (s, m.to_vec())).collect();
-            prop_assert_eq!(&got, &expect);
-            for (i, (_, m)) in expect.iter().enumerate() {
-                prop_assert_eq!(z.rank(m), Some(i));
-                let back: Vec<Vec<u8>> = z.iter_from(i, true).map(|(_, m)| m.to_vec()).collect();
-                prop_assert_eq!(back.len(), i + 1);
-            }
+            check_against_model(ops)?;
+        }
+
+        /// Past them: the set converts to the tree midway.
+        #[test]
+        fn matches_a_btree_model_across_the_conversion(ops in prop::collection::vec((0u8..=255, -5i32..5, any::<bool>()), 100..600)) {
+            check_against_model(ops)?;
         }
     }
 }
