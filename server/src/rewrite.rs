@@ -204,7 +204,7 @@ fn chunked<T>(
 }
 
 fn rewrite_list(key: &Bytes, l: &List, out: &mut dyn FnMut(Vec<Bytes>)) {
-    chunked(out, "RPUSH", key, 1, l.iter(), |a, e| a.push(detached(e)));
+    chunked(out, "RPUSH", key, 1, l.iter(), |a, e| a.push(Bytes::copy_from_slice(e)));
     // Pushes only grow the list, so it ends a quicklist exactly when it passes the
     // limit; one that shrank back into the hysteresis band is still a quicklist: push
     // past the limit, then pop (the band keeps it a quicklist).

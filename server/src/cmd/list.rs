@@ -678,7 +678,7 @@ impl<const RPOPLPUSH: bool, const BLOCKING: bool> WriteCommand for LMove<RPOPLPU
                     End::Left => 0,
                     End::Right => l.len().saturating_sub(1),
                 };
-                l.get(at).cloned().unwrap_or_default()
+                l.get(at).map(Bytes::copy_from_slice).unwrap_or_default()
             }
         };
         list_at(&mut db, &self.destination, now_ms)?;
@@ -729,7 +729,9 @@ impl ReadCommand for LRange {
     fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
         let Some(list) = read_list(cx, &self.key)? else { return Ok(Reply::Array(Vec::new())) };
         Ok(match resolve_range(self.start, self.stop, list.len()) {
-            Some((start, end)) => Reply::bulks(list.range(start, end - 1).cloned()),
+            Some((start, end)) => {
+                Reply::Array(list.range(start, end - 1).map(Reply::bulk).collect())
+            }
             None => Reply::Array(Vec::new()),
         })
     }
@@ -753,7 +755,7 @@ impl ReadCommand for LIndex {
         let Some(list) = read_list(cx, &self.key)? else { return Ok(Reply::Null) };
         Ok(resolve_index(self.index?, list.len())
             .and_then(|i| list.get(i))
-            .map_or(Reply::Null, |v| Reply::Bulk(v.clone())))
+            .map_or(Reply::Null, Reply::bulk))
     }
 }
 

@@ -163,7 +163,7 @@ impl<const RO: bool> Sort<RO> {
     fn rows(&self, db: &Db, now_ms: u64, in_script: bool) -> Result<Vec<Option<Bytes>>, CmdError> {
         let (mut elements, ordered): (Vec<&[u8]>, bool) = match db.get(&self.key, now_ms) {
             None => (Vec::new(), true),
-            Some(Value::List(l)) => (l.iter().map(|e| &e[..]).collect(), true),
+            Some(Value::List(l)) => (l.iter().collect(), true),
             Some(Value::ZSet(z)) => (z.iter().map(|(_, m)| m).collect(), true),
             Some(Value::Set(s)) => (s.iter().collect(), false),
             Some(_) => return Err(CmdError::WrongType),

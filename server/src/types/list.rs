@@ -14,6 +14,7 @@
 //! applies so a list near the limit does not flip on every push and pop.
 
 use std::collections::VecDeque;
+use std::ops::Range;
 
 use bytes::Bytes;
 
@@ -36,19 +37,107 @@ pub enum End {
 /// A list: ordered, duplicates allowed (LPUSH/RPUSH family).
 #[derive(Debug, Clone, Default)]
 pub struct List {
-    items: VecDeque<Bytes>,
+    form: Form,
     /// Sum of [`packed_size`] over the elements (without the listpack overhead).
     packed: usize,
     /// Whether the list is reported as a quicklist (see the module doc).
     quicklist: bool,
 }
 
+/// Where the elements live: packed while the list is a listpack, in a deque while it is
+/// a quicklist (the form changes exactly when the reported encoding does).
+#[derive(Debug, Clone)]
+enum Form {
+    /// `[length, 2 bytes LE][element][length again]` per element, head first, in one
+    /// buffer of exactly that size: a listpack holds at most 8 KiB, so a length fits two
+    /// bytes, and the trailing copy lets RPOP find the tail without walking (a queue's
+    /// LPUSH + RPOP).
+    Packed {
+        buf: Vec<u8>,
+        len: u32,
+    },
+    Deque(VecDeque<Bytes>),
+}
+
+impl Default for Form {
+    fn default() -> Self {
+        Form::Packed { buf: Vec::new(), len: 0 }
+    }
+}
+
+// Anything longer than a listpack's limit makes a quicklist before it is stored.
+const _: () = assert!(LISTPACK_MAX_BYTES <= u16::MAX as usize);
+
+/// The elements of a packed buffer with their byte ranges (length included), in order.
+fn packed_elements(buf: &[u8]) -> impl Iterator<Item = (&[u8], Range<usize>)> {
+    let mut rest = buf;
+    std::iter::from_fn(move || {
+        let (len, tail) = rest.split_first_chunk::<2>()?;
+        let (element, tail) = tail.split_at_checked(usize::from(u16::from_le_bytes(*len)))?;
+        let tail = tail.get(2..)?;
+        let start = buf.len() - rest.len();
+        rest = tail;
+        Some((element, start..buf.len() - tail.len()))
+    })
+}
+
+/// The last element of a packed buffer and its byte range, found from the end.
+fn packed_last(buf: &[u8]) -> Option<(&[u8], Range<usize>)> {
+    let (rest, len) = buf.split_last_chunk::<2>()?;
+    let start = rest.len().checked_sub(usize::from(u16::from_le_bytes(*len)))?;
+    Some((&rest[start..], start.checked_sub(2)?..buf.len()))
+}
+
+/// Bytes a packed entry adds to its element.
+const PACKED_ENTRY_OVERHEAD: usize = 4;
+
+/// `element` as a packed entry.
+fn packed_entry(element: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    let len = (element.len() as u16).to_le_bytes();
+    len.into_iter().chain(element.iter().copied()).chain(len)
+}
+
 /// Equality is about content; the encoding follows from the history.
 impl PartialEq for List {
     fn eq(&self, other: &Self) -> bool {
-        self.items == other.items
+        self.len() == other.len() && self.iter().eq(other.iter())
     }
 }
+
+/// Elements of a list (see [`List::iter`]).
+pub enum Iter<'a> {
+    Packed(std::vec::IntoIter<&'a [u8]>),
+    Deque(std::collections::vec_deque::Iter<'a, Bytes>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        match self {
+            Iter::Packed(elements) => elements.next(),
+            Iter::Deque(elements) => elements.next().map(|e| &e[..]),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Iter::Packed(elements) => elements.size_hint(),
+            Iter::Deque(elements) => elements.size_hint(),
+        }
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        match self {
+            Iter::Packed(elements) => elements.next_back(),
+            Iter::Deque(elements) => elements.next_back().map(|e| &e[..]),
+        }
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
 
 impl List {
     /// An empty list.
@@ -58,7 +147,10 @@ impl List {
 
     /// Number of elements.
     pub fn len(&self) -> usize {
-        self.items.len()
+        match &self.form {
+            Form::Packed { len, .. } => *len as usize,
+            Form::Deque(items) => items.len(),
+        }
     }
 
     /// Whether there are no elements (an empty collection is never stored).
@@ -82,14 +174,19 @@ impl List {
 
     /// Approximate heap bytes (MEMORY USAGE).
     pub fn heap_bytes(&self) -> usize {
-        self.items.capacity() * std::mem::size_of::<Bytes>()
-            + self.items.iter().map(Bytes::len).sum::<usize>()
+        match &self.form {
+            Form::Packed { buf, .. } => buf.capacity(),
+            Form::Deque(items) => {
+                items.capacity() * std::mem::size_of::<Bytes>()
+                    + items.iter().map(Bytes::len).sum::<usize>()
+            }
+        }
     }
 
     /// Feeds the content to `out` in a canonical order (DEBUG DIGEST, replay tests):
     /// equal values must feed equal bytes whatever their history.
     pub fn digest(&self, out: &mut dyn FnMut(&[u8])) {
-        for item in &self.items {
+        for item in self.iter() {
             out(&(item.len() as u64).to_le_bytes());
             out(item);
         }
@@ -98,56 +195,115 @@ impl List {
     /// Adds `value` at `end`.
     pub fn push(&mut self, end: End, value: Bytes) {
         self.packed += packed_size(&value);
-        match end {
-            End::Left => self.items.push_front(value),
-            End::Right => self.items.push_back(value),
-        }
         self.grew();
+        match &mut self.form {
+            Form::Packed { buf, len } => {
+                let at = match end {
+                    End::Left => 0,
+                    End::Right => buf.len(),
+                };
+                buf.reserve_exact(PACKED_ENTRY_OVERHEAD + value.len());
+                buf.splice(at..at, packed_entry(&value));
+                *len += 1;
+            }
+            Form::Deque(items) => match end {
+                End::Left => items.push_front(value),
+                End::Right => items.push_back(value),
+            },
+        }
     }
 
     /// Removes and returns the element at `end`.
     pub fn pop(&mut self, end: End) -> Option<Bytes> {
-        let value = match end {
-            End::Left => self.items.pop_front(),
-            End::Right => self.items.pop_back(),
-        }?;
+        let value = match &mut self.form {
+            Form::Packed { buf, len } => {
+                let (element, bytes) = match end {
+                    End::Left => packed_elements(buf).next()?,
+                    End::Right => packed_last(buf)?,
+                };
+                let value = Bytes::copy_from_slice(element);
+                buf.drain(bytes);
+                shrink(buf);
+                *len -= 1;
+                value
+            }
+            Form::Deque(items) => match end {
+                End::Left => items.pop_front(),
+                End::Right => items.pop_back(),
+            }?,
+        };
         self.packed -= packed_size(&value);
         self.shrank();
         Some(value)
     }
 
     /// The element at `index` (0 = head).
-    pub fn get(&self, index: usize) -> Option<&Bytes> {
-        self.items.get(index)
+    pub fn get(&self, index: usize) -> Option<&[u8]> {
+        match &self.form {
+            Form::Packed { buf, .. } => packed_elements(buf).nth(index).map(|(e, _)| e),
+            Form::Deque(items) => items.get(index).map(|e| &e[..]),
+        }
     }
 
     /// Replaces the element at `index`; false if out of range.
     pub fn set(&mut self, index: usize, value: Bytes) -> bool {
-        let Some(slot) = self.items.get_mut(index) else { return false };
-        self.packed = self.packed - packed_size(slot) + packed_size(&value);
-        *slot = value;
+        let Some(old) = self.get(index) else { return false };
+        self.packed = self.packed - packed_size(old) + packed_size(&value);
         self.grew();
+        match &mut self.form {
+            Form::Packed { buf, .. } => {
+                let found = packed_elements(buf).nth(index).map(|(_, bytes)| bytes);
+                if let Some(bytes) = found {
+                    buf.splice(bytes, packed_entry(&value));
+                    shrink(buf);
+                }
+            }
+            Form::Deque(items) => {
+                if let Some(slot) = items.get_mut(index) {
+                    *slot = value;
+                }
+            }
+        }
         self.shrank();
         true
     }
 
     /// Elements from head to tail.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Bytes> + ExactSizeIterator {
-        self.items.iter()
+    pub fn iter(&self) -> Iter<'_> {
+        match &self.form {
+            Form::Packed { buf, .. } => {
+                Iter::Packed(packed_elements(buf).map(|(e, _)| e).collect::<Vec<_>>().into_iter())
+            }
+            Form::Deque(items) => Iter::Deque(items.iter()),
+        }
     }
 
     /// Elements `start..=stop` (indexes already resolved and in range).
-    pub fn range(&self, start: usize, stop: usize) -> impl Iterator<Item = &Bytes> {
-        self.items.range(start..=stop.min(self.len().saturating_sub(1)))
+    pub fn range(&self, start: usize, stop: usize) -> impl Iterator<Item = &[u8]> {
+        let count = stop.min(self.len().saturating_sub(1)).saturating_add(1).saturating_sub(start);
+        let walk: Box<dyn Iterator<Item = &[u8]>> = match &self.form {
+            Form::Packed { buf, .. } => Box::new(packed_elements(buf).map(|(e, _)| e).skip(start)),
+            Form::Deque(items) => Box::new(items.range(start.min(items.len())..).map(|e| &e[..])),
+        };
+        walk.take(count)
     }
 
     /// Inserts `value` before (or after) the first element equal to `pivot`. Returns the
     /// new length, or `None` if `pivot` is absent (nothing changes).
     pub fn insert(&mut self, pivot: &[u8], after: bool, value: Bytes) -> Option<usize> {
-        let at = self.items.iter().position(|e| e[..] == *pivot)?;
+        let at = self.iter().position(|e| e == pivot)?;
         self.packed += packed_size(&value);
-        self.items.insert(if after { at + 1 } else { at }, value);
         self.grew();
+        let at = if after { at + 1 } else { at };
+        match &mut self.form {
+            Form::Packed { buf, len } => {
+                let offset = packed_elements(buf).nth(at).map_or(buf.len(), |(_, b)| b.start);
+                buf.reserve_exact(PACKED_ENTRY_OVERHEAD + value.len());
+                buf.splice(offset..offset, packed_entry(&value));
+                *len += 1;
+            }
+            Form::Deque(items) => items.insert(at, value),
+        }
         Some(self.len())
     }
 
@@ -156,29 +312,38 @@ impl List {
     /// many were removed.
     pub fn remove(&mut self, value: &[u8], count: i64) -> usize {
         let limit = if count == 0 { usize::MAX } else { count.unsigned_abs() as usize };
-        let mut removed = 0;
-        let mut freed = 0;
-        let mut keep = |e: &Bytes| {
-            if removed < limit && e[..] == *value {
-                removed += 1;
-                freed += packed_size(e);
-                false
-            } else {
-                true
-            }
-        };
-        if count >= 0 {
-            self.items.retain(|e| keep(e));
+        // Positions to drop, head first.
+        let mut matches: Vec<usize> =
+            self.iter().enumerate().filter(|(_, e)| *e == value).map(|(i, _)| i).collect();
+        if count < 0 {
+            matches.drain(..matches.len().saturating_sub(limit));
         } else {
-            let mut kept: VecDeque<Bytes> = VecDeque::with_capacity(self.items.len());
-            while let Some(e) = self.items.pop_back() {
-                if keep(&e) {
-                    kept.push_front(e);
-                }
-            }
-            self.items = kept;
+            matches.truncate(limit);
         }
-        self.packed -= freed;
+        if matches.is_empty() {
+            return 0;
+        }
+        let removed = matches.len();
+        self.packed -= removed * packed_size(value);
+        let mut drop = matches.into_iter().peekable();
+        let mut position = 0;
+        let mut keep = |_: &[u8]| {
+            let dropped = drop.next_if_eq(&position).is_some();
+            position += 1;
+            !dropped
+        };
+        match &mut self.form {
+            Form::Packed { buf, len } => {
+                let kept: Vec<u8> = packed_elements(buf)
+                    .filter(|(e, _)| keep(e))
+                    .flat_map(|(e, _)| packed_entry(e))
+                    .collect();
+                *buf = kept;
+                buf.shrink_to_fit();
+                *len -= removed as u32;
+            }
+            Form::Deque(items) => items.retain(|e| keep(e)),
+        }
         self.shrank();
         removed
     }
@@ -187,15 +352,28 @@ impl List {
     /// empties the list.
     pub fn retain_range(&mut self, start: usize, stop: usize) {
         let stop = stop.min(self.len());
-        if start >= stop {
-            self.items.clear();
-            self.packed = 0;
-        } else {
-            for e in self.items.drain(stop..) {
-                self.packed -= packed_size(&e);
+        let start = start.min(stop);
+        let dropped: usize = self
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i < start || *i >= stop)
+            .map(|(_, e)| packed_size(e))
+            .sum();
+        self.packed -= dropped;
+        match &mut self.form {
+            Form::Packed { buf, len } => {
+                let kept: Vec<u8> = packed_elements(buf)
+                    .skip(start)
+                    .take(stop - start)
+                    .flat_map(|(e, _)| packed_entry(e))
+                    .collect();
+                *buf = kept;
+                buf.shrink_to_fit();
+                *len = (stop - start) as u32;
             }
-            for e in self.items.drain(..start) {
-                self.packed -= packed_size(&e);
+            Form::Deque(items) => {
+                items.truncate(stop);
+                items.drain(..start);
             }
         }
         self.shrank();
@@ -205,19 +383,40 @@ impl List {
         LISTPACK_OVERHEAD + self.packed
     }
 
+    /// Becomes a quicklist (a deque) once past a listpack's limit. Called after `packed`
+    /// counts an element and before the element is stored, so nothing too long for the
+    /// packed form is ever written to it.
     fn grew(&mut self) {
         if !self.quicklist && self.packed_total() > LISTPACK_MAX_BYTES {
             self.quicklist = true;
+            if let Form::Packed { buf, .. } = &self.form {
+                let items = packed_elements(buf).map(|(e, _)| Bytes::copy_from_slice(e)).collect();
+                self.form = Form::Deque(items);
+            }
         }
     }
 
+    /// Becomes a listpack (packed) again once at half a listpack's limit.
     fn shrank(&mut self) {
         if self.quicklist && self.packed_total() <= LISTPACK_SHRINK_BYTES {
             self.quicklist = false;
+            if let Form::Deque(items) = &self.form {
+                let mut buf =
+                    Vec::with_capacity(items.iter().map(|e| PACKED_ENTRY_OVERHEAD + e.len()).sum());
+                for e in items {
+                    buf.extend(packed_entry(e));
+                }
+                let len = items.len() as u32;
+                self.form = Form::Packed { buf, len };
+            }
         }
-        if self.items.is_empty() {
-            self.items.shrink_to(0);
-        }
+    }
+}
+
+/// Gives back spare room, as a listpack reallocates on every change.
+fn shrink(buf: &mut Vec<u8>) {
+    if buf.capacity() - buf.len() > 32 {
+        buf.shrink_to_fit();
     }
 }
 
@@ -304,6 +503,7 @@ mod tests {
         l.push(End::Left, Bytes::from("a"));
         l.push(End::Right, Bytes::from("c"));
         assert_eq!(contents(&l), ["a", "b", "c"]);
+        assert_eq!(l.range(1, 5).collect::<Vec<_>>(), [b"b", b"c"]);
         assert_eq!(l.pop(End::Right), Some(Bytes::from("c")));
         assert_eq!(l.pop(End::Left), Some(Bytes::from("a")));
         assert_eq!(l.len(), 1);
@@ -446,8 +646,17 @@ mod tests {
                         }
                     }
                 }
-                prop_assert_eq!(l.iter().cloned().collect::<Vec<_>>(), model.clone());
+                prop_assert_eq!(l.iter().map(Bytes::copy_from_slice).collect::<Vec<_>>(), model.clone());
                 prop_assert_eq!(l.packed, model.iter().map(|e| packed_size(e)).sum::<usize>());
+                prop_assert_eq!(l.quicklist, matches!(l.form, Form::Deque(_)));
+                let back: Vec<&[u8]> = l.iter().rev().collect();
+                prop_assert!(back.iter().eq(model.iter().rev().map(|e| &e[..]).collect::<Vec<_>>().iter()));
+                for (i, e) in model.iter().enumerate() {
+                    prop_assert_eq!(l.get(i), Some(&e[..]));
+                    let tail: Vec<&[u8]> = l.range(i, model.len() - 1).collect();
+                    prop_assert_eq!(tail.len(), model.len() - i);
+                }
+                prop_assert_eq!(l.get(model.len()), None);
             }
         }
     }
