@@ -374,7 +374,7 @@ fn push_all(db: &mut DbMut<'_>, key: &Bytes, now_ms: u64, end: End, values: &[By
     }
     let mut list = List::new();
     let len = push(&mut list);
-    db.set(key.clone(), Value::List(crate::keyspace::SharedValue::new(list)), None, event);
+    db.set(key.clone(), Value::List(list), None, event);
     len
 }
 

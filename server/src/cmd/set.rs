@@ -303,7 +303,7 @@ impl WriteCommand for SAdd {
         let Some(existing) = get_set(db.read(), &self.key, now_ms)? else {
             let mut set = Set::for_first(&self.members[0], hint);
             let added = self.members.iter().filter(|m| set.insert(owned(m))).count();
-            db.set(self.key, Value::Set(crate::keyspace::SharedValue::new(set)), None, "sadd");
+            db.set(self.key, Value::Set(set), None, "sadd");
             return Ok(Reply::Int(added as i64));
         };
         // No event (and no write) when every member is already there, as Redis.
@@ -592,7 +592,7 @@ impl WriteCommand for SMove {
             } else {
                 let mut set = Set::for_first(&self.member, 1);
                 set.insert(owned(&self.member));
-                db.set(self.dst, Value::Set(crate::keyspace::SharedValue::new(set)), None, "sadd");
+                db.set(self.dst, Value::Set(set), None, "sadd");
             }
         }
         Ok(Reply::Int(1))
@@ -701,7 +701,7 @@ impl<const OP: u8> WriteCommand for SetOpStore<OP> {
                 UNION => "sunionstore",
                 _ => "sdiffstore",
             };
-            db.set(self.dst, Value::Set(crate::keyspace::SharedValue::new(result)), None, event);
+            db.set(self.dst, Value::Set(result), None, event);
         }
         Ok(Reply::Int(len as i64))
     }
@@ -877,8 +877,7 @@ mod tests {
     #[test]
     fn a_write_over_an_expired_key_reports_the_expiry_first() {
         let mut ks = Keyspace::new(1);
-        let old =
-            Value::Set(crate::keyspace::SharedValue::new(Set::from_members([Bytes::from("old")])));
+        let old = Value::Set(Set::from_members([Bytes::from("old")]));
         ks.db_mut(0).set(Bytes::from("s"), old, Some(NOW - 1), "sadd");
         events(&mut ks);
         assert_eq!(write(&mut ks, &["SADD", "s", "new"]), Reply::Int(1));

@@ -145,7 +145,7 @@ impl<const RO: bool> WriteCommand for Sort<RO> {
         } else {
             // A missing GET value is stored as an empty string, as Redis does.
             let list: List = rows.into_iter().map(Option::unwrap_or_default).collect();
-            db.set(dst, Value::List(crate::keyspace::SharedValue::new(list)), None, "sortstore");
+            db.set(dst, Value::List(list), None, "sortstore");
         }
         Ok(Reply::Int(len as i64))
     }
@@ -376,7 +376,7 @@ mod tests {
     fn numeric_alpha_desc_and_limit() {
         let mut ks = Keyspace::new(1);
         let list: List = ["3", "10", "2", "1.5"].into_iter().map(b).collect();
-        put(&mut ks, "l", Value::List(crate::keyspace::SharedValue::new(list)));
+        put(&mut ks, "l", Value::List(list));
         assert_eq!(sort(&ks, &["l"]).unwrap(), strs(&["1.5", "2", "3", "10"]));
         assert_eq!(sort(&ks, &["l", "ALPHA"]).unwrap(), strs(&["1.5", "10", "2", "3"]));
         assert_eq!(sort(&ks, &["l", "DESC", "LIMIT", "1", "2"]).unwrap(), strs(&["3", "2"]));
@@ -393,7 +393,7 @@ mod tests {
     fn by_and_get_patterns_read_strings_and_hash_fields() {
         let mut ks = Keyspace::new(1);
         let set = Set::from_members(["a", "b", "c"].into_iter().map(b));
-        put(&mut ks, "s", Value::Set(crate::keyspace::SharedValue::new(set)));
+        put(&mut ks, "s", Value::Set(set));
         put(&mut ks, "w_a", Value::Str(b("3")));
         put(&mut ks, "w_b", Value::Str(b("1")));
         let mut h = Hash::new();
@@ -420,7 +420,7 @@ mod tests {
     fn errors_follow_redis() {
         let mut ks = Keyspace::new(1);
         let set = Set::from_members(["1", "x"].into_iter().map(b));
-        put(&mut ks, "s", Value::Set(crate::keyspace::SharedValue::new(set)));
+        put(&mut ks, "s", Value::Set(set));
         put(&mut ks, "str", Value::Str(b("v")));
         assert_eq!(sort(&ks, &["s"]), Err(CmdError::SortNotDouble));
         assert_eq!(sort(&ks, &["str"]), Err(CmdError::WrongType));
@@ -458,7 +458,7 @@ mod tests {
     fn store_sorts_a_set_even_by_nosort() {
         let mut ks = Keyspace::new(1);
         let set = Set::from_members(["b", "c", "a"].into_iter().map(b));
-        put(&mut ks, "s", Value::Set(crate::keyspace::SharedValue::new(set)));
+        put(&mut ks, "s", Value::Set(set));
         assert_eq!(sort(&ks, &["s", "BY", "x", "STORE", "d"]).unwrap(), strs(&["a", "b", "c"]));
         assert_eq!(sort(&ks, &["s", "BY", "x"]).unwrap(), strs(&["b", "c", "a"]));
     }

@@ -524,7 +524,7 @@ pub(crate) fn upsert_zset(
     for (m, s) in items {
         z.insert(m, *s);
     }
-    db.set(key.clone(), Value::ZSet(crate::keyspace::SharedValue::new(z)), None, event);
+    db.set(key.clone(), Value::ZSet(z), None, event);
 }
 
 /// Replaces `dst` with a sorted set of `items` (already in order), or deletes it when
@@ -548,7 +548,7 @@ pub(crate) fn store_result(
         z.insert(m, *s);
     }
     let n = z.len();
-    db.set(dst.clone(), Value::ZSet(crate::keyspace::SharedValue::new(z)), None, event);
+    db.set(dst.clone(), Value::ZSet(z), None, event);
     n
 }
 

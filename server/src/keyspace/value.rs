@@ -64,11 +64,14 @@ impl<T: Clone> DerefMut for SharedValue<T> {
 pub enum Value {
     /// A string (also bitmaps and HyperLogLogs, which Redis stores as strings).
     Str(Bytes),
-    List(SharedValue<List>),
+    /// Held unboxed, as a hash: see `types::list::List`.
+    List(List),
     /// A hash holds its storage itself: its packed form is one shared buffer.
     Hash(Hash),
-    Set(SharedValue<Set>),
-    ZSet(SharedValue<ZSet>),
+    /// Held unboxed, as a hash: see `types::set::Set`.
+    Set(Set),
+    /// Held unboxed, as a hash: see `types::zset::ZSet`.
+    ZSet(ZSet),
     Stream(SharedValue<Stream>),
     /// A RedisJSON document (`JSON.*` commands).
     Json(SharedValue<engram_json::Document>),
@@ -146,5 +149,16 @@ impl Value {
             Value::Str(s) => Ok(s),
             _ => Err(CmdError::WrongType),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn collections_held_unboxed_keep_a_value_as_small_as_a_string_one() {
+        // Every key's entry holds a `Value`: the unboxed hash, list, set and sorted set
+        // must not make it bigger than a string's `Bytes` and the tag.
+        let string_value = std::mem::size_of::<bytes::Bytes>() + 8;
+        assert!(std::mem::size_of::<super::Value>() <= string_value);
     }
 }

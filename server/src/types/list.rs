@@ -15,6 +15,7 @@
 
 use std::collections::VecDeque;
 use std::ops::Range;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -35,13 +36,12 @@ pub enum End {
 }
 
 /// A list: ordered, duplicates allowed (LPUSH/RPUSH family).
+///
+/// A key's value holds it unboxed: a clone (a snapshot's copy of its slot) copies a packed
+/// buffer (at most 8 KiB) and shares a deque until a write copies it.
 #[derive(Debug, Clone, Default)]
 pub struct List {
     form: Form,
-    /// Sum of [`packed_size`] over the elements (without the listpack overhead).
-    packed: usize,
-    /// Whether the list is reported as a quicklist (see the module doc).
-    quicklist: bool,
 }
 
 /// Where the elements live: packed while the list is a listpack, in a deque while it is
@@ -51,17 +51,26 @@ enum Form {
     /// `[length, 2 bytes LE][element][length again]` per element, head first, in one
     /// buffer of exactly that size: a listpack holds at most 8 KiB, so a length fits two
     /// bytes, and the trailing copy lets RPOP find the tail without walking (a queue's
-    /// LPUSH + RPOP).
+    /// LPUSH + RPOP). `size` is the sum of [`packed_size`], at most 8 KiB here too.
     Packed {
         buf: Vec<u8>,
         len: u32,
+        size: u16,
     },
-    Deque(VecDeque<Bytes>),
+    Deque(Arc<Deque>),
+}
+
+/// The quicklist form.
+#[derive(Debug, Clone)]
+struct Deque {
+    items: VecDeque<Bytes>,
+    /// Sum of [`packed_size`] over the elements (without the listpack overhead).
+    packed: usize,
 }
 
 impl Default for Form {
     fn default() -> Self {
-        Form::Packed { buf: Vec::new(), len: 0 }
+        Form::Packed { buf: Vec::new(), len: 0, size: 0 }
     }
 }
 
@@ -149,7 +158,7 @@ impl List {
     pub fn len(&self) -> usize {
         match &self.form {
             Form::Packed { len, .. } => *len as usize,
-            Form::Deque(items) => items.len(),
+            Form::Deque(d) => d.items.len(),
         }
     }
 
@@ -160,25 +169,24 @@ impl List {
 
     /// The name `OBJECT ENCODING` reports, following Redis's thresholds.
     pub fn encoding(&self) -> &'static str {
-        if self.quicklist {
-            "quicklist"
-        } else {
-            "listpack"
+        match &self.form {
+            Form::Packed { .. } => "listpack",
+            Form::Deque(_) => "quicklist",
         }
     }
 
     /// The size the elements would take as one listpack (what the encoding follows).
     pub fn listpack_bytes(&self) -> usize {
-        self.packed_total()
+        LISTPACK_OVERHEAD + self.packed()
     }
 
     /// Approximate heap bytes (MEMORY USAGE).
     pub fn heap_bytes(&self) -> usize {
         match &self.form {
             Form::Packed { buf, .. } => buf.capacity(),
-            Form::Deque(items) => {
-                items.capacity() * std::mem::size_of::<Bytes>()
-                    + items.iter().map(Bytes::len).sum::<usize>()
+            Form::Deque(d) => {
+                d.items.capacity() * std::mem::size_of::<Bytes>()
+                    + d.items.iter().map(Bytes::len).sum::<usize>()
             }
         }
     }
@@ -192,12 +200,50 @@ impl List {
         }
     }
 
+    /// Sum of [`packed_size`] over the elements.
+    fn packed(&self) -> usize {
+        match &self.form {
+            Form::Packed { size, .. } => usize::from(*size),
+            Form::Deque(d) => d.packed,
+        }
+    }
+
+    /// Records the elements' new [`packed_size`] sum, becoming a quicklist (a deque) once
+    /// past a listpack's limit. Called before an element that grows the list is stored,
+    /// so nothing too long for the packed form is ever written to it.
+    fn set_packed(&mut self, packed: usize) {
+        match &mut self.form {
+            Form::Packed { size, .. } if LISTPACK_OVERHEAD + packed <= LISTPACK_MAX_BYTES => {
+                *size = packed as u16;
+            }
+            Form::Packed { buf, .. } => {
+                let items = packed_elements(buf).map(|(e, _)| Bytes::copy_from_slice(e)).collect();
+                self.form = Form::Deque(Arc::new(Deque { items, packed }));
+            }
+            Form::Deque(d) => Arc::make_mut(d).packed = packed,
+        }
+    }
+
+    /// Becomes a listpack (packed) again once at half a listpack's limit.
+    fn shrank(&mut self) {
+        let Form::Deque(d) = &self.form else { return };
+        if LISTPACK_OVERHEAD + d.packed > LISTPACK_SHRINK_BYTES {
+            return;
+        }
+        let mut buf =
+            Vec::with_capacity(d.items.iter().map(|e| PACKED_ENTRY_OVERHEAD + e.len()).sum());
+        for e in &d.items {
+            buf.extend(packed_entry(e));
+        }
+        let (len, size) = (d.items.len() as u32, d.packed as u16);
+        self.form = Form::Packed { buf, len, size };
+    }
+
     /// Adds `value` at `end`.
     pub fn push(&mut self, end: End, value: Bytes) {
-        self.packed += packed_size(&value);
-        self.grew();
+        self.set_packed(self.packed() + packed_size(&value));
         match &mut self.form {
-            Form::Packed { buf, len } => {
+            Form::Packed { buf, len, .. } => {
                 let at = match end {
                     End::Left => 0,
                     End::Right => buf.len(),
@@ -206,9 +252,9 @@ impl List {
                 buf.splice(at..at, packed_entry(&value));
                 *len += 1;
             }
-            Form::Deque(items) => match end {
-                End::Left => items.push_front(value),
-                End::Right => items.push_back(value),
+            Form::Deque(d) => match end {
+                End::Left => Arc::make_mut(d).items.push_front(value),
+                End::Right => Arc::make_mut(d).items.push_back(value),
             },
         }
     }
@@ -216,7 +262,7 @@ impl List {
     /// Removes and returns the element at `end`.
     pub fn pop(&mut self, end: End) -> Option<Bytes> {
         let value = match &mut self.form {
-            Form::Packed { buf, len } => {
+            Form::Packed { buf, len, .. } => {
                 let (element, bytes) = match end {
                     End::Left => packed_elements(buf).next()?,
                     End::Right => packed_last(buf)?,
@@ -227,12 +273,13 @@ impl List {
                 *len -= 1;
                 value
             }
-            Form::Deque(items) => match end {
-                End::Left => items.pop_front(),
-                End::Right => items.pop_back(),
+            Form::Deque(d) if d.items.is_empty() => return None,
+            Form::Deque(d) => match end {
+                End::Left => Arc::make_mut(d).items.pop_front(),
+                End::Right => Arc::make_mut(d).items.pop_back(),
             }?,
         };
-        self.packed -= packed_size(&value);
+        self.set_packed(self.packed() - packed_size(&value));
         self.shrank();
         Some(value)
     }
@@ -241,15 +288,15 @@ impl List {
     pub fn get(&self, index: usize) -> Option<&[u8]> {
         match &self.form {
             Form::Packed { buf, .. } => packed_elements(buf).nth(index).map(|(e, _)| e),
-            Form::Deque(items) => items.get(index).map(|e| &e[..]),
+            Form::Deque(d) => d.items.get(index).map(|e| &e[..]),
         }
     }
 
     /// Replaces the element at `index`; false if out of range.
     pub fn set(&mut self, index: usize, value: Bytes) -> bool {
         let Some(old) = self.get(index) else { return false };
-        self.packed = self.packed - packed_size(old) + packed_size(&value);
-        self.grew();
+        let packed = self.packed() - packed_size(old) + packed_size(&value);
+        self.set_packed(packed);
         match &mut self.form {
             Form::Packed { buf, .. } => {
                 let found = packed_elements(buf).nth(index).map(|(_, bytes)| bytes);
@@ -258,8 +305,8 @@ impl List {
                     shrink(buf);
                 }
             }
-            Form::Deque(items) => {
-                if let Some(slot) = items.get_mut(index) {
+            Form::Deque(d) => {
+                if let Some(slot) = Arc::make_mut(d).items.get_mut(index) {
                     *slot = value;
                 }
             }
@@ -274,7 +321,7 @@ impl List {
             Form::Packed { buf, .. } => {
                 Iter::Packed(packed_elements(buf).map(|(e, _)| e).collect::<Vec<_>>().into_iter())
             }
-            Form::Deque(items) => Iter::Deque(items.iter()),
+            Form::Deque(d) => Iter::Deque(d.items.iter()),
         }
     }
 
@@ -283,7 +330,7 @@ impl List {
         let count = stop.min(self.len().saturating_sub(1)).saturating_add(1).saturating_sub(start);
         let walk: Box<dyn Iterator<Item = &[u8]>> = match &self.form {
             Form::Packed { buf, .. } => Box::new(packed_elements(buf).map(|(e, _)| e).skip(start)),
-            Form::Deque(items) => Box::new(items.range(start.min(items.len())..).map(|e| &e[..])),
+            Form::Deque(d) => Box::new(d.items.range(start.min(d.items.len())..).map(|e| &e[..])),
         };
         walk.take(count)
     }
@@ -292,17 +339,16 @@ impl List {
     /// new length, or `None` if `pivot` is absent (nothing changes).
     pub fn insert(&mut self, pivot: &[u8], after: bool, value: Bytes) -> Option<usize> {
         let at = self.iter().position(|e| e == pivot)?;
-        self.packed += packed_size(&value);
-        self.grew();
+        self.set_packed(self.packed() + packed_size(&value));
         let at = if after { at + 1 } else { at };
         match &mut self.form {
-            Form::Packed { buf, len } => {
+            Form::Packed { buf, len, .. } => {
                 let offset = packed_elements(buf).nth(at).map_or(buf.len(), |(_, b)| b.start);
                 buf.reserve_exact(PACKED_ENTRY_OVERHEAD + value.len());
                 buf.splice(offset..offset, packed_entry(&value));
                 *len += 1;
             }
-            Form::Deque(items) => items.insert(at, value),
+            Form::Deque(d) => Arc::make_mut(d).items.insert(at, value),
         }
         Some(self.len())
     }
@@ -324,7 +370,7 @@ impl List {
             return 0;
         }
         let removed = matches.len();
-        self.packed -= removed * packed_size(value);
+        self.set_packed(self.packed() - removed * packed_size(value));
         let mut drop = matches.into_iter().peekable();
         let mut position = 0;
         let mut keep = |_: &[u8]| {
@@ -333,7 +379,7 @@ impl List {
             !dropped
         };
         match &mut self.form {
-            Form::Packed { buf, len } => {
+            Form::Packed { buf, len, .. } => {
                 let kept: Vec<u8> = packed_elements(buf)
                     .filter(|(e, _)| keep(e))
                     .flat_map(|(e, _)| packed_entry(e))
@@ -342,7 +388,7 @@ impl List {
                 buf.shrink_to_fit();
                 *len -= removed as u32;
             }
-            Form::Deque(items) => items.retain(|e| keep(e)),
+            Form::Deque(d) => Arc::make_mut(d).items.retain(|e| keep(e)),
         }
         self.shrank();
         removed
@@ -359,9 +405,9 @@ impl List {
             .filter(|(i, _)| *i < start || *i >= stop)
             .map(|(_, e)| packed_size(e))
             .sum();
-        self.packed -= dropped;
+        self.set_packed(self.packed() - dropped);
         match &mut self.form {
-            Form::Packed { buf, len } => {
+            Form::Packed { buf, len, .. } => {
                 let kept: Vec<u8> = packed_elements(buf)
                     .skip(start)
                     .take(stop - start)
@@ -371,45 +417,13 @@ impl List {
                 buf.shrink_to_fit();
                 *len = (stop - start) as u32;
             }
-            Form::Deque(items) => {
+            Form::Deque(d) => {
+                let items = &mut Arc::make_mut(d).items;
                 items.truncate(stop);
                 items.drain(..start);
             }
         }
         self.shrank();
-    }
-
-    fn packed_total(&self) -> usize {
-        LISTPACK_OVERHEAD + self.packed
-    }
-
-    /// Becomes a quicklist (a deque) once past a listpack's limit. Called after `packed`
-    /// counts an element and before the element is stored, so nothing too long for the
-    /// packed form is ever written to it.
-    fn grew(&mut self) {
-        if !self.quicklist && self.packed_total() > LISTPACK_MAX_BYTES {
-            self.quicklist = true;
-            if let Form::Packed { buf, .. } = &self.form {
-                let items = packed_elements(buf).map(|(e, _)| Bytes::copy_from_slice(e)).collect();
-                self.form = Form::Deque(items);
-            }
-        }
-    }
-
-    /// Becomes a listpack (packed) again once at half a listpack's limit.
-    fn shrank(&mut self) {
-        if self.quicklist && self.packed_total() <= LISTPACK_SHRINK_BYTES {
-            self.quicklist = false;
-            if let Form::Deque(items) = &self.form {
-                let mut buf =
-                    Vec::with_capacity(items.iter().map(|e| PACKED_ENTRY_OVERHEAD + e.len()).sum());
-                for e in items {
-                    buf.extend(packed_entry(e));
-                }
-                let len = items.len() as u32;
-                self.form = Form::Packed { buf, len };
-            }
-        }
     }
 }
 
@@ -647,8 +661,7 @@ mod tests {
                     }
                 }
                 prop_assert_eq!(l.iter().map(Bytes::copy_from_slice).collect::<Vec<_>>(), model.clone());
-                prop_assert_eq!(l.packed, model.iter().map(|e| packed_size(e)).sum::<usize>());
-                prop_assert_eq!(l.quicklist, matches!(l.form, Form::Deque(_)));
+                prop_assert_eq!(l.packed(), model.iter().map(|e| packed_size(e)).sum::<usize>());
                 let back: Vec<&[u8]> = l.iter().rev().collect();
                 prop_assert!(back.iter().eq(model.iter().rev().map(|e| &e[..]).collect::<Vec<_>>().iter()));
                 for (i, e) in model.iter().enumerate() {

@@ -26,6 +26,7 @@
 use std::fmt;
 use std::hash::BuildHasher;
 use std::ops::Range;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use hashbrown::{DefaultHashBuilder, HashTable};
@@ -64,6 +65,9 @@ impl Encoding {
 }
 
 /// A set of unique members (see the module docs for the order guarantees).
+///
+/// A key's value holds it unboxed: a clone (a snapshot's copy of its slot) copies a packed
+/// buffer (small by construction) and shares a hashtable until a write copies it.
 #[derive(Clone)]
 pub struct Set {
     form: Form,
@@ -75,8 +79,8 @@ enum Form {
     /// order, in one buffer of exactly that size. Members are at most 64 bytes (an
     /// intset's at most 20), so a length fits a byte.
     Packed { buf: Vec<u8>, len: u16, sorted: bool },
-    /// `hashtable`.
-    Table(Box<Table>),
+    /// `hashtable`, shared with a snapshot in progress until a write copies it.
+    Table(Arc<Table>),
 }
 
 // Every packed member's length fits its byte, and a packed set's count its counter.
@@ -184,7 +188,7 @@ impl Set {
         let form = match encoding {
             Encoding::Intset => Form::Packed { buf: Vec::new(), len: 0, sorted: true },
             Encoding::Listpack => Form::Packed { buf: Vec::new(), len: 0, sorted: false },
-            Encoding::Hashtable => Form::Table(Box::default()),
+            Encoding::Hashtable => Form::Table(Arc::default()),
         };
         Set { form }
     }
@@ -341,7 +345,7 @@ impl Set {
                     // Not an integer, so not a member: the intset becomes a listpack
                     // in the same order.
                     let Form::Packed { buf, len, .. } =
-                        std::mem::replace(&mut self.form, Form::Table(Box::default()))
+                        std::mem::replace(&mut self.form, Form::Table(Arc::default()))
                     else {
                         unreachable!()
                     };
@@ -360,7 +364,7 @@ impl Set {
                     return true;
                 }
             }
-            Form::Table(t) => return t.insert(member),
+            Form::Table(t) => return Arc::make_mut(t).insert(member),
         }
         if self.contains(&member) {
             return false;
@@ -376,10 +380,10 @@ impl Set {
             for m in (Iter { walk: Walk::Packed(buf), remaining: usize::from(*len) }) {
                 t.insert(Bytes::copy_from_slice(m));
             }
-            self.form = Form::Table(Box::new(t));
+            self.form = Form::Table(Arc::new(t));
         }
         match &mut self.form {
-            Form::Table(t) => t,
+            Form::Table(t) => Arc::make_mut(t),
             Form::Packed { .. } => unreachable!("converted above"),
         }
     }
@@ -397,7 +401,7 @@ impl Set {
             },
             Form::Table(t) => match t.position(member) {
                 Some(i) => {
-                    t.remove_at(i);
+                    Arc::make_mut(t).remove_at(i);
                     true
                 }
                 None => false,
@@ -421,7 +425,7 @@ impl Set {
                 *len -= 1;
                 member
             }
-            Form::Table(t) => t.remove_at(i),
+            Form::Table(t) => Arc::make_mut(t).remove_at(i),
         }
     }
 
@@ -471,6 +475,12 @@ impl Set {
         };
         let start = end.saturating_sub(count.max(1));
         (start as u64, t.members[start..end].iter().map(|m| &m[..]).collect())
+    }
+
+    /// Whether both share one hashtable (nothing was copied; tests).
+    #[cfg(test)]
+    pub fn shares_table(a: &Set, b: &Set) -> bool {
+        matches!((&a.form, &b.form), (Form::Table(x), Form::Table(y)) if Arc::ptr_eq(x, y))
     }
 
     /// Checks the internal invariants (tests).

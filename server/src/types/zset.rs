@@ -23,6 +23,7 @@
 
 use std::cmp::Ordering;
 use std::ops::Range;
+use std::sync::Arc;
 
 use std::hash::BuildHasher;
 
@@ -97,6 +98,9 @@ impl PartialEq for ZSet {
 }
 
 /// A sorted set: members ordered by (score, member), with O(log N) rank once large.
+///
+/// A key's value holds it unboxed: a clone (a snapshot's copy of its slot) copies a packed
+/// buffer (small by construction) and shares a treap until a write copies it.
 #[derive(Debug, Clone)]
 pub struct ZSet {
     form: Form,
@@ -108,8 +112,9 @@ enum Form {
     /// (score, member) order, in one buffer of exactly that size; walked linearly (at
     /// most 128 elements of at most 64 bytes).
     Packed { buf: Vec<u8>, len: u16 },
-    /// `skiplist`; Redis never converts back on removal.
-    Tree(Box<Tree>),
+    /// `skiplist`; Redis never converts back on removal. Shared with a snapshot in
+    /// progress until a write copies it.
+    Tree(Arc<Tree>),
 }
 
 // A packed member's length fits its byte, and a packed set's count its counter.
@@ -204,7 +209,7 @@ impl ZSet {
     pub fn insert(&mut self, member: &[u8], score: f64) -> Inserted {
         let Form::Packed { buf, len } = &mut self.form else {
             let Form::Tree(t) = &mut self.form else { unreachable!() };
-            return t.insert(member, score);
+            return Arc::make_mut(t).insert(member, score);
         };
         let (given, score) = (score, if score == 0.0 { 0.0 } else { score });
         let found = packed_elements(buf).find(|(_, m, _)| *m == member);
@@ -248,7 +253,10 @@ impl ZSet {
                 *len -= 1;
                 Some(score)
             }
-            Form::Tree(t) => t.remove(member),
+            Form::Tree(t) => {
+                t.score(member)?;
+                Arc::make_mut(t).remove(member)
+            }
         }
     }
 
@@ -269,10 +277,10 @@ impl ZSet {
             for (score, member, _) in packed_elements(buf) {
                 t.insert(member, score);
             }
-            self.form = Form::Tree(Box::new(t));
+            self.form = Form::Tree(Arc::new(t));
         }
         match &mut self.form {
-            Form::Tree(t) => t,
+            Form::Tree(t) => Arc::make_mut(t),
             Form::Packed { .. } => unreachable!("converted above"),
         }
     }
