@@ -27,7 +27,6 @@ use std::sync::Arc;
 
 use std::hash::BuildHasher;
 
-use bytes::Bytes;
 use hashbrown::{DefaultHashBuilder, HashTable};
 
 /// Redis's `zset-max-listpack-entries` default.
@@ -40,7 +39,8 @@ const NIL: u32 = u32::MAX;
 #[derive(Debug, Clone)]
 struct Node {
     score: f64,
-    member: Bytes,
+    /// The member's bytes, owned by the node alone (16 bytes here, not a 32-byte `Bytes`).
+    member: Box<[u8]>,
     left: u32,
     right: u32,
     size: u32,
@@ -297,7 +297,7 @@ impl ZSet {
     pub fn get_by_rank(&self, rank: usize) -> Option<(f64, &[u8])> {
         match &self.form {
             Form::Packed { buf, .. } => packed_elements(buf).nth(rank).map(|(s, m, _)| (s, m)),
-            Form::Tree(t) => t.get_by_rank(rank).map(|(s, m)| (s, &m[..])),
+            Form::Tree(t) => t.get_by_rank(rank),
         }
     }
 
@@ -372,7 +372,7 @@ impl<'a> Iterator for Iter<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         match self {
             Iter::Packed(elements) => elements.next(),
-            Iter::Tree(walk) => walk.next().map(|(s, m)| (s, &m[..])),
+            Iter::Tree(walk) => walk.next(),
         }
     }
 }
@@ -392,7 +392,7 @@ impl Tree {
     fn find(&self, member: &[u8]) -> Option<u32> {
         let nodes = &self.nodes;
         let hash = self.hasher.hash_one(member);
-        self.index.find(hash, |&n| nodes[n as usize].member == member).copied()
+        self.index.find(hash, |&n| *nodes[n as usize].member == *member).copied()
     }
 
     /// The score of `member`.
@@ -410,7 +410,7 @@ impl Tree {
             let old = self.nodes[old_node as usize].score;
             if old != score {
                 let stored = self.tree_remove(old, member);
-                let m = stored.unwrap_or_else(|| Bytes::copy_from_slice(member));
+                let m = stored.unwrap_or_else(|| Box::from(member));
                 let new_node = self.tree_insert(score, m);
                 if let Some(n) = self.index.find_mut(hash, |&n| n == old_node) {
                     *n = new_node;
@@ -418,7 +418,7 @@ impl Tree {
             }
             return Inserted::Updated(old);
         }
-        let m = Bytes::copy_from_slice(member);
+        let m: Box<[u8]> = Box::from(member);
         self.member_bytes += m.len();
         let node = self.tree_insert(score, m);
         let (nodes, hasher) = (&self.nodes, &self.hasher);
@@ -430,7 +430,7 @@ impl Tree {
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         let hash = self.hasher.hash_one(member);
         let nodes = &self.nodes;
-        let found = self.index.find_entry(hash, |&n| nodes[n as usize].member == member);
+        let found = self.index.find_entry(hash, |&n| *nodes[n as usize].member == *member);
         let (node, _) = found.ok()?.remove();
         let score = self.nodes[node as usize].score;
         self.member_bytes -= member.len();
@@ -445,7 +445,7 @@ impl Tree {
     }
 
     /// The element at 0-based ascending rank `rank`.
-    pub fn get_by_rank(&self, rank: usize) -> Option<(f64, &Bytes)> {
+    pub fn get_by_rank(&self, rank: usize) -> Option<(f64, &[u8])> {
         let mut n = self.root.0;
         let mut rank = rank;
         while n != NIL {
@@ -595,7 +595,7 @@ impl Tree {
         }
     }
 
-    fn alloc(&mut self, score: f64, member: Bytes) -> u32 {
+    fn alloc(&mut self, score: f64, member: Box<[u8]>) -> u32 {
         let prio = self.next_prio();
         let node = Node { score, member, left: NIL, right: NIL, size: 1, prio };
         match self.free.pop() {
@@ -611,7 +611,7 @@ impl Tree {
     }
 
     /// Links a new node into the tree; returns its number.
-    fn tree_insert(&mut self, score: f64, member: Bytes) -> u32 {
+    fn tree_insert(&mut self, score: f64, member: Box<[u8]>) -> u32 {
         let new = self.alloc(score, member);
         let prio = self.nodes[new as usize].prio;
         // Descend while the path's priorities are higher, then split there: O(log N).
@@ -649,7 +649,7 @@ impl Tree {
     }
 
     /// Removes the node with this exact key; returns its stored member bytes.
-    fn tree_remove(&mut self, score: f64, member: &[u8]) -> Option<Bytes> {
+    fn tree_remove(&mut self, score: f64, member: &[u8]) -> Option<Box<[u8]>> {
         let mut parent = NIL;
         let mut went_left = false;
         let mut n = self.root.0;
@@ -734,7 +734,7 @@ pub struct TreeIter<'a> {
 }
 
 impl<'a> Iterator for TreeIter<'a> {
-    type Item = (f64, &'a Bytes);
+    type Item = (f64, &'a [u8]);
 
     fn next(&mut self) -> Option<Self::Item> {
         let n = self.stack.pop()?;
