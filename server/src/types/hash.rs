@@ -17,8 +17,8 @@
 //! The packed form is what makes a million small hashes cheap: one allocation for all the
 //! fields of a hash instead of a slot, two byte buffers and an index entry per field. The
 //! key's value holds the hash itself (not a pointer to it): the packed buffer is the only
-//! allocation, shared by reference count with a snapshot in progress and rebuilt by the
-//! write that changes it, as a listpack is reallocated on every change.
+//! allocation, copied with a snapshot's slot (it is small by construction); the table is
+//! shared with a snapshot until a write copies it.
 //!
 //! Positions only ever move towards 0: a removal either shifts the tail down by one
 //! (packed hashes and small tables, which keeps Redis's listpack order) or moves the last
@@ -69,8 +69,8 @@ impl Field<'_> {
 
 /// A hash: field -> value, with optional per-field deadlines (HEXPIRE family).
 ///
-/// Cloning shares the storage (a snapshot's copy); the first change through either copy
-/// copies it.
+/// Cloning copies a packed buffer and shares a table (a snapshot's copy); the first
+/// change through either copy of a table copies it.
 #[derive(Clone, Default)]
 pub struct Hash {
     form: Form,
@@ -339,7 +339,7 @@ impl Hash {
     /// Approximate heap bytes (MEMORY USAGE).
     pub fn heap_bytes(&self) -> usize {
         match &self.form {
-            Form::Packed(p) => p.buf.len() + 2 * std::mem::size_of::<usize>(),
+            Form::Packed(p) => p.buf.capacity(),
             Form::Table(t) => std::mem::size_of::<Table>() + t.heap_bytes(),
         }
     }
@@ -404,12 +404,12 @@ fn split_entry(buf: &[u8]) -> Option<(Field<'_>, &[u8])> {
 }
 
 /// The packed form: every field and value in one buffer, in position order.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 struct Packed {
     /// `[field length][field][value length][value]` per field; each length fits a byte
     /// because a packed hash holds nothing longer than [`LISTPACK_MAX_VALUE`]. Exactly as
-    /// long as its content: a change builds the next buffer in one allocation.
-    buf: Arc<[u8]>,
+    /// long as its content, as a listpack is reallocated on every change.
+    buf: Vec<u8>,
     len: u16,
     /// Set once a field-TTL command touched this hash: Redis then reports `listpackex`
     /// for good, even if no field keeps a deadline.
@@ -419,11 +419,6 @@ struct Packed {
 // A packed hash's count fits its counter.
 const _: () = assert!(LISTPACK_MAX_ENTRIES <= u16::MAX as usize);
 
-impl Default for Packed {
-    fn default() -> Self {
-        Packed { buf: Arc::from(&[][..]), len: 0, ttl_touched: false }
-    }
-}
 
 /// Where a field's entry lies in a packed buffer.
 #[derive(Clone, Copy)]
@@ -451,7 +446,7 @@ impl Packed {
             buf.extend_from_slice(value);
             len += 1;
         }
-        Packed { buf: Arc::from(buf), len, ttl_touched }
+        Packed { buf, len, ttl_touched }
     }
 
     fn iter(&self) -> Iter<'_> {
@@ -479,19 +474,17 @@ impl Packed {
         }
     }
 
-    /// Replaces `buf[range]` with the parts of `with` in a new buffer of the exact size:
-    /// one allocation, filled from an iterator of known length.
+    /// Replaces `buf[range]` with the parts of `with`, keeping the buffer exactly as long
+    /// as its content (give or take 32 bytes).
     fn splice(&mut self, range: std::ops::Range<usize>, with: [&[u8]; 4]) {
-        let buf = &self.buf;
-        self.buf = buf[..range.start]
-            .iter()
-            .chain(with[0])
-            .chain(with[1])
-            .chain(with[2])
-            .chain(with[3])
-            .chain(&buf[range.end..])
-            .copied()
-            .collect();
+        let added: usize = with.iter().map(|part| part.len()).sum();
+        self.buf.reserve_exact(added.saturating_sub(range.len()));
+        // A chain of slices knows its exact length, so the tail moves once.
+        let parts = with[0].iter().chain(with[1]).chain(with[2]).chain(with[3]);
+        self.buf.splice(range, parts.copied());
+        if self.buf.capacity() - self.buf.len() > 32 {
+            self.buf.shrink_to_fit();
+        }
     }
 
     fn push(&mut self, field: &[u8], value: &[u8]) {
@@ -503,10 +496,8 @@ impl Packed {
     fn replace_value(&mut self, found: Found, value: &[u8]) {
         let Found { value_at, end, .. } = found;
         if end - value_at - 1 == value.len() {
-            if let Some(buf) = Arc::get_mut(&mut self.buf) {
-                buf[value_at + 1..end].copy_from_slice(value);
-                return;
-            }
+            self.buf[value_at + 1..end].copy_from_slice(value);
+            return;
         }
         self.splice(value_at..end, [&[value.len() as u8], value, &[], &[]]);
     }
