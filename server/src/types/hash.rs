@@ -419,7 +419,6 @@ struct Packed {
 // A packed hash's count fits its counter.
 const _: () = assert!(LISTPACK_MAX_ENTRIES <= u16::MAX as usize);
 
-
 /// Where a field's entry lies in a packed buffer.
 #[derive(Clone, Copy)]
 struct Found {
