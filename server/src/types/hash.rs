@@ -38,6 +38,7 @@
 
 use std::collections::BTreeSet;
 use std::hash::BuildHasher;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -120,7 +121,7 @@ impl Hash {
         self.len() == 0
     }
 
-    fn deadlines(&self) -> Option<&BTreeSet<(u64, Bytes)>> {
+    fn deadlines(&self) -> Option<&Deadlines> {
         match &self.form {
             Form::Packed(_) => None,
             Form::Table(t) => Some(&t.deadlines),
@@ -229,7 +230,7 @@ impl Hash {
         if !fits {
             t.big = true;
         }
-        t.set_value(field, value, keep_ttl)
+        t.set_value(&field, &value, keep_ttl)
     }
 
     /// Sets or clears the deadline of an existing field; returns false if it is absent.
@@ -262,7 +263,7 @@ impl Hash {
     /// many. Deterministic: the order depends only on the deadlines and field bytes.
     pub fn remove_expired(&mut self, now_ms: u64) -> usize {
         let Form::Table(t) = &mut self.form else { return 0 };
-        let due: Vec<Bytes> = t
+        let due: Vec<Box<[u8]>> = t
             .deadlines
             .iter()
             .take_while(|(at, _)| *at <= now_ms)
@@ -286,8 +287,7 @@ impl Hash {
         if let Form::Packed(p) = &self.form {
             let mut t = Table::with_capacity(usize::from(p.len) + 1);
             for s in p.iter() {
-                let (field, value) = (Bytes::copy_from_slice(s.field), s.value);
-                t.set_value(field, Bytes::copy_from_slice(value), false);
+                t.set_value(s.field, s.value, false);
             }
             t.ttl_touched = p.ttl_touched;
             self.form = Form::Table(Arc::new(t));
@@ -509,17 +509,23 @@ impl Packed {
     }
 }
 
-/// One field of a table.
+/// Fields with a deadline, earliest first: (deadline, field).
+type Deadlines = BTreeSet<(u64, Box<[u8]>)>;
+
+/// One field of a table: its own copies of the bytes (never a request buffer's), as
+/// boxed slices (16 bytes each where a `Bytes` handle takes 32), and a deadline that is
+/// never 0 (a deadline of 0 is kept as 1, both long past), so the option is free.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Slot {
-    field: Bytes,
-    value: Bytes,
-    expire_at_ms: Option<u64>,
+    field: Box<[u8]>,
+    value: Box<[u8]>,
+    deadline: Option<NonZeroU64>,
 }
 
 impl Slot {
     fn view(&self) -> Field<'_> {
-        Field { field: &self.field, value: &self.value, expire_at_ms: self.expire_at_ms }
+        let expire_at_ms = self.deadline.map(NonZeroU64::get);
+        Field { field: &self.field, value: &self.value, expire_at_ms }
     }
 }
 
@@ -529,7 +535,7 @@ struct Table {
     slots: Vec<Slot>,
     index: HashTable<usize>,
     hasher: DefaultHashBuilder,
-    deadlines: BTreeSet<(u64, Bytes)>,
+    deadlines: Deadlines,
     /// Set once the hash outgrew the listpack thresholds; Redis never converts back.
     big: bool,
     /// As [`Packed::ttl_touched`].
@@ -551,20 +557,20 @@ impl Table {
 
     fn position(&self, field: &[u8]) -> Option<usize> {
         let slots = &self.slots;
-        self.index.find(self.hash_of(field), |&i| slots[i].field == field).copied()
+        self.index.find(self.hash_of(field), |&i| *slots[i].field == *field).copied()
     }
 
-    fn set_value(&mut self, field: Bytes, value: Bytes, keep_ttl: bool) -> bool {
-        if let Some(i) = self.position(&field) {
+    fn set_value(&mut self, field: &[u8], value: &[u8], keep_ttl: bool) -> bool {
+        if let Some(i) = self.position(field) {
             if !keep_ttl {
                 self.clear_deadline(i);
             }
-            self.slots[i].value = value;
+            self.slots[i].value = Box::from(value);
             return false;
         }
-        let hash = self.hash_of(&field);
+        let hash = self.hash_of(field);
         let pos = self.slots.len();
-        self.slots.push(Slot { field, value, expire_at_ms: None });
+        self.slots.push(Slot { field: Box::from(field), value: Box::from(value), deadline: None });
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.index.insert_unique(hash, pos, |&i| hasher.hash_one(&slots[i].field[..]));
         if self.slots.len() > LISTPACK_MAX_ENTRIES {
@@ -574,8 +580,8 @@ impl Table {
     }
 
     fn clear_deadline(&mut self, i: usize) {
-        if let Some(at) = self.slots[i].expire_at_ms.take() {
-            self.deadlines.remove(&(at, self.slots[i].field.clone()));
+        if let Some(at) = self.slots[i].deadline.take() {
+            self.deadlines.remove(&(at.get(), self.slots[i].field.clone()));
         }
     }
 
@@ -583,8 +589,9 @@ impl Table {
         let Some(i) = self.position(field) else { return false };
         self.clear_deadline(i);
         if let Some(at) = expire_at_ms {
-            self.slots[i].expire_at_ms = Some(at);
-            self.deadlines.insert((at, self.slots[i].field.clone()));
+            let at = NonZeroU64::new(at).unwrap_or(NonZeroU64::MIN);
+            self.slots[i].deadline = Some(at);
+            self.deadlines.insert((at.get(), self.slots[i].field.clone()));
         }
         true
     }
@@ -592,7 +599,7 @@ impl Table {
     fn remove(&mut self, field: &[u8]) -> bool {
         let hash = self.hash_of(field);
         let slots = &self.slots;
-        let Ok(entry) = self.index.find_entry(hash, |&i| slots[i].field == field) else {
+        let Ok(entry) = self.index.find_entry(hash, |&i| *slots[i].field == *field) else {
             return false;
         };
         let (pos, _) = entry.remove();
@@ -760,7 +767,8 @@ mod tests {
         prop_oneof![
             4 => (0..fields, any::<u8>(), 0..=max_len).prop_map(|(f, v, n)| Op::Set(f, v, n)),
             2 => (0..fields).prop_map(Op::Del),
-            1 => (0..fields, any::<u8>()).prop_map(|(f, t)| Op::Expire(f, t)),
+            // Deadlines are never 0: a command deletes a field whose time has passed.
+            1 => (0..fields, 1u8..).prop_map(|(f, t)| Op::Expire(f, t)),
             1 => any::<u8>().prop_map(Op::Purge),
         ]
     }

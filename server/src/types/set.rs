@@ -90,7 +90,8 @@ const _: () = assert!(MAX_INTSET_ENTRIES <= u16::MAX as usize);
 /// The hashtable encoding: members in iteration order, found by hash.
 #[derive(Clone, Default)]
 struct Table {
-    members: Vec<Bytes>,
+    /// Each member's own copy, as a boxed slice (16 bytes where a `Bytes` takes 32).
+    members: Vec<Box<[u8]>>,
     /// Positions into `members`, keyed by the member's hash.
     index: HashTable<usize>,
     hasher: DefaultHashBuilder,
@@ -131,7 +132,7 @@ pub struct Iter<'a> {
 enum Walk<'a> {
     /// The rest of a packed buffer.
     Packed(&'a [u8]),
-    Table(std::slice::Iter<'a, Bytes>),
+    Table(std::slice::Iter<'a, Box<[u8]>>),
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -364,12 +365,12 @@ impl Set {
                     return true;
                 }
             }
-            Form::Table(t) => return Arc::make_mut(t).insert(member),
+            Form::Table(t) => return Arc::make_mut(t).insert(&member),
         }
         if self.contains(&member) {
             return false;
         }
-        self.table_mut().insert(member)
+        self.table_mut().insert(&member)
     }
 
     /// The hashtable form, converting a packed set (keeping its order).
@@ -378,7 +379,7 @@ impl Set {
             let mut t = Table::default();
             t.members.reserve(usize::from(*len) + 1);
             for m in (Iter { walk: Walk::Packed(buf), remaining: usize::from(*len) }) {
-                t.insert(Bytes::copy_from_slice(m));
+                t.insert(m);
             }
             self.form = Form::Table(Arc::new(t));
         }
@@ -425,7 +426,7 @@ impl Set {
                 *len -= 1;
                 member
             }
-            Form::Table(t) => Arc::make_mut(t).remove_at(i),
+            Form::Table(t) => Bytes::from(Arc::make_mut(t).remove_at(i)),
         }
     }
 
@@ -527,20 +528,20 @@ impl Table {
         self.index.find(hash, |&i| self.members[i][..] == *member).copied()
     }
 
-    fn insert(&mut self, member: Bytes) -> bool {
-        if self.position(&member).is_some() {
+    fn insert(&mut self, member: &[u8]) -> bool {
+        if self.position(member).is_some() {
             return false;
         }
-        let hash = self.hasher.hash_one(&member[..]);
+        let hash = self.hasher.hash_one(member);
         let at = self.members.len();
-        self.members.push(member);
+        self.members.push(Box::from(member));
         let Table { members, index, hasher } = self;
         index.insert_unique(hash, at, |&i| hasher.hash_one(&members[i][..]));
         true
     }
 
     /// Removes position `i`, moving the last member into the hole (O(1)).
-    fn remove_at(&mut self, i: usize) -> Bytes {
+    fn remove_at(&mut self, i: usize) -> Box<[u8]> {
         let hash = self.hasher.hash_one(&self.members[i][..]);
         if let Ok(entry) = self.index.find_entry(hash, |&p| p == i) {
             entry.remove();
