@@ -10,7 +10,9 @@ use crate::error::CmdError;
 use crate::resp::decode::parse_i64;
 use crate::types::{hash::Hash, list::List, set::Set, stream::Stream, zset::ZSet};
 
-/// A collection value, shared with any snapshot in progress.
+/// A collection value, shared with any snapshot in progress (streams and JSON documents;
+/// hashes, lists, sets and sorted sets share their large forms themselves and sit in the
+/// value unboxed).
 ///
 /// Cloning is a reference count; the first write through a shared one copies it. A
 /// snapshot freezes the keyspace by sharing its slot tables, and a write that then copies
