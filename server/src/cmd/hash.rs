@@ -40,7 +40,7 @@ use crate::error::CmdError;
 use crate::keyspace::{Db, DbMut, Value};
 use crate::reply::Reply;
 use crate::resp::decode::parse_i64;
-use crate::types::hash::{Field, Hash};
+use crate::types::hash::Hash;
 
 const RW_UPDATE: &[KeySpec] = &[KeySpec::single(1, KeyFlags::RW.with(KeyFlags::UPDATE))];
 const RW_INSERT: &[KeySpec] = &[KeySpec::single(1, KeyFlags::RW.with(KeyFlags::INSERT))];
@@ -367,30 +367,6 @@ const MAX_RANDOM_PICKS: u64 = 1 << 24;
 // ---------------------------------------------------------------------------------------
 // Shared helpers
 
-/// O(1) access to a hash's fields by position, for commands visiting many: a packed hash
-/// is walked once here instead of once per position.
-enum Positions<'a> {
-    Indexed(&'a Hash),
-    Walked(Vec<Field<'a>>),
-}
-
-impl<'a> Positions<'a> {
-    fn of(h: &'a Hash) -> Self {
-        if h.is_indexed() {
-            Positions::Indexed(h)
-        } else {
-            Positions::Walked(h.iter().collect())
-        }
-    }
-
-    fn at(&self, pos: usize) -> Option<Field<'a>> {
-        match self {
-            Positions::Indexed(h) => h.at(pos),
-            Positions::Walked(fields) => fields.get(pos).copied(),
-        }
-    }
-}
-
 /// The live hash at `key` in a read view, or WRONGTYPE.
 fn hash_at<'a>(db: &'a Db, key: &[u8], now_ms: u64) -> Result<Option<&'a Hash>, CmdError> {
     match db.get(key, now_ms) {
@@ -484,7 +460,7 @@ impl<const MSET: bool> WriteCommand for HSet<MSET> {
         let mut db = cx.db();
         hash_at(db.read(), &self.key, now_ms)?;
         let added = edit(&mut db, &self.key, now_ms, "hset", |h| {
-            self.pairs.into_iter().filter(|(f, v)| h.insert(f.clone(), v.clone())).count()
+            self.pairs.into_iter().filter(|(f, v)| h.insert(f, v)).count()
         })?;
         Ok(if MSET { Reply::ok() } else { Reply::Int(added as i64) })
     }
@@ -513,7 +489,7 @@ impl WriteCommand for HSetNx {
             db.purge_hash_fields(&self.key, now_ms);
             return Ok(Reply::Int(0));
         }
-        edit(&mut db, &self.key, now_ms, "hset", |h| h.insert(self.field, self.value))?;
+        edit(&mut db, &self.key, now_ms, "hset", |h| h.insert(&self.field, &self.value))?;
         Ok(Reply::Int(1))
     }
 }
@@ -710,7 +686,7 @@ impl WriteCommand for HIncrBy {
         };
         let next = current.checked_add(self.delta).ok_or(CmdError::Overflow)?;
         let text = Bytes::copy_from_slice(itoa::Buffer::new().format(next).as_bytes());
-        edit(&mut db, &self.key, now_ms, "hincrby", |h| h.insert_keep_ttl(self.field, text))?;
+        edit(&mut db, &self.key, now_ms, "hincrby", |h| h.insert_keep_ttl(&self.field, &text))?;
         Ok(Reply::Int(next))
     }
 }
@@ -750,7 +726,7 @@ impl WriteCommand for HIncrByFloat {
         let text = Bytes::from(long_double::format_human(&sum));
         let stored = text.clone();
         edit(&mut db, &self.key, now_ms, "hincrbyfloat", |h| {
-            h.insert_keep_ttl(self.field, stored)
+            h.insert_keep_ttl(&self.field, &stored)
         })?;
         Ok(Reply::Bulk(text))
     }
@@ -837,8 +813,7 @@ impl ReadCommand for HRandField {
             pool.truncate(count);
             pool
         };
-        let positions = Positions::of(h);
-        let slots = picks.into_iter().filter_map(|p| positions.at(p));
+        let slots = h.fields_at(picks).into_iter();
         Ok(if self.with_values {
             Reply::Pairs(slots.map(|s| (Reply::bulk(s.field), Reply::bulk(s.value))).collect())
         } else {
@@ -900,9 +875,7 @@ impl ReadCommand for HScan {
         let mut out = Vec::new();
         let positions: Box<dyn Iterator<Item = usize>> =
             if h.is_listpack() { Box::new(low..top) } else { Box::new((low..top).rev()) };
-        let fields = Positions::of(h);
-        for pos in positions {
-            let Some(s) = fields.at(pos) else { continue };
+        for s in h.fields_at(positions) {
             if s.is_expired(cx.now_ms) {
                 continue;
             }

@@ -365,7 +365,7 @@ fn push_all(db: &mut DbMut<'_>, key: &Bytes, now_ms: u64, end: End, values: &[By
     let event = push_event(end);
     let push = |l: &mut List| {
         for v in values {
-            l.push(end, Bytes::copy_from_slice(v));
+            l.push(end, v);
         }
         l.len()
     };
@@ -866,8 +866,7 @@ impl WriteCommand for LSet {
         let mut db = cx.db();
         let list = list_at(&mut db, &self.key, now_ms)?.ok_or(CmdError::NoSuchKey)?;
         let at = resolve_index(self.index?, list.len()).ok_or(CmdError::IndexOutOfRange)?;
-        let value = Bytes::copy_from_slice(&self.element);
-        edit(&mut db, &self.key, now_ms, "lset", |l| l.set(at, value));
+        edit(&mut db, &self.key, now_ms, "lset", |l| l.set(at, &self.element));
         Ok(Reply::ok())
     }
 }
@@ -902,9 +901,8 @@ impl WriteCommand for LInsert {
         if !list.iter().any(|e| *e == self.pivot) {
             return Ok(Reply::Int(-1));
         }
-        let value = Bytes::copy_from_slice(&self.element);
         let len = edit(&mut db, &self.key, now_ms, "linsert", |l| {
-            l.insert(&self.pivot, self.after, value)
+            l.insert(&self.pivot, self.after, &self.element)
         })
         .flatten()
         .unwrap_or(0);

@@ -252,11 +252,6 @@ pub const COMMANDS: &[CommandSpec] = &[
 /// build the reply until memory runs out; we refuse instead of aborting the process.
 const MAX_RANDOM_REPLY: u64 = 1 << 24;
 
-/// A copy of request bytes, so a stored member never pins the request buffer.
-fn owned(b: &[u8]) -> Bytes {
-    Bytes::copy_from_slice(b)
-}
-
 /// Deletes those of `keys` whose deadline passed, recording `expired` as a Redis write
 /// does when it touches them, so the events that follow are the ones Redis would send.
 pub fn purge_expired<'k>(
@@ -302,7 +297,7 @@ impl WriteCommand for SAdd {
         purge_expired(&mut db, [&self.key], now_ms);
         let Some(existing) = get_set(db.read(), &self.key, now_ms)? else {
             let mut set = Set::for_first(&self.members[0], hint);
-            let added = self.members.iter().filter(|m| set.insert(owned(m))).count();
+            let added = self.members.iter().filter(|m| set.insert(m)).count();
             db.set(self.key, Value::Set(set), None, "sadd");
             return Ok(Reply::Int(added as i64));
         };
@@ -314,7 +309,7 @@ impl WriteCommand for SAdd {
             return Err(CmdError::Internal);
         };
         set.reserve_for(hint);
-        let added = self.members.iter().filter(|m| set.insert(owned(m))).count();
+        let added = self.members.iter().filter(|m| set.insert(m)).count();
         Ok(Reply::Int(added as i64))
     }
 }
@@ -587,11 +582,11 @@ impl WriteCommand for SMove {
         if !in_dst {
             if dst_exists {
                 if let Some(Value::Set(dst)) = db.value_mut(&self.dst, now_ms, "sadd") {
-                    dst.insert(owned(&self.member));
+                    dst.insert(&self.member);
                 }
             } else {
                 let mut set = Set::for_first(&self.member, 1);
-                set.insert(owned(&self.member));
+                set.insert(&self.member);
                 db.set(self.dst, Value::Set(set), None, "sadd");
             }
         }
@@ -635,18 +630,13 @@ fn intersection<'a>(sets: &[Option<&'a Set>], limit: usize) -> Vec<&'a [u8]> {
 /// The result of SINTER / SUNION / SDIFF as a set (built as Redis builds it).
 fn combine(op: u8, sets: &[Option<&Set>]) -> Set {
     match op {
-        INTER => Set::from_members(intersection(sets, 0).into_iter().map(Bytes::copy_from_slice)),
-        UNION => Set::from_members(
-            sets.iter().flatten().flat_map(|s| s.iter().map(Bytes::copy_from_slice)),
-        ),
+        INTER => Set::from_members(intersection(sets, 0)),
+        UNION => Set::from_members(sets.iter().flatten().flat_map(|s| s.iter())),
         _ => {
             let Some(Some(first)) = sets.first() else { return Set::new() };
             let rest = &sets[1..];
             Set::from_members(
-                first
-                    .iter()
-                    .filter(|m| !rest.iter().flatten().any(|s| s.contains(m)))
-                    .map(Bytes::copy_from_slice),
+                first.iter().filter(|m| !rest.iter().flatten().any(|s| s.contains(m))),
             )
         }
     }

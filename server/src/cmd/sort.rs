@@ -397,7 +397,7 @@ mod tests {
         put(&mut ks, "w_a", Value::Str(b("3")));
         put(&mut ks, "w_b", Value::Str(b("1")));
         let mut h = Hash::new();
-        h.insert(b("f"), b("hc"));
+        h.insert(b"f", b"hc");
         put(&mut ks, "h_c", Value::Hash(h));
         // Missing BY values sort as 0, ties broken by the element.
         assert_eq!(sort(&ks, &["s", "BY", "w_*"]).unwrap(), strs(&["c", "b", "a"]));

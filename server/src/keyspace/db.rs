@@ -597,7 +597,7 @@ mod tests {
         let frozen = ks.db(0).freeze();
         let touched = Bytes::from("{t}touched");
         match ks.db_mut(0).value_mut(&touched, 0, "sadd") {
-            Some(Value::Set(s)) => assert!(s.insert(Bytes::from("c"))),
+            Some(Value::Set(s)) => assert!(s.insert(b"c")),
             other => panic!("{other:?}"),
         }
         assert_eq!(set_in(frozen.iter(), "{t}touched").len(), 200, "the snapshot keeps its value");
@@ -611,7 +611,7 @@ mod tests {
         );
         drop(frozen);
         match ks.db_mut(0).value_mut(&touched, 0, "sadd") {
-            Some(Value::Set(s)) => assert!(s.insert(Bytes::from("d"))),
+            Some(Value::Set(s)) => assert!(s.insert(b"d")),
             other => panic!("{other:?}"),
         }
     }

@@ -41,7 +41,6 @@ use std::hash::BuildHasher;
 use std::num::NonZeroU64;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use hashbrown::{DefaultHashBuilder, HashTable};
 
 /// Redis's `hash-max-listpack-entries` default.
@@ -177,9 +176,18 @@ impl Hash {
         }
     }
 
-    /// Whether [`Hash::at`] is O(1).
-    pub fn is_indexed(&self) -> bool {
-        matches!(self.form, Form::Table(_))
+    /// The fields at `positions` (each `< len`), in that order: a packed hash is walked
+    /// once, not once per position.
+    pub fn fields_at(&self, positions: impl IntoIterator<Item = usize>) -> Vec<Field<'_>> {
+        match &self.form {
+            Form::Packed(p) => {
+                let all: Vec<Field<'_>> = p.iter().collect();
+                positions.into_iter().filter_map(|i| all.get(i).copied()).collect()
+            }
+            Form::Table(t) => {
+                positions.into_iter().filter_map(|i| t.slots.get(i)).map(Slot::view).collect()
+            }
+        }
     }
 
     /// Every stored field in position order, expired ones included.
@@ -199,27 +207,28 @@ impl Hash {
 
     /// Sets `field` to `value`, dropping any deadline it had (HSET). Returns whether the
     /// field is new. An expired field still stored counts as existing: purge first.
-    pub fn insert(&mut self, field: Bytes, value: Bytes) -> bool {
+    pub fn insert(&mut self, field: &[u8], value: &[u8]) -> bool {
         self.set_value(field, value, false)
     }
 
     /// Sets `field` to `value`, keeping its deadline (HINCRBY, HINCRBYFLOAT). Returns
     /// whether the field is new.
-    pub fn insert_keep_ttl(&mut self, field: Bytes, value: Bytes) -> bool {
+    pub fn insert_keep_ttl(&mut self, field: &[u8], value: &[u8]) -> bool {
         self.set_value(field, value, true)
     }
 
-    fn set_value(&mut self, field: Bytes, value: Bytes, keep_ttl: bool) -> bool {
+    /// Both forms store their own copies, so callers hand in the request's bytes.
+    fn set_value(&mut self, field: &[u8], value: &[u8], keep_ttl: bool) -> bool {
         let fits = field.len() <= LISTPACK_MAX_VALUE && value.len() <= LISTPACK_MAX_VALUE;
         if let Form::Packed(p) = &mut self.form {
             if fits {
-                match p.find(&field) {
+                match p.find(field) {
                     Some(found) => {
-                        p.replace_value(found, &value);
+                        p.replace_value(found, value);
                         return false;
                     }
                     None if usize::from(p.len) < LISTPACK_MAX_ENTRIES => {
-                        p.push(&field, &value);
+                        p.push(field, value);
                         return true;
                     }
                     None => {}
@@ -230,7 +239,7 @@ impl Hash {
         if !fits {
             t.big = true;
         }
-        t.set_value(&field, &value, keep_ttl)
+        t.set_value(field, value, keep_ttl)
     }
 
     /// Sets or clears the deadline of an existing field; returns false if it is absent.
@@ -251,7 +260,11 @@ impl Hash {
     pub fn remove(&mut self, field: &[u8]) -> bool {
         let removed = match &mut self.form {
             Form::Packed(p) => p.remove(field),
-            Form::Table(t) => t.position(field).is_some() && Arc::make_mut(t).remove(field),
+            // A table a snapshot shares is copied only if the field is there.
+            Form::Table(t) => match Arc::get_mut(t) {
+                Some(t) => t.remove(field),
+                None => t.position(field).is_some() && Arc::make_mut(t).remove(field),
+            },
         };
         if removed {
             self.repack_if_plain();
@@ -269,15 +282,14 @@ impl Hash {
             .take_while(|(at, _)| *at <= now_ms)
             .map(|(_, f)| f.clone())
             .collect();
-        if !due.is_empty() {
-            let t = Arc::make_mut(t);
-            for f in &due {
-                t.remove(f);
-            }
+        if due.is_empty() {
+            return 0;
         }
-        if !due.is_empty() {
-            self.repack_if_plain();
+        let t = Arc::make_mut(t);
+        for f in &due {
+            t.remove(f);
         }
+        self.repack_if_plain();
         due.len()
     }
 
@@ -435,17 +447,12 @@ impl Packed {
         entries: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone,
         ttl_touched: bool,
     ) -> Self {
-        let mut len = 0;
         let size: usize = entries.clone().map(|(f, v)| 2 + f.len() + v.len()).sum();
-        let mut buf = Vec::with_capacity(size);
+        let mut packed = Packed { buf: Vec::with_capacity(size), len: 0, ttl_touched };
         for (field, value) in entries {
-            buf.push(field.len() as u8);
-            buf.extend_from_slice(field);
-            buf.push(value.len() as u8);
-            buf.extend_from_slice(value);
-            len += 1;
+            packed.push(field, value);
         }
-        Packed { buf, len, ttl_touched }
+        packed
     }
 
     fn iter(&self) -> Iter<'_> {
@@ -481,9 +488,7 @@ impl Packed {
         // A chain of slices knows its exact length, so the tail moves once.
         let parts = with[0].iter().chain(with[1]).chain(with[2]).chain(with[3]);
         self.buf.splice(range, parts.copied());
-        if self.buf.capacity() - self.buf.len() > 32 {
-            self.buf.shrink_to_fit();
-        }
+        super::give_back_room(&mut self.buf);
     }
 
     fn push(&mut self, field: &[u8], value: &[u8]) {
@@ -580,8 +585,13 @@ impl Table {
     }
 
     fn clear_deadline(&mut self, i: usize) {
-        if let Some(at) = self.slots[i].deadline.take() {
-            self.deadlines.remove(&(at.get(), self.slots[i].field.clone()));
+        let slot = &mut self.slots[i];
+        if let Some(at) = slot.deadline.take() {
+            // The set's key is built from the slot's own field (moved out and back)
+            // rather than a copy of it.
+            let key = (at.get(), std::mem::take(&mut slot.field));
+            self.deadlines.remove(&key);
+            slot.field = key.1;
         }
     }
 
@@ -637,6 +647,7 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
     use proptest::prelude::*;
     use std::collections::BTreeMap;
 
@@ -652,9 +663,9 @@ mod tests {
     fn small_hashes_keep_insertion_order_through_removals() {
         let mut h = Hash::new();
         for f in ["a", "b", "c", "d"] {
-            assert!(h.insert(b(f), b("1")));
+            assert!(h.insert(&b(f), &b("1")));
         }
-        assert!(!h.insert(b("b"), b("2")));
+        assert!(!h.insert(&b("b"), &b("2")));
         assert!(h.remove(b"b"));
         assert!(!h.remove(b"b"));
         assert_eq!(fields(&h), ["a", "c", "d"]);
@@ -667,13 +678,13 @@ mod tests {
         for n in [4, LISTPACK_MAX_ENTRIES + 1] {
             let mut h = Hash::new();
             for i in 0..n {
-                h.insert(b(&format!("f{i}")), b("v"));
+                h.insert(&b(&format!("f{i}")), &b("v"));
             }
             let frozen = h.clone();
-            h.insert(b("f0"), b("changed"));
-            h.insert(b("f3"), b("w"));
+            h.insert(&b("f0"), &b("changed"));
+            h.insert(&b("f3"), &b("w"));
             assert!(h.remove(b"f1"));
-            h.insert(b("new"), b("x"));
+            h.insert(&b("new"), &b("x"));
             h.set_deadline(b"f2", Some(5));
             assert_eq!(frozen.len(), n);
             assert_eq!(frozen.get_live(b"f0", 0), Some(&b"v"[..]));
@@ -695,7 +706,7 @@ mod tests {
     fn big_hashes_stay_hashtable_after_shrinking() {
         let mut h = Hash::new();
         for i in 0..=LISTPACK_MAX_ENTRIES {
-            h.insert(b(&i.to_string()), b("v"));
+            h.insert(&b(&i.to_string()), &b("v"));
         }
         assert_eq!(h.encoding(), "hashtable");
         for i in 0..LISTPACK_MAX_ENTRIES {
@@ -704,7 +715,7 @@ mod tests {
         assert_eq!(h.len(), 1);
         assert_eq!(h.encoding(), "hashtable");
         let mut long = Hash::new();
-        long.insert(b("f"), Bytes::from(vec![b'x'; LISTPACK_MAX_VALUE + 1]));
+        long.insert(&b("f"), &Bytes::from(vec![b'x'; LISTPACK_MAX_VALUE + 1]));
         assert_eq!(long.encoding(), "hashtable");
     }
 
@@ -712,7 +723,7 @@ mod tests {
     fn deadlines_hide_fields_and_purge_removes_them_earliest_first() {
         let mut h = Hash::new();
         for f in ["a", "b", "c"] {
-            h.insert(b(f), b("v"));
+            h.insert(&b(f), &b("v"));
         }
         assert!(h.set_deadline(b"a", Some(100)));
         assert!(h.set_deadline(b"b", Some(50)));
@@ -726,9 +737,9 @@ mod tests {
         assert_eq!(h.remove_expired(60), 1);
         assert_eq!(h.next_deadline(), Some(100));
         // HSET drops the deadline; the keep-TTL variant does not.
-        h.insert_keep_ttl(b("a"), b("w"));
+        h.insert_keep_ttl(&b("a"), &b("w"));
         assert_eq!(h.slot(b"a").unwrap().expire_at_ms, Some(100));
-        h.insert(b("a"), b("x"));
+        h.insert(&b("a"), &b("x"));
         assert_eq!(h.slot(b"a").unwrap().expire_at_ms, None);
         assert_eq!(h.volatile_len(), 0);
         assert_eq!(h.encoding(), "listpack");
@@ -738,10 +749,10 @@ mod tests {
     fn equality_and_digest_ignore_history() {
         let mut x = Hash::new();
         let mut y = Hash::new();
-        x.insert(b("a"), b("1"));
-        x.insert(b("b"), b("2"));
-        y.insert(b("b"), b("2"));
-        y.insert(b("a"), b("1"));
+        x.insert(&b("a"), &b("1"));
+        x.insert(&b("b"), &b("2"));
+        y.insert(&b("b"), &b("2"));
+        y.insert(&b("a"), &b("1"));
         assert_eq!(x, y);
         let digest = |h: &Hash| {
             let mut v = Vec::new();
@@ -783,7 +794,7 @@ mod tests {
             match op {
                 Op::Set(f, v, n) => {
                     let value = vec![v; usize::from(n)];
-                    let new = h.insert(Bytes::from(vec![f]), Bytes::from(value.clone()));
+                    let new = h.insert(&Bytes::from(vec![f]), &Bytes::from(value.clone()));
                     prop_assert_eq!(new, model.insert(vec![f], (value, None)).is_none());
                     if new {
                         order.push(vec![f]);
@@ -851,7 +862,7 @@ mod tests {
         ) {
             let mut h = Hash::new();
             for i in 0..initial {
-                h.insert(Bytes::from(format!("f{i}")), b("v"));
+                h.insert(&Bytes::from(format!("f{i}")), &b("v"));
             }
             let mut removed = std::collections::HashSet::new();
             let mut seen = std::collections::HashSet::new();
@@ -870,7 +881,7 @@ mod tests {
                 for (insert, n) in churn.by_ref().take(3) {
                     let f = Bytes::from(format!("f{n}"));
                     if insert {
-                        h.insert(f, b("v"));
+                        h.insert(&f, &b("v"));
                     } else if h.remove(&f) {
                         removed.insert(f);
                     }

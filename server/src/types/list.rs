@@ -239,9 +239,9 @@ impl List {
         self.form = Form::Packed { buf, len, size };
     }
 
-    /// Adds `value` at `end`.
-    pub fn push(&mut self, end: End, value: Bytes) {
-        self.set_packed(self.packed() + packed_size(&value));
+    /// Adds a copy of `value` at `end`.
+    pub fn push(&mut self, end: End, value: &[u8]) {
+        self.set_packed(self.packed() + packed_size(value));
         match &mut self.form {
             Form::Packed { buf, len, .. } => {
                 let at = match end {
@@ -249,13 +249,16 @@ impl List {
                     End::Right => buf.len(),
                 };
                 buf.reserve_exact(PACKED_ENTRY_OVERHEAD + value.len());
-                buf.splice(at..at, packed_entry(&value));
+                buf.splice(at..at, packed_entry(value));
                 *len += 1;
             }
-            Form::Deque(d) => match end {
-                End::Left => Arc::make_mut(d).items.push_front(value),
-                End::Right => Arc::make_mut(d).items.push_back(value),
-            },
+            Form::Deque(d) => {
+                let value = Bytes::copy_from_slice(value);
+                match end {
+                    End::Left => Arc::make_mut(d).items.push_front(value),
+                    End::Right => Arc::make_mut(d).items.push_back(value),
+                }
+            }
         }
     }
 
@@ -269,7 +272,7 @@ impl List {
                 };
                 let value = Bytes::copy_from_slice(element);
                 buf.drain(bytes);
-                shrink(buf);
+                super::give_back_room(buf);
                 *len -= 1;
                 value
             }
@@ -293,21 +296,21 @@ impl List {
     }
 
     /// Replaces the element at `index`; false if out of range.
-    pub fn set(&mut self, index: usize, value: Bytes) -> bool {
+    pub fn set(&mut self, index: usize, value: &[u8]) -> bool {
         let Some(old) = self.get(index) else { return false };
-        let packed = self.packed() - packed_size(old) + packed_size(&value);
+        let packed = self.packed() - packed_size(old) + packed_size(value);
         self.set_packed(packed);
         match &mut self.form {
             Form::Packed { buf, .. } => {
                 let found = packed_elements(buf).nth(index).map(|(_, bytes)| bytes);
                 if let Some(bytes) = found {
-                    buf.splice(bytes, packed_entry(&value));
-                    shrink(buf);
+                    buf.splice(bytes, packed_entry(value));
+                    super::give_back_room(buf);
                 }
             }
             Form::Deque(d) => {
                 if let Some(slot) = Arc::make_mut(d).items.get_mut(index) {
-                    *slot = value;
+                    *slot = Bytes::copy_from_slice(value);
                 }
             }
         }
@@ -337,18 +340,18 @@ impl List {
 
     /// Inserts `value` before (or after) the first element equal to `pivot`. Returns the
     /// new length, or `None` if `pivot` is absent (nothing changes).
-    pub fn insert(&mut self, pivot: &[u8], after: bool, value: Bytes) -> Option<usize> {
+    pub fn insert(&mut self, pivot: &[u8], after: bool, value: &[u8]) -> Option<usize> {
         let at = self.iter().position(|e| e == pivot)?;
-        self.set_packed(self.packed() + packed_size(&value));
+        self.set_packed(self.packed() + packed_size(value));
         let at = if after { at + 1 } else { at };
         match &mut self.form {
             Form::Packed { buf, len, .. } => {
                 let offset = packed_elements(buf).nth(at).map_or(buf.len(), |(_, b)| b.start);
                 buf.reserve_exact(PACKED_ENTRY_OVERHEAD + value.len());
-                buf.splice(offset..offset, packed_entry(&value));
+                buf.splice(offset..offset, packed_entry(value));
                 *len += 1;
             }
-            Form::Deque(d) => Arc::make_mut(d).items.insert(at, value),
+            Form::Deque(d) => Arc::make_mut(d).items.insert(at, Bytes::copy_from_slice(value)),
         }
         Some(self.len())
     }
@@ -427,18 +430,11 @@ impl List {
     }
 }
 
-/// Gives back spare room, as a listpack reallocates on every change.
-fn shrink(buf: &mut Vec<u8>) {
-    if buf.capacity() - buf.len() > 32 {
-        buf.shrink_to_fit();
-    }
-}
-
 impl FromIterator<Bytes> for List {
     fn from_iter<I: IntoIterator<Item = Bytes>>(iter: I) -> Self {
         let mut list = List::new();
         for e in iter {
-            list.push(End::Right, e);
+            list.push(End::Right, &e);
         }
         list
     }
@@ -513,9 +509,9 @@ mod tests {
     #[test]
     fn pushes_and_pops_work_at_both_ends() {
         let mut l = List::new();
-        l.push(End::Left, Bytes::from("b"));
-        l.push(End::Left, Bytes::from("a"));
-        l.push(End::Right, Bytes::from("c"));
+        l.push(End::Left, &Bytes::from("b"));
+        l.push(End::Left, &Bytes::from("a"));
+        l.push(End::Right, &Bytes::from("c"));
         assert_eq!(contents(&l), ["a", "b", "c"]);
         assert_eq!(l.range(1, 5).collect::<Vec<_>>(), [b"b", b"c"]);
         assert_eq!(l.pop(End::Right), Some(Bytes::from("c")));
@@ -540,9 +536,9 @@ mod tests {
     #[test]
     fn insert_finds_the_first_pivot() {
         let mut l = list(&["a", "b", "a"]);
-        assert_eq!(l.insert(b"a", true, Bytes::from("x")), Some(4));
+        assert_eq!(l.insert(b"a", true, &Bytes::from("x")), Some(4));
         assert_eq!(contents(&l), ["a", "x", "b", "a"]);
-        assert_eq!(l.insert(b"zz", false, Bytes::from("y")), None);
+        assert_eq!(l.insert(b"zz", false, &Bytes::from("y")), None);
         assert_eq!(l.len(), 4);
     }
 
@@ -562,10 +558,10 @@ mod tests {
     fn encoding_turns_quicklist_past_8k_and_back_below_half() {
         let mut l = List::new();
         for _ in 0..100 {
-            l.push(End::Right, Bytes::from(vec![b'x'; 60]));
+            l.push(End::Right, &[b'x'; 60]);
         }
         assert_eq!(l.encoding(), "listpack");
-        l.push(End::Right, Bytes::from(vec![b'x'; 2000]));
+        l.push(End::Right, &[b'x'; 2000]);
         assert_eq!(l.encoding(), "quicklist");
         l.pop(End::Right);
         assert_eq!(l.encoding(), "quicklist", "hysteresis: still above half a node");
@@ -622,8 +618,8 @@ mod tests {
             for op in ops {
                 match op {
                     Op::Push(left, v) => {
-                        if left { l.push(End::Left, elem(v)); model.insert(0, elem(v)); }
-                        else { l.push(End::Right, elem(v)); model.push(elem(v)); }
+                        if left { l.push(End::Left, &elem(v)); model.insert(0, elem(v)); }
+                        else { l.push(End::Right, &elem(v)); model.push(elem(v)); }
                     }
                     Op::Pop(left) => {
                         let want = if model.is_empty() { None }
@@ -632,13 +628,13 @@ mod tests {
                     }
                     Op::Set(i, v) => {
                         let at = resolve_index(i, model.len());
-                        prop_assert_eq!(l.set(at.unwrap_or(usize::MAX), elem(v)), at.is_some());
+                        prop_assert_eq!(l.set(at.unwrap_or(usize::MAX), &elem(v)), at.is_some());
                         if let Some(at) = at { model[at] = elem(v); }
                     }
                     Op::Insert(p, after, v) => {
                         let pivot = elem(p);
                         let at = model.iter().position(|e| *e == pivot);
-                        let got = l.insert(&pivot, after, elem(v));
+                        let got = l.insert(&pivot, after, &elem(v));
                         if let Some(at) = at { model.insert(if after { at + 1 } else { at }, elem(v)); }
                         prop_assert_eq!(got, at.map(|_| model.len()));
                     }

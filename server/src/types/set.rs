@@ -208,10 +208,10 @@ impl Set {
 
     /// A set holding `members` (duplicates collapse), built as Redis builds a stored
     /// result: starting as an intset and converting as members arrive.
-    pub fn from_members<I: IntoIterator<Item = Bytes>>(members: I) -> Set {
+    pub fn from_members<M: AsRef<[u8]>>(members: impl IntoIterator<Item = M>) -> Set {
         let mut set = Set::new();
         for m in members {
-            set.insert(m);
+            set.insert(m.as_ref());
         }
         set
     }
@@ -320,13 +320,15 @@ impl Set {
         }
     }
 
-    /// Adds `member`; returns whether it was new.
-    pub fn insert(&mut self, member: Bytes) -> bool {
+    /// Adds `member` (the set stores its own copy); returns whether it was new.
+    pub fn insert(&mut self, member: &[u8]) -> bool {
         let new_len = self.len() + 1;
         match &mut self.form {
-            Form::Packed { buf, len, sorted: true } => {
-                if let Some(value) = parse_i64(&member) {
-                    if new_len <= MAX_INTSET_ENTRIES {
+            Form::Packed { buf, len, sorted } => {
+                let fits_listpack =
+                    new_len <= MAX_LISTPACK_ENTRIES && member.len() <= MAX_LISTPACK_VALUE;
+                let at = match (*sorted, parse_i64(member)) {
+                    (true, Some(value)) if new_len <= MAX_INTSET_ENTRIES => {
                         // Keep the intset sorted by value, as Redis does.
                         let mut present = false;
                         let at = packed_find(buf, |m| {
@@ -337,40 +339,28 @@ impl Set {
                         if present {
                             return false;
                         }
-                        let offset = at.map_or(buf.len(), |at| at.start);
-                        packed_insert(buf, offset, &member);
-                        *len += 1;
-                        return true;
+                        Some(at.map_or(buf.len(), |at| at.start))
                     }
-                } else if new_len <= MAX_LISTPACK_ENTRIES && member.len() <= MAX_LISTPACK_VALUE {
-                    // Not an integer, so not a member: the intset becomes a listpack
-                    // in the same order.
-                    let Form::Packed { buf, len, .. } =
-                        std::mem::replace(&mut self.form, Form::Table(Arc::default()))
-                    else {
-                        unreachable!()
-                    };
-                    self.form = Form::Packed { buf, len, sorted: false };
-                    return self.insert(member);
-                }
-            }
-            Form::Packed { buf, len, sorted: false } => {
-                if packed_find(buf, |m| m == member).is_some() {
-                    return false;
-                }
-                if new_len <= MAX_LISTPACK_ENTRIES && member.len() <= MAX_LISTPACK_VALUE {
-                    let end = buf.len();
-                    packed_insert(buf, end, &member);
+                    // Not an integer, so not a member: the intset becomes a listpack in
+                    // the same order.
+                    (true, None) if fits_listpack => {
+                        *sorted = false;
+                        Some(buf.len())
+                    }
+                    (false, _) if packed_find(buf, |m| m == member).is_some() => return false,
+                    (false, _) if fits_listpack => Some(buf.len()),
+                    _ => None,
+                };
+                if let Some(offset) = at {
+                    packed_insert(buf, offset, member);
                     *len += 1;
                     return true;
                 }
             }
-            Form::Table(t) => return Arc::make_mut(t).insert(&member),
+            Form::Table(t) => return Arc::make_mut(t).insert(member),
         }
-        if self.contains(&member) {
-            return false;
-        }
-        self.table_mut().insert(&member)
+        // Past the packed form's limits: the hashtable takes it.
+        !self.contains(member) && self.table_mut().insert(member)
     }
 
     /// The hashtable form, converting a packed set (keeping its order).
@@ -517,9 +507,7 @@ fn packed_insert(buf: &mut Vec<u8>, offset: usize, member: &[u8]) {
 /// Removes the packed entry at `bytes`, giving back the room a listpack would.
 fn packed_remove(buf: &mut Vec<u8>, bytes: Range<usize>) {
     buf.drain(bytes);
-    if buf.capacity() - buf.len() > 32 {
-        buf.shrink_to_fit();
-    }
+    super::give_back_room(buf);
 }
 
 impl Table {
@@ -580,9 +568,9 @@ mod tests {
     fn integers_stay_sorted_in_an_intset() {
         let mut s = Set::new();
         for m in ["5", "3", "1", "4", "-2"] {
-            assert!(s.insert(b(m)));
+            assert!(s.insert(&b(m)));
         }
-        assert!(!s.insert(b("3")));
+        assert!(!s.insert(&b("3")));
         assert_eq!(s.encoding(), "intset");
         assert_eq!(members(&s), ["-2", "1", "3", "4", "5"]);
         assert!(s.remove(b"3"));
@@ -593,10 +581,10 @@ mod tests {
     #[test]
     fn a_non_integer_turns_a_small_intset_into_a_listpack_keeping_order() {
         let mut s = Set::from_members([b("3"), b("1")]);
-        s.insert(b("a"));
+        s.insert(&b("a"));
         assert_eq!(s.encoding(), "listpack");
         assert_eq!(members(&s), ["1", "3", "a"]);
-        s.insert(b("0"));
+        s.insert(&b("0"));
         assert_eq!(members(&s), ["1", "3", "a", "0"]);
         s.check();
     }
@@ -612,20 +600,20 @@ mod tests {
     fn thresholds_follow_redis() {
         let mut s = Set::from_members((0..512).map(|i| b(&i.to_string())));
         assert_eq!(s.encoding(), "intset");
-        s.insert(b("512"));
+        s.insert(&b("512"));
         assert_eq!(s.encoding(), "hashtable");
 
         let mut s = Set::from_members((0..130).map(|i| b(&i.to_string())));
-        s.insert(b("a"));
+        s.insert(&b("a"));
         assert_eq!(s.encoding(), "hashtable");
 
         let mut s = Set::from_members((0..128).map(|i| b(&format!("m{i}"))));
         assert_eq!(s.encoding(), "listpack");
-        s.insert(b("b"));
+        s.insert(&b("b"));
         assert_eq!(s.encoding(), "hashtable");
 
         let mut s = Set::from_members([b("a")]);
-        s.insert(Bytes::from(vec![b'x'; 65]));
+        s.insert(&[b'x'; 65]);
         assert_eq!(s.encoding(), "hashtable");
         s.check();
     }
@@ -648,7 +636,7 @@ mod tests {
     fn listpack_removal_keeps_insertion_order() {
         let mut s = Set::from_members([b("c"), b("a"), b("b")]);
         s.remove(b"a");
-        s.insert(b("a"));
+        s.insert(&b("a"));
         assert_eq!(members(&s), ["c", "b", "a"]);
     }
 
@@ -720,11 +708,11 @@ mod tests {
         match op {
             Op::Add(n) => {
                 let m = b(&n.to_string());
-                assert_eq!(set.insert(m.clone()), model.insert(m));
+                assert_eq!(set.insert(&m), model.insert(m));
             }
             Op::AddText(n) => {
                 let m = b(&format!("t{n}"));
-                assert_eq!(set.insert(m.clone()), model.insert(m));
+                assert_eq!(set.insert(&m), model.insert(m));
             }
             Op::Remove(n) => {
                 let m = b(&n.to_string());

@@ -207,9 +207,9 @@ impl ZSet {
     /// As in Redis, `-0` survives only in the large encoding: the listpack encoding stores
     /// it as `0`. An update to an equal score (`-0` over `0` or the reverse) changes nothing.
     pub fn insert(&mut self, member: &[u8], score: f64) -> Inserted {
-        let Form::Packed { buf, len } = &mut self.form else {
-            let Form::Tree(t) = &mut self.form else { unreachable!() };
-            return Arc::make_mut(t).insert(member, score);
+        let (buf, len) = match &mut self.form {
+            Form::Packed { buf, len } => (buf, len),
+            Form::Tree(t) => return Arc::make_mut(t).insert(member, score),
         };
         let (given, score) = (score, if score == 0.0 { 0.0 } else { score });
         let found = packed_elements(buf).find(|(_, m, _)| *m == member);
@@ -238,7 +238,7 @@ impl ZSet {
             .chain([member.len() as u8])
             .chain(member.iter().copied());
         buf.splice(at..at, element);
-        shrink(buf);
+        super::give_back_room(buf);
         *len += 1;
         old.map_or(Inserted::Added, Inserted::Updated)
     }
@@ -249,7 +249,7 @@ impl ZSet {
             Form::Packed { buf, len } => {
                 let (score, _, bytes) = packed_elements(buf).find(|(_, m, _)| *m == member)?;
                 buf.drain(bytes);
-                shrink(buf);
+                super::give_back_room(buf);
                 *len -= 1;
                 Some(score)
             }
@@ -350,13 +350,6 @@ impl ZSet {
             }
             Form::Tree(t) => t.check(),
         }
-    }
-}
-
-/// Gives back spare room, as a listpack reallocates on every change.
-fn shrink(buf: &mut Vec<u8>) {
-    if buf.capacity() - buf.len() > 32 {
-        buf.shrink_to_fit();
     }
 }
 
