@@ -59,7 +59,8 @@ const MIN_STREAM_ENTRY_SIZE: usize = 12;
 const STREAM_NODE_OVERHEAD: usize = 16;
 
 /// Calls `out` with each argv (in order) that recreates `key` holding `entry` in an empty database.
-pub fn rewrite_entry(key: &Bytes, entry: &Entry, out: &mut dyn FnMut(Vec<Bytes>)) {
+pub fn rewrite_entry(key: &[u8], entry: &Entry, out: &mut dyn FnMut(Vec<Bytes>)) {
+    let key = &Bytes::copy_from_slice(key);
     let mut ttl_done = false;
     match &entry.value {
         Value::Str(s) => {
@@ -665,7 +666,7 @@ mod tests {
     /// expired keys and fields purged, as the restore's clock purges them.
     fn settle(node: &mut Node, now_ms: u64) {
         for db in 0..node.ks.len() {
-            let keys: Vec<Bytes> = node.ks.db(db).iter().map(|(k, _)| k.clone()).collect();
+            let keys: Vec<Bytes> = node.ks.db(db).iter().map(|(k, _)| k.to_bytes()).collect();
             if keys.is_empty() {
                 continue;
             }

@@ -752,7 +752,7 @@ impl Parse for GetKeysInSlot {
 impl ReadCommand for GetKeysInSlot {
     fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
         let keys = cx.ks.db(0).slot_keys(self.slot).take(self.count);
-        Ok(Reply::Array(keys.map(|(k, _)| Reply::Bulk(k.clone())).collect()))
+        Ok(Reply::Array(keys.map(|(k, _)| Reply::Bulk(k.to_bytes())).collect()))
     }
 }
 

@@ -449,7 +449,7 @@ impl ReadCommand for Keys {
             .iter()
             .filter(|(_, e)| e.expire_at_ms().is_none_or(|at| at > cx.now_ms))
             .filter(|(k, _)| all || pattern.matches(k))
-            .map(|(k, _)| crate::keyspace::detached(k))
+            .map(|(k, _)| k.to_bytes())
             .collect();
         Ok(Reply::bulks(keys))
     }
@@ -550,7 +550,7 @@ impl ReadCommand for Scan {
                         continue;
                     }
                 }
-                keys.push(Reply::Bulk(crate::keyspace::detached(key)));
+                keys.push(Reply::Bulk(key.to_bytes()));
             }
             slot += 1;
         }

@@ -53,6 +53,7 @@ fn stored_deadline(expire_at_ms: Option<u64>) -> Option<NonZeroU64> {
 }
 
 use super::table::Table;
+use super::Key;
 
 /// A slot's table for writing. A snapshot in progress may share it (it froze the slot
 /// tables by reference count); then the first write copies it, and the snapshot keeps
@@ -68,7 +69,7 @@ pub struct FrozenDb(Vec<Arc<Table>>);
 
 impl FrozenDb {
     /// Every (key, entry), expired or not.
-    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Entry)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> {
         self.0.iter().flat_map(|t| t.iter())
     }
 
@@ -88,7 +89,7 @@ impl FrozenDb {
     }
 
     /// The keys of the `i`th table.
-    pub fn table(&self, i: usize) -> impl Iterator<Item = (&Bytes, &Entry)> {
+    pub fn table(&self, i: usize) -> impl Iterator<Item = (&Key, &Entry)> {
         self.0.get(i).into_iter().flat_map(|t| t.iter())
     }
 }
@@ -103,8 +104,8 @@ pub struct Db {
     deadlines: super::deadlines::DeadlineIndex,
     /// (earliest field deadline, key) for every hash with field deadlines (HEXPIRE), so
     /// the leader's expiry finds them; `hash_deadline_of` is the reverse map.
-    hash_deadlines: BTreeSet<(u64, Bytes)>,
-    hash_deadline_of: HashMap<Bytes, u64>,
+    hash_deadlines: BTreeSet<(u64, Key)>,
+    hash_deadline_of: HashMap<Key, u64>,
 }
 
 impl Db {
@@ -175,7 +176,7 @@ impl Db {
     }
 
     /// Every (key, entry), expired or not, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Entry)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> {
         self.slots.iter().flatten().flat_map(|t| t.iter())
     }
 
@@ -185,7 +186,7 @@ impl Db {
     }
 
     /// Keys in slot `slot` (expired ones included; callers filter by their clock).
-    pub fn slot_keys(&self, slot: usize) -> impl Iterator<Item = (&Bytes, &Entry)> {
+    pub fn slot_keys(&self, slot: usize) -> impl Iterator<Item = (&Key, &Entry)> {
         self.slots.get(slot).and_then(|t| t.as_deref()).into_iter().flat_map(|t| t.iter())
     }
 
@@ -205,7 +206,7 @@ impl Db {
             .iter()
             .take_while(|(at, _)| *at <= now_ms)
             .take(limit)
-            .map(|(_, k)| k.clone())
+            .map(|(_, k)| k.to_bytes())
             .collect()
     }
 
@@ -243,15 +244,15 @@ impl Db {
         for _ in 0..64 {
             let slot = rng.below(SLOTS as u64) as usize;
             let Some(t) = self.slots.get(slot).and_then(|t| t.as_deref()) else { continue };
-            let live: Vec<&Bytes> =
+            let live: Vec<&Key> =
                 t.iter().filter(|(_, e)| !e.is_expired(now_ms)).map(|(k, _)| k).collect();
             if !live.is_empty() {
-                return Some(live[rng.below(live.len() as u64) as usize].clone());
+                return Some(live[rng.below(live.len() as u64) as usize].to_bytes());
             }
         }
-        let live: Vec<&Bytes> =
+        let live: Vec<&Key> =
             self.iter().filter(|(_, e)| !e.is_expired(now_ms)).map(|(k, _)| k).collect();
-        (!live.is_empty()).then(|| live[rng.below(live.len() as u64) as usize].clone())
+        (!live.is_empty()).then(|| live[rng.below(live.len() as u64) as usize].to_bytes())
     }
 
     fn table_mut(&mut self, key: &[u8]) -> &mut Table {
@@ -283,12 +284,9 @@ impl Db {
         let new_at = entry.expire_at_ms();
         let inserts_hash = matches!(entry.value, Value::Hash(_));
         let table = self.table_mut(&key);
-        // An existing key keeps its stored bytes; a new one gets its own exact allocation
-        // rather than a slice of whatever request buffer it arrived in.
-        // The deadline index needs its own handle on the stored key only when the key
-        // gets a new deadline: cloning allocates a shared header the first time and
-        // touches it (another cache miss) every time, so an INCR on a volatile key,
-        // whose deadline stays, does not clone.
+        // An existing key keeps its stored bytes; a new one gets its own copy rather
+        // than a slice of whatever request buffer it arrived in. The deadline index
+        // needs a copy of the key only when the key gets a new deadline.
         let (indexed, old) = match table.get_key_value_mut(&key) {
             Some((stored, slot)) => {
                 let old = std::mem::replace(slot, entry);
@@ -296,7 +294,7 @@ impl Db {
                 (moved.then(|| stored.clone()), Some(old))
             }
             None => {
-                let owned = Bytes::copy_from_slice(&key);
+                let owned = Key::new(&key);
                 let handle = new_at.is_some().then(|| owned.clone());
                 table.insert(owned, entry);
                 (handle, None)
@@ -361,13 +359,13 @@ impl DbMut<'_> {
         let expired =
             self.db.table(key).and_then(|t| t.get(key)).is_some_and(|e| e.is_expired(now_ms));
         if expired {
-            if let Some((k, _)) = self
+            if let Some(k) = self
                 .db
                 .slots
                 .get(key_slot(key) as usize)
                 .and_then(|t| t.as_deref())
                 .and_then(|t| t.get_key_value(key))
-                .map(|(k, e)| (k.clone(), e.clone()))
+                .map(|(k, _)| k.to_bytes())
             {
                 self.db.remove_raw(&k);
                 self.events.push(KeyEvent { db: self.index, key: k, event: "expired" });
@@ -454,7 +452,7 @@ impl DbMut<'_> {
             .get(slot)
             .and_then(|t| t.as_deref())
             .and_then(|t| t.get_key_value(key))
-            .map(|(k, _)| k.clone())?;
+            .map(|(k, _)| k.to_bytes())?;
         let entry = self.db.remove_raw(&k)?;
         self.events.push(KeyEvent { db: self.index, key: k, event });
         Some(entry)
@@ -520,9 +518,6 @@ impl DbMut<'_> {
         let new = stored_deadline(expire_at_ms);
         let old = std::mem::replace(&mut entry.deadline, new).map(NonZeroU64::get);
         let expire_at_ms = new.map(NonZeroU64::get);
-        // The index keeps handles on the stored key (not on `key`, which may share a
-        // request's buffer); cloning one touches its reference count, a miss of its own
-        // when keys are many, so an existing handle moves instead.
         let deadlines = &mut self.db.deadlines;
         match (old, expire_at_ms) {
             (Some(from), Some(to)) => deadlines.reschedule(from, to, stored),
@@ -576,7 +571,7 @@ mod tests {
         Value::Set(Set::from_members(members.iter().map(|m| Bytes::from(m.clone()))))
     }
 
-    fn set_in<'a>(db: impl Iterator<Item = (&'a Bytes, &'a Entry)>, key: &str) -> Set {
+    fn set_in<'a>(db: impl Iterator<Item = (&'a Key, &'a Entry)>, key: &str) -> Set {
         let found = db.into_iter().find(|(k, _)| k.as_ref() == key.as_bytes());
         match found.map(|(_, e)| &e.value) {
             Some(Value::Set(s)) => s.clone(),

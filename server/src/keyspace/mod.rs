@@ -12,11 +12,13 @@
 
 pub mod db;
 pub mod deadlines;
+pub mod key;
 pub mod lazyfree;
 pub mod table;
 pub mod value;
 
 pub use db::{Db, DbMut, Entry, FrozenDb};
+pub use key::Key;
 pub use value::{SharedValue, Value};
 
 use bytes::Bytes;
@@ -24,7 +26,7 @@ use bytes::Bytes;
 /// Stored bytes up to this long are copied, not shared, when they leave the table.
 const COPIED_BYTES: usize = 64;
 
-/// A handle on stored bytes (a key, a string value) for use outside the keyspace: a
+/// A handle on a stored string value for use outside the keyspace: a
 /// copy when small, a shared reference otherwise. Sharing a stored `Bytes` converts it
 /// to its reference-counted form, which allocates a header of 32 bytes that the value
 /// then keeps for good, and every later share touches that header's count (a cache miss

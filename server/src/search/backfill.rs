@@ -33,7 +33,7 @@ impl SearchState {
                 let keys: Vec<bytes::Bytes> = db0
                     .slot_keys(table)
                     .filter(|(key, _)| index.def.matches_key(key))
-                    .map(|(key, _)| key.clone())
+                    .map(|(key, _)| key.to_bytes())
                     .collect();
                 for key in keys {
                     index.reindex(db0, &key, now_ms);
