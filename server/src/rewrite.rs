@@ -39,7 +39,7 @@ use std::collections::BTreeSet;
 
 use bytes::Bytes;
 
-use crate::keyspace::{detached, Entry, Value};
+use crate::keyspace::{Entry, Value};
 use crate::resp::decode::parse_i64;
 use crate::types::hash::{self, Hash};
 use crate::types::list::{self, List};
@@ -67,10 +67,10 @@ pub fn rewrite_entry(key: &[u8], entry: &Entry, out: &mut dyn FnMut(Vec<Bytes>))
             // One command instead of two for a volatile string.
             match entry.expire_at_ms().filter(|at| *at > 0) {
                 Some(at) => {
-                    out(vec![b("SET"), detached(key), detached(s), b("PXAT"), uint(at)]);
+                    out(vec![b("SET"), key.clone(), s.to_bytes(), b("PXAT"), uint(at)]);
                     ttl_done = true;
                 }
-                None => out(vec![b("SET"), detached(key), detached(s)]),
+                None => out(vec![b("SET"), key.clone(), s.to_bytes()]),
             }
         }
         Value::List(l) => rewrite_list(key, l, out),
@@ -81,7 +81,7 @@ pub fn rewrite_entry(key: &[u8], entry: &Entry, out: &mut dyn FnMut(Vec<Bytes>))
         Value::Json(d) => rewrite_json(key, d, out),
     }
     if let (Some(at), false) = (entry.expire_at_ms(), ttl_done) {
-        out(vec![b("PEXPIREAT"), detached(key), uint(at)]);
+        out(vec![b("PEXPIREAT"), key.clone(), uint(at)]);
     }
 }
 
@@ -96,7 +96,7 @@ const JSON_CUT_DEPTH: usize = 64;
 fn rewrite_json(key: &Bytes, doc: &engram_json::Document, out: &mut dyn FnMut(Vec<Bytes>)) {
     let compact = engram_json::Format::default();
     if doc.nesting_depth(JSON_CUT_DEPTH) <= JSON_CUT_DEPTH {
-        out(vec![b("JSON.SET"), detached(key), b("$"), Bytes::from(doc.to_json(&compact))]);
+        out(vec![b("JSON.SET"), key.clone(), b("$"), Bytes::from(doc.to_json(&compact))]);
         return;
     }
     let mut pending = vec![(String::from("$"), doc.to_value())];
@@ -104,7 +104,7 @@ fn rewrite_json(key: &Bytes, doc: &engram_json::Document, out: &mut dyn FnMut(Ve
         let mut deeper = Vec::new();
         let cut = json_cut(&value, 0, &path, &mut deeper);
         let text = engram_json::Document::from_value(cut).to_json(&compact);
-        out(vec![b("JSON.SET"), detached(key), Bytes::from(path), Bytes::from(text)]);
+        out(vec![b("JSON.SET"), key.clone(), Bytes::from(path), Bytes::from(text)]);
         // Parents before children: the stack pops the deep ones after this one is set.
         deeper.reverse();
         pending.extend(deeper);
@@ -190,7 +190,7 @@ fn chunked<T>(
         if n == 0 {
             argv = Vec::with_capacity(2 + ITEMS_PER_COMMAND * args_per_item);
             argv.push(b(name));
-            argv.push(detached(key));
+            argv.push(key.clone());
         }
         push(&mut argv, item);
         n += 1;
@@ -210,8 +210,8 @@ fn rewrite_list(key: &Bytes, l: &List, out: &mut dyn FnMut(Vec<Bytes>)) {
     // limit; one that shrank back into the hysteresis band is still a quicklist: push
     // past the limit, then pop (the band keeps it a quicklist).
     if l.encoding() == "quicklist" && l.listpack_bytes() <= list::LISTPACK_MAX_BYTES {
-        out(vec![b("RPUSH"), detached(key), zeros(list::LISTPACK_MAX_BYTES)]);
-        out(vec![b("RPOP"), detached(key)]);
+        out(vec![b("RPUSH"), key.clone(), zeros(list::LISTPACK_MAX_BYTES)]);
+        out(vec![b("RPOP"), key.clone()]);
     }
 }
 
@@ -229,8 +229,8 @@ fn rewrite_hash(key: &Bytes, h: &Hash, out: &mut dyn FnMut(Vec<Bytes>)) {
         // field is at most 64 bytes here, so a 65-byte field is new; removing the last
         // field moves nothing.
         let pad = zeros(hash::LISTPACK_MAX_VALUE + 1);
-        out(vec![b("HSET"), detached(key), pad.clone(), Bytes::new()]);
-        out(vec![b("HDEL"), detached(key), pad]);
+        out(vec![b("HSET"), key.clone(), pad.clone(), Bytes::new()]);
+        out(vec![b("HDEL"), key.clone(), pad]);
     }
     // Deadlines by (deadline, field), as the hash expires them; fields sharing a deadline
     // share a command. A deadline already passed at restore time removes the field, in
@@ -241,7 +241,7 @@ fn rewrite_hash(key: &Bytes, h: &Hash, out: &mut dyn FnMut(Vec<Bytes>)) {
     for group in volatile.chunk_by(|x, y| x.0 == y.0) {
         for part in group.chunks(ITEMS_PER_COMMAND) {
             let mut argv = Vec::with_capacity(5 + part.len());
-            argv.extend([b("HPEXPIREAT"), detached(key), uint(part[0].0), b("FIELDS")]);
+            argv.extend([b("HPEXPIREAT"), key.clone(), uint(part[0].0), b("FIELDS")]);
             argv.push(uint(part.len() as u64));
             argv.extend(part.iter().map(|(_, f)| Bytes::copy_from_slice(f)));
             out(argv);
@@ -253,7 +253,7 @@ fn rewrite_hash(key: &Bytes, h: &Hash, out: &mut dyn FnMut(Vec<Bytes>)) {
         if let Some(first) = h.iter().next() {
             out(vec![
                 b("HPEXPIREAT"),
-                detached(key),
+                key.clone(),
                 b("0"),
                 b("XX"),
                 b("FIELDS"),
@@ -285,10 +285,10 @@ fn rewrite_set(key: &Bytes, s: &Set, out: &mut dyn FnMut(Vec<Bytes>)) {
             let placeholder = set_placeholder(s);
             let head = s.len().min(set::MAX_LISTPACK_ENTRIES - 1);
             let mut argv = Vec::with_capacity(3 + head);
-            argv.extend([b("SADD"), detached(key), placeholder.clone()]);
+            argv.extend([b("SADD"), key.clone(), placeholder.clone()]);
             argv.extend(s.iter().take(head).map(copy));
             out(argv);
-            out(vec![b("SREM"), detached(key), placeholder]);
+            out(vec![b("SREM"), key.clone(), placeholder]);
             if head < s.len() {
                 chunked(out, "SADD", key, 1, s.iter().skip(head), |a, m| a.push(copy(m)));
             }
@@ -307,7 +307,7 @@ fn rewrite_set(key: &Bytes, s: &Set, out: &mut dyn FnMut(Vec<Bytes>)) {
             let head = s.len().min(ITEMS_PER_COMMAND);
             let pad = needed.saturating_sub(head);
             let mut argv = Vec::with_capacity(2 + head + pad);
-            argv.extend([b("SADD"), detached(key)]);
+            argv.extend([b("SADD"), key.clone()]);
             argv.extend(s.iter().take(head).map(copy));
             argv.extend(std::iter::repeat_n(copy(first), pad));
             out(argv);
@@ -353,15 +353,15 @@ fn rewrite_zset(key: &Bytes, z: &ZSet, out: &mut dyn FnMut(Vec<Bytes>)) {
     }
     match long {
         Some((rank, score, member)) => {
-            out(vec![b("ZADD"), detached(key), score_text(score), Bytes::copy_from_slice(member)]);
+            out(vec![b("ZADD"), key.clone(), score_text(score), Bytes::copy_from_slice(member)]);
             let others = z.iter().enumerate().filter(|(r, _)| *r != rank).map(|(_, item)| item);
             chunked(out, "ZADD", key, 2, others, push);
         }
         None if negative_zero || z.len() <= zset::LISTPACK_MAX_ENTRIES => {
             let pad = zeros(zset::LISTPACK_MAX_VALUE + 1);
-            out(vec![b("ZADD"), detached(key), b("0"), pad.clone()]);
+            out(vec![b("ZADD"), key.clone(), b("0"), pad.clone()]);
             chunked(out, "ZADD", key, 2, z.iter(), push);
-            out(vec![b("ZREM"), detached(key), pad]);
+            out(vec![b("ZREM"), key.clone(), pad]);
         }
         None => chunked(out, "ZADD", key, 2, z.iter(), push),
     }
@@ -437,7 +437,7 @@ fn rewrite_stream(key: &Bytes, s: &Stream, out: &mut dyn FnMut(Vec<Bytes>)) {
 
     // Entries and placeholders in ID order, so nodes fill as they did.
     let xadd = |id: StreamId, fields: &mut dyn Iterator<Item = (Bytes, Bytes)>| {
-        let mut argv = vec![b("XADD"), detached(key), stream_id(id)];
+        let mut argv = vec![b("XADD"), key.clone(), stream_id(id)];
         for (f, v) in fields {
             argv.push(f);
             argv.push(v);
@@ -473,20 +473,13 @@ fn rewrite_stream(key: &Bytes, s: &Stream, out: &mut dyn FnMut(Vec<Bytes>)) {
     let mut mkstream = appended == 0;
     if mkstream && s.groups.is_empty() {
         let throwaway = b("engram:rewrite");
-        out(vec![
-            b("XGROUP"),
-            b("CREATE"),
-            detached(key),
-            throwaway.clone(),
-            b("0"),
-            b("MKSTREAM"),
-        ]);
-        out(vec![b("XGROUP"), b("DESTROY"), detached(key), throwaway]);
+        out(vec![b("XGROUP"), b("CREATE"), key.clone(), throwaway.clone(), b("0"), b("MKSTREAM")]);
+        out(vec![b("XGROUP"), b("DESTROY"), key.clone(), throwaway]);
         mkstream = false;
     }
     for (name, g) in &s.groups {
         let mut argv =
-            vec![b("XGROUP"), b("CREATE"), detached(key), name.clone(), stream_id(g.last_id)];
+            vec![b("XGROUP"), b("CREATE"), key.clone(), name.clone(), stream_id(g.last_id)];
         if std::mem::take(&mut mkstream) {
             argv.push(b("MKSTREAM"));
         }
@@ -501,7 +494,7 @@ fn rewrite_stream(key: &Bytes, s: &Stream, out: &mut dyn FnMut(Vec<Bytes>)) {
             out(vec![
                 b("XGROUP"),
                 b("CREATECONSUMER"),
-                detached(key),
+                key.clone(),
                 name.clone(),
                 consumer.clone(),
             ]);
@@ -529,8 +522,7 @@ fn rewrite_stream(key: &Bytes, s: &Stream, out: &mut dyn FnMut(Vec<Bytes>)) {
             });
             if !same {
                 flush(run.take());
-                let argv =
-                    vec![b("XCLAIM"), detached(key), name.clone(), p.consumer.clone(), b("0")];
+                let argv = vec![b("XCLAIM"), key.clone(), name.clone(), p.consumer.clone(), b("0")];
                 run = Some((argv, p));
             }
             if let Some((argv, _)) = run.as_mut() {
@@ -549,7 +541,7 @@ fn rewrite_stream(key: &Bytes, s: &Stream, out: &mut dyn FnMut(Vec<Bytes>)) {
         if s.last_id < max_deleted {
             out(vec![
                 b("XSETID"),
-                detached(key),
+                key.clone(),
                 stream_id(max_deleted),
                 b("MAXDELETEDID"),
                 stream_id(s.max_deleted_id),
@@ -557,7 +549,7 @@ fn rewrite_stream(key: &Bytes, s: &Stream, out: &mut dyn FnMut(Vec<Bytes>)) {
         }
         out(vec![
             b("XSETID"),
-            detached(key),
+            key.clone(),
             stream_id(s.last_id),
             b("ENTRIESADDED"),
             uint(s.entries_added),

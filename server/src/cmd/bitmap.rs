@@ -4,6 +4,7 @@
 //! Offsets are limited by `proto-max-bulk-len` as in Redis, which is configuration, so
 //! that check happens when the command runs (apply for writes), not in `Parse`.
 
+use crate::keyspace::StrValue;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
@@ -203,7 +204,7 @@ impl WriteCommand for SetBit {
             None => {
                 let mut buf = Vec::new();
                 write(&mut buf);
-                db.set(self.key.clone(), Value::Str(Bytes::from(buf)), None, "setbit");
+                db.set(self.key.clone(), Value::Str(StrValue::from(buf)), None, "setbit");
             }
         }
         Ok(Reply::Int(i64::from(old.unwrap_or(false))))
@@ -428,7 +429,7 @@ impl WriteCommand for BitOp {
         let mut sources = Vec::with_capacity(self.keys.len());
         for k in &self.keys {
             sources.push(match db.get(k, now_ms) {
-                Some(v) => v.as_str()?.clone(),
+                Some(v) => v.as_str()?.to_bytes(),
                 None => Bytes::new(),
             });
         }
@@ -450,7 +451,7 @@ impl WriteCommand for BitOp {
                 }
             })
             .collect();
-        db.set(self.dest, Value::Str(Bytes::from(out)), None, "set");
+        db.set(self.dest, Value::Str(StrValue::from(out)), None, "set");
         Ok(Reply::Int(len as i64))
     }
 }
@@ -662,7 +663,7 @@ impl WriteCommand for BitField {
         }
         let (replies, changed) = run_fields(&mut buf, &self.fields);
         if changed || grown || !existed {
-            db.set(self.key, Value::Str(Bytes::from(buf)), at, "setbit");
+            db.set(self.key, Value::Str(StrValue::from(buf)), at, "setbit");
         }
         Ok(Reply::Array(replies))
     }
@@ -691,10 +692,9 @@ impl ReadCommand for BitFieldRo {
         for f in &self.fields {
             check_offset(f.offset, max)?;
         }
-        let empty = Bytes::new();
-        let s = match cx.db().get(&self.key, cx.now_ms) {
+        let s: &[u8] = match cx.db().get(&self.key, cx.now_ms) {
             Some(v) => v.as_str()?,
-            None => &empty,
+            None => &[],
         };
         let replies = self
             .fields

@@ -13,6 +13,7 @@
 //!   it updated before noticing).
 //! - PFDEBUG checks its subcommand before the key (Redis checks the key first).
 
+use crate::keyspace::StrValue;
 use std::borrow::Cow;
 
 use bytes::Bytes;
@@ -110,7 +111,7 @@ fn hll_error(e: HllError) -> CmdError {
 fn hll_bytes(v: &Value) -> Result<Bytes, CmdError> {
     let s = v.as_str()?;
     hll::check(s).map_err(hll_error)?;
-    Ok(s.clone())
+    Ok(s.to_bytes())
 }
 
 /// The HLL at `key` in a writable database, if any (checked).
@@ -120,7 +121,7 @@ fn load(db: &mut DbMut<'_>, key: &[u8], now_ms: u64) -> Result<Option<Bytes>, Cm
 
 /// Writes `hll` to `key`: a new key has no TTL, an existing one keeps its own.
 fn store(db: &mut DbMut<'_>, key: &Bytes, hll: Hll, exists: bool, now_ms: u64) {
-    let value = Value::Str(Bytes::from(hll.into_bytes()));
+    let value = Value::Str(StrValue::from(hll.into_bytes()));
     if exists {
         if let Some(slot) = db.value_mut(key, now_ms, "pfadd") {
             *slot = value;
@@ -364,16 +365,11 @@ mod tests {
     }
 
     fn value(ks: &Keyspace, key: &str) -> Bytes {
-        ks.db(0).get(key.as_bytes(), 1000).unwrap().as_str().unwrap().clone()
+        ks.db(0).get(key.as_bytes(), 1000).unwrap().as_str().unwrap().to_bytes()
     }
 
     fn set(ks: &mut Keyspace, key: &str, v: &[u8]) {
-        ks.db_mut(0).set(
-            Bytes::from(key.to_string()),
-            Value::Str(Bytes::copy_from_slice(v)),
-            None,
-            "set",
-        );
+        ks.db_mut(0).set(Bytes::from(key.to_string()), Value::Str(StrValue::new(v)), None, "set");
         ks.take_events();
     }
 

@@ -338,7 +338,7 @@ fn lookup(db: &Db, now_ms: u64, pattern: &[u8], element: &[u8]) -> Option<Bytes>
     key.extend_from_slice(element);
     key.extend_from_slice(&key_pattern[star + 1..]);
     match (db.get(&key, now_ms)?, field) {
-        (Value::Str(s), None) => Some(s.clone()),
+        (Value::Str(s), None) => Some(s.to_bytes()),
         (Value::Hash(h), Some(f)) => h.get_live(f, now_ms).map(Bytes::copy_from_slice),
         _ => None,
     }
@@ -394,8 +394,8 @@ mod tests {
         let mut ks = Keyspace::new(1);
         let set = Set::from_members(["a", "b", "c"].into_iter().map(b));
         put(&mut ks, "s", Value::Set(set));
-        put(&mut ks, "w_a", Value::Str(b("3")));
-        put(&mut ks, "w_b", Value::Str(b("1")));
+        put(&mut ks, "w_a", Value::Str(b("3").into()));
+        put(&mut ks, "w_b", Value::Str(b("1").into()));
         let mut h = Hash::new();
         h.insert(b"f", b"hc");
         put(&mut ks, "h_c", Value::Hash(h));
@@ -421,7 +421,7 @@ mod tests {
         let mut ks = Keyspace::new(1);
         let set = Set::from_members(["1", "x"].into_iter().map(b));
         put(&mut ks, "s", Value::Set(set));
-        put(&mut ks, "str", Value::Str(b("v")));
+        put(&mut ks, "str", Value::Str(b("v").into()));
         assert_eq!(sort(&ks, &["s"]), Err(CmdError::SortNotDouble));
         assert_eq!(sort(&ks, &["str"]), Err(CmdError::WrongType));
         assert_eq!(sort(&ks, &["s", "LIMIT", "1"]), Err(CmdError::Syntax));
@@ -466,7 +466,7 @@ mod tests {
     #[test]
     fn an_arrow_at_the_end_is_part_of_the_key() {
         let mut ks = Keyspace::new(1);
-        put(&mut ks, "x:a->", Value::Str(b("100")));
+        put(&mut ks, "x:a->", Value::Str(b("100").into()));
         assert_eq!(lookup(ks.db(0), NOW, b"x:*->", b"a"), Some(b("100")));
         assert_eq!(lookup(ks.db(0), NOW, b"#", b"a"), Some(b("a")));
     }

@@ -14,7 +14,7 @@ use crate::cmd::spec::{
 };
 use crate::cmd::{ApplyCtx, Args, ReadCtx};
 use crate::error::CmdError;
-use crate::keyspace::{detached, DbMut, Value};
+use crate::keyspace::{DbMut, StrValue, Value};
 use crate::reply::Reply;
 use crate::resp::decode::parse_i64;
 
@@ -290,13 +290,13 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 /// The live string at `key`, or WRONGTYPE; `None` if absent.
-fn read_str<'a>(cx: &'a ReadCtx<'_>, key: &[u8]) -> Result<Option<&'a Bytes>, CmdError> {
+fn read_str<'a>(cx: &'a ReadCtx<'_>, key: &[u8]) -> Result<Option<&'a StrValue>, CmdError> {
     cx.db().get(key, cx.now_ms).map(Value::as_str).transpose()
 }
 
 /// A fresh copy of request bytes, so a stored value never pins the request buffer.
 fn owned(b: &[u8]) -> Value {
-    Value::Str(Bytes::copy_from_slice(b))
+    Value::Str(StrValue::new(b))
 }
 
 /// Runs `f` on the string at `key` as a growable buffer and records `event`. The bytes
@@ -313,9 +313,9 @@ pub fn edit_str<R>(
 ) -> Option<R> {
     match db.value_mut(key, now_ms, event)? {
         Value::Str(s) => {
-            let mut buf = Vec::from(std::mem::take(s));
+            let mut buf = std::mem::take(s).into_vec();
             let r = f(&mut buf);
-            *s = Bytes::from(buf);
+            *s = StrValue::from(buf);
             Some(r)
         }
         #[allow(unreachable_patterns)]
@@ -350,7 +350,7 @@ impl Parse for Get {
 
 impl ReadCommand for Get {
     fn run(self, cx: &ReadCtx<'_>) -> CmdResult {
-        Ok(read_str(cx, &self.key)?.map_or(Reply::Null, |v| Reply::Bulk(detached(v))))
+        Ok(read_str(cx, &self.key)?.map_or(Reply::Null, |v| Reply::Bulk(v.to_bytes())))
     }
 }
 
@@ -509,7 +509,7 @@ impl WriteCommand for Set {
         let mut db = cx.db();
         let old = db.get_entry(&self.key, now_ms).map(|e| (e.value.clone(), e.expire_at_ms()));
         let old_value = match (&old, self.get) {
-            (Some((v, _)), true) => Some(v.as_str()?.clone()),
+            (Some((v, _)), true) => Some(v.as_str()?.to_bytes()),
             _ => None,
         };
         let reply = || match (&old_value, self.get) {
@@ -601,7 +601,7 @@ impl WriteCommand for GetSet {
     fn apply(self, cx: &mut ApplyCtx<'_>) -> CmdResult {
         let now_ms = cx.now_ms;
         let mut db = cx.db();
-        let old = db.get(&self.key, now_ms).map(Value::as_str).transpose()?.cloned();
+        let old = db.get(&self.key, now_ms).map(Value::as_str).transpose()?.map(StrValue::to_bytes);
         db.set(self.key, owned(&self.value), None, "set");
         Ok(old.map_or(Reply::Null, Reply::Bulk))
     }
@@ -623,7 +623,7 @@ impl WriteCommand for GetDel {
         let now_ms = cx.now_ms;
         let mut db = cx.db();
         let Some(value) = db.get(&self.key, now_ms) else { return Ok(Reply::Null) };
-        let value = value.as_str()?.clone();
+        let value = value.as_str()?.to_bytes();
         db.remove(&self.key, now_ms, "del");
         Ok(Reply::Bulk(value))
     }
@@ -651,7 +651,7 @@ impl WriteCommand for GetEx {
         let now_ms = cx.now_ms;
         let mut db = cx.db();
         let Some(entry) = db.get_entry(&self.key, now_ms) else { return Ok(Reply::Null) };
-        let value = entry.value.as_str()?.clone();
+        let value = entry.value.as_str()?.to_bytes();
         let had_ttl = entry.expire_at_ms().is_some();
         match self.ttl? {
             Some(ttl) => match ttl.resolve_for(now_ms, "getex")? {
@@ -689,7 +689,7 @@ impl ReadCommand for MGet {
             self.keys
                 .iter()
                 .map(|k| match db.get(k, cx.now_ms) {
-                    Some(Value::Str(s)) => Reply::Bulk(detached(s)),
+                    Some(Value::Str(s)) => Reply::Bulk(s.to_bytes()),
                     #[allow(unreachable_patterns)]
                     _ => Reply::Null,
                 })
@@ -841,7 +841,7 @@ impl WriteCommand for SetRange {
         } else {
             let mut buf = Vec::new();
             let len = write(&mut buf);
-            db.set(self.key.clone(), Value::Str(Bytes::from(buf)), None, "setrange");
+            db.set(self.key.clone(), Value::Str(StrValue::from(buf)), None, "setrange");
             len
         };
         Ok(Reply::Int(len as i64))
@@ -888,7 +888,7 @@ impl<const KIND: u8> WriteCommand for IncrBy<KIND> {
         };
         let next = current.checked_add(self.delta).ok_or(CmdError::Overflow)?;
         let text = itoa::Buffer::new().format(next).as_bytes().to_vec();
-        db.set(self.key, Value::Str(Bytes::from(text)), at, "incrby");
+        db.set(self.key, Value::Str(StrValue::from(text)), at, "incrby");
         Ok(Reply::Int(next))
     }
 }
@@ -922,7 +922,7 @@ impl WriteCommand for IncrByFloat {
         };
         let sum = long_double::add(current, self.incr?).ok_or(CmdError::NanOrInfinity)?;
         let text = Bytes::from(long_double::format_human(&sum));
-        db.set(self.key, Value::Str(text.clone()), at, "incrbyfloat");
+        db.set(self.key, Value::Str(StrValue::new(&text)), at, "incrbyfloat");
         Ok(Reply::Bulk(text))
     }
 }

@@ -14,30 +14,16 @@ pub mod db;
 pub mod deadlines;
 pub mod key;
 pub mod lazyfree;
+pub mod str_value;
 pub mod table;
 pub mod value;
 
 pub use db::{Db, DbMut, Entry, FrozenDb};
 pub use key::Key;
+pub use str_value::StrValue;
 pub use value::{SharedValue, Value};
 
 use bytes::Bytes;
-
-/// Stored bytes up to this long are copied, not shared, when they leave the table.
-const COPIED_BYTES: usize = 64;
-
-/// A handle on a stored string value for use outside the keyspace: a
-/// copy when small, a shared reference otherwise. Sharing a stored `Bytes` converts it
-/// to its reference-counted form, which allocates a header of 32 bytes that the value
-/// then keeps for good, and every later share touches that header's count (a cache miss
-/// over many keys); a dozen-byte copy costs less than either.
-pub fn detached(stored: &Bytes) -> Bytes {
-    if stored.len() <= COPIED_BYTES {
-        Bytes::copy_from_slice(stored)
-    } else {
-        stored.clone()
-    }
-}
 
 /// Event name (with an empty key) for "every key of this database is gone".
 pub const DB_EVENT_FLUSHED: &str = "engram:flushdb";

@@ -351,7 +351,7 @@ impl Hash {
     /// Approximate heap bytes (MEMORY USAGE).
     pub fn heap_bytes(&self) -> usize {
         match &self.form {
-            Form::Packed(p) => p.buf.capacity(),
+            Form::Packed(p) => p.buf.len(),
             Form::Table(t) => std::mem::size_of::<Table>() + t.heap_bytes(),
         }
     }
@@ -421,7 +421,7 @@ struct Packed {
     /// `[field length][field][value length][value]` per field; each length fits a byte
     /// because a packed hash holds nothing longer than [`LISTPACK_MAX_VALUE`]. Exactly as
     /// long as its content, as a listpack is reallocated on every change.
-    buf: Vec<u8>,
+    buf: super::PackedBuf,
     len: u16,
     /// Set once a field-TTL command touched this hash: Redis then reports `listpackex`
     /// for good, even if no field keeps a deadline.
@@ -448,11 +448,15 @@ impl Packed {
         ttl_touched: bool,
     ) -> Self {
         let size: usize = entries.clone().map(|(f, v)| 2 + f.len() + v.len()).sum();
-        let mut packed = Packed { buf: Vec::with_capacity(size), len: 0, ttl_touched };
+        let mut buf = Vec::with_capacity(size);
+        let mut len = 0;
         for (field, value) in entries {
-            packed.push(field, value);
+            for part in [&[field.len() as u8], field, &[value.len() as u8], value] {
+                buf.extend_from_slice(part);
+            }
+            len += 1;
         }
-        packed
+        Packed { buf: buf.into(), len, ttl_touched }
     }
 
     fn iter(&self) -> Iter<'_> {
@@ -480,15 +484,15 @@ impl Packed {
         }
     }
 
-    /// Replaces `buf[range]` with the parts of `with`, keeping the buffer exactly as long
-    /// as its content (give or take 32 bytes).
+    /// Replaces `buf[range]` with the parts of `with`.
     fn splice(&mut self, range: std::ops::Range<usize>, with: [&[u8]; 4]) {
         let added: usize = with.iter().map(|part| part.len()).sum();
-        self.buf.reserve_exact(added.saturating_sub(range.len()));
-        // A chain of slices knows its exact length, so the tail moves once.
-        let parts = with[0].iter().chain(with[1]).chain(with[2]).chain(with[3]);
-        self.buf.splice(range, parts.copied());
-        super::give_back_room(&mut self.buf);
+        self.buf.edit(|buf| {
+            buf.reserve_exact(added.saturating_sub(range.len()));
+            // A chain of slices knows its exact length, so the tail moves once.
+            let parts = with[0].iter().chain(with[1]).chain(with[2]).chain(with[3]);
+            buf.splice(range, parts.copied());
+        });
     }
 
     fn push(&mut self, field: &[u8], value: &[u8]) {

@@ -53,7 +53,7 @@ enum Form {
     /// bytes, and the trailing copy lets RPOP find the tail without walking (a queue's
     /// LPUSH + RPOP). `size` is the sum of [`packed_size`], at most 8 KiB here too.
     Packed {
-        buf: Vec<u8>,
+        buf: super::PackedBuf,
         len: u32,
         size: u16,
     },
@@ -70,7 +70,7 @@ struct Deque {
 
 impl Default for Form {
     fn default() -> Self {
-        Form::Packed { buf: Vec::new(), len: 0, size: 0 }
+        Form::Packed { buf: super::PackedBuf::default(), len: 0, size: 0 }
     }
 }
 
@@ -183,7 +183,7 @@ impl List {
     /// Approximate heap bytes (MEMORY USAGE).
     pub fn heap_bytes(&self) -> usize {
         match &self.form {
-            Form::Packed { buf, .. } => buf.capacity(),
+            Form::Packed { buf, .. } => buf.len(),
             Form::Deque(d) => {
                 d.items.capacity() * std::mem::size_of::<Bytes>()
                     + d.items.iter().map(Bytes::len).sum::<usize>()
@@ -236,7 +236,7 @@ impl List {
             buf.extend(packed_entry(e));
         }
         let (len, size) = (d.items.len() as u32, d.packed as u16);
-        self.form = Form::Packed { buf, len, size };
+        self.form = Form::Packed { buf: buf.into(), len, size };
     }
 
     /// Adds a copy of `value` at `end`.
@@ -248,8 +248,10 @@ impl List {
                     End::Left => 0,
                     End::Right => buf.len(),
                 };
-                buf.reserve_exact(PACKED_ENTRY_OVERHEAD + value.len());
-                buf.splice(at..at, packed_entry(value));
+                buf.edit(|buf| {
+                    buf.reserve_exact(PACKED_ENTRY_OVERHEAD + value.len());
+                    buf.splice(at..at, packed_entry(value));
+                });
                 *len += 1;
             }
             Form::Deque(d) => {
@@ -271,8 +273,7 @@ impl List {
                     End::Right => packed_last(buf)?,
                 };
                 let value = Bytes::copy_from_slice(element);
-                buf.drain(bytes);
-                super::give_back_room(buf);
+                buf.edit(|buf| buf.drain(bytes).for_each(drop));
                 *len -= 1;
                 value
             }
@@ -304,8 +305,7 @@ impl List {
             Form::Packed { buf, .. } => {
                 let found = packed_elements(buf).nth(index).map(|(_, bytes)| bytes);
                 if let Some(bytes) = found {
-                    buf.splice(bytes, packed_entry(value));
-                    super::give_back_room(buf);
+                    buf.edit(|buf| buf.splice(bytes, packed_entry(value)).for_each(drop));
                 }
             }
             Form::Deque(d) => {
@@ -347,8 +347,10 @@ impl List {
         match &mut self.form {
             Form::Packed { buf, len, .. } => {
                 let offset = packed_elements(buf).nth(at).map_or(buf.len(), |(_, b)| b.start);
-                buf.reserve_exact(PACKED_ENTRY_OVERHEAD + value.len());
-                buf.splice(offset..offset, packed_entry(value));
+                buf.edit(|buf| {
+                    buf.reserve_exact(PACKED_ENTRY_OVERHEAD + value.len());
+                    buf.splice(offset..offset, packed_entry(value));
+                });
                 *len += 1;
             }
             Form::Deque(d) => Arc::make_mut(d).items.insert(at, Bytes::copy_from_slice(value)),
@@ -387,8 +389,7 @@ impl List {
                     .filter(|(e, _)| keep(e))
                     .flat_map(|(e, _)| packed_entry(e))
                     .collect();
-                *buf = kept;
-                buf.shrink_to_fit();
+                *buf = kept.into();
                 *len -= removed as u32;
             }
             Form::Deque(d) => Arc::make_mut(d).items.retain(|e| keep(e)),
@@ -416,8 +417,7 @@ impl List {
                     .take(stop - start)
                     .flat_map(|(e, _)| packed_entry(e))
                     .collect();
-                *buf = kept;
-                buf.shrink_to_fit();
+                *buf = kept.into();
                 *len = (stop - start) as u32;
             }
             Form::Deque(d) => {

@@ -78,7 +78,7 @@ enum Form {
     /// `intset` (`sorted`) or `listpack`: `[length][member]` per member in iteration
     /// order, in one buffer of exactly that size. Members are at most 64 bytes (an
     /// intset's at most 20), so a length fits a byte.
-    Packed { buf: Vec<u8>, len: u16, sorted: bool },
+    Packed { buf: super::PackedBuf, len: u16, sorted: bool },
     /// `hashtable`, shared with a snapshot in progress until a write copies it.
     Table(Arc<Table>),
 }
@@ -182,13 +182,17 @@ impl Set {
     /// An empty set, encoded as an intset (as Redis starts the destination of
     /// SINTERSTORE, SUNIONSTORE and SDIFFSTORE).
     pub fn new() -> Set {
-        Set { form: Form::Packed { buf: Vec::new(), len: 0, sorted: true } }
+        Set { form: Form::Packed { buf: super::PackedBuf::default(), len: 0, sorted: true } }
     }
 
     fn empty(encoding: Encoding) -> Set {
         let form = match encoding {
-            Encoding::Intset => Form::Packed { buf: Vec::new(), len: 0, sorted: true },
-            Encoding::Listpack => Form::Packed { buf: Vec::new(), len: 0, sorted: false },
+            Encoding::Intset => {
+                Form::Packed { buf: super::PackedBuf::default(), len: 0, sorted: true }
+            }
+            Encoding::Listpack => {
+                Form::Packed { buf: super::PackedBuf::default(), len: 0, sorted: false }
+            }
             Encoding::Hashtable => Form::Table(Arc::default()),
         };
         Set { form }
@@ -246,7 +250,7 @@ impl Set {
     /// Approximate heap bytes (MEMORY USAGE).
     pub fn heap_bytes(&self) -> usize {
         match &self.form {
-            Form::Packed { buf, .. } => buf.capacity(),
+            Form::Packed { buf, .. } => buf.len(),
             Form::Table(t) => {
                 let per_member = std::mem::size_of::<Bytes>() + std::mem::size_of::<usize>() + 1;
                 let content: usize = t.members.iter().map(|m| m.len()).sum();
@@ -352,7 +356,7 @@ impl Set {
                     _ => None,
                 };
                 if let Some(offset) = at {
-                    packed_insert(buf, offset, member);
+                    buf.edit(|buf| packed_insert(buf, offset, member));
                     *len += 1;
                     return true;
                 }
@@ -442,7 +446,7 @@ impl Set {
                     let end = buf.len();
                     packed_insert(&mut buf, end, m);
                 }
-                self.form = Form::Packed { buf, len: remaining as u16, sorted: false };
+                self.form = Form::Packed { buf: buf.into(), len: remaining as u16, sorted: false };
             }
         }
         popped
@@ -504,10 +508,9 @@ fn packed_insert(buf: &mut Vec<u8>, offset: usize, member: &[u8]) {
     buf.splice(offset..offset, entry);
 }
 
-/// Removes the packed entry at `bytes`, giving back the room a listpack would.
-fn packed_remove(buf: &mut Vec<u8>, bytes: Range<usize>) {
-    buf.drain(bytes);
-    super::give_back_room(buf);
+/// Removes the packed entry at `bytes`.
+fn packed_remove(buf: &mut super::PackedBuf, bytes: Range<usize>) {
+    buf.edit(|buf| buf.drain(bytes).for_each(drop));
 }
 
 impl Table {

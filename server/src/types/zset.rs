@@ -111,7 +111,7 @@ enum Form {
     /// `listpack`: `[score, 8 bytes LE][member length][member]` per element, in
     /// (score, member) order, in one buffer of exactly that size; walked linearly (at
     /// most 128 elements of at most 64 bytes).
-    Packed { buf: Vec<u8>, len: u16 },
+    Packed { buf: super::PackedBuf, len: u16 },
     /// `skiplist`; Redis never converts back on removal. Shared with a snapshot in
     /// progress until a write copies it.
     Tree(Arc<Tree>),
@@ -123,7 +123,7 @@ const _: () = assert!(LISTPACK_MAX_ENTRIES <= u16::MAX as usize);
 
 impl Default for ZSet {
     fn default() -> Self {
-        ZSet { form: Form::Packed { buf: Vec::new(), len: 0 } }
+        ZSet { form: Form::Packed { buf: super::PackedBuf::default(), len: 0 } }
     }
 }
 
@@ -173,7 +173,7 @@ impl ZSet {
     /// Approximate heap bytes (MEMORY USAGE).
     pub fn heap_bytes(&self) -> usize {
         match &self.form {
-            Form::Packed { buf, .. } => buf.capacity(),
+            Form::Packed { buf, .. } => buf.len(),
             Form::Tree(t) => std::mem::size_of::<Tree>() + t.heap_bytes(),
         }
     }
@@ -216,7 +216,7 @@ impl ZSet {
         let old = match found {
             Some((old, _, _)) if old == score => return Inserted::Updated(old),
             Some((old, _, bytes)) => {
-                buf.drain(bytes);
+                buf.edit(|buf| buf.drain(bytes).for_each(drop));
                 *len -= 1;
                 Some(old)
             }
@@ -231,14 +231,15 @@ impl ZSet {
         let at = packed_elements(buf)
             .find(|(s, m, _)| cmp_key(*s, m, score, member) == Ordering::Greater)
             .map_or(buf.len(), |(_, _, bytes)| bytes.start);
-        buf.reserve_exact(PACKED_HEADER + member.len());
         let element = score
             .to_le_bytes()
             .into_iter()
             .chain([member.len() as u8])
             .chain(member.iter().copied());
-        buf.splice(at..at, element);
-        super::give_back_room(buf);
+        buf.edit(|buf| {
+            buf.reserve_exact(PACKED_HEADER + member.len());
+            buf.splice(at..at, element);
+        });
         *len += 1;
         old.map_or(Inserted::Added, Inserted::Updated)
     }
@@ -248,8 +249,7 @@ impl ZSet {
         match &mut self.form {
             Form::Packed { buf, len } => {
                 let (score, _, bytes) = packed_elements(buf).find(|(_, m, _)| *m == member)?;
-                buf.drain(bytes);
-                super::give_back_room(buf);
+                buf.edit(|buf| buf.drain(bytes).for_each(drop));
                 *len -= 1;
                 Some(score)
             }
