@@ -729,6 +729,8 @@ fn a_partitioned_primary_keeps_no_write_and_the_majority_elects() {
 
 #[test]
 fn single_register_histories_are_linearizable_across_failovers() {
+    // Operations completed before the kill and after the new leader is agreed, each.
+    const PHASE_OPS: usize = 30;
     let mut shard = Shard::start(3, FAST_RAFT);
     let ports = shard.ports.clone();
     let origin = Instant::now();
@@ -741,11 +743,20 @@ fn single_register_histories_are_linearizable_across_failovers() {
             let mut node = client;
             let mut con: Option<redis::Connection> = None;
             let mut n = 0;
-            while !stop.load(Ordering::Relaxed) && n < 80 {
+            // Clients run until told to stop, not for a fixed number of attempts: while
+            // there is no leader every attempt fails at once, and a budget of attempts
+            // would be spent before the failover ends (leaving nothing after it to check).
+            // A client that has to move on waits a little, so it does not spin.
+            let move_on = |con: &mut Option<redis::Connection>, node: &mut usize| {
+                *con = None;
+                *node += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            };
+            while !stop.load(Ordering::Relaxed) {
                 if con.is_none() {
                     con = connect(ports[node % 3]).ok();
                     if con.is_none() {
-                        node += 1;
+                        move_on(&mut con, &mut node);
                         continue;
                     }
                 }
@@ -758,44 +769,81 @@ fn single_register_histories_are_linearizable_across_failovers() {
                     match redis::cmd("SET").arg("reg").arg(&value).query::<()>(c) {
                         // A replica refused it: certainly not applied, nothing to record.
                         Err(e) if e.code() == Some("READONLY") => {
-                            con = None;
-                            node += 1;
+                            move_on(&mut con, &mut node);
                             continue;
                         }
                         r => (Kind::Write(value), r.is_ok()),
                     }
                 } else {
-                    match redis::cmd("GET").arg("reg").query::<Option<String>>(c) {
-                        Ok(v) => (Kind::Read(v), true),
+                    // Reads answered by a replica are allowed to be stale, so only the
+                    // primary's answers are checked. Whether this node leads is asked
+                    // right before and right after the read, in the same pipeline: a
+                    // node asked only afterwards may have been a lagging replica when it
+                    // answered and won an election since (a new leader learns that the
+                    // old leader's last writes were committed only after it is elected).
+                    let mut pipe = redis::pipe();
+                    pipe.cmd("ROLE").cmd("GET").arg("reg").cmd("ROLE");
+                    type Reply = (Vec<redis::Value>, Option<String>, Vec<redis::Value>);
+                    match pipe.query::<Reply>(c) {
+                        Ok((before, v, after)) => {
+                            let master = |role: &[redis::Value]| match role.first() {
+                                Some(redis::Value::BulkString(b)) => b == b"master",
+                                _ => false,
+                            };
+                            if !(master(&before) && master(&after)) {
+                                move_on(&mut con, &mut node);
+                                continue;
+                            }
+                            (Kind::Read(v), true)
+                        }
                         Err(_) => (Kind::Read(None), false),
                     }
                 };
                 let completed = ok.then(|| origin.elapsed().as_nanos() as u64);
-                // Reads answered by a replica are allowed to be stale: only the primary's
-                // answers are checked, so a READONLY-free read on a replica is dropped.
-                let from_replica =
-                    !write && ok && role_of(ports[node % 3]).as_deref() != Some("master");
-                if !from_replica {
-                    history.lock().unwrap().push(Op { client, invoked, completed, kind });
-                }
+                history.lock().unwrap().push(Op { client, invoked, completed, kind });
                 if !ok {
-                    con = None;
-                    node += 1;
+                    move_on(&mut con, &mut node);
                 }
             }
         }));
     }
-    std::thread::sleep(Duration::from_millis(300));
+    // Completed operations invoked at or after `since` (nanoseconds from `origin`).
+    let completed_since = |since: u64| {
+        history
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|o| o.completed.is_some() && o.invoked >= since)
+            .count()
+    };
+    let wait_for = |since: u64, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while completed_since(since) < PHASE_OPS {
+            assert!(
+                Instant::now() < deadline,
+                "only {} operations completed {what}",
+                completed_since(since)
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    wait_for(0, "before the failover");
     let leader = shard.leader(Duration::from_secs(20));
     shard.kill9(leader);
+    // The survivors elect a new leader before the old one is back: restarted at once, it
+    // resumes leading its own term before any follower's election timeout runs out.
+    let new_leader = shard.leader(Duration::from_secs(30));
     shard.spawn(leader, &[]);
+    wait_for(origin.elapsed().as_nanos() as u64, "after the failover");
+    stop.store(true, Ordering::Relaxed);
     for c in clients {
         c.join().unwrap();
     }
-    stop.store(true, Ordering::Relaxed);
     let history = history.lock().unwrap().clone();
     let checked = history.iter().filter(|o| o.completed.is_some()).count();
-    assert!(checked > 50, "too few completed operations: {checked}");
+    eprintln!(
+        "killed leader {leader}, new leader {new_leader}; {checked} completed operations checked"
+    );
     linearizable::check(None, &history).unwrap();
 }
 
