@@ -386,14 +386,11 @@ fn plan_placeholders(s: &Stream, pending_gone: &BTreeSet<StreamId>) -> Vec<Place
         if deleted == 0 {
             continue;
         }
-        let live_bytes: usize = s
-            .range(node.first, node.last, 0, false)
-            .iter()
-            .map(|(_, fields)| entry_size(fields))
-            .sum();
+        let live_bytes: usize =
+            s.entries_in(node.first, node.last).map(|(_, fields)| entry_size(&fields)).sum();
         let mut ids = BTreeSet::new();
         for id in [node.first, node.last] {
-            if ids.len() < deleted && s.get(id).is_none() {
+            if ids.len() < deleted && !s.contains(id) {
                 ids.insert(id);
             }
         }
@@ -408,7 +405,7 @@ fn plan_placeholders(s: &Stream, pending_gone: &BTreeSet<StreamId>) -> Vec<Place
             match candidate.next() {
                 Some(next) if next < node.last => {
                     candidate = next;
-                    if s.get(next).is_none() {
+                    if !s.contains(next) {
                         ids.insert(next);
                     }
                 }
@@ -430,7 +427,7 @@ fn rewrite_stream(key: &Bytes, s: &Stream, out: &mut dyn FnMut(Vec<Bytes>)) {
         .groups
         .values()
         .flat_map(|g| g.pel.keys())
-        .filter(|id| s.get(**id).is_none())
+        .filter(|id| !s.contains(**id))
         .copied()
         .collect();
     let placeholders = plan_placeholders(s, &pending_gone);
@@ -444,7 +441,7 @@ fn rewrite_stream(key: &Bytes, s: &Stream, out: &mut dyn FnMut(Vec<Bytes>)) {
         }
         argv
     };
-    let mut live = s.range(StreamId::MIN, StreamId::MAX, 0, false).into_iter().peekable();
+    let mut live = s.entries_in(StreamId::MIN, StreamId::MAX).peekable();
     let mut pads = placeholders.iter().peekable();
     let mut appended = 0u64;
     let mut last_appended = StreamId::MIN;
@@ -504,7 +501,7 @@ fn rewrite_stream(key: &Bytes, s: &Stream, out: &mut dyn FnMut(Vec<Bytes>)) {
     // IDs with the same owner, delivery time and count share one XCLAIM.
     let is_placeholder = |id: &StreamId| placeholders.binary_search_by(|p| p.id.cmp(id)).is_ok();
     for (name, g) in &s.groups {
-        let claimable = g.pel.iter().filter(|(id, _)| s.get(**id).is_some() || is_placeholder(id));
+        let claimable = g.pel.iter().filter(|(id, _)| s.contains(**id) || is_placeholder(id));
         let mut run: Option<(Vec<Bytes>, &crate::types::stream::Pending)> = None;
         let mut flush = |run: Option<(Vec<Bytes>, &crate::types::stream::Pending)>| {
             if let Some((mut argv, p)) = run {
@@ -674,7 +671,7 @@ mod tests {
                     .groups
                     .values()
                     .flat_map(|g| g.pel.keys())
-                    .filter(|id| s.get(**id).is_none())
+                    .filter(|id| !s.contains(**id))
                     .copied()
                     .collect();
                 let pads: BTreeSet<StreamId> =

@@ -2,20 +2,42 @@
 //! recreate it (a compacted log; see `engram_log::snapshot` for the file).
 //!
 //! The log freezes the state machine between two applies; [`Rewriter`] then walks the
-//! frozen slot tables on the snapshot thread while writes go on (they copy a slot's table
-//! before changing it while a snapshot shares it).
+//! frozen slot tables while writes go on (they copy a slot's table before changing it
+//! while a snapshot shares it).
+//!
+//! The walk runs on a thread of its own and hands entries over through a bounded
+//! channel, so the entries waiting to be written are at most [`IN_FLIGHT`] whatever a
+//! key holds. Queued a slot table at a time, one stream of 2M entries queued 2M XADDs
+//! at once (about 600 MB, ten times the stream itself).
 
 use std::collections::VecDeque;
+use std::sync::mpsc::{sync_channel, Receiver};
 
 use crate::entry::Request;
 use crate::keyspace::FrozenDb;
 
-/// Turns frozen databases into the entries that recreate them, a slot table at a time.
+/// Entries rewritten ahead of the snapshot writer.
+const IN_FLIGHT: usize = 256;
+
+/// Turns frozen databases into the entries that recreate them.
 pub struct Rewriter {
-    dbs: VecDeque<(u32, FrozenDb)>,
-    next_table: usize,
-    now_ms: u64,
-    ready: VecDeque<Request>,
+    /// Entries emitted before the keys (script cache, function libraries).
+    prelude: VecDeque<Request>,
+    /// The databases, until the walk starts.
+    pending: Option<(Vec<(u32, FrozenDb)>, u64)>,
+    walk: Walk,
+}
+
+enum Walk {
+    NotStarted,
+    Thread {
+        rx: Receiver<Request>,
+        /// Detached when dropped: an abandoned walk ends at its next send.
+        #[cfg_attr(not(test), allow(dead_code))]
+        thread: std::thread::JoinHandle<()>,
+    },
+    /// No thread could be started: the walk runs here, a slot table at a time.
+    Inline(Inline),
 }
 
 impl Rewriter {
@@ -23,13 +45,73 @@ impl Rewriter {
     /// last applied leader time, so TTLs already due are due on load too.
     pub fn new(dbs: Vec<(u32, FrozenDb)>, now_ms: u64) -> Self {
         let dbs = dbs.into_iter().filter(|(_, db)| !db.is_empty()).collect();
-        Self { dbs, next_table: 0, now_ms, ready: VecDeque::new() }
+        Self { prelude: VecDeque::new(), pending: Some((dbs, now_ms)), walk: Walk::NotStarted }
     }
 
     /// Entries emitted before the keys (script cache, function libraries).
     pub fn with_prelude(mut self, prelude: Vec<Request>) -> Self {
-        self.ready.extend(prelude);
+        self.prelude.extend(prelude);
         self
+    }
+
+    fn start(&mut self) {
+        let Some((dbs, now_ms)) = self.pending.take() else { return };
+        let (tx, rx) = sync_channel(IN_FLIGHT);
+        // The databases go to the thread only once it exists; a failed spawn hands them
+        // back for the walk here (a snapshot missing keys would lose them when the log
+        // is truncated behind it).
+        let (give, take) = std::sync::mpsc::channel::<Vec<(u32, FrozenDb)>>();
+        let spawned = std::thread::Builder::new().name("engram-rewrite".into()).spawn(move || {
+            let Ok(dbs) = take.recv() else { return };
+            walk(dbs, now_ms, &mut |request| tx.send(request).is_ok());
+        });
+        self.walk = match spawned {
+            Ok(thread) => match give.send(dbs) {
+                Ok(()) => Walk::Thread { rx, thread },
+                Err(back) => {
+                    tracing::warn!(
+                        "snapshot rewrite thread gone before it started; rewriting inline"
+                    );
+                    Walk::Inline(Inline::new(back.0, now_ms))
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "no thread for the snapshot rewrite; rewriting inline");
+                Walk::Inline(Inline::new(dbs, now_ms))
+            }
+        };
+    }
+}
+
+/// Emits every key's entries in order; stops early once `emit` returns false (the
+/// snapshot was abandoned).
+fn walk(dbs: Vec<(u32, FrozenDb)>, now_ms: u64, emit: &mut dyn FnMut(Request) -> bool) {
+    let mut open = true;
+    for (db_index, db) in &dbs {
+        for table in 0..db.table_count() {
+            for (key, entry) in db.table(table) {
+                if !open {
+                    return;
+                }
+                crate::rewrite::rewrite_entry(key, entry, &mut |argv| {
+                    open = open && emit(Request::Write { db: *db_index, now_ms, argv });
+                });
+            }
+        }
+    }
+}
+
+/// The walk without a thread: a slot table's entries at a time.
+struct Inline {
+    dbs: VecDeque<(u32, FrozenDb)>,
+    next_table: usize,
+    now_ms: u64,
+    ready: VecDeque<Request>,
+}
+
+impl Inline {
+    fn new(dbs: Vec<(u32, FrozenDb)>, now_ms: u64) -> Self {
+        Inline { dbs: dbs.into(), next_table: 0, now_ms, ready: VecDeque::new() }
     }
 
     /// Rewrites the next slot table into `ready`; false when none is left.
@@ -53,15 +135,82 @@ impl Rewriter {
             }
         }
     }
-}
-
-impl Iterator for Rewriter {
-    type Item = Request;
 
     fn next(&mut self) -> Option<Request> {
         if self.ready.is_empty() && !self.fill() {
             return None;
         }
         self.ready.pop_front()
+    }
+}
+
+impl Iterator for Rewriter {
+    type Item = Request;
+
+    fn next(&mut self) -> Option<Request> {
+        if let Some(request) = self.prelude.pop_front() {
+            return Some(request);
+        }
+        if matches!(self.walk, Walk::NotStarted) {
+            self.start();
+        }
+        match &mut self.walk {
+            Walk::NotStarted => None,
+            Walk::Thread { rx, .. } => rx.recv().ok(),
+            Walk::Inline(inline) => inline.next(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyspace::{Keyspace, StrValue, Value};
+    use bytes::Bytes;
+
+    fn keyspace(keys: usize) -> Keyspace {
+        let mut ks = Keyspace::new(2);
+        for i in 0..keys {
+            let value = Value::Str(StrValue::from(format!("v{i}")));
+            ks.db_mut(i % 2).set(Bytes::from(format!("k{i}")), value, None, "set");
+        }
+        ks
+    }
+
+    fn frozen(ks: &Keyspace) -> Vec<(u32, FrozenDb)> {
+        (0..2).map(|i| (i as u32, ks.db(i).freeze())).collect()
+    }
+
+    /// The thread's walk emits what the inline walk does, in the same order, after the
+    /// prelude.
+    #[test]
+    fn the_threaded_walk_matches_the_inline_one() {
+        let ks = keyspace(5000);
+        let prelude = vec![Request::Write { db: 0, now_ms: 1, argv: vec![Bytes::from("PING")] }];
+        let threaded: Vec<Request> =
+            Rewriter::new(frozen(&ks), 7).with_prelude(prelude.clone()).collect();
+        let mut inline = Inline::new(frozen(&ks), 7);
+        let expected: Vec<Request> =
+            prelude.into_iter().chain(std::iter::from_fn(|| inline.next())).collect();
+        assert_eq!(threaded.len(), 5001);
+        assert!(threaded == expected);
+    }
+
+    /// Dropping the rewriter midway (an abandoned snapshot) ends the walk's thread.
+    #[test]
+    fn an_abandoned_walk_stops() {
+        let ks = keyspace(IN_FLIGHT * 8);
+        let mut rewriter = Rewriter::new(frozen(&ks), 7);
+        assert!(rewriter.next().is_some());
+        let Walk::Thread { rx, thread } = std::mem::replace(&mut rewriter.walk, Walk::NotStarted)
+        else {
+            panic!("the walk runs on its thread");
+        };
+        drop(rx);
+        let deadline = crate::clock::monotonic() + std::time::Duration::from_secs(10);
+        while !thread.is_finished() {
+            assert!(crate::clock::monotonic() < deadline, "the walk went on");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
     }
 }

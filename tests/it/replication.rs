@@ -114,6 +114,23 @@ impl Shard {
         }
     }
 
+    /// Runs `cmd` on the leader as a client that follows the leader does: while the answer
+    /// says the command did not run there ([`refused`]), finds the leader again and retries,
+    /// for up to `timeout`. Returns the node that gave the final answer, and that answer.
+    pub fn on_leader<T: redis::FromRedisValue>(
+        &self,
+        cmd: &redis::Cmd,
+        timeout: Duration,
+    ) -> (usize, redis::RedisResult<T>) {
+        let deadline = Instant::now() + timeout;
+        let mut node = 0;
+        let reply = until_not_refused(timeout, || {
+            node = self.leader(deadline.saturating_duration_since(Instant::now()));
+            cmd.query(&mut self.client(node))
+        });
+        (node, reply)
+    }
+
     /// Waits until every live node has applied the same log index.
     pub fn converge(&self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
@@ -161,6 +178,33 @@ fn applied_offset(port: u16) -> Option<i64> {
     line.split(':').nth(1)?.trim().parse().ok()
 }
 
+/// Whether an error says the command was refused before it ran because the node cannot
+/// act as the leader just now: a client retries it on the leader. Besides a replica (or a
+/// deposed leader), a leader answers READONLY to a write, and TRYAGAIN to a read, while no
+/// majority has acknowledged it for an election timeout (its raft lease lapsed), which
+/// happens on a loaded machine though no other node is elected.
+fn refused(e: &redis::RedisError) -> bool {
+    matches!(e.code(), Some("READONLY" | "MOVED" | "CLUSTERDOWN" | "TRYAGAIN"))
+}
+
+/// Calls `f` until its answer is not a [`refused`] error or `timeout` has passed (then the
+/// last refusal is returned). An error that leaves a write's outcome unknown (a dropped
+/// connection) is returned, not retried.
+fn until_not_refused<T>(
+    timeout: Duration,
+    mut f: impl FnMut() -> redis::RedisResult<T>,
+) -> redis::RedisResult<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match f() {
+            Err(e) if refused(&e) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            reply => return reply,
+        }
+    }
+}
+
 fn error_code(e: &redis::RedisError) -> String {
     e.code().map(str::to_string).unwrap_or_else(|| e.to_string())
 }
@@ -168,11 +212,15 @@ fn error_code(e: &redis::RedisError) -> String {
 #[test]
 fn shard_replicates_and_redirects() {
     let shard = Shard::start(3, FAST_RAFT);
-    let leader = shard.leader(Duration::from_secs(20));
+    // Writes are sent as a client sends them, to whichever node leads when they go out.
+    let patience = Duration::from_secs(20);
+    let (_, set) = shard.on_leader::<()>(redis::cmd("SET").arg("k").arg("v1"), patience);
+    set.unwrap();
+    let (leader, pushed) =
+        shard.on_leader::<i64>(redis::cmd("RPUSH").arg("l").arg("a").arg("b"), patience);
+    assert_eq!(pushed.unwrap(), 2);
     let replica = (1..=3).find(|id| *id != leader).unwrap();
     let mut primary = shard.client(leader);
-    let _: () = redis::cmd("SET").arg("k").arg("v1").query(&mut primary).unwrap();
-    let _: i64 = redis::cmd("RPUSH").arg("l").arg("a").arg("b").query(&mut primary).unwrap();
 
     let mut con = shard.client(replica);
     let err = redis::cmd("SET").arg("k").arg("x").query::<()>(&mut con).unwrap_err();
@@ -190,8 +238,11 @@ fn shard_replicates_and_redirects() {
     }
     shard.converge(Duration::from_secs(10));
     for id in 1..=3 {
-        let mut c = shard.client(id);
-        let list: Vec<String> = redis::cmd("LRANGE").arg("l").arg(0).arg(-1).query(&mut c).unwrap();
+        // On the leader a read waits until a majority confirms it leads (TRYAGAIN if not).
+        let list: Vec<String> = until_not_refused(patience, || {
+            redis::cmd("LRANGE").arg("l").arg(0).arg(-1).query(&mut shard.client(id))
+        })
+        .unwrap();
         assert_eq!(list, ["a", "b"], "node {id}");
     }
     // Roles as Redis shows them.
@@ -213,21 +264,31 @@ fn shard_replicates_and_redirects() {
     let err =
         redis::cmd("EVAL").arg("return redis.call('SET','k','z')").arg(0).query::<()>(&mut con);
     assert_eq!(error_code(&err.unwrap_err()), "READONLY");
-    // min-replicas-to-write counts the replicas that acknowledged the log: two here.
-    let set_to = |con: &mut redis::Connection, n: &str| {
-        let _: () =
-            redis::cmd("CONFIG").arg("SET").arg("min-replicas-to-write").arg(n).query(con).unwrap();
+    // min-replicas-to-write counts the replicas that acknowledged the log: two here. Set on
+    // every node, so that it holds on whichever one leads when the writes go out.
+    let set_to = |n: &str| {
+        for id in 1..=3 {
+            let _: () = redis::cmd("CONFIG")
+                .arg("SET")
+                .arg("min-replicas-to-write")
+                .arg(n)
+                .query(&mut shard.client(id))
+                .unwrap();
+        }
     };
-    set_to(&mut primary, "2");
-    let _: () = redis::cmd("SET").arg("k").arg("v2").query(&mut primary).unwrap();
-    set_to(&mut primary, "3");
-    let err = redis::cmd("SET").arg("k").arg("v3").query::<()>(&mut primary).unwrap_err();
+    set_to("2");
+    let (_, set) = shard.on_leader::<()>(redis::cmd("SET").arg("k").arg("v2"), patience);
+    set.unwrap();
+    set_to("3");
+    let (refuser, set) = shard.on_leader::<()>(redis::cmd("SET").arg("k").arg("v3"), patience);
+    let err = set.unwrap_err();
     assert_eq!(error_code(&err), "NOREPLICAS", "{err}");
-    let info: String = redis::cmd("INFO").arg("replication").query(&mut primary).unwrap();
+    let info: String =
+        redis::cmd("INFO").arg("replication").query(&mut shard.client(refuser)).unwrap();
     assert!(info.contains("min_slaves_good_slaves:2"), "{info}");
-    set_to(&mut primary, "0");
-    let got: String = redis::cmd("GET").arg("k").query(&mut primary).unwrap();
-    assert_eq!(got, "v2");
+    set_to("0");
+    let (_, got) = shard.on_leader::<String>(redis::cmd("GET").arg("k"), patience);
+    assert_eq!(got.unwrap(), "v2");
 }
 
 #[test]

@@ -440,8 +440,8 @@ fn entry_reply(id: StreamId, fields: &Fields) -> Reply {
     Reply::Array(vec![id_reply(id), fields_reply(fields)])
 }
 
-fn entries_reply<'a>(entries: impl IntoIterator<Item = (StreamId, &'a Fields)>) -> Reply {
-    Reply::Array(entries.into_iter().map(|(id, f)| entry_reply(id, f)).collect())
+fn entries_reply(entries: Vec<(StreamId, Fields)>) -> Reply {
+    Reply::Array(entries.iter().map(|(id, f)| entry_reply(*id, f)).collect())
 }
 
 /// The trimming options shared by XADD and XTRIM.
@@ -685,7 +685,7 @@ impl WriteCommand for XDel {
             None => return Ok(Reply::Int(0)),
             Some(Value::Stream(s)) => {
                 let ids = self.ids.as_ref().map_err(Clone::clone)?;
-                if !ids.iter().any(|id| s.get(*id).is_some()) {
+                if !ids.iter().any(|id| s.contains(*id)) {
                     return Ok(Reply::Int(0));
                 }
             }
@@ -1053,9 +1053,7 @@ impl WriteCommand for XReadGroup {
                             .collect(),
                     ))
                 }
-                _ => s
-                    .read_new(&group, &consumer, ra.count, ra.noack, now)
-                    .map(|served| entries_reply(served.iter().map(|(id, f)| (*id, f)))),
+                _ => s.read_new(&group, &consumer, ra.count, ra.noack, now).map(entries_reply),
             };
             if let Some(r) = reply {
                 out.push((Reply::Bulk(key.clone()), r));
@@ -1564,7 +1562,7 @@ impl ReadCommand for XInfoStream {
         let Some(count) = full else {
             out.push(field("groups", int(s.groups.len())));
             let entry =
-                |e: Option<(StreamId, &Fields)>| e.map_or(Reply::Null, |(i, f)| entry_reply(i, f));
+                |e: Option<(StreamId, Fields)>| e.map_or(Reply::Null, |(i, f)| entry_reply(i, &f));
             out.push(field("first-entry", entry(s.first_entry())));
             out.push(field("last-entry", entry(s.last_entry())));
             return Ok(Reply::Map(out));

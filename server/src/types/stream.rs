@@ -2,12 +2,15 @@
 //!
 //! A pure data structure: no keyspace, no protocol, no clock (callers pass times in).
 //!
-//! Entries live in a `BTreeMap` by ID. Redis stores them in listpack "nodes" of at most
-//! `stream-node-max-entries` entries (and `stream-node-max-bytes` bytes), and its
-//! approximate trimming (`MAXLEN ~`, `MINID ~`) removes whole nodes only; so the node
-//! boundaries are tracked here too ([`Node`]: first ID, last appended ID, live and total
-//! counts), which makes `~` trimming, `LIMIT` and `XINFO`'s `radix-tree-keys` agree with
-//! Redis. Groups and consumers are `BTreeMap`s so every iteration order is by name/ID,
+//! Entries live in nodes as Redis's listpacks do: at most `stream-node-max-entries`
+//! entries (and `stream-node-max-bytes` bytes) per node, each node one buffer of packed
+//! entries, nodes in a `BTreeMap` by their first ID ([`Node`]). An entry costs its
+//! bytes and a few more (a millisecond delta and sequence as varints), where a map entry
+//! per ID with a `Bytes` per field cost over 400 bytes (1M two-field XADDs: 415 MB
+//! against Redis's 16). Redis's approximate trimming (`MAXLEN ~`, `MINID ~`) removes
+//! whole nodes only, so matching its node boundaries also makes `~` trimming, `LIMIT`
+//! and `XINFO`'s `radix-tree-keys` agree with Redis. XDEL flags an entry in place, as
+//! Redis does; a node goes when its last live entry does. Groups and consumers are `BTreeMap`s so every iteration order is by name/ID,
 //! never by hash: apply stays deterministic.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -112,8 +115,8 @@ impl fmt::Display for StreamId {
 /// An entry's field-value pairs, in insertion order.
 pub type Fields = Vec<(Bytes, Bytes)>;
 
-/// A listpack node as Redis would have it: which entries it holds.
-#[derive(Debug, Clone, PartialEq)]
+/// A listpack node as Redis would have it: the entries appended since its first ID.
+#[derive(Debug, Clone)]
 struct Node {
     /// The last ID appended to the node (deleted or not).
     last: StreamId,
@@ -123,6 +126,149 @@ struct Node {
     total: usize,
     /// Approximate listpack size.
     bytes: usize,
+    /// Every entry appended, in ID order: `[flags][ms - first ms][seq][pairs]`, then per
+    /// pair `[field length][field][value length][value]`, or only the values when the
+    /// fields are the node's first entry's, in order (the usual case: producers write
+    /// the same fields every time; Redis's master entry); numbers are LEB128 varints.
+    packed: Vec<u8>,
+}
+
+/// Flag bits of an entry.
+const DELETED: u8 = 1;
+const SAME_FIELDS: u8 = 2;
+
+fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push(n as u8 | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn take_varint(buf: &[u8], at: &mut usize) -> Option<u64> {
+    let mut n = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *buf.get(*at)?;
+        *at += 1;
+        n |= u64::from(byte & 0x7F) << shift;
+        if byte < 0x80 {
+            return Some(n);
+        }
+    }
+    None
+}
+
+fn take_bytes<'a>(buf: &'a [u8], at: &mut usize) -> Option<&'a [u8]> {
+    let len = usize::try_from(take_varint(buf, at)?).ok()?;
+    let bytes = buf.get(*at..at.checked_add(len)?)?;
+    *at += len;
+    Some(bytes)
+}
+
+/// One entry of a node, read in place.
+#[derive(Clone, Copy)]
+struct Packed<'a> {
+    id: StreamId,
+    deleted: bool,
+    /// Offset of the flag byte in the node's buffer.
+    at: usize,
+    count: usize,
+    /// The pairs' bytes, or only the values' when `fields_from` gives the fields.
+    pairs: &'a [u8],
+    /// The node's first entry's pairs, whose fields this entry shares.
+    fields_from: Option<&'a [u8]>,
+}
+
+impl Packed<'_> {
+    fn pairs(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        let (mut at, mut field_at) = (0, 0);
+        (0..self.count).map_while(move |_| {
+            let field = match self.fields_from {
+                Some(master) => {
+                    let field = take_bytes(master, &mut field_at)?;
+                    take_bytes(master, &mut field_at)?;
+                    field
+                }
+                None => take_bytes(self.pairs, &mut at)?,
+            };
+            Some((field, take_bytes(self.pairs, &mut at)?))
+        })
+    }
+
+    fn fields(&self) -> Fields {
+        self.pairs().map(|(f, v)| (Bytes::copy_from_slice(f), Bytes::copy_from_slice(v))).collect()
+    }
+}
+
+impl Node {
+    fn new(id: StreamId) -> Self {
+        Node { last: id, live: 0, total: 0, bytes: 16, packed: Vec::new() }
+    }
+
+    /// Packs an entry; `first` is the node's first ID, at most `id`.
+    fn push(&mut self, first: StreamId, id: StreamId, fields: &Fields, size: usize) {
+        let same_fields = self.entries(first).next().is_some_and(|master| {
+            master.count == fields.len()
+                && master.pairs().zip(fields).all(|((f, _), (g, _))| f == &g[..])
+        });
+        let out = &mut self.packed;
+        out.push(if same_fields { SAME_FIELDS } else { 0 });
+        put_varint(out, id.ms - first.ms);
+        put_varint(out, id.seq);
+        put_varint(out, fields.len() as u64);
+        for (f, v) in fields {
+            if !same_fields {
+                put_varint(out, f.len() as u64);
+                out.extend_from_slice(f);
+            }
+            put_varint(out, v.len() as u64);
+            out.extend_from_slice(v);
+        }
+        self.last = id;
+        self.live += 1;
+        self.total += 1;
+        self.bytes += size;
+    }
+
+    /// Every entry, deleted ones included, in ID order.
+    fn entries(&self, first: StreamId) -> impl Iterator<Item = Packed<'_>> {
+        let buf = &self.packed[..];
+        let mut at = 0;
+        let mut master: Option<&[u8]> = None;
+        std::iter::from_fn(move || {
+            let start = at;
+            let flags = *buf.get(at)?;
+            at += 1;
+            let ms = first.ms.checked_add(take_varint(buf, &mut at)?)?;
+            let id = StreamId::new(ms, take_varint(buf, &mut at)?);
+            let count = usize::try_from(take_varint(buf, &mut at)?).ok()?;
+            let fields_from = if flags & SAME_FIELDS != 0 { Some(master?) } else { None };
+            let pairs_at = at;
+            let parts = if fields_from.is_some() { count } else { count * 2 };
+            for _ in 0..parts {
+                take_bytes(buf, &mut at)?;
+            }
+            let pairs = buf.get(pairs_at..at)?;
+            master = master.or(Some(pairs));
+            let deleted = flags & DELETED != 0;
+            Some(Packed { id, deleted, at: start, count, pairs, fields_from })
+        })
+    }
+
+    /// The live entries, in ID order.
+    fn live(&self, first: StreamId) -> impl Iterator<Item = Packed<'_>> {
+        self.entries(first).filter(|e| !e.deleted)
+    }
+
+    /// Flags the live entry `id` deleted; whether there was one.
+    fn delete(&mut self, first: StreamId, id: StreamId) -> bool {
+        let Some(at) = self.live(first).find(|e| e.id == id).map(|e| e.at) else {
+            return false;
+        };
+        self.packed[at] |= DELETED;
+        self.live -= 1;
+        true
+    }
 }
 
 /// What an entry counts against a node's `stream-node-max-bytes` (an approximation of its
@@ -285,11 +431,12 @@ pub enum Trim {
 }
 
 /// A stream: entries by ID, consumer groups and their pending lists.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Stream {
-    entries: BTreeMap<StreamId, Fields>,
     /// Listpack nodes by master (first appended) ID.
     nodes: BTreeMap<StreamId, Node>,
+    /// Live entries.
+    len: usize,
     /// The last ID generated or set (XSETID).
     pub last_id: StreamId,
     /// The first live entry's ID when the stream was last changed (0-0 when empty).
@@ -302,15 +449,28 @@ pub struct Stream {
     pub groups: BTreeMap<Bytes, Group>,
 }
 
+/// Equal content: the same live entries, node boundaries and counts, metadata and
+/// groups (what a deleted entry held does not matter).
+impl PartialEq for Stream {
+    fn eq(&self, other: &Self) -> bool {
+        let content = |s: &Stream| {
+            let mut bytes = Vec::new();
+            s.digest(&mut |part| bytes.extend_from_slice(part));
+            bytes
+        };
+        self.len == other.len && content(self) == content(other)
+    }
+}
+
 impl Stream {
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.len
     }
 
     /// Whether there are no entries (unlike other types, an empty stream is kept).
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len == 0
     }
 
     /// The name `OBJECT ENCODING` reports.
@@ -336,7 +496,7 @@ impl Stream {
 
     /// Approximate heap bytes (MEMORY USAGE).
     pub fn heap_bytes(&self) -> usize {
-        let entries: usize = self.nodes.values().map(|n| n.bytes).sum();
+        let entries: usize = self.nodes.values().map(|n| n.packed.capacity() + 64).sum();
         let groups: usize = self
             .groups
             .iter()
@@ -347,10 +507,10 @@ impl Stream {
 
     /// Feeds the content to `out` in a canonical order (DEBUG DIGEST, replay tests).
     pub fn digest(&self, out: &mut dyn FnMut(&[u8])) {
-        for (id, fields) in &self.entries {
-            out(&id.ms.to_be_bytes());
-            out(&id.seq.to_be_bytes());
-            for (f, v) in fields {
+        for entry in self.nodes.iter().flat_map(|(first, n)| n.live(*first)) {
+            out(&entry.id.ms.to_be_bytes());
+            out(&entry.id.seq.to_be_bytes());
+            for (f, v) in entry.pairs() {
                 out(&(f.len() as u64).to_le_bytes());
                 out(f);
                 out(&(v.len() as u64).to_le_bytes());
@@ -392,19 +552,63 @@ impl Stream {
         }
     }
 
+    /// The live entry `id`, read in place.
+    fn find(&self, id: StreamId) -> Option<Packed<'_>> {
+        let (first, node) = self.nodes.range(..=id).next_back()?;
+        node.live(*first).take_while(|e| e.id <= id).find(|e| e.id == id)
+    }
+
     /// The entry with `id`.
-    pub fn get(&self, id: StreamId) -> Option<&Fields> {
-        self.entries.get(&id)
+    pub fn get(&self, id: StreamId) -> Option<Fields> {
+        self.find(id).map(|e| e.fields())
+    }
+
+    /// Whether the entry `id` exists.
+    pub fn contains(&self, id: StreamId) -> bool {
+        self.find(id).is_some()
+    }
+
+    /// The live entries from `start` on, ascending.
+    fn live_from(&self, start: StreamId) -> impl Iterator<Item = Packed<'_>> {
+        let from = self.nodes.range(..=start).next_back().map_or(start, |(first, _)| *first);
+        self.nodes
+            .range(from..)
+            .flat_map(|(first, n)| n.live(*first))
+            .skip_while(move |e| e.id < start)
+    }
+
+    /// The live entries up to `end`, descending.
+    fn live_back_from(&self, end: StreamId) -> impl Iterator<Item = Packed<'_>> {
+        self.nodes
+            .range(..=end)
+            .rev()
+            .flat_map(|(first, n)| n.live(*first).collect::<Vec<_>>().into_iter().rev())
+            .skip_while(move |e| e.id > end)
     }
 
     /// The first live entry.
-    pub fn first_entry(&self) -> Option<(StreamId, &Fields)> {
-        self.entries.iter().next().map(|(id, f)| (*id, f))
+    pub fn first_entry(&self) -> Option<(StreamId, Fields)> {
+        self.live_from(StreamId::MIN).next().map(|e| (e.id, e.fields()))
     }
 
     /// The last live entry.
-    pub fn last_entry(&self) -> Option<(StreamId, &Fields)> {
-        self.entries.iter().next_back().map(|(id, f)| (*id, f))
+    pub fn last_entry(&self) -> Option<(StreamId, Fields)> {
+        self.live_back_from(StreamId::MAX).next().map(|e| (e.id, e.fields()))
+    }
+
+    /// IDs of the entries with `start <= id <= end`, ascending.
+    pub fn ids(&self, start: StreamId, end: StreamId) -> impl Iterator<Item = StreamId> + '_ {
+        self.live_from(start).map(|e| e.id).take_while(move |id| *id <= end)
+    }
+
+    /// Entries with `start <= id <= end`, ascending, each read when the iterator gets to
+    /// it (a snapshot walks a stream of millions without holding them all).
+    pub fn entries_in(
+        &self,
+        start: StreamId,
+        end: StreamId,
+    ) -> impl Iterator<Item = (StreamId, Fields)> + '_ {
+        self.live_from(start).take_while(move |e| e.id <= end).map(|e| (e.id, e.fields()))
     }
 
     /// Entries with `start <= id <= end`, ascending (or descending with `rev`), at most
@@ -415,16 +619,16 @@ impl Stream {
         end: StreamId,
         count: usize,
         rev: bool,
-    ) -> Vec<(StreamId, &Fields)> {
+    ) -> Vec<(StreamId, Fields)> {
         if start > end {
             return Vec::new();
         }
         let limit = if count == 0 { usize::MAX } else { count };
-        let it = self.entries.range(start..=end).map(|(id, f)| (*id, f));
+        let entry = |e: Packed<'_>| (e.id, e.fields());
         if rev {
-            it.rev().take(limit).collect()
+            self.live_back_from(end).take_while(|e| e.id >= start).take(limit).map(entry).collect()
         } else {
-            it.take(limit).collect()
+            self.live_from(start).take_while(|e| e.id <= end).take(limit).map(entry).collect()
         }
     }
 
@@ -475,40 +679,35 @@ impl Stream {
             by_bytes && by_count
         });
         match fits {
-            Some((_, n)) => {
-                n.last = id;
-                n.live += 1;
-                n.total += 1;
-                n.bytes += size;
-            }
+            Some((first, n)) => n.push(*first, id, &fields, size),
             None => {
-                self.nodes.insert(id, Node { last: id, live: 1, total: 1, bytes: 16 + size });
+                // The closed node will not grow again: give back its spare room.
+                if let Some((_, closed)) = self.nodes.iter_mut().next_back() {
+                    closed.packed.shrink_to_fit();
+                }
+                self.nodes.entry(id).or_insert_with(|| Node::new(id)).push(id, id, &fields, size);
             }
         }
-        self.entries.insert(id, fields);
+        self.len += 1;
         self.last_id = id;
         self.entries_added += 1;
-        if self.entries.len() == 1 {
+        if self.len == 1 {
             self.first_id = id;
         }
     }
 
-    /// The node holding `id`.
-    fn node_of(&mut self, id: StreamId) -> Option<(StreamId, &mut Node)> {
-        self.nodes.range_mut(..=id).next_back().map(|(k, n)| (*k, n))
-    }
-
     /// Removes one entry, keeping node counts (a node left without live entries goes).
     fn remove_entry(&mut self, id: StreamId) -> bool {
-        if self.entries.remove(&id).is_none() {
+        let Some((&first, node)) = self.nodes.range_mut(..=id).next_back() else {
+            return false;
+        };
+        if !node.delete(first, id) {
             return false;
         }
-        if let Some((key, node)) = self.node_of(id) {
-            node.live -= 1;
-            if node.live == 0 {
-                self.nodes.remove(&key);
-            }
+        if node.live == 0 {
+            self.nodes.remove(&first);
         }
+        self.len -= 1;
         true
     }
 
@@ -540,7 +739,7 @@ impl Stream {
         let mut removed = 0usize;
         loop {
             if let Trim::MaxLen(max) = how {
-                if self.entries.len() as u64 <= max {
+                if self.len as u64 <= max {
                     break;
                 }
             }
@@ -550,16 +749,12 @@ impl Stream {
                 break;
             }
             let whole = match how {
-                Trim::MaxLen(max) => (self.entries.len() - live) as u64 >= max,
+                Trim::MaxLen(max) => (self.len - live) as u64 >= max,
                 Trim::MinId(min) => node.last < min,
             };
             if whole {
-                let end = node.last;
-                let ids: Vec<StreamId> = self.entries.range(key..=end).map(|(id, _)| *id).collect();
-                for id in ids {
-                    self.entries.remove(&id);
-                }
                 self.nodes.remove(&key);
+                self.len -= live;
                 removed += live;
                 continue;
             }
@@ -567,11 +762,10 @@ impl Stream {
                 break;
             }
             // Exact: delete entries inside this first node until the condition holds.
-            let end = node.last;
-            let ids: Vec<StreamId> = self.entries.range(key..=end).map(|(id, _)| *id).collect();
+            let ids: Vec<StreamId> = node.live(key).map(|e| e.id).collect();
             for id in ids {
                 let done = match how {
-                    Trim::MaxLen(max) => self.entries.len() as u64 <= max,
+                    Trim::MaxLen(max) => self.len as u64 <= max,
                     Trim::MinId(min) => id >= min,
                 };
                 if done {
@@ -589,7 +783,7 @@ impl Stream {
     /// Whether an XDEL tombstone may lie in `start..` (Redis `streamRangeHasTombstones`
     /// with an open end).
     pub fn has_tombstones_from(&self, start: StreamId) -> bool {
-        if self.entries.is_empty() || self.max_deleted_id.is_zero() {
+        if self.len == 0 || self.max_deleted_id.is_zero() {
             return false;
         }
         if self.first_id > self.max_deleted_id {
@@ -604,7 +798,7 @@ impl Stream {
         if self.entries_added == 0 {
             return Some(0);
         }
-        if self.entries.is_empty() && id <= self.last_id {
+        if self.len == 0 && id <= self.last_id {
             return Some(self.entries_added);
         }
         match id.cmp(&self.last_id) {
@@ -612,7 +806,7 @@ impl Stream {
             std::cmp::Ordering::Greater => return None,
             std::cmp::Ordering::Less => {}
         }
-        let len = self.entries.len() as u64;
+        let len = self.len as u64;
         if self.max_deleted_id.is_zero() || self.max_deleted_id < self.first_id {
             match id.cmp(&self.first_id) {
                 std::cmp::Ordering::Less => return Some(self.entries_added.saturating_sub(len)),
@@ -701,11 +895,7 @@ impl Stream {
         self.with_group(group, |s, g| {
             g.consumer_mut(consumer, now_ms).0.seen_time_ms = now_ms;
             let start = g.last_id.next()?;
-            let served: Vec<(StreamId, Fields)> = s
-                .range(start, StreamId::MAX, count, false)
-                .into_iter()
-                .map(|(id, f)| (id, f.clone()))
-                .collect();
+            let served = s.range(start, StreamId::MAX, count, false);
             if served.is_empty() {
                 return None;
             }
@@ -744,7 +934,7 @@ impl Stream {
             let ids: Vec<StreamId> = c.pending.range(start..).take(limit).copied().collect();
             ids.into_iter()
                 .map(|id| {
-                    let fields = s.entries.get(&id).cloned();
+                    let fields = s.get(id);
                     if fields.is_some() {
                         if let Some(p) = g.pel.get_mut(&id) {
                             p.delivery_time_ms = now_ms;
@@ -777,14 +967,14 @@ impl Stream {
             }
             let mut out = Vec::new();
             for &id in ids {
-                let fields = s.entries.get(&id);
+                let exists = s.contains(id);
                 if !g.pel.contains_key(&id) {
-                    if !o.force || fields.is_none() {
+                    if !o.force || !exists {
                         continue;
                     }
                     let p = g.assign(id, consumer, now_ms);
                     p.delivery_count = 1;
-                } else if fields.is_none() {
+                } else if !exists {
                     // The entry was deleted: drop it from the PEL rather than claim it.
                     g.ack(id);
                     continue;
@@ -804,7 +994,7 @@ impl Stream {
                     None => {}
                 }
                 g.consumer_mut(consumer, now_ms).0.active_time_ms = Some(now_ms);
-                out.push((id, if o.just_id { None } else { fields.cloned() }));
+                out.push((id, if o.just_id { None } else { s.get(id) }));
             }
             out
         })
@@ -839,13 +1029,13 @@ impl Stream {
                     break;
                 }
                 attempts -= 1;
-                let Some(fields) = s.entries.get(&id) else {
+                if !s.contains(id) {
                     // A deleted entry leaves the PEL and uses up one of `count`.
                     g.ack(id);
                     r.deleted.push(id);
                     left -= 1;
                     continue;
-                };
+                }
                 let idle = g.pel.get(&id).map_or(0, |p| now_ms.saturating_sub(p.delivery_time_ms));
                 if idle < min_idle_ms {
                     continue;
@@ -856,7 +1046,7 @@ impl Stream {
                     p.delivery_count += 1;
                 }
                 g.consumer_mut(consumer, now_ms).0.active_time_ms = Some(now_ms);
-                r.claimed.push((id, if just_id { None } else { Some(fields.clone()) }));
+                r.claimed.push((id, if just_id { None } else { s.get(id) }));
                 left -= 1;
             }
             r
@@ -947,6 +1137,42 @@ mod tests {
         assert_eq!(s.first_id, StreamId::new(3, 0));
         assert_eq!(s.node_count(), 1);
         assert_eq!(s.max_deleted_id, StreamId::new(2, 0));
+    }
+
+    /// Entries sharing the node's first entry's fields store only their values; others
+    /// keep their own fields; both read back whole, also once the first is deleted.
+    #[test]
+    fn entries_read_back_their_fields_whether_shared_or_not() {
+        let pairs = |p: &[(&str, &str)]| -> Fields {
+            p.iter()
+                .map(|(f, v)| (Bytes::from(f.to_string()), Bytes::from(v.to_string())))
+                .collect()
+        };
+        let written = [
+            pairs(&[("name", "a"), ("n", "1")]),
+            pairs(&[("name", "b"), ("n", "2")]),
+            pairs(&[("n", "3"), ("name", "c")]),
+            pairs(&[("name", "d")]),
+            pairs(&[("", ""), ("name", "")]),
+            pairs(&[("name", "e"), ("n", "")]),
+        ];
+        let mut s = Stream::default();
+        for (i, fields) in written.iter().enumerate() {
+            s.append(StreamId::new(10, i as u64), fields.clone(), NodeLimits::default());
+        }
+        assert_eq!(s.node_count(), 1);
+        let node = s.nodes.values().next().map(|n| n.packed.len()).unwrap_or(0);
+        let own: usize = written.iter().flatten().map(|(f, v)| f.len() + v.len() + 2).sum();
+        // Four bytes of header each (flags, ms delta, seq, count); the two entries that
+        // share `name` and `n` leave out those fields and their lengths (7 bytes each).
+        assert_eq!(node, own + 4 * written.len() - 2 * 7, "shared fields are not stored again");
+        assert_eq!(s.delete(&[StreamId::new(10, 0)]), 1);
+        for (i, fields) in written.iter().enumerate().skip(1) {
+            assert_eq!(s.get(StreamId::new(10, i as u64)).as_ref(), Some(fields), "entry {i}");
+        }
+        let all: Vec<Fields> =
+            s.range(StreamId::MIN, StreamId::MAX, 0, true).into_iter().map(|(_, f)| f).collect();
+        assert_eq!(all, written[1..].iter().rev().cloned().collect::<Vec<_>>());
     }
 
     #[test]
