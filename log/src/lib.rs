@@ -90,6 +90,11 @@ pub enum LogError {
     /// This node is a replica: writes go to the leader (its client address, if known).
     #[error("not the leader")]
     NotLeader(Option<String>),
+    /// This node leads, but no majority has acknowledged it within its lease (followers
+    /// slow or cut off), so raft refused the write before appending it: a retry may
+    /// succeed once they answer.
+    #[error("the leader's lease lapsed")]
+    LeaseLapsed,
     /// The shard could not say whether the write was committed (leadership changed
     /// while it was in flight).
     #[error("{0}")]

@@ -257,6 +257,11 @@ fn apply_write(argv: &[Bytes], cx: &mut ApplyCtx<'_>) -> Reply {
 
 /// Redis's answer to a write sent to a replica (outside cluster mode).
 pub const READONLY_REPLICA: &str = "READONLY You can't write against a read only replica.";
+/// The reply to a write a leader refused because no majority acknowledged it lately.
+/// Redis has no such state; TRYAGAIN is the code its clients know as "retry later", and
+/// nothing was written.
+pub const LEASE_LAPSED: &str =
+    "TRYAGAIN this node leads, but no majority has acknowledged it lately; nothing was written";
 
 impl engram_log::StateMachine for Fsm {
     type Request = Request;
@@ -283,6 +288,7 @@ impl engram_log::StateMachine for Fsm {
             engram_log::LogError::Poisoned(reason) => CmdError::LogPoisoned(reason.clone()),
             engram_log::LogError::Shutdown => CmdError::err("the server is shutting down"),
             engram_log::LogError::NotLeader(_) => CmdError::Custom(READONLY_REPLICA.into()),
+            engram_log::LogError::LeaseLapsed => CmdError::Custom(LEASE_LAPSED.into()),
             other => CmdError::Custom(format!("ERR {other}")),
         })
     }

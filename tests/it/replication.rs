@@ -1409,3 +1409,44 @@ fn replicaof_is_a_view_of_the_shard() {
     let v: Option<String> = redis::cmd("GET").arg("k").query(&mut con).unwrap();
     assert_eq!(v.as_deref(), Some("v"));
 }
+
+/// A leader whose followers stop answering loses its lease, and raft refuses writes
+/// before appending them. The client is told TRYAGAIN: READONLY would send it looking for
+/// another master when this node still leads. Nothing refused is written, and once the
+/// followers answer again writes go through.
+#[test]
+fn a_leader_without_a_majority_asks_writers_to_try_again() {
+    let shard = Shard::start(3, FAST_RAFT);
+    let leader = shard.leader(Duration::from_secs(20));
+    let followers: Vec<String> =
+        (1..=3).filter(|id| *id != leader).map(|id| shard.server(id).pid().to_string()).collect();
+    let signal = |signal: &str| {
+        for pid in &followers {
+            let sent = std::process::Command::new("kill").args([signal, pid]).status();
+            assert!(sent.is_ok_and(|s| s.success()), "kill {signal} {pid}");
+        }
+    };
+    let mut con = shard.client(leader);
+    signal("-STOP");
+    // The lease is the election timeout (300 ms): wait well past it. Nothing observable
+    // marks its end, so this is a wait, not a synchronization.
+    std::thread::sleep(Duration::from_millis(1000));
+    let refused = redis::cmd("SET").arg("refused").arg("x").query::<()>(&mut con);
+    let role = redis::cmd("ROLE").query::<Vec<redis::Value>>(&mut con);
+    signal("-CONT");
+    let err = refused.expect_err("a write without a majority was acknowledged");
+    assert_eq!(err.code(), Some("TRYAGAIN"), "{err}");
+    assert!(err.to_string().contains("nothing was written"), "{err}");
+    assert!(
+        matches!(role.as_deref(), Ok([redis::Value::BulkString(r), ..]) if r == b"master"),
+        "the refusing node still leads: {role:?}"
+    );
+    let (_, set) =
+        shard.on_leader::<()>(redis::cmd("SET").arg("after").arg("y"), Duration::from_secs(30));
+    assert!(set.is_ok(), "{set:?}");
+    let (_, got) = shard.on_leader::<(Option<String>, Option<String>)>(
+        redis::cmd("MGET").arg("refused").arg("after"),
+        Duration::from_secs(30),
+    );
+    assert_eq!(got.ok(), Some((None, Some("y".to_string()))));
+}

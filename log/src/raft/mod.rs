@@ -181,7 +181,12 @@ struct ReadState {
     waiting: Vec<oneshot::Sender<Result<(), LogError>>>,
 }
 
+/// Why raft sent a write to the leader: another node leads, or this one does but its
+/// lease lapsed (raft refuses writes then, which a client must not read as "replica").
 fn not_leader(view: &ShardView) -> LogError {
+    if view.leader == Some(view.me) {
+        return LogError::LeaseLapsed;
+    }
     let leader = view.leader.filter(|l| *l != view.me);
     let addr = leader.and_then(|l| view.members.iter().find(|m| m.id == l)).map(|m| m.addr.clone());
     LogError::NotLeader(addr)
