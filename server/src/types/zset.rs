@@ -108,7 +108,8 @@ pub struct ZSet {
 
 #[derive(Debug, Clone)]
 enum Form {
-    /// `listpack`: `[score, 8 bytes LE][member length][member]` per element, in
+    /// `listpack`: `[score tag][score][member length][member]` per element (the score
+    /// as the narrowest integer holding it, else its f64; see [`score_width`]), in
     /// (score, member) order, in one buffer of exactly that size; walked linearly (at
     /// most 128 elements of at most 64 bytes).
     Packed { buf: super::PackedBuf, len: u16 },
@@ -127,19 +128,66 @@ impl Default for ZSet {
     }
 }
 
-/// Bytes of a packed element's score and length.
-const PACKED_HEADER: usize = 9;
+/// Widths a packed score takes as an integer, by its tag (the index); tag
+/// [`FLOAT_SCORE`] is the f64's eight bytes. Scores are mostly small integers (ranks,
+/// counts, seconds): as listpacks store them as integers, one byte holds a score below
+/// 128 where the f64 took eight.
+const INTEGER_WIDTHS: [usize; 4] = [1, 2, 4, 6];
+const FLOAT_SCORE: u8 = INTEGER_WIDTHS.len() as u8;
+
+/// The tag and width `score` packs as: the narrowest integer holding it exactly.
+fn score_width(score: f64) -> (u8, usize) {
+    let integer = score as i64;
+    if integer as f64 == score && score.to_bits() != (-0.0f64).to_bits() {
+        for (tag, width) in INTEGER_WIDTHS.iter().enumerate() {
+            let bits = 8 * *width as u32;
+            if integer >= -(1i64 << (bits - 1)) && integer < 1i64 << (bits - 1) {
+                return (tag as u8, *width);
+            }
+        }
+    }
+    (FLOAT_SCORE, 8)
+}
+
+/// `[tag][score][member length][member]`, as [`packed_elements`] reads it.
+fn packed_element(score: f64, member: &[u8]) -> Vec<u8> {
+    let (tag, width) = score_width(score);
+    let mut out = Vec::with_capacity(2 + width + member.len());
+    out.push(tag);
+    match tag {
+        FLOAT_SCORE => out.extend_from_slice(&score.to_le_bytes()),
+        _ => out.extend_from_slice(&(score as i64).to_le_bytes()[..width]),
+    }
+    out.push(member.len() as u8);
+    out.extend_from_slice(member);
+    out
+}
+
+fn take_score(buf: &[u8]) -> Option<(f64, &[u8])> {
+    let (&tag, rest) = buf.split_first()?;
+    if tag == FLOAT_SCORE {
+        let (bits, rest) = rest.split_first_chunk::<8>()?;
+        return Some((f64::from_le_bytes(*bits), rest));
+    }
+    let width = *INTEGER_WIDTHS.get(usize::from(tag))?;
+    let (bytes, rest) = rest.split_at_checked(width)?;
+    // Sign-extend from the top byte written.
+    let fill = if bytes.last().is_some_and(|b| b & 0x80 != 0) { 0xFF } else { 0 };
+    let mut wide = [fill; 8];
+    wide[..width].copy_from_slice(bytes);
+    Some((i64::from_le_bytes(wide) as f64, rest))
+}
 
 /// The elements of a packed buffer with their byte ranges, in order.
 fn packed_elements(buf: &[u8]) -> impl Iterator<Item = (f64, &[u8], Range<usize>)> {
     let mut rest = buf;
     std::iter::from_fn(move || {
-        let (score, tail) = rest.split_first_chunk::<8>()?;
+        let (score, tail) = take_score(rest)?;
         let (&len, tail) = tail.split_first()?;
         let (member, tail) = tail.split_at_checked(usize::from(len))?;
         let start = buf.len() - rest.len();
         rest = tail;
-        Some((f64::from_le_bytes(*score), member, start..buf.len() - tail.len()))
+        Some((score, member, start..buf.len() - tail.len()))
     })
 }
 
@@ -231,13 +279,9 @@ impl ZSet {
         let at = packed_elements(buf)
             .find(|(s, m, _)| cmp_key(*s, m, score, member) == Ordering::Greater)
             .map_or(buf.len(), |(_, _, bytes)| bytes.start);
-        let element = score
-            .to_le_bytes()
-            .into_iter()
-            .chain([member.len() as u8])
-            .chain(member.iter().copied());
+        let element = packed_element(score, member);
         buf.edit(|buf| {
-            buf.reserve_exact(PACKED_HEADER + member.len());
+            buf.reserve_exact(element.len());
             buf.splice(at..at, element);
         });
         *len += 1;
@@ -746,6 +790,42 @@ impl<'a> Iterator for TreeIter<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every score reads back bit for bit, in the narrowest width that holds it.
+    #[test]
+    fn packed_scores_round_trip_in_their_narrowest_width() {
+        let p47 = (1u64 << 47) as f64;
+        let cases: [(f64, usize); 20] = [
+            (0.0, 1),
+            (1.0, 1),
+            (-1.0, 1),
+            (127.0, 1),
+            (-128.0, 1),
+            (128.0, 2),
+            (-129.0, 2),
+            (32768.0, 4),
+            (1_700_000_000.0, 4),
+            (-2_147_483_648.0, 4),
+            (2_147_483_648.0, 6),
+            (1.7e12, 6),
+            (p47 - 1.0, 6),
+            (-p47, 6),
+            (p47, 8),
+            (-p47 - 1.0, 8),
+            (0.5, 8),
+            (1e300, 8),
+            (f64::INFINITY, 8),
+            (f64::NEG_INFINITY, 8),
+        ];
+        for (score, width) in cases {
+            let element = packed_element(score, b"m");
+            assert_eq!(element.len(), 1 + width + 2, "{score}");
+            let read = packed_elements(&element).next().map(|(s, m, r)| (s.to_bits(), m, r));
+            assert_eq!(read, Some((score.to_bits(), &b"m"[..], 0..element.len())), "{score}");
+        }
+        assert_eq!(score_width(9_223_372_036_854_775_808.0).1, 8);
+        assert_eq!(score_width(-0.0).1, 8, "a negative zero keeps its sign");
+    }
     use proptest::prelude::*;
     use std::collections::BTreeMap;
 
