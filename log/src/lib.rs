@@ -1128,7 +1128,13 @@ impl<SM: StateMachine> Log<SM> {
         let log = self.clone();
         let spawned = std::thread::Builder::new().name("engram-snapshot".into()).spawn(move || {
             let started = monotonic();
-            let result = write_snapshot(&snapshot_dir(&dir), index, requests);
+            // A panic while rewriting fails this snapshot (nothing is truncated) instead
+            // of leaving it in progress for good, which would block every later one.
+            let write = std::panic::AssertUnwindSafe(|| {
+                write_snapshot(&snapshot_dir(&dir), index, requests)
+            });
+            let result = std::panic::catch_unwind(write)
+                .unwrap_or_else(|_| Err(io::Error::other("the state machine's rewrite panicked")));
             let status = &log.inner.snapshots;
             status.last_duration_secs.store(started.elapsed().as_secs(), Ordering::Relaxed);
             let result = match result {
@@ -1642,6 +1648,9 @@ mod tests {
 
     struct Counter(Arc<AtomicU64>);
 
+    /// A total whose snapshot rewrite panics midway.
+    const PANIC_ON_FREEZE: u64 = 666;
+
     impl StateMachine for Counter {
         type Request = Op;
         type Response = Result<(u64, u64), LogError>;
@@ -1667,7 +1676,12 @@ mod tests {
         }
 
         fn freeze(&mut self) -> Box<dyn Iterator<Item = Op> + Send> {
-            Box::new(std::iter::once(Op::Set(self.0.load(Ordering::Relaxed))))
+            let total = self.0.load(Ordering::Relaxed);
+            let fail = std::iter::from_fn(move || {
+                assert_ne!(total, PANIC_ON_FREEZE, "rewrite failed");
+                None
+            });
+            Box::new(std::iter::once(Op::Set(total)).chain(fail))
         }
 
         fn reset(&mut self) {
@@ -1774,6 +1788,23 @@ mod tests {
         assert_eq!(restored.load(Ordering::Relaxed), first + second);
         assert_eq!(again.applied_index(), 1000);
         again.close();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A rewrite that panics fails its snapshot (nothing truncated) and the next one runs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_rewrite_fails_the_snapshot_and_the_next_one_runs() {
+        let dir = temp_dir("snapshot-panic");
+        let (log, _) = open(&dir, Durability::Local);
+        log.propose(Op::Set(PANIC_ON_FREEZE)).await.unwrap().await.unwrap().unwrap();
+        let failed = log.start_snapshot().unwrap().await.unwrap();
+        assert!(matches!(failed, Err(LogError::Snapshot(ref e)) if e.contains("panicked")));
+        assert!(log.snapshot_status().last_failed.load(Ordering::Relaxed));
+        assert_eq!(log.snapshot_status().index.load(Ordering::Relaxed), 0);
+        log.propose(Op::Set(1)).await.unwrap().await.unwrap().unwrap();
+        log.start_snapshot().unwrap().await.unwrap().unwrap();
+        assert_eq!(log.snapshot_status().index.load(Ordering::Relaxed), 2);
+        log.close();
         let _ = std::fs::remove_dir_all(&dir);
     }
 

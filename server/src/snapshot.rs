@@ -28,10 +28,19 @@ pub struct Rewriter {
     walk: Walk,
 }
 
+/// What the walk's thread sends: entries, then `Done` once every key is rewritten. A
+/// channel closed without `Done` means the thread died midway; the snapshot must then
+/// fail rather than end short (the log would be truncated behind missing keys).
+enum Walked {
+    Entry(Request),
+    Done,
+}
+
 enum Walk {
     NotStarted,
+    Finished,
     Thread {
-        rx: Receiver<Request>,
+        rx: Receiver<Walked>,
         /// Detached when dropped: an abandoned walk ends at its next send.
         #[cfg_attr(not(test), allow(dead_code))]
         thread: std::thread::JoinHandle<()>,
@@ -63,7 +72,9 @@ impl Rewriter {
         let (give, take) = std::sync::mpsc::channel::<Vec<(u32, FrozenDb)>>();
         let spawned = std::thread::Builder::new().name("engram-rewrite".into()).spawn(move || {
             let Ok(dbs) = take.recv() else { return };
-            walk(dbs, now_ms, &mut |request| tx.send(request).is_ok());
+            if walk(dbs, now_ms, &mut |request| tx.send(Walked::Entry(request)).is_ok()) {
+                let _ = tx.send(Walked::Done);
+            }
         });
         self.walk = match spawned {
             Ok(thread) => match give.send(dbs) {
@@ -84,14 +95,14 @@ impl Rewriter {
 }
 
 /// Emits every key's entries in order; stops early once `emit` returns false (the
-/// snapshot was abandoned).
-fn walk(dbs: Vec<(u32, FrozenDb)>, now_ms: u64, emit: &mut dyn FnMut(Request) -> bool) {
+/// snapshot was abandoned). Returns whether it emitted everything.
+fn walk(dbs: Vec<(u32, FrozenDb)>, now_ms: u64, emit: &mut dyn FnMut(Request) -> bool) -> bool {
     let mut open = true;
     for (db_index, db) in &dbs {
         for table in 0..db.table_count() {
             for (key, entry) in db.table(table) {
                 if !open {
-                    return;
+                    return false;
                 }
                 crate::rewrite::rewrite_entry(key, entry, &mut |argv| {
                     open = open && emit(Request::Write { db: *db_index, now_ms, argv });
@@ -99,6 +110,7 @@ fn walk(dbs: Vec<(u32, FrozenDb)>, now_ms: u64, emit: &mut dyn FnMut(Request) ->
             }
         }
     }
+    open
 }
 
 /// The walk without a thread: a slot table's entries at a time.
@@ -155,8 +167,17 @@ impl Iterator for Rewriter {
             self.start();
         }
         match &mut self.walk {
-            Walk::NotStarted => None,
-            Walk::Thread { rx, .. } => rx.recv().ok(),
+            Walk::NotStarted | Walk::Finished => None,
+            Walk::Thread { rx, .. } => match rx.recv() {
+                Ok(Walked::Entry(request)) => Some(request),
+                Ok(Walked::Done) => {
+                    self.walk = Walk::Finished;
+                    None
+                }
+                // A snapshot cut short would lose every key not yet written: fail it,
+                // as a failure inside the walk here would.
+                Err(_) => panic!("the snapshot rewrite thread stopped before the last key"),
+            },
             Walk::Inline(inline) => inline.next(),
         }
     }
