@@ -242,7 +242,8 @@ fn seed_for(index: u64) -> u64 {
     crate::rng::Rng::new(index).next_u64()
 }
 
-fn apply_write(argv: &[Bytes], cx: &mut ApplyCtx<'_>) -> Reply {
+/// Runs one write command in apply (entries, and RESTORE's rebuilding commands).
+pub(crate) fn apply_write(argv: &[Bytes], cx: &mut ApplyCtx<'_>) -> Reply {
     let result = match cmd::resolve(argv) {
         Ok((spec, _, skip)) => match spec.exec {
             Exec::Write(fns) => (fns.apply)(&mut Args::new(&argv[skip..]), cx),

@@ -437,3 +437,74 @@ fn a_pipeline_reads_its_own_writes_in_order() {
     let got: Vec<Value> = pipe.query(&mut con).expect("the pipeline runs");
     assert_eq!(got, vec![Value::Okay, bulk("x"), Value::Int(1), Value::Int(0), Value::Nil]);
 }
+
+/// DUMP then RESTORE rebuilds every type under another key (field TTLs, stream groups
+/// and consumer pending entries included), with the TTL RESTORE is given; the restored
+/// keys are written through the log, so they survive a SIGKILL and restart. Errors are
+/// Redis's.
+#[test]
+fn dump_and_restore_rebuild_every_type_and_survive_a_restart() {
+    let dir = crate::harness::DataDir::new("dump");
+    let mut server = TestServer::start_in(&dir.path, &[]);
+    let mut con = server.client();
+    let setup: &[&[&str]] = &[
+        &["SET", "str", "hello"],
+        &["SET", "long", &"x".repeat(300)],
+        &["RPUSH", "list", "a", "b", "c"],
+        &["HSET", "hash", "f1", "v1", "f2", "v2"],
+        &["HPEXPIRE", "hash", "100000", "FIELDS", "1", "f2"],
+        &["SADD", "set", "1", "2", "x"],
+        &["ZADD", "zset", "1", "a", "2.5", "b", "-7", "c"],
+        &["XADD", "stream", "1-1", "f", "v"],
+        &["XADD", "stream", "2-1", "g", "w"],
+        &["XGROUP", "CREATE", "stream", "grp", "0"],
+        &["XREADGROUP", "GROUP", "grp", "alice", "COUNT", "1", "STREAMS", "stream", ">"],
+        &["JSON.SET", "doc", "$", r#"{"a":[1,2,{"b":null}],"c":"d"}"#],
+    ];
+    for argv in setup {
+        cmd(&mut con, argv).unwrap();
+    }
+    let keys = ["str", "long", "list", "hash", "set", "zset", "stream", "doc"];
+    let digest = |con: &mut redis::Connection, key: &str| -> Value {
+        cmd(con, &["DEBUG", "DIGEST-VALUE", key]).unwrap()
+    };
+    for key in keys {
+        let payload: Vec<u8> = redis::cmd("DUMP").arg(key).query(&mut con).unwrap();
+        let copy = format!("{key}:copy");
+        let ok: String =
+            redis::cmd("RESTORE").arg(&copy).arg(0).arg(&payload).query(&mut con).unwrap();
+        assert_eq!(ok, "OK");
+        assert_eq!(digest(&mut con, key), digest(&mut con, &copy), "{key}");
+        let volatile = format!("{key}:ttl");
+        let ok: String =
+            redis::cmd("RESTORE").arg(&volatile).arg(60_000).arg(&payload).query(&mut con).unwrap();
+        assert_eq!(ok, "OK");
+        let pttl: i64 = redis::cmd("PTTL").arg(&volatile).query(&mut con).unwrap();
+        assert!((50_000..=60_000).contains(&pttl), "{key}: {pttl}");
+        let busy = redis::cmd("RESTORE").arg(&copy).arg(0).arg(&payload).query::<String>(&mut con);
+        assert_eq!(busy.unwrap_err().code(), Some("BUSYKEY"));
+    }
+    let pending: Value = cmd(&mut con, &["XPENDING", "stream:copy", "grp"]).unwrap();
+    assert_eq!(pending, cmd(&mut con, &["XPENDING", "stream", "grp"]).unwrap());
+    let field_ttl: Vec<i64> = redis::cmd("HPTTL")
+        .arg("hash:copy")
+        .arg("FIELDS")
+        .arg(2)
+        .arg("f1")
+        .arg("f2")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(field_ttl[0], -1);
+    assert!(field_ttl[1] > 0, "{field_ttl:?}");
+    let bad = redis::cmd("RESTORE").arg("k").arg(0).arg("\x00\x05hello").query::<String>(&mut con);
+    let bad = bad.unwrap_err();
+    assert_eq!(bad.detail(), Some("DUMP payload version or checksum are wrong"), "{bad}");
+    let nil: Option<Vec<u8>> = redis::cmd("DUMP").arg("nosuch").query(&mut con).unwrap();
+    assert_eq!(nil, None);
+    let digests: Vec<Value> = keys.iter().map(|k| digest(&mut con, &format!("{k}:copy"))).collect();
+    server.kill9();
+    let server = TestServer::start_in(&dir.path, &[]);
+    let mut con = server.client();
+    let after: Vec<Value> = keys.iter().map(|k| digest(&mut con, &format!("{k}:copy"))).collect();
+    assert_eq!(after, digests);
+}

@@ -171,6 +171,30 @@ pub const COMMANDS: &[CommandSpec] = &[
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
+        name: "dump",
+        group: Group::Generic,
+        summary: "Returns a serialized representation of the value stored at a key.",
+        since: "2.6.0",
+        complexity: "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).",
+        arity: 2,
+        flags: Flags::READONLY,
+        keys: &[KeySpec::single(1, KeyFlags::RO.with(KeyFlags::ACCESS))],
+        exec: read::<crate::cmd::dump::Dump>(),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "restore",
+        group: Group::Generic,
+        summary: "Creates a key from the serialized representation of a value.",
+        since: "2.6.0",
+        complexity: "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
+        arity: -4,
+        flags: Flags::WRITE.with(Flags::DENYOOM),
+        keys: &[KeySpec::single(1, KeyFlags::OW.with(KeyFlags::UPDATE))],
+        exec: write::<crate::cmd::dump::Restore>(),
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
         name: "move",
         group: Group::Generic,
         summary: "Moves a key to another database.",

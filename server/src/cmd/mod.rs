@@ -9,6 +9,7 @@ pub mod spec;
 pub mod bitmap;
 pub mod cluster;
 pub mod connection;
+pub mod dump;
 pub mod generic;
 pub mod geo;
 pub mod hash;
