@@ -42,6 +42,9 @@ pub enum Unblock {
 struct Waiter {
     client_id: u64,
     keys: Vec<(usize, Bytes)>,
+    /// The wait also ends when a key is deleted (XREADGROUP: the group goes with it);
+    /// Redis counts such keys apart (INFO `total_blocking_keys_on_nokey`).
+    on_nokey: bool,
     notify: Arc<Notify>,
     unblocked: Option<Unblock>,
 }
@@ -97,8 +100,15 @@ impl Drop for Registration<'_> {
 }
 
 impl BlockedClients {
-    /// Registers `client_id` as waiting for any of `keys` in `db`.
-    pub fn register(&self, client_id: u64, db: usize, keys: &[Bytes]) -> Registration<'_> {
+    /// Registers `client_id` as waiting for any of `keys` in `db` (and for their deletion
+    /// with `on_nokey`).
+    pub fn register(
+        &self,
+        client_id: u64,
+        db: usize,
+        keys: &[Bytes],
+        on_nokey: bool,
+    ) -> Registration<'_> {
         let notify = Arc::new(Notify::new());
         let mut inner = self.inner.lock();
         inner.next_id += 1;
@@ -107,9 +117,10 @@ impl BlockedClients {
         for k in &keys {
             inner.by_key.entry(k.clone()).or_default().push_back(id);
         }
-        inner
-            .waiters
-            .insert(id, Waiter { client_id, keys, notify: notify.clone(), unblocked: None });
+        inner.waiters.insert(
+            id,
+            Waiter { client_id, keys, on_nokey, notify: notify.clone(), unblocked: None },
+        );
         self.waiting.fetch_add(1, Ordering::AcqRel);
         Registration { registry: self, id, notify }
     }
@@ -151,6 +162,14 @@ impl BlockedClients {
     /// Number of distinct keys clients are blocked on (INFO `total_blocking_keys`).
     pub fn keys_len(&self) -> usize {
         self.inner.lock().by_key.len()
+    }
+
+    /// Number of those keys with a client whose wait also ends on the key's deletion
+    /// (INFO `total_blocking_keys_on_nokey`).
+    pub fn keys_on_nokey_len(&self) -> usize {
+        let inner = self.inner.lock();
+        let on_nokey = |id: &u64| inner.waiters.get(id).is_some_and(|w| w.on_nokey);
+        inner.by_key.values().filter(|q| q.iter().any(on_nokey)).count()
     }
 
     /// CLIENT UNBLOCK: ends `client_id`'s wait; false if it is not blocked.
@@ -250,7 +269,8 @@ pub async fn wait(
     let (keys, wants) = (blocked.keys.clone(), blocked.wants);
     let mut argv = blocked.retry.unwrap_or(argv);
     let registry = shared.blocked.clone();
-    let registration = registry.register(session.info.id, session.db, &blocked.keys);
+    let on_nokey = argv.first().is_some_and(|name| name.eq_ignore_ascii_case(b"xreadgroup"));
+    let registration = registry.register(session.info.id, session.db, &blocked.keys, on_nokey);
     let info = session.info.clone();
     let mut shutdown = shared.shutdown.subscribe();
     // The key may have changed between the first attempt and the registration: try once

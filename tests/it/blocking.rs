@@ -118,3 +118,30 @@ fn a_key_turned_into_another_type_keeps_the_client_blocked() {
     let expected = b"*2\r\n$1\r\nk\r\n$1\r\nv\r\n";
     assert_eq!(read_until_suffix(&mut waiter, expected, Duration::from_secs(5)), expected);
 }
+
+/// INFO counts the keys clients block on, and apart those with a client whose wait also
+/// ends when the key is deleted (XREADGROUP, whose group goes with the key), as Redis.
+#[test]
+fn info_counts_keys_blocked_on_their_deletion_apart() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    let field = |con: &mut redis::Connection, name: &str| -> i64 {
+        let info: String = redis::cmd("INFO").arg("clients").query(con).unwrap();
+        let line = info.lines().find_map(|l| l.strip_prefix(&format!("{name}:")));
+        line.and_then(|v| v.trim().parse().ok()).unwrap_or(-1)
+    };
+    let mut list_waiter = server.raw();
+    send(&mut list_waiter, "BLPOP l 5");
+    wait_blocked(&mut con, 1);
+    assert_eq!(field(&mut con, "total_blocking_keys"), 1);
+    assert_eq!(field(&mut con, "total_blocking_keys_on_nokey"), 0);
+    cmd(&mut con, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]).unwrap();
+    let mut group_waiter = server.raw();
+    send(&mut group_waiter, "XREADGROUP GROUP g c BLOCK 5000 STREAMS s >");
+    wait_blocked(&mut con, 2);
+    assert_eq!(field(&mut con, "total_blocking_keys"), 2);
+    assert_eq!(field(&mut con, "total_blocking_keys_on_nokey"), 1);
+    cmd(&mut con, &["DEL", "s"]).unwrap();
+    wait_blocked(&mut con, 1);
+    assert_eq!(field(&mut con, "total_blocking_keys_on_nokey"), 0);
+}

@@ -779,7 +779,7 @@ fn clients_section(shared: &Shared, connected: usize, out: &mut String) {
         line(out, k, 0);
     }
     line(out, "total_blocking_keys", shared.blocked.keys_len());
-    line(out, "total_blocking_keys_on_nokey", 0);
+    line(out, "total_blocking_keys_on_nokey", shared.blocked.keys_on_nokey_len());
 }
 
 fn memory_section(shared: &Shared, p: &ProcessStats, out: &mut String) {
