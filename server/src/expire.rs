@@ -89,25 +89,10 @@ mod tests {
             let mut db = ks.db_mut(0);
             for i in 0..(super::BATCH * 2 + 10) {
                 let key = Bytes::from(format!("k{i}"));
-                db.set(
-                    key,
-                    Value::Str(crate::keyspace::StrValue::from("v")),
-                    Some(now_ms + 20),
-                    "set",
-                );
+                db.set(key, Value::Str("v".into()), Some(now_ms + 20), "set");
             }
-            db.set(
-                Bytes::from("later"),
-                Value::Str(crate::keyspace::StrValue::from("v")),
-                Some(now_ms + 600_000),
-                "set",
-            );
-            db.set(
-                Bytes::from("never"),
-                Value::Str(crate::keyspace::StrValue::from("v")),
-                None,
-                "set",
-            );
+            db.set(Bytes::from("later"), Value::Str("v".into()), Some(now_ms + 600_000), "set");
+            db.set(Bytes::from("never"), Value::Str("v".into()), None, "set");
             ks.take_events();
         }
         let deadline = crate::clock::monotonic() + std::time::Duration::from_secs(5);

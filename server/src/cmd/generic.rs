@@ -1207,10 +1207,7 @@ mod tests {
         put(&mut ks, 0, "k", "new", None);
         put(&mut ks, 1, "k", "old", Some(NOW - 1));
         assert_eq!(run(&mut ks, 0, NOW, &["MOVE", "k", "1"]), Reply::Int(1));
-        assert_eq!(
-            ks.db(1).get(b"k", NOW),
-            Some(&Value::Str(crate::keyspace::StrValue::from("new")))
-        );
+        assert_eq!(ks.db(1).get(b"k", NOW), Some(&Value::Str("new".into())));
         assert_eq!((ks.db(1).len(), ks.db(1).volatile_len()), (1, 0));
         let got = events(&mut ks);
         assert_eq!(

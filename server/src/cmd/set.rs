@@ -900,12 +900,7 @@ mod tests {
     fn smove_checks_both_types_before_mutating() {
         let mut ks = Keyspace::new(1);
         write(&mut ks, &["SADD", "src", "a"]);
-        ks.db_mut(0).set(
-            Bytes::from("str"),
-            Value::Str(crate::keyspace::StrValue::from("x")),
-            None,
-            "set",
-        );
+        ks.db_mut(0).set(Bytes::from("str"), Value::Str("x".into()), None, "set");
         events(&mut ks);
         assert_eq!(
             write(&mut ks, &["SMOVE", "src", "str", "a"]),
@@ -927,12 +922,7 @@ mod tests {
         write(&mut ks, &["SADD", "a", "1", "2", "3", "x"]);
         write(&mut ks, &["SADD", "b", "2", "3", "4"]);
         write(&mut ks, &["SADD", "dst", "old"]);
-        ks.db_mut(0).set(
-            Bytes::from("str"),
-            Value::Str(crate::keyspace::StrValue::from("x")),
-            None,
-            "set",
-        );
+        ks.db_mut(0).set(Bytes::from("str"), Value::Str("x".into()), None, "set");
         events(&mut ks);
         let r = write(&mut ks, &["SINTERSTORE", "dst", "a", "nosuch", "str"]);
         assert_eq!(r, Reply::Error(CmdError::WrongType));

@@ -615,12 +615,7 @@ mod tests {
     fn expired_keys_are_hidden_from_reads_and_purged_by_writes() {
         let mut ks = Keyspace::new(16);
         let key = Bytes::from("k");
-        ks.db_mut(0).set(
-            key.clone(),
-            Value::Str(crate::keyspace::StrValue::from("v")),
-            Some(100),
-            "set",
-        );
+        ks.db_mut(0).set(key.clone(), Value::Str("v".into()), Some(100), "set");
         assert!(ks.db(0).get(b"k", 99).is_some());
         assert!(ks.db(0).get(b"k", 100).is_none());
         assert_eq!(ks.db(0).len(), 1);
@@ -635,18 +630,8 @@ mod tests {
     fn overwriting_clears_the_old_deadline_from_the_index() {
         let mut ks = Keyspace::new(1);
         let key = Bytes::from("k");
-        ks.db_mut(0).set(
-            key.clone(),
-            Value::Str(crate::keyspace::StrValue::from("v")),
-            Some(100),
-            "set",
-        );
-        ks.db_mut(0).set(
-            key.clone(),
-            Value::Str(crate::keyspace::StrValue::from("w")),
-            None,
-            "set",
-        );
+        ks.db_mut(0).set(key.clone(), Value::Str("v".into()), Some(100), "set");
+        ks.db_mut(0).set(key.clone(), Value::Str("w".into()), None, "set");
         assert_eq!(ks.db(0).volatile_len(), 0);
         assert!(ks.db(0).expired_keys(1000, 10).is_empty());
     }
@@ -655,18 +640,8 @@ mod tests {
     fn overwriting_with_the_same_deadline_keeps_the_key_in_the_index() {
         let mut ks = Keyspace::new(1);
         let key = Bytes::from("k");
-        ks.db_mut(0).set(
-            key.clone(),
-            Value::Str(crate::keyspace::StrValue::from("v")),
-            Some(100),
-            "set",
-        );
-        ks.db_mut(0).set(
-            key.clone(),
-            Value::Str(crate::keyspace::StrValue::from("w")),
-            Some(100),
-            "set",
-        );
+        ks.db_mut(0).set(key.clone(), Value::Str("v".into()), Some(100), "set");
+        ks.db_mut(0).set(key.clone(), Value::Str("w".into()), Some(100), "set");
         assert_eq!(ks.db(0).volatile_len(), 1);
         assert_eq!(ks.db(0).expired_keys(100, 10), vec![key]);
     }

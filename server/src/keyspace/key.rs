@@ -18,25 +18,48 @@ use bytes::Bytes;
 /// Longest key held inline: the rest of 24 bytes after the variant's tag and the length.
 pub const INLINE: usize = 22;
 
+/// Up to [`INLINE`] bytes held in place (keys here, short strings in `StrValue`): with
+/// an enum's tag beside it, 24 bytes.
+#[derive(Clone, Copy, Default)]
+pub(super) struct InlineBytes {
+    len: u8,
+    bytes: [u8; INLINE],
+}
+
+impl InlineBytes {
+    /// A copy of `bytes`, if they fit.
+    pub(super) fn new(bytes: &[u8]) -> Option<Self> {
+        let mut inline = InlineBytes { len: u8::try_from(bytes.len()).ok()?, bytes: [0; INLINE] };
+        inline.bytes.get_mut(..bytes.len())?.copy_from_slice(bytes);
+        Some(inline)
+    }
+
+    pub(super) fn as_slice(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+/// Writes stored bytes as `Bytes` does (escaped text), for `Debug`.
+pub(super) fn debug_bytes(bytes: &[u8], f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    write!(f, "{:?}", Bytes::copy_from_slice(bytes))
+}
+
 /// A stored key; reads as its bytes.
 #[derive(Clone)]
 pub struct Key(Repr);
 
 #[derive(Clone)]
 enum Repr {
-    Inline { len: u8, bytes: [u8; INLINE] },
+    Inline(InlineBytes),
     Boxed(Box<[u8]>),
 }
 
 impl Key {
     /// A key holding a copy of `bytes`.
     pub fn new(bytes: &[u8]) -> Self {
-        if bytes.len() <= INLINE {
-            let mut inline = [0; INLINE];
-            inline[..bytes.len()].copy_from_slice(bytes);
-            Key(Repr::Inline { len: bytes.len() as u8, bytes: inline })
-        } else {
-            Key(Repr::Boxed(bytes.into()))
+        match InlineBytes::new(bytes) {
+            Some(inline) => Key(Repr::Inline(inline)),
+            None => Key(Repr::Boxed(bytes.into())),
         }
     }
 
@@ -50,7 +73,7 @@ impl Deref for Key {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         match &self.0 {
-            Repr::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Repr::Inline(inline) => inline.as_slice(),
             Repr::Boxed(b) => b,
         }
     }
@@ -103,7 +126,7 @@ impl Ord for Key {
 
 impl std::fmt::Debug for Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", Bytes::copy_from_slice(self))
+        debug_bytes(self, f)
     }
 }
 
@@ -114,7 +137,7 @@ mod tests {
     #[test]
     fn a_key_takes_24_bytes_and_short_ones_no_allocation() {
         assert_eq!(std::mem::size_of::<Key>(), 24);
-        assert!(matches!(Key::new(&[7; INLINE]).0, Repr::Inline { .. }));
+        assert!(matches!(Key::new(&[7; INLINE]).0, Repr::Inline(_)));
         assert!(matches!(Key::new(&[7; INLINE + 1]).0, Repr::Boxed(_)));
     }
 

@@ -12,8 +12,10 @@ use std::ops::Deref;
 
 use bytes::Bytes;
 
-/// Longest value held inline: the rest of 24 bytes after the variant's tag and length.
-pub const INLINE: usize = 22;
+use super::key::{debug_bytes, InlineBytes};
+
+/// Longest value held inline (as a key is).
+pub const INLINE: usize = super::key::INLINE;
 /// Longest value held in its own boxed slice and copied when read.
 pub const COPIED: usize = 64;
 
@@ -23,7 +25,7 @@ pub struct StrValue(Repr);
 
 #[derive(Clone)]
 enum Repr {
-    Inline { len: u8, bytes: [u8; INLINE] },
+    Inline(InlineBytes),
     Copied(Box<[u8]>),
     Shared(Box<Bytes>),
 }
@@ -31,10 +33,8 @@ enum Repr {
 impl StrValue {
     /// A value holding a copy of `bytes`.
     pub fn new(bytes: &[u8]) -> Self {
-        if bytes.len() <= INLINE {
-            let mut inline = [0; INLINE];
-            inline[..bytes.len()].copy_from_slice(bytes);
-            StrValue(Repr::Inline { len: bytes.len() as u8, bytes: inline })
+        if let Some(inline) = InlineBytes::new(bytes) {
+            StrValue(Repr::Inline(inline))
         } else if bytes.len() <= COPIED {
             StrValue(Repr::Copied(bytes.into()))
         } else {
@@ -48,7 +48,7 @@ impl StrValue {
         match self.0 {
             Repr::Copied(b) => b.into_vec(),
             Repr::Shared(b) => Vec::from(*b),
-            Repr::Inline { .. } => self.to_vec(),
+            Repr::Inline(inline) => inline.as_slice().to_vec(),
         }
     }
 
@@ -113,7 +113,7 @@ impl From<&[u8]> for StrValue {
 
 impl Default for Repr {
     fn default() -> Self {
-        Repr::Inline { len: 0, bytes: [0; INLINE] }
+        Repr::Inline(InlineBytes::default())
     }
 }
 
@@ -121,7 +121,7 @@ impl Deref for StrValue {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         match &self.0 {
-            Repr::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Repr::Inline(inline) => inline.as_slice(),
             Repr::Copied(b) => b,
             Repr::Shared(b) => b,
         }
@@ -142,7 +142,7 @@ impl PartialEq for StrValue {
 
 impl std::fmt::Debug for StrValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", Bytes::copy_from_slice(self))
+        debug_bytes(self, f)
     }
 }
 
@@ -174,6 +174,6 @@ mod tests {
         assert_eq!(stored.to_bytes().as_ptr(), long.as_ptr());
         let short = StrValue::from(vec![b'y'; COPIED]);
         assert_ne!(short.to_bytes().as_ptr(), short.as_ptr());
-        assert!(matches!(StrValue::new(b"12345").0, Repr::Inline { .. }));
+        assert!(matches!(StrValue::new(b"12345").0, Repr::Inline(_)));
     }
 }
