@@ -45,8 +45,9 @@ enum Walk {
         #[cfg_attr(not(test), allow(dead_code))]
         thread: std::thread::JoinHandle<()>,
     },
-    /// No thread could be started: the walk runs here, a slot table at a time.
-    Inline(Inline),
+    /// No thread could be started: the walk ran here, whole (memory is not bounded in
+    /// this fallback, but nothing is lost).
+    Inline(VecDeque<Request>),
 }
 
 impl Rewriter {
@@ -83,12 +84,12 @@ impl Rewriter {
                     tracing::warn!(
                         "snapshot rewrite thread gone before it started; rewriting inline"
                     );
-                    Walk::Inline(Inline::new(back.0, now_ms))
+                    Walk::Inline(walk_here(back.0, now_ms))
                 }
             },
             Err(e) => {
                 tracing::warn!(error = %e, "no thread for the snapshot rewrite; rewriting inline");
-                Walk::Inline(Inline::new(dbs, now_ms))
+                Walk::Inline(walk_here(dbs, now_ms))
             }
         };
     }
@@ -113,47 +114,14 @@ fn walk(dbs: Vec<(u32, FrozenDb)>, now_ms: u64, emit: &mut dyn FnMut(Request) ->
     open
 }
 
-/// The walk without a thread: a slot table's entries at a time.
-struct Inline {
-    dbs: VecDeque<(u32, FrozenDb)>,
-    next_table: usize,
-    now_ms: u64,
-    ready: VecDeque<Request>,
-}
-
-impl Inline {
-    fn new(dbs: Vec<(u32, FrozenDb)>, now_ms: u64) -> Self {
-        Inline { dbs: dbs.into(), next_table: 0, now_ms, ready: VecDeque::new() }
-    }
-
-    /// Rewrites the next slot table into `ready`; false when none is left.
-    fn fill(&mut self) -> bool {
-        loop {
-            let Some((index, db)) = self.dbs.front() else { return false };
-            if self.next_table >= db.table_count() {
-                self.dbs.pop_front();
-                self.next_table = 0;
-                continue;
-            }
-            let (db_index, now_ms) = (*index, self.now_ms);
-            for (key, entry) in db.table(self.next_table) {
-                crate::rewrite::rewrite_entry(key, entry, &mut |argv| {
-                    self.ready.push_back(Request::Write { db: db_index, now_ms, argv });
-                });
-            }
-            self.next_table += 1;
-            if !self.ready.is_empty() {
-                return true;
-            }
-        }
-    }
-
-    fn next(&mut self) -> Option<Request> {
-        if self.ready.is_empty() && !self.fill() {
-            return None;
-        }
-        self.ready.pop_front()
-    }
+/// The whole walk on this thread, queued.
+fn walk_here(dbs: Vec<(u32, FrozenDb)>, now_ms: u64) -> VecDeque<Request> {
+    let mut ready = VecDeque::new();
+    walk(dbs, now_ms, &mut |request| {
+        ready.push_back(request);
+        true
+    });
+    ready
 }
 
 impl Iterator for Rewriter {
@@ -178,7 +146,7 @@ impl Iterator for Rewriter {
                 // as a failure inside the walk here would.
                 Err(_) => panic!("the snapshot rewrite thread stopped before the last key"),
             },
-            Walk::Inline(inline) => inline.next(),
+            Walk::Inline(ready) => ready.pop_front(),
         }
     }
 }
@@ -210,9 +178,7 @@ mod tests {
         let prelude = vec![Request::Write { db: 0, now_ms: 1, argv: vec![Bytes::from("PING")] }];
         let threaded: Vec<Request> =
             Rewriter::new(frozen(&ks), 7).with_prelude(prelude.clone()).collect();
-        let mut inline = Inline::new(frozen(&ks), 7);
-        let expected: Vec<Request> =
-            prelude.into_iter().chain(std::iter::from_fn(|| inline.next())).collect();
+        let expected: Vec<Request> = prelude.into_iter().chain(walk_here(frozen(&ks), 7)).collect();
         assert_eq!(threaded.len(), 5001);
         assert!(threaded == expected);
     }

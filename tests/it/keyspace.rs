@@ -499,6 +499,8 @@ fn dump_and_restore_rebuild_every_type_and_survive_a_restart() {
     let bad = redis::cmd("RESTORE").arg("k").arg(0).arg("\x00\x05hello").query::<String>(&mut con);
     let bad = bad.unwrap_err();
     assert_eq!(bad.detail(), Some("DUMP payload version or checksum are wrong"), "{bad}");
+    let both = cmd(&mut con, &["RESTORE", "k", "0", "x", "IDLETIME", "1", "FREQ", "1"]);
+    assert_eq!(both.unwrap_err().detail(), Some("syntax error"), "they exclude each other");
     let nil: Option<Vec<u8>> = redis::cmd("DUMP").arg("nosuch").query(&mut con).unwrap();
     assert_eq!(nil, None);
     let digests: Vec<Value> = keys.iter().map(|k| digest(&mut con, &format!("{k}:copy"))).collect();

@@ -127,17 +127,21 @@ impl Parse for Restore {
         let ttl = args.next_i64()?;
         let payload = args.next_bytes()?;
         let mut restore = Restore { key, ttl, payload, replace: false, absolute: false };
+        // IDLETIME and FREQ exclude each other (Redis answers a syntax error).
+        let (mut idle_given, mut freq_given) = (false, false);
         while !args.is_empty() {
             if args.eat("REPLACE") {
                 restore.replace = true;
             } else if args.eat("ABSTTL") {
                 restore.absolute = true;
-            } else if args.remaining() >= 2 && args.eat("IDLETIME") {
+            } else if args.remaining() >= 2 && !freq_given && args.eat("IDLETIME") {
+                idle_given = true;
                 // Access times are not kept; the value is checked as Redis checks it.
                 if args.next_i64()? < 0 {
                     return Err(CmdError::err("Invalid IDLETIME value, must be >= 0"));
                 }
-            } else if args.remaining() >= 2 && args.eat("FREQ") {
+            } else if args.remaining() >= 2 && !idle_given && args.eat("FREQ") {
+                freq_given = true;
                 let freq = args.next_i64()?;
                 if !(0..=255).contains(&freq) {
                     return Err(CmdError::err("Invalid FREQ value, must be >= 0 and <= 255"));

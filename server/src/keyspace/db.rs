@@ -296,7 +296,7 @@ impl Db {
             None => {
                 let owned = Key::new(&key);
                 let handle = new_at.is_some().then(|| owned.clone());
-                table.insert(owned, entry);
+                table.insert_new(owned, entry);
                 (handle, None)
             }
         };

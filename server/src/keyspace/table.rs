@@ -235,6 +235,18 @@ impl Table {
         if let Some((_, position)) = self.find(hash, &key) {
             return self.entries.get_mut(position).map(|(_, e)| std::mem::replace(e, entry));
         }
+        self.insert_absent(hash, key, entry);
+        None
+    }
+
+    /// Stores `entry` under `key`, which the caller just looked up and did not find
+    /// (a write's miss): the probe is not walked a second time.
+    pub fn insert_new(&mut self, key: Key, entry: Entry) {
+        debug_assert!(!self.contains_key(&key));
+        self.insert_absent(hash_key(&key), key, entry);
+    }
+
+    fn insert_absent(&mut self, hash: u64, key: Key, entry: Entry) {
         let narrow_full = self.index.is_narrow() && self.entries.len() + 1 >= NARROW_ENTRIES - 1;
         if (self.entries.len() + 1) * 4 > self.index.len() * 3 || narrow_full {
             self.grow();
@@ -245,7 +257,6 @@ impl Table {
             self.entries.reserve_exact(grown_capacity(position) - position);
         }
         self.entries.push((key, entry));
-        None
     }
 
     /// Puts `w` in the first free word from its home.
@@ -389,6 +400,11 @@ mod tests {
         for step in 0..20_000u64 {
             let key = Bytes::from(format!("k{}", rng.below(300)));
             match rng.below(3) {
+                // A write's miss stores with insert_new, skipping the second probe.
+                0 if !model.contains_key(&key) => {
+                    table.insert_new(Key::new(&key), entry(step));
+                    model.insert(key, step);
+                }
                 0 | 1 => {
                     let old = table.insert(Key::new(&key), entry(step));
                     assert_eq!(old.map(|e| e.version), model.insert(key, step));

@@ -115,8 +115,40 @@ impl PartialEq for List {
 
 /// Elements of a list (see [`List::iter`]).
 pub enum Iter<'a> {
-    Packed(std::vec::IntoIter<&'a [u8]>),
+    Packed(PackedIter<'a>),
     Deque(std::collections::vec_deque::Iter<'a, Bytes>),
+}
+
+/// The elements of a packed buffer, walked from either end (each entry's trailing
+/// length finds the one before it), without collecting them first.
+pub struct PackedIter<'a> {
+    /// The entries not yet walked.
+    rest: &'a [u8],
+    remaining: usize,
+}
+
+impl<'a> Iterator for PackedIter<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let (element, range) = packed_elements(self.rest).next()?;
+        self.rest = self.rest.get(range.end..)?;
+        self.remaining -= 1;
+        Some(element)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining, Some(self.remaining))
+    }
+}
+
+impl DoubleEndedIterator for PackedIter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        let (element, range) = packed_last(self.rest)?;
+        self.rest = self.rest.get(..range.start)?;
+        self.remaining -= 1;
+        Some(element)
+    }
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -321,8 +353,8 @@ impl List {
     /// Elements from head to tail.
     pub fn iter(&self) -> Iter<'_> {
         match &self.form {
-            Form::Packed { buf, .. } => {
-                Iter::Packed(packed_elements(buf).map(|(e, _)| e).collect::<Vec<_>>().into_iter())
+            Form::Packed { buf, len, .. } => {
+                Iter::Packed(PackedIter { rest: buf, remaining: *len as usize })
             }
             Form::Deque(d) => Iter::Deque(d.items.iter()),
         }
@@ -531,6 +563,21 @@ mod tests {
         assert_eq!(resolve_range(0, -4, 3), None);
         assert_eq!(resolve_range(3, 5, 3), None);
         assert_eq!(resolve_range(i64::MIN, i64::MAX, 3), Some((0, 3)));
+    }
+
+    /// A packed list walks from both ends at once without the two meeting twice.
+    #[test]
+    fn a_packed_walk_meets_in_the_middle() {
+        let l = list(&["a", "bb", "", "ccc"]);
+        assert_eq!(l.encoding(), "listpack");
+        let mut walk = l.iter();
+        assert_eq!(walk.len(), 4);
+        assert_eq!(walk.next_back(), Some(&b"ccc"[..]));
+        assert_eq!(walk.next(), Some(&b"a"[..]));
+        assert_eq!(walk.len(), 2);
+        assert_eq!(walk.next_back(), Some(&b""[..]));
+        assert_eq!(walk.next(), Some(&b"bb"[..]));
+        assert_eq!((walk.next(), walk.next_back(), walk.len()), (None, None, 0));
     }
 
     #[test]
