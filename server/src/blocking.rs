@@ -269,8 +269,8 @@ pub async fn wait(
     let (keys, wants) = (blocked.keys.clone(), blocked.wants);
     let mut argv = blocked.retry.unwrap_or(argv);
     let registry = shared.blocked.clone();
-    let on_nokey = argv.first().is_some_and(|name| name.eq_ignore_ascii_case(b"xreadgroup"));
-    let registration = registry.register(session.info.id, session.db, &blocked.keys, on_nokey);
+    let registration =
+        registry.register(session.info.id, session.db, &blocked.keys, blocked.on_nokey);
     let info = session.info.clone();
     let mut shutdown = shared.shutdown.subscribe();
     // The key may have changed between the first attempt and the registration: try once

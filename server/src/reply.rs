@@ -73,6 +73,9 @@ pub struct BlockedOn {
     /// blocked, a key of another type does not end the wait (as Redis); WRONGTYPE about
     /// any other key (BLMOVE's destination) does. Empty: any WRONGTYPE ends the wait.
     pub wants: &'static str,
+    /// The wait also ends when a blocking key is deleted (XREADGROUP: its group goes
+    /// with the key); Redis counts such keys apart (INFO `total_blocking_keys_on_nokey`).
+    pub on_nokey: bool,
 }
 
 impl BlockedOn {

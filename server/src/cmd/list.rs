@@ -486,6 +486,7 @@ fn block(keys: Vec<Bytes>, timeout_ms: u64, may_block: bool, immediate: Reply) -
         on_timeout: Box::new(Reply::NullArray),
         retry: None,
         wants: "list",
+        on_nokey: false,
     }
     .reply(true)
 }
@@ -1108,6 +1109,7 @@ mod tests {
                 on_timeout: Box::new(Reply::NullArray),
                 retry: None,
                 wants: "list",
+                on_nokey: false,
             }))
         };
         assert_eq!(run(&mut ks, &["BLPOP", "a", "b", "1.5"]), blocked(&["a", "b"], 1500));

@@ -936,6 +936,7 @@ impl ReadArgs {
             // XREADGROUP ends with WRONGTYPE when its stream is replaced (its group is
             // gone); XREAD keeps waiting, as Redis.
             wants: if self.group.is_some() { "" } else { "stream" },
+            on_nokey: self.group.is_some(),
         }
         .reply(may_block)
     }

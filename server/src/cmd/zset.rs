@@ -1411,6 +1411,7 @@ impl<const MAX: bool> WriteCommand for BZPop<MAX> {
                 on_timeout: Box::new(Reply::NullArray),
                 retry: None,
                 wants: "zset",
+                on_nokey: false,
             }
             .reply(cx.may_block));
         };
@@ -1465,6 +1466,7 @@ impl<const BLOCK: bool> WriteCommand for ZMPop<BLOCK> {
                     on_timeout: Box::new(Reply::NullArray),
                     retry: None,
                     wants: "zset",
+                    on_nokey: false,
                 }
                 .reply(cx.may_block));
             }
